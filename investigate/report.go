@@ -1,0 +1,131 @@
+package investigate
+
+import (
+	"context"
+	"time"
+)
+
+// Causes: the five kinds of cause every incident has.
+const (
+	CauseOwnChange    = "own-change"
+	CauseSystemChange = "system-change"
+	CauseLimit        = "limit"
+	CauseComponent    = "component"
+	CauseDependency   = "dependency"
+)
+
+// Action kinds: the first moves.
+const (
+	ActionRollback = "rollback"
+	ActionBlock    = "block"
+	ActionScale    = "scale"
+	ActionRestart  = "restart"
+	ActionExclude  = "exclude"
+)
+
+// Finding kinds.
+const (
+	FindingMetric = "metric"
+	FindingLog    = "log"
+	FindingTrace  = "trace"
+	FindingChange = "change"
+	FindingHealth = "health"
+	FindingQuota  = "quota"
+	FindingNote   = "note"
+	FindingOnset  = "onset"
+)
+
+// Scope is what the investigation looked at.
+type Scope struct {
+	Alarm    string    `json:"alarm"`
+	Resource string    `json:"resource"`
+	Metric   string    `json:"metric,omitempty"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	// Resources are the ids in scope, the alarm's resource first.
+	Resources []string `json:"resources,omitempty"`
+	Region    string   `json:"region,omitempty"`
+	Account   string   `json:"account,omitempty"`
+}
+
+// Finding is one fact the investigation established, with its numbers.
+type Finding struct {
+	ID       string    `json:"id"`
+	Kind     string    `json:"kind"`
+	Check    string    `json:"check"`
+	Resource string    `json:"resource,omitempty"`
+	Time     time.Time `json:"time"`
+	Summary  string    `json:"summary"`
+	// Before and During are the signal's level in the baseline and in the
+	// onset window, where the finding compares the two.
+	Before *float64 `json:"before,omitempty"`
+	During *float64 `json:"during,omitempty"`
+	Unit   string   `json:"unit,omitempty"`
+	// Link is a console link, where AWS has one.
+	Link string `json:"link,omitempty"`
+}
+
+// Action is a proposed step; the bot never executes it.
+type Action struct {
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
+}
+
+// Hypothesis is one candidate root cause.
+type Hypothesis struct {
+	Cause       string   `json:"cause"`
+	Resource    string   `json:"resource"`
+	Confidence  float64  `json:"confidence"`
+	Title       string   `json:"title"`
+	Explanation string   `json:"explanation"`
+	Evidence    []string `json:"evidence"`
+	Actions     []Action `json:"actions"`
+	Prevention  []string `json:"prevention"`
+}
+
+// Unavailable is a source the investigation could not read.
+type Unavailable struct {
+	Source string `json:"source"`
+	Error  string `json:"error"`
+}
+
+// Stats are what the investigation cost.
+type Stats struct {
+	APICalls     int   `json:"api_calls"`
+	WallMS       int64 `json:"wall_ms"`
+	LLMTokens    int   `json:"llm_tokens"`
+	BytesScanned int64 `json:"bytes_scanned,omitempty"`
+}
+
+// Report is the result of an investigation.
+type Report struct {
+	Scope Scope `json:"scope"`
+	// Onset is when the alarm's signal left its normal range; zero when no
+	// onset was found.
+	Onset       time.Time     `json:"onset"`
+	Summary     string        `json:"summary"`
+	Findings    []Finding     `json:"findings"`
+	Hypotheses  []Hypothesis  `json:"hypotheses"`
+	Notes       []Note        `json:"notes,omitempty"`
+	Unavailable []Unavailable `json:"unavailable"`
+	// Reasoner names what wrote the report's words ("offline" or a model).
+	Reasoner string `json:"reasoner,omitempty"`
+	Stats    Stats  `json:"stats"`
+}
+
+// Finding returns the finding with the given id.
+func (r *Report) Finding(id string) (Finding, bool) {
+	for _, f := range r.Findings {
+		if f.ID == id {
+			return f, true
+		}
+	}
+	return Finding{}, false
+}
+
+// Reasoner turns the engine's ranked report into its words: the summary and
+// each hypothesis's explanation. It may re-rank and explain, never add
+// evidence. An error leaves the engine's report as it was.
+type Reasoner interface {
+	Reason(ctx context.Context, r Report) (Report, error)
+}

@@ -1,0 +1,291 @@
+package investigate
+
+import (
+	"context"
+	"time"
+)
+
+// This file declares what the engine reads and the small interfaces it reads
+// it through. The simulator (package sim) and the AWS adapters implement them;
+// the engine knows nothing of either.
+
+// Resource types, as scenario files and the topology name them.
+const (
+	TypeALB           = "alb"
+	TypeAPIGateway    = "apigw"
+	TypeEC2           = "ec2"
+	TypeASG           = "asg"
+	TypeECS           = "ecs"
+	TypeLambda        = "lambda"
+	TypeDynamoDB      = "dynamodb"
+	TypeRDS           = "rds"
+	TypeSQS           = "sqs"
+	TypeService       = "service"
+	TypeExternal      = "external"
+	TypeIAMRole       = "iam-role"
+	TypeIAMPolicy     = "iam-policy"
+	TypeSecurityGroup = "security-group"
+	TypeKMSKey        = "kms-key"
+	TypeParameter     = "parameter"
+	TypeOther         = "other"
+)
+
+// Resource is one thing in the environment: an AWS resource, an application
+// service as traces and logs see it, or an external dependency.
+type Resource struct {
+	ID   string            `json:"id"`
+	Type string            `json:"type"`
+	Name string            `json:"name,omitempty"`
+	ARN  string            `json:"arn,omitempty"`
+	AZ   string            `json:"az,omitempty"`
+	Tags map[string]string `json:"tags,omitempty"`
+	// Dims are the CloudWatch dimensions AWS publishes this resource's
+	// metrics under (for example InstanceId, FunctionName, TableName).
+	Dims map[string]string `json:"dims,omitempty"`
+	// LogGroup is where a service, function or task writes its logs.
+	LogGroup string `json:"log_group,omitempty"`
+	// URL is the address of an external dependency.
+	URL string `json:"url,omitempty"`
+	// Config holds the type's settings that matter to the checks: limits and
+	// sizes such as instance_type, reserved_concurrency, max_connections,
+	// rcu, wcu, mode, memory, timeout, min, max, desired, tasks.
+	Config map[string]string `json:"config,omitempty"`
+}
+
+// Relation kinds between resources.
+const (
+	// RelTargets: an entry resource (alb, apigw) sends traffic to To.
+	RelTargets = "targets"
+	// RelRunsOn: a service runs on To (an instance, task set or function).
+	RelRunsOn = "runs-on"
+	// RelCalls: a service calls To.
+	RelCalls = "calls"
+	// RelMemberOf: an instance belongs to To (an Auto Scaling group).
+	RelMemberOf = "member-of"
+)
+
+// Relation is a directed edge of the topology.
+type Relation struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Kind string `json:"kind"`
+}
+
+// Topology is the set of resources around an alarm and how they relate.
+type Topology struct {
+	Resources []Resource `json:"resources"`
+	Relations []Relation `json:"relations"`
+}
+
+// Metric names one CloudWatch metric: namespace, name and dimensions.
+type Metric struct {
+	Namespace string            `json:"namespace"`
+	Name      string            `json:"name"`
+	Dims      map[string]string `json:"dims,omitempty"`
+}
+
+// Alarm is a CloudWatch alarm's definition and its state history.
+type Alarm struct {
+	Name string `json:"name"`
+	// Resource is the id of the resource the alarm watches, as the topology
+	// names it; empty when the source could not tell.
+	Resource   string        `json:"resource,omitempty"`
+	Metric     Metric        `json:"metric"`
+	Stat       string        `json:"stat"`
+	Period     time.Duration `json:"period"`
+	Threshold  float64       `json:"threshold"`
+	Comparison string        `json:"comparison"`
+	State      string        `json:"state"`
+	// History is the alarm's state changes, oldest first.
+	History []AlarmStateChange `json:"history,omitempty"`
+	Region  string             `json:"region,omitempty"`
+	Account string             `json:"account,omitempty"`
+}
+
+// AlarmStateChange is one transition of an alarm's state.
+type AlarmStateChange struct {
+	Time   time.Time `json:"time"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// MetricQuery asks for one series. ID is the caller's key for the result.
+type MetricQuery struct {
+	ID     string
+	Metric Metric
+	Stat   string
+	Period time.Duration
+}
+
+// Series is one metric's datapoints, oldest first. Times and Values have the
+// same length; a missing datapoint is simply absent.
+type Series struct {
+	ID     string      `json:"id"`
+	Times  []time.Time `json:"times"`
+	Values []float64   `json:"values"`
+}
+
+// LogQuery asks for the lines of one log group in a window.
+type LogQuery struct {
+	Group string
+	Start time.Time
+	End   time.Time
+}
+
+// LogStats summarises the lines of one log group in a window, the way a Logs
+// Insights query with `stats count(*) by @logStream` and `pattern @message`
+// does.
+type LogStats struct {
+	Group    string         `json:"group"`
+	Lines    int            `json:"lines"`
+	ByStream map[string]int `json:"by_stream,omitempty"`
+	// Patterns are the most frequent message patterns, most frequent first;
+	// variable tokens are replaced by <*>.
+	Patterns     []LogPattern `json:"patterns,omitempty"`
+	BytesScanned int64        `json:"bytes_scanned"`
+}
+
+// LogPattern is one message pattern and where it was seen.
+type LogPattern struct {
+	Pattern  string         `json:"pattern"`
+	Count    int            `json:"count"`
+	ByStream map[string]int `json:"by_stream,omitempty"`
+	// Sample is one real line of the pattern.
+	Sample string `json:"sample,omitempty"`
+}
+
+// TraceQuery asks for the traced requests in a window.
+type TraceQuery struct {
+	Start time.Time
+	End   time.Time
+}
+
+// TraceGroup aggregates the traced requests of one edge of the service graph,
+// served by one instance, task or function, in a window.
+type TraceGroup struct {
+	// Caller and Callee are resource ids; Caller is "client" for requests
+	// entering an entry resource.
+	Caller string `json:"caller"`
+	Callee string `json:"callee"`
+	// Instance is the instance, task or function that served the requests of
+	// the service segment on this edge; empty when unknown.
+	Instance  string        `json:"instance,omitempty"`
+	Requests  int           `json:"requests"`
+	Faults    int           `json:"faults"`
+	Errors    int           `json:"errors"`
+	Throttles int           `json:"throttles"`
+	Latency   time.Duration `json:"latency"`
+	// Exceptions are the messages recorded on failed segments, most
+	// frequent first.
+	Exceptions []TraceException `json:"exceptions,omitempty"`
+	// TraceIDs are a few example traces.
+	TraceIDs []string `json:"trace_ids,omitempty"`
+}
+
+// TraceException is one exception message and how often it was recorded.
+type TraceException struct {
+	Message string `json:"message"`
+	Count   int    `json:"count"`
+}
+
+// Change is one CloudTrail management event.
+type Change struct {
+	ID       string    `json:"id"`
+	Time     time.Time `json:"time"`
+	Event    string    `json:"event"`
+	Source   string    `json:"source"`
+	Resource string    `json:"resource,omitempty"`
+	Actor    string    `json:"actor"`
+	// ReadOnly is CloudTrail's readOnly flag.
+	ReadOnly bool              `json:"read_only"`
+	Error    string            `json:"error,omitempty"`
+	Params   map[string]string `json:"params,omitempty"`
+}
+
+// HealthEvent is one AWS Health event.
+type HealthEvent struct {
+	ARN         string    `json:"arn"`
+	Service     string    `json:"service"`
+	Type        string    `json:"type"`
+	Status      string    `json:"status"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end,omitempty"`
+	Region      string    `json:"region,omitempty"`
+	AZ          string    `json:"az,omitempty"`
+	Resources   []string  `json:"resources,omitempty"`
+	Description string    `json:"description,omitempty"`
+}
+
+// Quota is one Service Quotas value applying to a resource.
+type Quota struct {
+	Resource string  `json:"resource"`
+	Service  string  `json:"service"`
+	Code     string  `json:"code"`
+	Name     string  `json:"name"`
+	Value    float64 `json:"value"`
+}
+
+// Note is something a person said in the incident's thread.
+type Note struct {
+	Time   time.Time `json:"time"`
+	Author string    `json:"author"`
+	Text   string    `json:"text"`
+}
+
+// The sources. Each is one method; an implementation returns an error that
+// wraps the cause (throttled, denied, timed out) and the engine records it as
+// an unavailable source.
+
+// AlarmSource reads an alarm's definition and state history.
+type AlarmSource interface {
+	Alarm(ctx context.Context, name string) (Alarm, error)
+}
+
+// TopologySource finds the resources around an alarm and how they relate.
+type TopologySource interface {
+	Topology(ctx context.Context, alarm Alarm) (Topology, error)
+}
+
+// MetricSource reads many series in one batched call over [start, end).
+type MetricSource interface {
+	Metrics(ctx context.Context, queries []MetricQuery, start, end time.Time) ([]Series, error)
+}
+
+// LogSource summarises one log group's lines in a window.
+type LogSource interface {
+	Logs(ctx context.Context, q LogQuery) (LogStats, error)
+}
+
+// TraceSource aggregates traced requests in a window by edge and instance.
+type TraceSource interface {
+	Traces(ctx context.Context, q TraceQuery) ([]TraceGroup, error)
+}
+
+// ChangeSource lists the management events in [start, end).
+type ChangeSource interface {
+	Changes(ctx context.Context, start, end time.Time) ([]Change, error)
+}
+
+// HealthSource lists the AWS Health events open at any time in [start, end).
+type HealthSource interface {
+	Health(ctx context.Context, start, end time.Time) ([]HealthEvent, error)
+}
+
+// QuotaSource returns the quotas that apply to the given resources.
+type QuotaSource interface {
+	Quotas(ctx context.Context, resources []Resource) ([]Quota, error)
+}
+
+// Sources is every source an investigation reads. A nil source is reported
+// as unavailable.
+type Sources struct {
+	Alarms   AlarmSource
+	Topology TopologySource
+	Metrics  MetricSource
+	Logs     LogSource
+	Traces   TraceSource
+	Changes  ChangeSource
+	Health   HealthSource
+	Quotas   QuotaSource
+}

@@ -1,0 +1,214 @@
+// Package scenario reads scenario files: one simulated AWS environment with one
+// incident in it, as ../shared/scenarios/FORMAT.md defines them.
+//
+// A loaded file is split in two: the Scenario, which the simulator turns into
+// telemetry, and the Expect, which only evaluation reads. Nothing reachable
+// from a Scenario leads to its Expect.
+package scenario
+
+import "time"
+
+// File is one loaded scenario file.
+type File struct {
+	// Path is where the file was read from, for messages.
+	Path     string
+	Scenario *Scenario
+	// Expect is nil when the file has no expect block.
+	Expect *Expect
+}
+
+// Scenario is a simulated environment and what differs from healthy in it.
+// Every time is resolved to an absolute instant; every default is filled in.
+type Scenario struct {
+	Name    string
+	Title   string
+	Account string
+	Region  string
+	Onset   time.Time
+	History time.Duration
+	Step    time.Duration
+	Seed    int64
+
+	Alarm     Alarm
+	Resources []Resource
+
+	Metrics []MetricItem
+	Logs    []LogItem
+	Traces  []TraceItem
+	Changes []ChangeItem
+	Health  []HealthItem
+	Quotas  []QuotaItem
+	Notes   []NoteItem
+}
+
+// Start is when telemetry begins: onset - history.
+func (s *Scenario) Start() time.Time { return s.Onset.Add(-s.History) }
+
+// End is when telemetry ends: the alarm's fire time + 30 minutes.
+func (s *Scenario) End() time.Time { return s.Alarm.Fires.Add(30 * time.Minute) }
+
+// Resource returns the resource with the given id.
+func (s *Scenario) Resource(id string) (*Resource, bool) {
+	for i := range s.Resources {
+		if s.Resources[i].ID == id {
+			return &s.Resources[i], true
+		}
+	}
+	return nil, false
+}
+
+// Alarm is what paged the team.
+type Alarm struct {
+	Name     string
+	Resource string
+	// Namespace and MetricName are the two halves of the file's metric field.
+	Namespace  string
+	MetricName string
+	// Dims is nil when the file gives none: the resource's default
+	// dimensions apply.
+	Dims       map[string]string
+	Stat       string
+	Period     time.Duration
+	Threshold  float64
+	Comparison string
+	Fires      time.Time
+}
+
+// Resource is one item of the environment. Fields that do not apply to its
+// type are zero.
+type Resource struct {
+	ID   string
+	Type string
+	Name string // defaults to ID
+	ARN  string // defaults to one derived from type, account, region and name
+	AZ   string
+	Tags map[string]string
+
+	// alb, apigw
+	Targets []string
+	RPS     float64 // default 20 for entry resources
+	// ec2
+	InstanceType string // default m5.large
+	ASG          string
+	// asg
+	Min, Max, Desired int
+	// ecs
+	Cluster string
+	Tasks   int
+	// lambda
+	Memory              int // MB
+	Timeout             int // seconds
+	ReservedConcurrency *int
+	// dynamodb
+	Mode     string // on-demand or provisioned
+	RCU, WCU int
+	// rds
+	Engine         string
+	InstanceClass  string
+	MaxConnections int
+	// service
+	RunsOn   []string
+	Calls    []string
+	LogGroup string // default /app/<id> for a service
+	// external
+	URL string
+}
+
+// Window is when an item is active and how it moves there. At and Until are
+// filled with the start and end of telemetry when the file leaves them out.
+type Window struct {
+	At    time.Time
+	Until time.Time
+	Ramp  time.Duration
+}
+
+// MetricItem changes one metric series.
+type MetricItem struct {
+	Window
+	Resource   string
+	Namespace  string
+	MetricName string
+	Dims       map[string]string
+	// Exactly one of Value, Baseline or CSV is set.
+	Value    *float64
+	Baseline *float64
+	Noise    *float64
+	CSV      []Point
+	Line     int // the item's line in the file, for messages
+}
+
+// Point is one row of a metric item's CSV file.
+type Point struct {
+	Time  time.Time
+	Value float64
+}
+
+// LogItem adds log lines.
+type LogItem struct {
+	Window
+	Service string // a service id, or empty when Group is set
+	Group   string // the log group; filled from the service when not given
+	On      string // the log stream's instance, task or function
+	Level   string // info, warn or error
+	PerMin  float64
+	Text    string
+}
+
+// TraceItem changes the traced requests of one edge.
+type TraceItem struct {
+	Window
+	Caller    string // "client" for traffic entering an entry resource
+	Callee    string
+	On        string
+	Fault     *float64
+	Error     *float64
+	Throttle  *float64
+	Latency   *time.Duration
+	Exception string
+}
+
+// ChangeItem is one CloudTrail management event.
+type ChangeItem struct {
+	At       time.Time
+	Event    string
+	Source   string
+	Resource string
+	Actor    string
+	Error    string
+	Params   map[string]string
+}
+
+// HealthItem is one AWS Health event.
+type HealthItem struct {
+	Window
+	Service     string
+	Type        string
+	Status      string
+	AZ          string
+	Resources   []string
+	Description string
+}
+
+// QuotaItem is one Service Quotas value.
+type QuotaItem struct {
+	Resource string
+	Service  string
+	Code     string
+	Name     string
+	Value    float64
+}
+
+// NoteItem is something a person said in the incident thread.
+type NoteItem struct {
+	At     time.Time
+	Author string
+	Text   string
+}
+
+// Expect is the sealed answer, read only by evaluation.
+type Expect struct {
+	Causes      []string
+	Resources   []string
+	Actions     []string
+	OnsetWithin time.Duration // default 5m
+}
