@@ -289,3 +289,15 @@ type Sources struct {
 	Health   HealthSource
 	Quotas   QuotaSource
 }
+
+// NotFoundError says that a source has no such alarm or resource. Candidates
+// are the closest names it has, for a helpful message.
+type NotFoundError struct {
+	Kind       string // "alarm" or "resource"
+	Name       string
+	Candidates []string
+}
+
+func (e *NotFoundError) Error() string {
+	return e.Kind + " " + e.Name + " not found"
+}
