@@ -1,0 +1,191 @@
+package investigate
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The first actions and prevention steps, concrete for the resource's type.
+// Every action is proposed; the bot never executes one.
+
+func componentActions(r *run, host string, exhausted bool) ([]Action, []string) {
+	entries := r.g.entriesOf(host)
+	group := r.g.group(host)
+	var exclude, restart Action
+	switch {
+	case len(entries) > 0:
+		exclude = Action{ActionExclude, fmt.Sprintf("Deregister %s from the target group of %s so its peers take its traffic", host, entries[0])}
+	case r.g.typeOf(host) == TypeEC2:
+		exclude = Action{ActionExclude, fmt.Sprintf("Take %s out of service (stop sending it work) while its peers carry the load", host)}
+	default:
+		exclude = Action{ActionExclude, fmt.Sprintf("Stop routing work to %s while its peers carry the load", host)}
+	}
+	switch {
+	case group != "":
+		restart = Action{ActionRestart, fmt.Sprintf("Replace %s: set it unhealthy in %s (aws autoscaling set-instance-health --health-status Unhealthy) so a fresh instance takes its place", host, group)}
+	default:
+		restart = Action{ActionRestart, fmt.Sprintf("Restart the application on %s (or reboot it) and watch its errors", host)}
+	}
+	actions := []Action{exclude, restart}
+	if exhausted {
+		actions = []Action{restart, exclude}
+	}
+	prevention := []string{
+		"Make the load balancer's health check exercise the path that failed (a deep health check), so a failing instance leaves rotation by itself",
+		fmt.Sprintf("Alarm on errors per instance (logs or traces by %s), not only on the load balancer total", dimFor(r.g.typeOf(host))),
+	}
+	if exhausted {
+		prevention = append(prevention, "Alarm on memory and disk per instance at 80%, and find what grows (a leak, unrotated logs)")
+	}
+	return actions, prevention
+}
+
+func dimFor(typ string) string {
+	switch typ {
+	case TypeEC2:
+		return "instance"
+	case TypeECS:
+		return "task"
+	case TypeLambda:
+		return "function"
+	}
+	return "host"
+}
+
+func dependencyActions(r *run, dep string) ([]Action, []string) {
+	rs := r.g.byID[dep]
+	callers := r.g.related(dep, RelCalls, false)
+	caller := "its callers"
+	if len(callers) > 0 {
+		caller = strings.Join(callers, ", ")
+	}
+	switch r.g.typeOf(dep) {
+	case TypeExternal:
+		url := ""
+		if rs != nil && rs.URL != "" {
+			url = " (" + rs.URL + ")"
+		}
+		return []Action{{ActionExclude, fmt.Sprintf("Fail away from %s%s: open the circuit breaker in %s, serve a degraded response or switch to the fallback provider", dep, url, caller)}},
+			[]string{
+				fmt.Sprintf("Give %s's calls to %s a timeout, retries with backoff and a circuit breaker", caller, dep),
+				fmt.Sprintf("Subscribe to %s's status page and alarm on its error rate from the caller's side", dep),
+			}
+	case TypeDynamoDB, TypeRDS, TypeSQS:
+		return []Action{{ActionExclude, fmt.Sprintf("Fail away from %s: shed or queue the calls from %s, fail over to a replica or another Region if one is set up, and follow the AWS Health event", dep, caller)}},
+			[]string{
+				fmt.Sprintf("Plan a failover for %s (global table, read replica, Multi-AZ) and rehearse it", dep),
+				"Subscribe the team to AWS Health events for the account (EventBridge rule to the incident channel)",
+			}
+	case TypeService:
+		return []Action{{ActionExclude, fmt.Sprintf("Fail away from %s: turn off the feature that needs it in %s, or route to a healthy version of it", dep, caller)}},
+			[]string{fmt.Sprintf("Give %s's calls to %s a timeout and a circuit breaker, and alarm on that edge's fault rate", caller, dep)}
+	}
+	return []Action{{ActionExclude, fmt.Sprintf("Fail away from %s: stop sending it work from %s until it recovers", dep, caller)}},
+		[]string{fmt.Sprintf("Add a timeout and a circuit breaker to the calls to %s", dep)}
+}
+
+func limitActions(r *run, id string, quota *Quota) ([]Action, []string) {
+	rs := r.g.byID[id]
+	conf := map[string]string{}
+	if rs != nil {
+		conf = rs.Config
+	}
+	switch r.g.typeOf(id) {
+	case TypeLambda:
+		step := fmt.Sprintf("Raise the concurrency available to %s", id)
+		switch {
+		case conf["reserved_concurrency"] != "":
+			step = fmt.Sprintf("Raise the reserved concurrency of %s (now %s): aws lambda put-function-concurrency", id, conf["reserved_concurrency"])
+		case quota != nil:
+			step = fmt.Sprintf("Request a higher %s for %s (now %s) through Service Quotas, and meanwhile reserve concurrency for %s so other functions cannot starve it", quota.Name[len("the "):], id, num(quota.Value), id)
+		}
+		return []Action{{ActionScale, step}},
+			[]string{
+				fmt.Sprintf("Alarm on %s ConcurrentExecutions at 80%% of its limit", id),
+				"Put a queue or API throttling in front of bursts so they are absorbed instead of throttled",
+			}
+	case TypeDynamoDB:
+		return []Action{{ActionScale, fmt.Sprintf("Raise the provisioned capacity of %s (now %s RCU / %s WCU) or switch it to on-demand", id, or(conf["rcu"], "?"), or(conf["wcu"], "?"))}},
+			[]string{fmt.Sprintf("Enable auto scaling on %s with a target of 70%%, and alarm on its throttle events", id)}
+	case TypeRDS:
+		return []Action{{ActionScale, fmt.Sprintf("Relieve %s: raise max_connections (now %s) or the instance class (%s), and put RDS Proxy or a pool in front of it", id, or(conf["max_connections"], "default"), or(conf["instance_class"], "current"))}},
+			[]string{
+				fmt.Sprintf("Alarm on %s DatabaseConnections at 80%% of max_connections", id),
+				"Bound each client's connection pool so the sum stays under the database's limit",
+			}
+	case TypeEC2:
+		if strings.HasPrefix(conf["instance_type"], "t") {
+			return []Action{{ActionScale, fmt.Sprintf("Give %s CPU: switch its credit specification to unlimited, or move it to a fixed-performance type (m5/c5)", id)}},
+				[]string{fmt.Sprintf("Alarm on %s CPUCreditBalance before it reaches zero; size burstable instances for the sustained load", id)}
+		}
+		return []Action{{ActionScale, fmt.Sprintf("Add capacity next to %s (raise the Auto Scaling group's desired count) or move it to a larger type", id)}},
+			[]string{fmt.Sprintf("Alarm on %s's saturation (CPU, memory, disk at 80%%)", id)}
+	case TypeECS:
+		return []Action{{ActionScale, fmt.Sprintf("Raise the desired task count of %s, or its task's CPU and memory", id)}},
+			[]string{fmt.Sprintf("Target-track %s on CPU and memory at 60–70%%", id)}
+	}
+	return []Action{{ActionScale, fmt.Sprintf("Raise the limit %s runs into, or add capacity behind it", id)}},
+		[]string{fmt.Sprintf("Alarm on %s's usage at 80%% of its limit", id)}
+}
+
+func changeActions(r *run, cause, resource string, ch Change) ([]Action, []string) {
+	who := actorName(ch.Actor)
+	if cause == CauseSystemChange {
+		if group := r.g.byID[resource]; group != nil && group.Type == TypeASG || strings.Contains(ch.Source, "autoscaling") {
+			return []Action{{ActionScale, fmt.Sprintf("Restore the capacity of %s: raise its desired count back, and suspend the scaling action that removed it (%s at %s)", resource, ch.Event, clock(ch.Time))}},
+				[]string{
+					fmt.Sprintf("Review %s's scaling policies and schedules against the traffic at that hour", resource),
+					"Scale in on a metric that reflects load with a cooldown, not on a fixed schedule",
+				}
+		}
+		return []Action{{ActionScale, fmt.Sprintf("Add capacity to absorb what AWS changed on %s (%s at %s)", resource, ch.Event, clock(ch.Time))}},
+			[]string{fmt.Sprintf("Subscribe to AWS Health and scheduled events for %s", resource)}
+	}
+	var step string
+	switch {
+	case strings.Contains(ch.Event, "FunctionCode"):
+		step = fmt.Sprintf("Roll %s back to the previous version: point its alias at the last good version, or redeploy the previous build", resource)
+	case strings.Contains(ch.Event, "UpdateService"), strings.Contains(ch.Event, "Deployment"):
+		step = fmt.Sprintf("Roll back %s to its previous task definition or release (the deploy by %s at %s)", resource, who, clock(ch.Time))
+	case strings.Contains(ch.Event, "Concurrency"):
+		step = fmt.Sprintf("Restore %s's concurrency setting as it was before %s by %s at %s", resource, ch.Event, who, clock(ch.Time))
+	case strings.Contains(ch.Event, "Policy"):
+		step = fmt.Sprintf("Revert the policy on %s to the version before %s by %s at %s", resource, ch.Event, who, clock(ch.Time))
+	case strings.HasPrefix(ch.Event, "Revoke"), strings.HasPrefix(ch.Event, "Authorize"):
+		step = fmt.Sprintf("Restore the rules of %s as they were before %s by %s at %s", resource, ch.Event, who, clock(ch.Time))
+	case strings.HasPrefix(ch.Event, "Disable"), strings.HasPrefix(ch.Event, "ScheduleKeyDeletion"):
+		step = fmt.Sprintf("Re-enable %s (undo %s by %s at %s)", resource, ch.Event, who, clock(ch.Time))
+	default:
+		step = fmt.Sprintf("Undo %s on %s by %s at %s: restore the previous value", ch.Event, resource, who, clock(ch.Time))
+	}
+	prevention := []string{
+		fmt.Sprintf("Ship changes to %s through a pipeline with a canary and automatic rollback on this alarm", resource),
+		"Review changes to shared resources (policies, keys, security groups, limits) before they are applied, and announce them in the ops channel",
+	}
+	if actorKind(ch.Actor) == actorPerson {
+		prevention = append(prevention, fmt.Sprintf("Make %s a change under code review (infrastructure as code) rather than a console or CLI edit", ch.Event))
+	}
+	return []Action{{ActionRollback, step}}, prevention
+}
+
+func trafficActions(r *run, entry string, mix bool, what string) ([]Action, []string) {
+	if mix {
+		return []Action{
+				{ActionBlock, fmt.Sprintf("Block or rate-limit the new traffic at %s (a WAF rate-based rule on the client or path that surged)", entry)},
+				{ActionScale, fmt.Sprintf("If the traffic is legitimate, add capacity behind %s", entry)},
+			},
+			[]string{
+				fmt.Sprintf("Put a rate-based WAF rule or per-client throttling on %s", entry),
+				"Alarm on a change in request mix (requests per client or path), not only on totals",
+			}
+	}
+	return []Action{{ActionScale, fmt.Sprintf("Add capacity behind %s for the higher traffic", entry)}},
+		[]string{fmt.Sprintf("Scale %s's targets on request count per target, ahead of the limits", entry)}
+}
+
+func or(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}

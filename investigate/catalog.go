@@ -1,0 +1,152 @@
+package investigate
+
+import "strings"
+
+// role says what a metric means to the checks.
+type role int
+
+const (
+	roleOther         role = iota
+	roleRequests           // traffic: requests, invocations, messages sent
+	roleErrors             // server-side errors
+	roleClientErrors       // 4xx, user errors
+	roleLatency            // response time
+	roleThrottles          // throttled requests
+	roleUtilisation        // CPU
+	roleMemory             // memory used, percent
+	roleDisk               // disk used, percent
+	roleCredits            // CPU credits or burst balance: a limit at zero
+	roleConnections        // open connections: a limit at max_connections
+	roleConcurrency        // concurrent executions: a limit at the quota
+	roleConsumedRead       // consumed read capacity
+	roleConsumedWrite      // consumed write capacity
+	roleFreeMemory         // bytes free: a limit near zero
+	roleFreeStorage        // bytes free: a limit near zero
+	roleHealth             // status check failures, unhealthy hosts
+	roleHealthyHosts       // healthy hosts: bad when it falls
+	roleCapacity           // desired or in-service capacity
+	roleBacklog            // queue depth or age
+)
+
+// rises reports whether a rise of the metric is the bad direction.
+func (r role) rises() bool {
+	switch r {
+	case roleCredits, roleFreeMemory, roleFreeStorage, roleHealthyHosts, roleCapacity:
+		return false
+	}
+	return true
+}
+
+// failure reports whether the role counts failed requests.
+func (r role) failure() bool {
+	return r == roleErrors || r == roleThrottles
+}
+
+// metricSpec is one metric a resource type publishes.
+type metricSpec struct {
+	Namespace string
+	Name      string
+	Stat      string
+	Role      role
+	// Unit is how the value reads to people.
+	Unit string
+}
+
+// catalog lists the metrics the checks read for each resource type: the ones
+// AWS publishes by default (and the CloudWatch agent's memory and disk).
+var catalog = map[string][]metricSpec{
+	TypeALB: {
+		{"AWS/ApplicationELB", "RequestCount", "Sum", roleRequests, "requests/min"},
+		{"AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum", roleErrors, "5XX/min"},
+		{"AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", roleErrors, "5XX/min"},
+		{"AWS/ApplicationELB", "HTTPCode_Target_4XX_Count", "Sum", roleClientErrors, "4XX/min"},
+		{"AWS/ApplicationELB", "TargetResponseTime", "Average", roleLatency, "s"},
+		{"AWS/ApplicationELB", "HealthyHostCount", "Average", roleHealthyHosts, "hosts"},
+		{"AWS/ApplicationELB", "UnHealthyHostCount", "Average", roleHealth, "hosts"},
+	},
+	TypeAPIGateway: {
+		{"AWS/ApiGateway", "Count", "Sum", roleRequests, "requests/min"},
+		{"AWS/ApiGateway", "5XXError", "Sum", roleErrors, "5XX/min"},
+		{"AWS/ApiGateway", "4XXError", "Sum", roleClientErrors, "4XX/min"},
+		{"AWS/ApiGateway", "Latency", "Average", roleLatency, "ms"},
+		{"AWS/ApiGateway", "IntegrationLatency", "Average", roleLatency, "ms"},
+	},
+	TypeEC2: {
+		{"AWS/EC2", "CPUUtilization", "Average", roleUtilisation, "%"},
+		{"AWS/EC2", "StatusCheckFailed", "Maximum", roleHealth, "failed checks"},
+		{"AWS/EC2", "CPUCreditBalance", "Average", roleCredits, "credits"},
+		{"AWS/EC2", "NetworkIn", "Sum", roleOther, "bytes/min"},
+		{"CWAgent", "mem_used_percent", "Average", roleMemory, "%"},
+		{"CWAgent", "disk_used_percent", "Average", roleDisk, "%"},
+	},
+	TypeASG: {
+		{"AWS/AutoScaling", "GroupDesiredCapacity", "Average", roleCapacity, "instances"},
+		{"AWS/AutoScaling", "GroupInServiceInstances", "Average", roleCapacity, "instances"},
+	},
+	TypeECS: {
+		{"AWS/ECS", "CPUUtilization", "Average", roleUtilisation, "%"},
+		{"AWS/ECS", "MemoryUtilization", "Average", roleMemory, "%"},
+		{"ECS/ContainerInsights", "RunningTaskCount", "Average", roleCapacity, "tasks"},
+	},
+	TypeLambda: {
+		{"AWS/Lambda", "Invocations", "Sum", roleRequests, "invocations/min"},
+		{"AWS/Lambda", "Errors", "Sum", roleErrors, "errors/min"},
+		{"AWS/Lambda", "Throttles", "Sum", roleThrottles, "throttles/min"},
+		{"AWS/Lambda", "Duration", "Average", roleLatency, "ms"},
+		{"AWS/Lambda", "ConcurrentExecutions", "Maximum", roleConcurrency, "concurrent"},
+	},
+	TypeDynamoDB: {
+		{"AWS/DynamoDB", "ConsumedReadCapacityUnits", "Sum", roleConsumedRead, "RCU/min"},
+		{"AWS/DynamoDB", "ConsumedWriteCapacityUnits", "Sum", roleConsumedWrite, "WCU/min"},
+		{"AWS/DynamoDB", "ReadThrottleEvents", "Sum", roleThrottles, "throttles/min"},
+		{"AWS/DynamoDB", "WriteThrottleEvents", "Sum", roleThrottles, "throttles/min"},
+		{"AWS/DynamoDB", "ThrottledRequests", "Sum", roleThrottles, "throttled/min"},
+		{"AWS/DynamoDB", "SystemErrors", "Sum", roleErrors, "errors/min"},
+		{"AWS/DynamoDB", "UserErrors", "Sum", roleClientErrors, "errors/min"},
+		{"AWS/DynamoDB", "SuccessfulRequestLatency", "Average", roleLatency, "ms"},
+	},
+	TypeRDS: {
+		{"AWS/RDS", "CPUUtilization", "Average", roleUtilisation, "%"},
+		{"AWS/RDS", "DatabaseConnections", "Maximum", roleConnections, "connections"},
+		{"AWS/RDS", "FreeableMemory", "Average", roleFreeMemory, "bytes"},
+		{"AWS/RDS", "FreeStorageSpace", "Average", roleFreeStorage, "bytes"},
+		{"AWS/RDS", "ReadLatency", "Average", roleLatency, "s"},
+		{"AWS/RDS", "WriteLatency", "Average", roleLatency, "s"},
+	},
+	TypeSQS: {
+		{"AWS/SQS", "NumberOfMessagesSent", "Sum", roleRequests, "messages/min"},
+		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", roleBacklog, "messages"},
+		{"AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum", roleBacklog, "s"},
+	},
+}
+
+// specFor finds the catalogue entry for a metric, or a guess from its name.
+func specFor(resourceType string, m Metric) metricSpec {
+	for _, s := range catalog[resourceType] {
+		if s.Namespace == m.Namespace && s.Name == m.Name {
+			return s
+		}
+	}
+	n := strings.ToLower(m.Name)
+	spec := metricSpec{Namespace: m.Namespace, Name: m.Name, Stat: "Average"}
+	switch {
+	case strings.Contains(n, "throttl"):
+		spec.Role, spec.Stat = roleThrottles, "Sum"
+	case strings.Contains(n, "5xx") || strings.Contains(n, "error") || strings.Contains(n, "fault"):
+		spec.Role, spec.Stat = roleErrors, "Sum"
+	case strings.Contains(n, "latency") || strings.Contains(n, "duration") || strings.Contains(n, "responsetime"):
+		spec.Role = roleLatency
+	case strings.Contains(n, "count") || strings.Contains(n, "invocations"):
+		spec.Role, spec.Stat = roleRequests, "Sum"
+	case strings.Contains(n, "cpu"):
+		spec.Role = roleUtilisation
+	case strings.Contains(n, "age") || strings.Contains(n, "visible"):
+		spec.Role, spec.Stat = roleBacklog, "Maximum"
+	}
+	return spec
+}
+
+// metricKey is the query id of a resource's metric.
+func metricKey(resource string, s metricSpec) string {
+	return resource + "|" + s.Namespace + "|" + s.Name
+}

@@ -1,0 +1,240 @@
+package investigate
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Who made a change.
+const (
+	actorPerson  = "a person"
+	actorCI      = "automation of the team"
+	actorService = "an AWS service"
+)
+
+var ciActor = regexp.MustCompile(`(?i)(deploy|pipeline|github|gitlab|jenkins|codebuild|codepipeline|terraform|argo|spinnaker|circleci|buildkite|/ci\b|[-_]ci\b|\bci[-_/]|\bcd\b|automation|cloudformation)`)
+
+// actorKind says whether a change was made by a person, by the team's
+// automation, or by AWS itself (a service principal or a service-linked role).
+func actorKind(actor string) string {
+	a := strings.ToLower(actor)
+	switch {
+	case strings.HasSuffix(a, ".amazonaws.com"), strings.Contains(a, "awsservicerole"), strings.Contains(a, ":role/aws-service-role/"):
+		return actorService
+	case ciActor.MatchString(actor):
+		return actorCI
+	}
+	return actorPerson
+}
+
+// actorName is the short name of an identity ARN: the session of an assumed
+// role, the user of an IAM user, or the principal itself.
+func actorName(actor string) string {
+	if i := strings.LastIndex(actor, "/"); i >= 0 && strings.HasPrefix(actor, "arn:") {
+		return actor[i+1:]
+	}
+	return actor
+}
+
+// risk is how likely a kind of management event is to break what is running.
+func risk(event string) float64 {
+	e := event
+	switch {
+	case strings.HasPrefix(e, "Tag"), strings.HasPrefix(e, "Untag"),
+		strings.Contains(e, "Dashboard"), strings.Contains(e, "MetricAlarm"), strings.HasPrefix(e, "PutMetric"):
+		return 0.15
+	case strings.HasPrefix(e, "Create") && !strings.Contains(e, "Deployment") && !strings.Contains(e, "Version"):
+		return 0.3
+	case strings.HasPrefix(e, "Update"), strings.HasPrefix(e, "Put"), strings.HasPrefix(e, "Delete"),
+		strings.HasPrefix(e, "Modify"), strings.HasPrefix(e, "Revoke"), strings.HasPrefix(e, "Disable"),
+		strings.HasPrefix(e, "Attach"), strings.HasPrefix(e, "Detach"), strings.HasPrefix(e, "Deregister"),
+		strings.HasPrefix(e, "Reboot"), strings.HasPrefix(e, "Stop"), strings.HasPrefix(e, "Terminate"),
+		strings.HasPrefix(e, "SetDesired"), strings.HasPrefix(e, "Schedule"), strings.HasPrefix(e, "Rotate"),
+		strings.HasPrefix(e, "Replace"), strings.HasPrefix(e, "Publish"), strings.HasPrefix(e, "Register"),
+		strings.Contains(e, "Deployment"), strings.HasPrefix(e, "Authorize"), strings.HasPrefix(e, "Failover"):
+		return 1
+	}
+	return 0.6
+}
+
+// isDeploy reports whether an event ships new code or a new version.
+func isDeploy(event string) bool {
+	for _, k := range []string{"FunctionCode", "UpdateService", "Deployment", "PublishVersion", "UpdateAlias", "RegisterTaskDefinition", "UpdateStage"} {
+		if strings.Contains(event, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// kindWords are what the failures say when a kind of change breaks things.
+var kindWords = []struct {
+	source *regexp.Regexp
+	words  *regexp.Regexp
+}{
+	{regexp.MustCompile(`kms`), regexp.MustCompile(`kms|decrypt|encrypt|key`)},
+	{regexp.MustCompile(`iam|sts|Policy|Permission`), regexp.MustCompile(`accessdenied|access denied|not authorized|forbidden|unauthori`)},
+	{regexp.MustCompile(`SecurityGroup|NetworkAcl|Route|Vpc`), regexp.MustCompile(`timed? ?out|timeout|connection refused|connect|unreachable|etimedout`)},
+	{regexp.MustCompile(`ssm|secretsmanager|Parameter|Secret`), regexp.MustCompile(`config|parameter|secret|invalid|parse|missing`)},
+	{regexp.MustCompile(`Concurrency|Throughput|UpdateTable|Capacity|ModifyDB`), regexp.MustCompile(`throttl|exceeded|too many|capacity|rate`)},
+}
+
+// mentioned says how the failures' words point at a change: 1 when they name
+// its resource, 0.5 when they say what its kind of change breaks, else 0.
+func mentioned(text string, ch Change, names []string) float64 {
+	if text == "" {
+		return 0
+	}
+	for _, n := range names {
+		if len(n) >= 4 && strings.Contains(text, strings.ToLower(n)) {
+			return 1
+		}
+	}
+	for _, kw := range kindWords {
+		if (kw.source.MatchString(ch.Source) || kw.source.MatchString(ch.Event)) && kw.words.MatchString(text) {
+			return 0.5
+		}
+	}
+	return 0
+}
+
+// closeness weighs a change by how long before the onset it happened: 1 just
+// before, 0.5 a quarter of an hour before, little after an hour.
+func closeness(before time.Duration) float64 {
+	return 1 / (1 + math.Pow(before.Minutes()/15, 2))
+}
+
+// checkChanges weighs the mutating management events before the onset by
+// closeness in time and in topology, and by who made them.
+func checkChanges(ctx context.Context, r *run) result {
+	var res result
+	changes, ok := get(ctx, r, "changes", r.changes)
+	if !ok {
+		return res
+	}
+	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Time.Before(changes[j].Time) })
+	text := r.errorText(ctx)
+	fails := r.failing(ctx)
+	latest := r.onset.Add(r.step)
+	for i := range changes {
+		ch := changes[i]
+		if ch.ReadOnly || ch.Error != "" || strings.HasPrefix(ch.Event, "AssumeRole") {
+			continue
+		}
+		id := r.resolve(ch.Resource)
+		names := []string{ch.Resource, id}
+		if res, ok := r.g.byID[id]; ok {
+			names = append(names, res.Name)
+		}
+		if i := strings.LastIndexAny(ch.Resource, "/:"); i >= 0 {
+			names = append(names, ch.Resource[i+1:])
+		}
+		who := actorKind(ch.Actor)
+		culprit := id
+		if culprit == "" {
+			culprit = ch.Resource
+		}
+
+		if ch.Time.After(latest) {
+			// A change after the onset cannot have caused it; say so when
+			// it touches what failed, since people will suspect it.
+			if _, inScope := r.g.dist[id]; inScope && risk(ch.Event) >= 1 && ch.Time.Before(r.onset.Add(time.Hour)) {
+				res.findings = append(res.findings, &finding{Finding: Finding{
+					Kind: FindingChange, Check: CheckChanges, Resource: culprit, Time: ch.Time,
+					Summary: fmt.Sprintf("%s on %s by %s at %s came %s after the onset (%s): it cannot have caused it",
+						ch.Event, culprit, actorName(ch.Actor), clock(ch.Time), ago(ch.Time.Sub(r.onset)), clock(r.onset)),
+					Link: r.changeLink(ch),
+				}, weight: 0.2})
+			}
+			continue
+		}
+		wt := closeness(r.onset.Sub(ch.Time))
+		mention := mentioned(text, ch, names)
+		var ws float64
+		switch d := r.g.distance(id); {
+		case d < 0:
+			// Not in the topology: IAM, KMS, security groups, parameters.
+			ws = 0.35
+		case d <= 3:
+			ws = 0.75
+		default:
+			ws = 0.35
+		}
+		if _, bad := fails[id]; bad {
+			ws = 1
+		}
+		ws = math.Min(1, ws+0.5*mention)
+		score := 0.9 * wt * ws * risk(ch.Event)
+		if score < 0.02 {
+			continue
+		}
+		what := ch.Event
+		if isDeploy(ch.Event) {
+			what = "deploy (" + ch.Event + ")"
+		}
+		summary := fmt.Sprintf("%s on %s by %s (%s) at %s, %s before the onset",
+			what, culprit, actorName(ch.Actor), who, clock(ch.Time), ago(r.onset.Sub(ch.Time)))
+		if p := paramsText(ch.Params); p != "" {
+			summary += "; " + p
+		}
+		if mention == 1 {
+			summary += "; the errors since the onset name it"
+		}
+		f := &finding{Finding: Finding{
+			Kind: FindingChange, Check: CheckChanges, Resource: culprit, Time: ch.Time,
+			Summary: summary, Link: r.changeLink(ch),
+		}, weight: score}
+		res.findings = append(res.findings, f)
+		cause := CauseOwnChange
+		if who == actorService {
+			cause = CauseSystemChange
+		}
+		c := &candidate{cause: cause, resource: culprit, score: score, evidence: []*finding{f}, change: &changes[i]}
+		c.actions, c.prevention = changeActions(r, c.cause, culprit, ch)
+		res.candidates = append(res.candidates, c)
+	}
+	return res
+}
+
+// ago prints a duration the way people say it.
+func ago(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < 2*time.Hour:
+		return fmt.Sprintf("%d min", int(math.Round(d.Minutes())))
+	}
+	return fmt.Sprintf("%.1f h", d.Hours())
+}
+
+// paramsText shows a change's parameters briefly, in a stable order.
+func paramsText(p map[string]string) string {
+	if len(p) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		v := p[k]
+		if len(v) > 80 {
+			v = v[:80] + "…"
+		}
+		parts = append(parts, k+"="+v)
+		if len(parts) == 4 {
+			break
+		}
+	}
+	return strings.Join(parts, ", ")
+}

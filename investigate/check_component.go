@@ -1,0 +1,304 @@
+package investigate
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// peerSignal is one host's value of a signal, before and during.
+type peerSignal struct {
+	before, during float64
+}
+
+// outliers returns the hosts whose signal during the onset is far above
+// their peers' and their own baseline. min is the smallest level that counts.
+func outliers(sig map[string]peerSignal, hosts []string, min float64) []string {
+	var out []string
+	for _, h := range hosts {
+		s := sig[h]
+		var others []float64
+		for _, o := range hosts {
+			if o != h {
+				others = append(others, sig[o].during)
+			}
+		}
+		peers := median(others)
+		if s.during >= min && s.during >= 3*peers+min/2 && s.during >= 3*s.before+min/2 {
+			out = append(out, h)
+		}
+	}
+	// A signal on most of the group is not one part failing.
+	if len(out)*2 > len(hosts) {
+		return nil
+	}
+	return out
+}
+
+// checkComponent compares peers — the targets of a load balancer, the hosts
+// of a service, the members of an Auto Scaling group — and finds the one
+// whose errors, traces or resources differ from the others'.
+func checkComponent(ctx context.Context, r *run) result {
+	var res result
+	cands := map[string]*candidate{}
+	candFor := func(host string) *candidate {
+		c, ok := cands[host]
+		if !ok {
+			c = &candidate{cause: CauseComponent, resource: host}
+			cands[host] = c
+		}
+		return c
+	}
+	add := func(host string, f *finding, score float64) {
+		res.findings = append(res.findings, f)
+		c := candFor(host)
+		c.evidence = append(c.evidence, f)
+		c.score = noisyOr(c.score, score)
+	}
+
+	errLogs := r.errorLinesByStream(ctx)
+	traceBefore, traceDuring, tracesOK := r.traces(ctx)
+	var tb, td map[string]*edgeStats
+	if tracesOK {
+		tb, td = byEdge(traceBefore, true), byEdge(traceDuring, true)
+	}
+	exhausted := map[string]bool{}
+
+	for _, hosts := range r.g.peerGroups() {
+		peersOf := func(h string) string {
+			var o []string
+			for _, x := range hosts {
+				if x != h {
+					o = append(o, x)
+				}
+			}
+			return strings.Join(o, ", ")
+		}
+
+		// Error log lines by stream.
+		logSig := map[string]peerSignal{}
+		for _, h := range hosts {
+			logSig[h] = peerSignal{errLogs.before[h], errLogs.during[h]}
+		}
+		for _, h := range outliers(logSig, hosts, 5) {
+			others := 0.0
+			for _, o := range hosts {
+				if o != h {
+					others = maxFloat(others, logSig[o].during)
+				}
+			}
+			f := &finding{Finding: Finding{
+				Kind: FindingLog, Check: CheckComponent, Resource: h, Time: r.onset,
+				Summary: fmt.Sprintf("%s writes %s error lines/min since %s (%s before); its peers %s at most %s/min: %q",
+					h, num(logSig[h].during), clock(r.onset), num(logSig[h].before), peersOf(h), num(others), errLogs.top[h]),
+				Before: ptr(logSig[h].before), During: ptr(logSig[h].during), Unit: "error lines/min",
+			}, weight: 0.8}
+			add(h, f, 0.45)
+		}
+
+		// Traced failures of the requests each host served.
+		if tracesOK {
+			for _, edge := range edgesServedBy(td, hosts) {
+				sig := map[string]peerSignal{}
+				for _, h := range hosts {
+					k := edge + "@" + h
+					b, d := 0.0, 0.0
+					if e := tb[k]; e != nil {
+						b = e.failRate()
+					}
+					if e := td[k]; e != nil {
+						d = e.failRate()
+					}
+					sig[h] = peerSignal{b * 100, d * 100}
+				}
+				for _, h := range outliers(sig, hosts, 10) {
+					e := td[edge+"@"+h]
+					f := &finding{Finding: Finding{
+						Kind: FindingTrace, Check: CheckComponent, Resource: h, Time: r.onset,
+						Summary: fmt.Sprintf("%s: %s%% of the traced requests served by %s fail since %s (%s%% before), against %s%% on %s; exception: %q",
+							edge, num(sig[h].during), h, clock(r.onset), num(sig[h].before), num(medianOthers(sig, hosts, h)), peersOf(h), e.topException()),
+						Before: ptr(sig[h].before), During: ptr(sig[h].during), Unit: "% failed",
+					}, weight: 0.9}
+					add(h, f, 0.5)
+				}
+			}
+		}
+
+		// Each host's own metrics.
+		res.findings = append(res.findings, r.hostMetricOutliers(ctx, hosts, candFor, exhausted)...)
+	}
+
+	for _, c := range cands {
+		if c.score == 0 {
+			continue
+		}
+		c.actions, c.prevention = componentActions(r, c.resource, exhausted[c.resource])
+		res.candidates = append(res.candidates, c)
+	}
+	sort.Slice(res.candidates, func(i, j int) bool { return res.candidates[i].resource < res.candidates[j].resource })
+	return res
+}
+
+func medianOthers(sig map[string]peerSignal, hosts []string, h string) float64 {
+	var o []float64
+	for _, x := range hosts {
+		if x != h {
+			o = append(o, sig[x].during)
+		}
+	}
+	return median(o)
+}
+
+func maxFloat(a, b float64) float64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// edgesServedBy lists the edges whose traced requests some of the hosts
+// served, as "caller>callee".
+func edgesServedBy(groups map[string]*edgeStats, hosts []string) []string {
+	in := map[string]bool{}
+	for _, h := range hosts {
+		in[h] = true
+	}
+	seen := map[string]bool{}
+	var edges []string
+	for k := range groups {
+		at := strings.LastIndex(k, "@")
+		if at < 0 || !in[k[at+1:]] {
+			continue
+		}
+		if e := k[:at]; !seen[e] {
+			seen[e] = true
+			edges = append(edges, e)
+		}
+	}
+	sort.Strings(edges)
+	return edges
+}
+
+// streamErrors are error log lines per minute by log stream, before and
+// during, with each stream's most frequent new error pattern.
+type streamErrors struct {
+	before, during map[string]float64
+	top            map[string]string
+}
+
+func (r *run) errorLinesByStream(ctx context.Context) streamErrors {
+	se := streamErrors{before: map[string]float64{}, during: map[string]float64{}, top: map[string]string{}}
+	topRate := map[string]float64{}
+	for _, group := range r.sortedGroups() {
+		before, during, ok := r.logs(ctx, group)
+		if !ok {
+			continue
+		}
+		for _, ps := range r.patternShifts(before, during) {
+			if !isErrorLine(ps.pattern.Pattern) {
+				continue
+			}
+			for s, v := range ps.byStream {
+				se.during[s] += v
+				if v > topRate[s] && grew(ps.streamBefore[s], v, 1) {
+					topRate[s] = v
+					se.top[s] = ps.pattern.Pattern
+				}
+			}
+			for s, v := range ps.streamBefore {
+				se.before[s] += v
+			}
+		}
+		// Error patterns seen only before the onset still count there.
+		cur := map[string]bool{}
+		for _, p := range during.Patterns {
+			cur[p.Pattern] = true
+		}
+		for _, p := range before.Patterns {
+			if cur[p.Pattern] || !isErrorLine(p.Pattern) {
+				continue
+			}
+			for s, n := range p.ByStream {
+				se.before[s] += perMinute(n, r.baseline)
+			}
+		}
+	}
+	return se
+}
+
+// hostMetricOutliers compares the hosts' own metrics: status checks, CPU,
+// memory and disk. A host whose memory or disk runs out is marked exhausted.
+func (r *run) hostMetricOutliers(ctx context.Context, hosts []string, candFor func(string) *candidate, exhausted map[string]bool) []*finding {
+	var findings []*finding
+	typ := r.g.typeOf(hosts[0])
+	for _, spec := range catalog[typ] {
+		var score float64
+		switch spec.Role {
+		case roleHealth:
+			score = 0.45
+		case roleMemory, roleDisk:
+			score = 0.3
+		case roleUtilisation:
+			score = 0.15
+		default:
+			continue
+		}
+		sig := map[string]peerSignal{}
+		shifts := map[string]shift{}
+		for _, h := range hosts {
+			s, ok := r.series(ctx, h, spec)
+			if !ok {
+				continue
+			}
+			sh := r.shiftOf(s, spec)
+			shifts[h] = sh
+			sig[h] = peerSignal{sh.before, sh.during}
+		}
+		for _, h := range hosts {
+			sh := shifts[h]
+			if !sh.moved {
+				continue
+			}
+			others := medianOthers(sig, hosts, h)
+			if sh.during-others < minMove(spec.Role) {
+				continue
+			}
+			full := (spec.Role == roleMemory || spec.Role == roleDisk) && sh.peak >= 90
+			if full {
+				exhausted[h] = true
+			}
+			f := &finding{Finding: Finding{
+				Kind: FindingMetric, Check: CheckComponent, Resource: h, Time: startOr(sh.start, r.onset),
+				Summary: fmt.Sprintf("%s %s is %s%s since %s (%s before); its peers %s",
+					h, spec.Name, num(sh.during), unitSuffix(spec.Unit), clock(startOr(sh.start, r.onset)), num(sh.before), num(others)),
+				Before: ptr(sh.before), During: ptr(sh.during), Unit: spec.Unit,
+				Link: r.metricLink(h, spec),
+			}, weight: score}
+			findings = append(findings, f)
+			c := candFor(h)
+			c.evidence = append(c.evidence, f)
+			// A host that is busy but not failing is a weak suspect; with
+			// failures of its own it explains them.
+			c.score = noisyOr(c.score, score*r.alignment(sh.start))
+		}
+	}
+	return findings
+}
+
+// startOr is t, or fallback when t is zero.
+func startOr(t, fallback time.Time) time.Time {
+	if t.IsZero() {
+		return fallback
+	}
+	return t
+}
+
+// unitSuffix joins a unit to a number: "%" directly, others after a space.
+func unitSuffix(u string) string {
+	if u == "" || u == "%" {
+		return u
+	}
+	return " " + u
+}

@@ -1,0 +1,145 @@
+package investigate
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// limitOf is the ceiling a metric runs into on a resource, from its
+// configuration or its quotas; 0 when there is none known.
+func (r *run) limitOf(res *Resource, spec metricSpec, quotas []Quota) (limit float64, what string) {
+	conf := func(k string) float64 {
+		v, _ := strconv.ParseFloat(res.Config[k], 64)
+		return v
+	}
+	perMin := r.step.Seconds()
+	switch spec.Role {
+	case roleConcurrency:
+		if v := conf("reserved_concurrency"); v > 0 {
+			return v, "its reserved concurrency"
+		}
+		for _, q := range quotas {
+			if q.Resource == res.ID && strings.Contains(strings.ToLower(q.Name), "concurren") {
+				return q.Value, fmt.Sprintf("the %s quota %s (%s)", q.Service, q.Code, q.Name)
+			}
+		}
+	case roleConnections:
+		if v := conf("max_connections"); v > 0 {
+			return v, "max_connections"
+		}
+	case roleConsumedRead:
+		if v := conf("rcu"); v > 0 && res.Config["mode"] == "provisioned" {
+			return v * perMin, fmt.Sprintf("its provisioned %s RCU", num(v))
+		}
+	case roleConsumedWrite:
+		if v := conf("wcu"); v > 0 && res.Config["mode"] == "provisioned" {
+			return v * perMin, fmt.Sprintf("its provisioned %s WCU", num(v))
+		}
+	case roleUtilisation, roleMemory, roleDisk:
+		return 100, "100%"
+	}
+	// Any other quota on the resource whose name matches the metric.
+	for _, q := range quotas {
+		if q.Resource == res.ID && strings.Contains(strings.ToLower(spec.Name), strings.ToLower(strings.Fields(q.Name + " x")[0])) {
+			return q.Value, fmt.Sprintf("the %s quota %s (%s)", q.Service, q.Code, q.Name)
+		}
+	}
+	return 0, ""
+}
+
+// checkLimits finds what ran into a limit: throttles, usage at its quota or
+// configured ceiling, connections at their maximum, CPU credits at zero,
+// memory or disk full, free storage gone.
+func checkLimits(ctx context.Context, r *run) result {
+	var res result
+	quotas, _ := get(ctx, r, "quotas", r.quotas)
+	peerOf := map[string]bool{}
+	for _, hosts := range r.g.peerGroups() {
+		for _, h := range hosts {
+			peerOf[h] = true
+		}
+	}
+
+	for _, id := range r.g.inScope() {
+		rs := r.g.byID[id]
+		var evidence []*finding
+		var score float64
+		var quota *Quota
+		for _, spec := range catalog[rs.Type] {
+			s, ok := r.series(ctx, id, spec)
+			if !ok {
+				continue
+			}
+			sh := r.shiftOf(s, spec)
+			var f *finding
+			var sc float64
+			switch spec.Role {
+			case roleThrottles:
+				if !sh.moved {
+					continue
+				}
+				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s rose to %s%s since %s (%s before)",
+					id, spec.Name, num(sh.during), unitSuffix(spec.Unit), clock(startOr(sh.start, r.onset)), num(sh.before)))
+				sc = 0.55
+			case roleConcurrency, roleConnections, roleConsumedRead, roleConsumedWrite, roleUtilisation, roleMemory, roleDisk:
+				limit, what := r.limitOf(rs, spec, quotas)
+				if limit <= 0 || sh.peak < 0.9*limit || sh.before >= 0.9*limit {
+					continue
+				}
+				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s reached %s%s, %s%% of %s (%s before)",
+					id, spec.Name, num(sh.peak), unitSuffix(spec.Unit), num(100*sh.peak/limit), what, num(sh.before)))
+				sc = 0.6
+				if spec.Role == roleUtilisation || spec.Role == roleMemory || spec.Role == roleDisk {
+					sc = 0.45
+				}
+				if strings.HasPrefix(what, "the ") {
+					quota = &Quota{Resource: id, Name: what, Value: limit}
+				}
+			case roleCredits:
+				if sh.before < 10 || sh.peak > 1 {
+					continue
+				}
+				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s ran out: %s (%s before); the instance is held to its baseline CPU",
+					id, spec.Name, num(sh.peak), num(sh.before)))
+				sc = 0.65
+			case roleFreeStorage, roleFreeMemory:
+				if sh.before <= 0 || sh.peak > 0.05*sh.before {
+					continue
+				}
+				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s fell to %s bytes (%s before)",
+					id, spec.Name, num(sh.peak), num(sh.before)))
+				sc = 0.6
+			default:
+				continue
+			}
+			sc *= r.alignment(sh.start)
+			evidence = append(evidence, f)
+			score = noisyOr(score, sc)
+		}
+		if len(evidence) == 0 {
+			continue
+		}
+		// One host of several at its limit is one part failing; the component
+		// check weighs it against its peers.
+		if peerOf[id] {
+			score *= 0.6
+		}
+		res.findings = append(res.findings, evidence...)
+		c := &candidate{cause: CauseLimit, resource: id, score: score, evidence: evidence}
+		c.actions, c.prevention = limitActions(r, id, quota)
+		res.candidates = append(res.candidates, c)
+	}
+	sort.SliceStable(res.candidates, func(i, j int) bool { return res.candidates[i].score > res.candidates[j].score })
+	return res
+}
+
+func (r *run) metricFinding(id string, spec metricSpec, sh shift, summary string) *finding {
+	return &finding{Finding: Finding{
+		Kind: FindingMetric, Check: CheckLimits, Resource: id, Time: startOr(sh.start, r.onset),
+		Summary: summary, Before: ptr(sh.before), During: ptr(sh.peak), Unit: spec.Unit,
+		Link: r.metricLink(id, spec),
+	}, weight: 0.8}
+}

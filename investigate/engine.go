@@ -1,0 +1,523 @@
+// Package investigate is the domain and the method of unstuck: from an alarm
+// to the resources around it, the onset of the fault, the checks for the five
+// kinds of cause, and ranked hypotheses that cite the findings they rest on.
+//
+// It reads telemetry through the small interfaces in telemetry.go and imports
+// no Slack, AWS or model package.
+package investigate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options tune an Engine. Zero values take the defaults.
+type Options struct {
+	// CheckTimeout bounds each check, and each source call it waits for.
+	// Default 45s.
+	CheckTimeout time.Duration
+	// Lookback is how much telemetry before now an investigation reads.
+	// Default 3h.
+	Lookback time.Duration
+	// Clock gives "now" when a request names none. Default time.Now.
+	Clock func() time.Time
+	// Reasoner writes the report's words. A failing reasoner leaves the
+	// report as the engine ranked it, with the failure in Unavailable.
+	Reasoner Reasoner
+}
+
+// Engine investigates alarms. It is safe for concurrent use.
+type Engine struct {
+	src  Sources
+	opts Options
+}
+
+// New returns an engine that reads the given sources.
+func New(src Sources, opts Options) *Engine {
+	if opts.CheckTimeout <= 0 {
+		opts.CheckTimeout = 45 * time.Second
+	}
+	if opts.Lookback <= 0 {
+		opts.Lookback = 3 * time.Hour
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	return &Engine{src: src, opts: opts}
+}
+
+// Request is one investigation to run.
+type Request struct {
+	// Alarm is the alarm's name.
+	Alarm string
+	// Now is when the investigation happens; zero means the engine's clock.
+	Now time.Time
+	// Lookback overrides the engine's lookback when positive.
+	Lookback time.Duration
+	// Notes are what people said in the incident's thread so far.
+	Notes []Note
+}
+
+// Event stages.
+const (
+	StageStarted  = "started"
+	StageFinished = "finished"
+	StageFailed   = "failed"
+)
+
+// Event reports the progress of one step of an investigation.
+type Event struct {
+	Check    string    `json:"check"`
+	Stage    string    `json:"stage"`
+	Time     time.Time `json:"time"`
+	Findings int       `json:"findings,omitempty"`
+	// Detail says what the step found, or why it failed.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Check names, in the order their findings are numbered.
+const (
+	CheckScope      = "scope"
+	CheckOnset      = "onset"
+	CheckChanges    = "changes"
+	CheckTraffic    = "traffic"
+	CheckLimits     = "limits"
+	CheckComponent  = "component"
+	CheckDependency = "dependency"
+	CheckNotes      = "notes"
+)
+
+var checkOrder = []string{CheckOnset, CheckChanges, CheckTraffic, CheckLimits, CheckComponent, CheckDependency, CheckNotes}
+
+// Run investigates one alarm. progress, when not nil, is called from several
+// goroutines as steps start and finish; it must not block for long.
+//
+// Run fails only when the alarm cannot be read; every other failing source
+// becomes an entry of the report's Unavailable list.
+func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Report, error) {
+	began := time.Now()
+	if progress == nil {
+		progress = func(Event) {}
+	}
+	var mu sync.Mutex
+	emit := func(ev Event) {
+		ev.Time = time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		progress(ev)
+	}
+	if e.src.Alarms == nil {
+		return Report{}, errors.New("no alarm source")
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = e.opts.Clock()
+	}
+	lookback := e.opts.Lookback
+	if req.Lookback > 0 {
+		lookback = req.Lookback
+	}
+	r := &run{
+		src:       e.src,
+		timeout:   e.opts.CheckTimeout,
+		now:       now,
+		telemetry: window{now.Add(-lookback), now.Add(time.Second)},
+		notes:     req.Notes,
+	}
+
+	emit(Event{Check: CheckScope, Stage: StageStarted})
+	alarm, err := r.alarm(ctx, req.Alarm)
+	if err != nil {
+		emit(Event{Check: CheckScope, Stage: StageFailed, Detail: err.Error()})
+		return Report{}, fmt.Errorf("alarm %s: %w", req.Alarm, err)
+	}
+	r.alarmDef = alarm
+	r.startBackground(ctx)
+	r.scope(ctx)
+	emit(Event{Check: CheckScope, Stage: StageFinished, Detail: fmt.Sprintf("%d resources around %s", len(r.g.dist), alarm.Resource)})
+
+	emit(Event{Check: CheckOnset, Stage: StageStarted})
+	onsetFindings := r.findOnset(ctx)
+	detail := "no clear onset; using the alarm's fire time"
+	if r.onsetFound {
+		detail = "onset at " + r.onset.UTC().Format("15:04 UTC")
+	}
+	emit(Event{Check: CheckOnset, Stage: StageFinished, Findings: len(onsetFindings), Detail: detail})
+	r.startWindowed(ctx)
+
+	checks := map[string]func(context.Context, *run) result{
+		CheckChanges:    checkChanges,
+		CheckTraffic:    checkTraffic,
+		CheckLimits:     checkLimits,
+		CheckComponent:  checkComponent,
+		CheckDependency: checkDependency,
+	}
+	results := map[string]result{CheckOnset: {findings: onsetFindings}}
+	var wg sync.WaitGroup
+	var rmu sync.Mutex
+	for name, check := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			emit(Event{Check: name, Stage: StageStarted})
+			cctx, cancel := context.WithTimeout(ctx, e.opts.CheckTimeout)
+			defer cancel()
+			res := safeCheck(cctx, r, name, check)
+			stage, d := StageFinished, res.detail()
+			if res.failed != nil {
+				stage, d = StageFailed, res.failed.Error()
+			}
+			emit(Event{Check: name, Stage: stage, Findings: len(res.findings), Detail: d})
+			rmu.Lock()
+			results[name] = res
+			rmu.Unlock()
+		}()
+	}
+	wg.Wait()
+	results[CheckNotes] = checkNotes(r)
+
+	report := r.assemble(results)
+	if e.opts.Reasoner != nil {
+		worded, err := e.opts.Reasoner.Reason(ctx, report)
+		if err != nil {
+			report.Unavailable = append(report.Unavailable, Unavailable{Source: "reasoner", Error: err.Error()})
+		} else {
+			report = worded
+		}
+	}
+	report.Stats.WallMS = time.Since(began).Milliseconds()
+	return report, nil
+}
+
+// safeCheck runs a check and turns a panic into a failed check, so that one
+// bad input cannot take the investigation down.
+func safeCheck(ctx context.Context, r *run, name string, check func(context.Context, *run) result) (res result) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = result{failed: fmt.Errorf("check %s: panic: %v", name, p)}
+			r.unavailable("check "+name, res.failed)
+		}
+	}()
+	return check(ctx, r)
+}
+
+// result is what one check found.
+type result struct {
+	findings   []*finding
+	candidates []*candidate
+	failed     error
+}
+
+func (r result) detail() string {
+	if len(r.candidates) == 0 {
+		return fmt.Sprintf("%d findings, nothing that explains the alarm", len(r.findings))
+	}
+	best := r.candidates[0]
+	for _, c := range r.candidates {
+		if c.score > best.score {
+			best = c
+		}
+	}
+	return fmt.Sprintf("%d findings; strongest: %s on %s", len(r.findings), best.cause, best.resource)
+}
+
+// finding is a Finding before it is numbered.
+type finding struct {
+	Finding
+	// weight orders findings of one check, most telling first.
+	weight float64
+}
+
+// candidate is a hypothesis before ranking and wording.
+type candidate struct {
+	cause      string
+	resource   string
+	score      float64
+	evidence   []*finding
+	actions    []Action
+	prevention []string
+	// change is the change a change hypothesis rests on.
+	change *Change
+}
+
+// run is the state of one investigation.
+type run struct {
+	src       Sources
+	timeout   time.Duration
+	now       time.Time
+	telemetry window
+	notes     []Note
+	calls     atomic.Int64
+
+	alarmDef Alarm
+	topo     Topology
+	g        *graph
+
+	onset      time.Time
+	onsetFound bool
+	step       time.Duration
+	baseline   window // before the onset
+	during     window // from the onset to now
+	symptom    metricSpec
+
+	alarmSeries   *pending[[]Series]
+	metrics       *pending[map[string]Series]
+	changes       *pending[[]Change]
+	health        *pending[[]HealthEvent]
+	quotas        *pending[[]Quota]
+	tracesBefore  *pending[[]TraceGroup]
+	tracesDuring  *pending[[]TraceGroup]
+	logsBefore    map[string]*pending[LogStats]
+	logsDuring    map[string]*pending[LogStats]
+	errorTextOnce sync.Once
+	errorTexts    []string
+
+	umu   sync.Mutex
+	unav  []Unavailable
+	bytes atomic.Int64
+}
+
+// pending is a source call under way; wait returns its result.
+type pending[T any] struct {
+	done chan struct{}
+	val  T
+	err  error
+}
+
+func start[T any](ctx context.Context, fn func(context.Context) (T, error)) *pending[T] {
+	p := &pending[T]{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.val, p.err = fn(ctx)
+	}()
+	return p
+}
+
+func (p *pending[T]) wait(ctx context.Context) (T, error) {
+	if p == nil {
+		var zero T
+		return zero, errors.New("not requested")
+	}
+	select {
+	case <-p.done:
+		return p.val, p.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// unavailable records a source that could not be read, once per source and
+// message.
+func (r *run) unavailable(source string, err error) {
+	r.umu.Lock()
+	defer r.umu.Unlock()
+	msg := err.Error()
+	for _, u := range r.unav {
+		if u.Source == source && u.Error == msg {
+			return
+		}
+	}
+	r.unav = append(r.unav, Unavailable{Source: source, Error: msg})
+}
+
+// get waits for a source call and records its failure.
+func get[T any](ctx context.Context, r *run, source string, p *pending[T]) (T, bool) {
+	v, err := p.wait(ctx)
+	if err != nil {
+		r.unavailable(source, err)
+		return v, false
+	}
+	return v, true
+}
+
+var errNoSource = errors.New("not configured")
+
+func (r *run) alarm(ctx context.Context, name string) (Alarm, error) {
+	r.calls.Add(1)
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return r.src.Alarms.Alarm(cctx, name)
+}
+
+// call runs one source call under the check deadline and counts it.
+func call[T any](ctx context.Context, r *run, configured bool, fn func(context.Context) (T, error)) *pending[T] {
+	return start(ctx, func(ctx context.Context) (T, error) {
+		if !configured {
+			var zero T
+			return zero, errNoSource
+		}
+		r.calls.Add(1)
+		cctx, cancel := context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+		return fn(cctx)
+	})
+}
+
+// startBackground starts the calls that need only the alarm: the alarm's own
+// series (for the onset), the changes and the health events.
+func (r *run) startBackground(ctx context.Context) {
+	a := r.alarmDef
+	r.step = a.Period
+	if r.step <= 0 {
+		r.step = time.Minute
+	}
+	r.symptom = specFor("", a.Metric)
+	if a.Stat != "" {
+		r.symptom.Stat = a.Stat
+	}
+	q := MetricQuery{ID: "alarm", Metric: a.Metric, Stat: r.symptom.Stat, Period: r.step}
+	r.alarmSeries = call(ctx, r, r.src.Metrics != nil, func(ctx context.Context) ([]Series, error) {
+		return r.src.Metrics.Metrics(ctx, []MetricQuery{q}, r.telemetry.start, r.telemetry.end)
+	})
+	r.changes = call(ctx, r, r.src.Changes != nil, func(ctx context.Context) ([]Change, error) {
+		return r.src.Changes.Changes(ctx, r.telemetry.start, r.telemetry.end)
+	})
+	r.health = call(ctx, r, r.src.Health != nil, func(ctx context.Context) ([]HealthEvent, error) {
+		return r.src.Health.Health(ctx, r.telemetry.start, r.telemetry.end)
+	})
+}
+
+// scope reads the topology and starts the calls that need it: every metric
+// of every resource in scope in one batch, and the quotas.
+func (r *run) scope(ctx context.Context) {
+	topo := call(ctx, r, r.src.Topology != nil, func(ctx context.Context) (Topology, error) {
+		return r.src.Topology.Topology(ctx, r.alarmDef)
+	})
+	t, ok := get(ctx, r, "topology", topo)
+	if !ok || r.alarmDef.Resource == "" {
+		t = Topology{}
+	}
+	if _, found := findResource(t, r.alarmDef.Resource); !found && r.alarmDef.Resource != "" {
+		t.Resources = append(t.Resources, Resource{ID: r.alarmDef.Resource, Dims: r.alarmDef.Metric.Dims})
+	}
+	r.topo = t
+	r.g = newGraph(t, r.alarmDef.Resource)
+	if rs, ok := r.g.byID[r.alarmDef.Resource]; ok {
+		r.symptom = specFor(rs.Type, r.alarmDef.Metric)
+		if r.alarmDef.Stat != "" {
+			r.symptom.Stat = r.alarmDef.Stat
+		}
+	}
+
+	var queries []MetricQuery
+	var inScope []Resource
+	for _, id := range r.g.inScope() {
+		res := r.g.byID[id]
+		inScope = append(inScope, *res)
+		if len(res.Dims) == 0 {
+			continue
+		}
+		for _, s := range catalog[res.Type] {
+			queries = append(queries, MetricQuery{
+				ID:     metricKey(id, s),
+				Metric: Metric{Namespace: s.Namespace, Name: s.Name, Dims: res.Dims},
+				Stat:   s.Stat,
+				Period: r.step,
+			})
+		}
+	}
+	r.metrics = call(ctx, r, r.src.Metrics != nil, func(ctx context.Context) (map[string]Series, error) {
+		series, err := r.src.Metrics.Metrics(ctx, queries, r.telemetry.start, r.telemetry.end)
+		if err != nil {
+			return nil, err
+		}
+		byID := make(map[string]Series, len(series))
+		for _, s := range series {
+			byID[s.ID] = s
+		}
+		return byID, nil
+	})
+	r.quotas = call(ctx, r, r.src.Quotas != nil, func(ctx context.Context) ([]Quota, error) {
+		return r.src.Quotas.Quotas(ctx, inScope)
+	})
+}
+
+func findResource(t Topology, id string) (Resource, bool) {
+	for _, r := range t.Resources {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Resource{}, false
+}
+
+// baselineLength is how long the window before the onset that logs and
+// traces compare against is; baselineGap keeps a ramp into the onset out of
+// it.
+const (
+	baselineLength = time.Hour
+	baselineGap    = 5 * time.Minute
+)
+
+// startWindowed starts the calls that compare the onset window with the
+// baseline: logs of every group in scope and traces, before and during.
+func (r *run) startWindowed(ctx context.Context) {
+	r.during = window{r.onset, r.telemetry.end}
+	r.baseline = window{r.onset.Add(-baselineGap - baselineLength), r.onset.Add(-baselineGap)}
+	if r.baseline.start.Before(r.telemetry.start) {
+		r.baseline.start = r.telemetry.start
+	}
+	r.logsBefore = map[string]*pending[LogStats]{}
+	r.logsDuring = map[string]*pending[LogStats]{}
+	for group := range r.g.logGroups() {
+		for _, w := range []struct {
+			into map[string]*pending[LogStats]
+			win  window
+		}{{r.logsBefore, r.baseline}, {r.logsDuring, r.during}} {
+			q := LogQuery{Group: group, Start: w.win.start, End: w.win.end}
+			w.into[group] = call(ctx, r, r.src.Logs != nil, func(ctx context.Context) (LogStats, error) {
+				st, err := r.src.Logs.Logs(ctx, q)
+				r.bytes.Add(st.BytesScanned)
+				return st, err
+			})
+		}
+	}
+	traces := func(w window) *pending[[]TraceGroup] {
+		return call(ctx, r, r.src.Traces != nil, func(ctx context.Context) ([]TraceGroup, error) {
+			return r.src.Traces.Traces(ctx, TraceQuery{Start: w.start, End: w.end})
+		})
+	}
+	r.tracesBefore = traces(r.baseline)
+	r.tracesDuring = traces(r.during)
+}
+
+// logs returns a group's stats before and during the onset.
+func (r *run) logs(ctx context.Context, group string) (before, during LogStats, ok bool) {
+	b, okB := get(ctx, r, "logs "+group, r.logsBefore[group])
+	d, okD := get(ctx, r, "logs "+group, r.logsDuring[group])
+	return b, d, okB && okD
+}
+
+// traces returns the traced requests before and during the onset.
+func (r *run) traces(ctx context.Context) (before, during []TraceGroup, ok bool) {
+	b, okB := get(ctx, r, "traces", r.tracesBefore)
+	d, okD := get(ctx, r, "traces", r.tracesDuring)
+	return b, d, okB && okD
+}
+
+// series returns a resource's series for a catalogue metric.
+func (r *run) series(ctx context.Context, resource string, s metricSpec) (Series, bool) {
+	all, ok := get(ctx, r, "metrics", r.metrics)
+	if !ok {
+		return Series{}, false
+	}
+	ser, ok := all[metricKey(resource, s)]
+	return ser, ok && len(ser.Values) > 0
+}
+
+// sortedGroups returns the log groups in scope in a stable order.
+func (r *run) sortedGroups() []string {
+	groups := r.g.logGroups()
+	names := make([]string, 0, len(groups))
+	for g := range groups {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	return names
+}

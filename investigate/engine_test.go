@@ -1,0 +1,430 @@
+package investigate
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// webEnv is an ALB in front of three instances running app, which calls a
+// DynamoDB table and an external API. Everything is healthy until a test
+// says otherwise.
+func webEnv() *fake {
+	f := newFake()
+	f.alarm = Alarm{
+		Name: "web-5xx", Resource: "web-alb", Region: "us-east-1",
+		Metric: Metric{Namespace: "AWS/ApplicationELB", Name: "HTTPCode_Target_5XX_Count", Dims: map[string]string{"LoadBalancer": "app/web-alb/1"}},
+		Stat:   "Sum", Period: time.Minute, Threshold: 50, Comparison: "GreaterThanThreshold", State: "ALARM",
+		History: []AlarmStateChange{{Time: t0.Add(3 * time.Minute), From: "OK", To: "ALARM"}},
+	}
+	f.topo = Topology{
+		Resources: []Resource{
+			{ID: "web-alb", Type: TypeALB, Dims: map[string]string{"LoadBalancer": "app/web-alb/1"}},
+			{ID: "i-1", Type: TypeEC2, AZ: "us-east-1a", Dims: map[string]string{"InstanceId": "i-1"}},
+			{ID: "i-2", Type: TypeEC2, AZ: "us-east-1b", Dims: map[string]string{"InstanceId": "i-2"}},
+			{ID: "i-3", Type: TypeEC2, AZ: "us-east-1c", Dims: map[string]string{"InstanceId": "i-3"}},
+			{ID: "app", Type: TypeService, LogGroup: "/app/app"},
+			{ID: "table", Type: TypeDynamoDB, Dims: map[string]string{"TableName": "table"}},
+			{ID: "payments", Type: TypeExternal, URL: "https://payments.example.com"},
+		},
+		Relations: []Relation{
+			{"web-alb", "i-1", RelTargets}, {"web-alb", "i-2", RelTargets}, {"web-alb", "i-3", RelTargets},
+			{"app", "i-1", RelRunsOn}, {"app", "i-2", RelRunsOn}, {"app", "i-3", RelRunsOn},
+			{"app", "table", RelCalls}, {"app", "payments", RelCalls},
+		},
+	}
+	f.series["web-alb|AWS/ApplicationELB|HTTPCode_Target_5XX_Count"] = level(2, 800, t0)
+	f.series["web-alb|AWS/ApplicationELB|RequestCount"] = level(2400, 2400, t0)
+	f.series["*|AWS/EC2|CPUUtilization"] = level(25, 25, t0)
+	var lines []logLine
+	for _, i := range []string{"i-1", "i-2", "i-3"} {
+		lines = append(lines,
+			logLine{"INFO request <*> GET /api/items 200 <*>ms", i, 800, time.Time{}},
+			logLine{"ERROR upstream request timed out after <*>ms, retrying", i, 0.2, time.Time{}})
+	}
+	f.logs["/app/app"] = logsOf(lines...)
+	f.traces = tracesOf(webEdges()...)
+	return f
+}
+
+func webEdges() []edge {
+	var es []edge
+	for _, i := range []string{"i-1", "i-2", "i-3"} {
+		es = append(es,
+			edge{caller: "web-alb", callee: "app", instance: i, perMin: 60, latency: 40 * time.Millisecond},
+			edge{caller: "app", callee: "table", instance: i, perMin: 60, latency: 6 * time.Millisecond},
+			edge{caller: "app", callee: "payments", instance: i, perMin: 60, latency: 120 * time.Millisecond})
+	}
+	return es
+}
+
+func investigateFake(t *testing.T, f *fake) Report {
+	t.Helper()
+	rep, err := New(f.sources(), Options{}).Run(context.Background(), Request{Alarm: f.alarm.Name, Now: t0.Add(3 * time.Minute)}, nil)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rep
+}
+
+func top(t *testing.T, rep Report) Hypothesis {
+	t.Helper()
+	if len(rep.Hypotheses) == 0 {
+		t.Fatalf("no hypothesis; findings: %+v", rep.Findings)
+	}
+	return rep.Hypotheses[0]
+}
+
+func evidenceKinds(rep Report, h Hypothesis) map[string]bool {
+	kinds := map[string]bool{}
+	for _, id := range h.Evidence {
+		if f, ok := rep.Finding(id); ok {
+			kinds[f.Kind] = true
+		}
+	}
+	return kinds
+}
+
+func rankOf(rep Report, cause, resource string) int {
+	for i, h := range rep.Hypotheses {
+		if h.Cause == cause && h.Resource == resource {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func TestComponentOneInstanceFails(t *testing.T) {
+	f := webEnv()
+	f.logs["/app/app"] = logsOf(
+		logLine{"INFO request <*> GET /api/items 200 <*>ms", "i-1", 800, time.Time{}},
+		logLine{"INFO request <*> GET /api/items 200 <*>ms", "i-2", 800, time.Time{}},
+		logLine{"INFO request <*> GET /api/items 200 <*>ms", "i-3", 800, time.Time{}},
+		logLine{"ERROR request <*> failed: open /var/lib/app/reply.tmpl: no such file or directory", "i-3", 800, t0},
+	)
+	es := webEdges()
+	for i := range es {
+		if es[i].caller == "web-alb" && es[i].instance == "i-3" {
+			es[i].fail, es[i].from, es[i].exception = 1, t0, "TemplateError: no such file"
+		}
+	}
+	f.traces = tracesOf(es...)
+	// A healthy peer is busy: the obvious suspect, and wrong.
+	f.series["i-1|AWS/EC2|CPUUtilization"] = level(25, 92, t0.Add(-10*time.Minute))
+
+	rep := investigateFake(t, f)
+	h := top(t, rep)
+	if h.Cause != CauseComponent || h.Resource != "i-3" {
+		t.Fatalf("top = %s %s, want component i-3; all: %+v", h.Cause, h.Resource, rep.Hypotheses)
+	}
+	if got := h.Actions[0].Kind; got != ActionExclude {
+		t.Errorf("first action = %s, want exclude", got)
+	}
+	if k := evidenceKinds(rep, h); !k[FindingLog] || !k[FindingTrace] {
+		t.Errorf("evidence kinds = %v, want log and trace", k)
+	}
+	if r := rankOf(rep, CauseComponent, "i-1"); r == 1 {
+		t.Errorf("busy healthy peer i-1 ranked first")
+	}
+	if !rep.Onset.Equal(t0) {
+		t.Errorf("onset = %v, want %v", rep.Onset, t0)
+	}
+}
+
+func TestDependencyFailsAndChangeOnItWins(t *testing.T) {
+	tests := []struct {
+		name      string
+		change    *Change
+		wantCause string
+		wantKind  string
+	}{
+		{"dependency down", nil, CauseDependency, ActionExclude},
+		{"policy changed on it a minute before", &Change{ID: "e1", Time: t0.Add(-time.Minute), Event: "PutResourcePolicy",
+			Source: "dynamodb.amazonaws.com", Resource: "table", Actor: "arn:aws:sts::1:assumed-role/Admin/alice"}, CauseOwnChange, ActionRollback},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := webEnv()
+			es := webEdges()
+			for i := range es {
+				if es[i].callee == "table" {
+					es[i].fail, es[i].from, es[i].exception = 1, t0, "AccessDeniedException: not authorized to perform dynamodb:PutItem"
+				}
+				if es[i].callee == "payments" {
+					// Slow but not failing: a red herring for an error alarm.
+					es[i].latencyAfter, es[i].from = 600*time.Millisecond, t0
+				}
+			}
+			f.traces = tracesOf(es...)
+			f.changes = []Change{{ID: "e0", Time: t0.Add(-40 * time.Minute), Event: "UpdateFunctionCode20150331v2",
+				Source: "lambda.amazonaws.com", Resource: "reports-fn", Actor: "arn:aws:sts::1:assumed-role/github-deployer/ci"}}
+			if tt.change != nil {
+				f.changes = append(f.changes, *tt.change)
+			}
+			rep := investigateFake(t, f)
+			h := top(t, rep)
+			if h.Cause != tt.wantCause || h.Resource != "table" {
+				t.Fatalf("top = %s %s, want %s table; all: %+v", h.Cause, h.Resource, tt.wantCause, rep.Hypotheses)
+			}
+			if h.Actions[0].Kind != tt.wantKind {
+				t.Errorf("first action = %s, want %s", h.Actions[0].Kind, tt.wantKind)
+			}
+			if r := rankOf(rep, CauseDependency, "payments"); r == 1 {
+				t.Errorf("slow but healthy payments ranked first")
+			}
+		})
+	}
+}
+
+func TestThrottledCallsAreALimit(t *testing.T) {
+	f := webEnv()
+	es := webEdges()
+	for i := range es {
+		if es[i].callee == "table" {
+			es[i].throttle, es[i].from, es[i].exception = 0.5, t0, "ProvisionedThroughputExceededException"
+		}
+	}
+	f.traces = tracesOf(es...)
+	rep := investigateFake(t, f)
+	if h := top(t, rep); h.Cause != CauseLimit || h.Resource != "table" || h.Actions[0].Kind != ActionScale {
+		t.Fatalf("top = %s %s %s, want limit table scale", h.Cause, h.Resource, h.Actions[0].Kind)
+	}
+}
+
+// lambdaEnv is an API in front of one function.
+func lambdaEnv() *fake {
+	f := newFake()
+	f.alarm = Alarm{
+		Name: "api-5xx", Resource: "api", Metric: Metric{Namespace: "AWS/ApiGateway", Name: "5XXError", Dims: map[string]string{"ApiName": "api"}},
+		Stat: "Sum", Period: time.Minute, Threshold: 100, Comparison: "GreaterThanThreshold",
+	}
+	f.topo = Topology{
+		Resources: []Resource{
+			{ID: "api", Type: TypeAPIGateway, Dims: map[string]string{"ApiName": "api"}},
+			{ID: "fn", Type: TypeLambda, Dims: map[string]string{"FunctionName": "fn"}, LogGroup: "/aws/lambda/fn", Config: map[string]string{}},
+		},
+		Relations: []Relation{{"api", "fn", RelTargets}},
+	}
+	f.series["api|AWS/ApiGateway|5XXError"] = level(1, 9000, t0)
+	f.series["api|AWS/ApiGateway|Count"] = level(18000, 18000, t0)
+	f.series["fn|AWS/Lambda|Throttles"] = level(0, 9000, t0)
+	f.series["fn|AWS/Lambda|ConcurrentExecutions"] = level(300, 1000, t0.Add(-2*time.Minute))
+	f.quotas = []Quota{{Resource: "fn", Service: "lambda", Code: "L-B99A9384", Name: "Concurrent executions", Value: 1000}}
+	return f
+}
+
+func TestLimitAndALimitLoweredByAPerson(t *testing.T) {
+	t.Run("quota reached", func(t *testing.T) {
+		rep := investigateFake(t, lambdaEnv())
+		h := top(t, rep)
+		if h.Cause != CauseLimit || h.Resource != "fn" || h.Actions[0].Kind != ActionScale {
+			t.Fatalf("top = %s %s, want limit fn scale; all %+v", h.Cause, h.Resource, rep.Hypotheses)
+		}
+		if !strings.Contains(h.Actions[0].Detail, "L-B99A9384") {
+			t.Errorf("action %q does not name the quota", h.Actions[0].Detail)
+		}
+	})
+	t.Run("reserved concurrency lowered", func(t *testing.T) {
+		f := lambdaEnv()
+		f.topo.Resources[1].Config["reserved_concurrency"] = "20"
+		f.series["fn|AWS/Lambda|ConcurrentExecutions"] = level(15, 20, t0.Add(-2*time.Minute))
+		f.changes = []Change{{ID: "c1", Time: t0.Add(-3 * time.Minute), Event: "PutFunctionConcurrency20171031",
+			Source: "lambda.amazonaws.com", Resource: "fn", Actor: "arn:aws:iam::1:user/maria",
+			Params: map[string]string{"reservedConcurrentExecutions": "20"}}}
+		rep := investigateFake(t, f)
+		h := top(t, rep)
+		if h.Cause != CauseOwnChange || h.Resource != "fn" || h.Actions[0].Kind != ActionRollback {
+			t.Fatalf("top = %s %s %s, want own-change fn rollback; all %+v", h.Cause, h.Resource, h.Actions[0].Kind, rep.Hypotheses)
+		}
+		if k := evidenceKinds(rep, h); !k[FindingChange] || !k[FindingMetric] {
+			t.Errorf("evidence kinds = %v, want the change and the limit it caused", k)
+		}
+	})
+}
+
+func TestChangeAfterOnsetIsRuledOut(t *testing.T) {
+	f := webEnv()
+	es := webEdges()
+	for i := range es {
+		if es[i].callee == "payments" {
+			es[i].fail, es[i].from, es[i].exception = 0.9, t0, "503 Service Unavailable"
+		}
+	}
+	f.traces = tracesOf(es...)
+	f.changes = []Change{{ID: "late", Time: t0.Add(2 * time.Minute), Event: "UpdateService",
+		Source: "ecs.amazonaws.com", Resource: "app", Actor: "arn:aws:sts::1:assumed-role/deployer/ci"}}
+	rep := investigateFake(t, f)
+	if h := top(t, rep); h.Cause != CauseDependency || h.Resource != "payments" {
+		t.Fatalf("top = %s %s, want dependency payments", h.Cause, h.Resource)
+	}
+	if rankOf(rep, CauseOwnChange, "app") != 0 {
+		t.Errorf("a deploy after the onset became a hypothesis")
+	}
+	found := false
+	for _, fd := range rep.Findings {
+		if fd.Kind == FindingChange && strings.Contains(fd.Summary, "cannot have caused") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no finding rules out the late deploy")
+	}
+}
+
+func TestNewTrafficMixIsASystemChange(t *testing.T) {
+	f := webEnv()
+	f.series["web-alb|AWS/ApplicationELB|RequestCount"] = level(2400, 7000, t0)
+	f.logs["/app/app"] = logsOf(
+		logLine{"INFO request <*> GET /api/items 200 <*>ms", "i-1", 800, time.Time{}},
+		logLine{"INFO request <*> GET /api/items 200 <*>ms", "i-2", 800, time.Time{}},
+		logLine{"INFO request <*> GET /api/items 200 <*>ms", "i-3", 800, time.Time{}},
+		logLine{"INFO request <*> GET /api/search?q=<*> ua=scrapy 200 <*>ms", "i-1", 1500, t0},
+		logLine{"INFO request <*> GET /api/search?q=<*> ua=scrapy 200 <*>ms", "i-2", 1500, t0},
+		logLine{"INFO request <*> GET /api/search?q=<*> ua=scrapy 200 <*>ms", "i-3", 1500, t0},
+	)
+	rep := investigateFake(t, f)
+	h := top(t, rep)
+	if h.Cause != CauseSystemChange || h.Resource != "web-alb" || h.Actions[0].Kind != ActionBlock {
+		t.Fatalf("top = %s %s, want system-change web-alb block; all %+v", h.Cause, h.Resource, rep.Hypotheses)
+	}
+}
+
+func TestHealthEventOnDependency(t *testing.T) {
+	f := webEnv()
+	es := webEdges()
+	for i := range es {
+		if es[i].callee == "table" {
+			es[i].fail, es[i].from, es[i].exception = 0.4, t0, "InternalServerError"
+		}
+	}
+	f.traces = tracesOf(es...)
+	f.health = []HealthEvent{{ARN: "arn:aws:health:us-east-1::event/DYNAMODB/X", Service: "DYNAMODB", Type: "AWS_DYNAMODB_OPERATIONAL_ISSUE",
+		Status: "open", Start: t0.Add(-time.Minute), Description: "Increased error rates. We are investigating."}}
+	rep := investigateFake(t, f)
+	h := top(t, rep)
+	if h.Cause != CauseDependency || h.Resource != "table" {
+		t.Fatalf("top = %s %s, want dependency table", h.Cause, h.Resource)
+	}
+	if !evidenceKinds(rep, h)[FindingHealth] {
+		t.Errorf("the health event is not cited")
+	}
+}
+
+func TestNothingStandsOut(t *testing.T) {
+	f := webEnv()
+	f.series["web-alb|AWS/ApplicationELB|HTTPCode_Target_5XX_Count"] = level(2, 2, t0)
+	rep := investigateFake(t, f)
+	if len(rep.Hypotheses) > 0 && rep.Hypotheses[0].Confidence >= ClearCause {
+		t.Fatalf("healthy environment gave a confident hypothesis: %+v", rep.Hypotheses[0])
+	}
+}
+
+func TestFailingSourcesLeaveACompleteReport(t *testing.T) {
+	for _, kind := range []string{"topology", "metrics", "logs", "traces", "changes", "health", "quotas"} {
+		t.Run(kind, func(t *testing.T) {
+			f := webEnv()
+			f.fail[kind] = errors.New("ThrottlingException: Rate exceeded")
+			rep := investigateFake(t, f)
+			found := false
+			for _, u := range rep.Unavailable {
+				if strings.HasPrefix(u.Source, kind) && strings.Contains(u.Error, "Rate exceeded") {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("unavailable = %+v, want an entry for %s", rep.Unavailable, kind)
+			}
+			if rep.Scope.Alarm != "web-5xx" || rep.Findings == nil || rep.Hypotheses == nil {
+				t.Errorf("incomplete report: %+v", rep.Scope)
+			}
+		})
+	}
+}
+
+func TestSlowSourceHitsTheCheckDeadline(t *testing.T) {
+	f := webEnv()
+	es := webEdges()
+	for i := range es {
+		if es[i].callee == "payments" {
+			es[i].fail, es[i].from, es[i].exception = 0.9, t0, "503 Service Unavailable"
+		}
+	}
+	f.traces = tracesOf(es...)
+	f.delay["logs"] = 5 * time.Second
+	rep, err := New(f.sources(), Options{CheckTimeout: 100 * time.Millisecond}).Run(context.Background(), Request{Alarm: "web-5xx", Now: t0.Add(3 * time.Minute)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, u := range rep.Unavailable {
+		if strings.HasPrefix(u.Source, "logs") && strings.Contains(u.Error, "deadline") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("unavailable = %+v, want the slow logs", rep.Unavailable)
+	}
+	if h := top(t, rep); h.Cause != CauseDependency || h.Resource != "payments" {
+		t.Errorf("top = %s %s, want dependency payments from the traces", h.Cause, h.Resource)
+	}
+}
+
+func TestUnknownAlarm(t *testing.T) {
+	f := webEnv()
+	_, err := New(f.sources(), Options{}).Run(context.Background(), Request{Alarm: "web-5x"}, nil)
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || nf.Candidates[0] != "web-5xx" {
+		t.Fatalf("err = %v, want a NotFoundError naming web-5xx", err)
+	}
+}
+
+func TestProgressEvents(t *testing.T) {
+	f := webEnv()
+	var mu sync.Mutex
+	stages := map[string][]string{}
+	_, err := New(f.sources(), Options{}).Run(context.Background(), Request{Alarm: "web-5xx", Now: t0.Add(3 * time.Minute)}, func(ev Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		stages[ev.Check] = append(stages[ev.Check], ev.Stage)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{CheckScope, CheckOnset, CheckChanges, CheckTraffic, CheckLimits, CheckComponent, CheckDependency} {
+		got := strings.Join(stages[c], ",")
+		if got != "started,finished" {
+			t.Errorf("%s stages = %q, want started,finished", c, got)
+		}
+	}
+}
+
+func TestFindingIDsAreStable(t *testing.T) {
+	a, b := investigateFake(t, webEnv()), investigateFake(t, webEnv())
+	if len(a.Findings) != len(b.Findings) {
+		t.Fatalf("finding counts differ: %d, %d", len(a.Findings), len(b.Findings))
+	}
+	for i := range a.Findings {
+		if a.Findings[i].ID != b.Findings[i].ID || a.Findings[i].Summary != b.Findings[i].Summary {
+			t.Errorf("finding %d differs between runs: %q vs %q", i, a.Findings[i].Summary, b.Findings[i].Summary)
+		}
+	}
+}
+
+func TestActorKind(t *testing.T) {
+	tests := []struct{ actor, want string }{
+		{"arn:aws:sts::123456789012:assumed-role/Admin/alice", actorPerson},
+		{"arn:aws:iam::123456789012:user/maria", actorPerson},
+		{"arn:aws:sts::123456789012:assumed-role/github-deployer/ci", actorCI},
+		{"arn:aws:sts::123456789012:assumed-role/codepipeline-role/session", actorCI},
+		{"autoscaling.amazonaws.com", actorService},
+		{"arn:aws:sts::123456789012:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling", actorService},
+	}
+	for _, tt := range tests {
+		if got := actorKind(tt.actor); got != tt.want {
+			t.Errorf("actorKind(%q) = %q, want %q", tt.actor, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,218 @@
+package investigate
+
+import "sort"
+
+// maxScopeDistance is how many relations away from the alarm's resource a
+// resource may be and still be in scope.
+const maxScopeDistance = 5
+
+// graph indexes a topology for the walks the checks make.
+type graph struct {
+	byID map[string]*Resource
+	out  map[string][]Relation // by From
+	in   map[string][]Relation // by To
+	// dist is the number of relations between a resource and the alarm's
+	// resource; resources not connected to it are absent.
+	dist map[string]int
+	root string
+}
+
+func newGraph(t Topology, root string) *graph {
+	g := &graph{
+		byID: map[string]*Resource{},
+		out:  map[string][]Relation{},
+		in:   map[string][]Relation{},
+		dist: map[string]int{},
+		root: root,
+	}
+	for i := range t.Resources {
+		g.byID[t.Resources[i].ID] = &t.Resources[i]
+	}
+	for _, r := range t.Relations {
+		g.out[r.From] = append(g.out[r.From], r)
+		g.in[r.To] = append(g.in[r.To], r)
+	}
+	if _, ok := g.byID[root]; !ok {
+		return g
+	}
+	g.dist[root] = 0
+	queue := []string{root}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		if g.dist[id] >= maxScopeDistance {
+			continue
+		}
+		for _, n := range g.neighbours(id) {
+			if _, seen := g.dist[n]; !seen {
+				g.dist[n] = g.dist[id] + 1
+				queue = append(queue, n)
+			}
+		}
+	}
+	return g
+}
+
+func (g *graph) neighbours(id string) []string {
+	var ns []string
+	for _, r := range g.out[id] {
+		ns = append(ns, r.To)
+	}
+	for _, r := range g.in[id] {
+		ns = append(ns, r.From)
+	}
+	return ns
+}
+
+// inScope returns the ids of the resources connected to the alarm's
+// resource, nearest first, then by id.
+func (g *graph) inScope() []string {
+	ids := make([]string, 0, len(g.dist))
+	for id := range g.dist {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		if g.dist[ids[i]] != g.dist[ids[j]] {
+			return g.dist[ids[i]] < g.dist[ids[j]]
+		}
+		return ids[i] < ids[j]
+	})
+	return ids
+}
+
+func (g *graph) related(id, kind string, outgoing bool) []string {
+	rels := g.in[id]
+	if outgoing {
+		rels = g.out[id]
+	}
+	var ids []string
+	for _, r := range rels {
+		if r.Kind != kind {
+			continue
+		}
+		if outgoing {
+			ids = append(ids, r.To)
+		} else {
+			ids = append(ids, r.From)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// hosts are the instances, tasks or functions a service runs on.
+func (g *graph) hosts(service string) []string { return g.related(service, RelRunsOn, true) }
+
+// servicesOn are the services running on a host.
+func (g *graph) servicesOn(host string) []string { return g.related(host, RelRunsOn, false) }
+
+// targets are what an entry resource sends traffic to.
+func (g *graph) targets(entry string) []string { return g.related(entry, RelTargets, true) }
+
+// entriesOf are the entry resources that target a host.
+func (g *graph) entriesOf(host string) []string { return g.related(host, RelTargets, false) }
+
+// callees are what a service calls.
+func (g *graph) callees(service string) []string { return g.related(service, RelCalls, true) }
+
+// group is the Auto Scaling group of an instance, if any.
+func (g *graph) group(instance string) string {
+	if gs := g.related(instance, RelMemberOf, true); len(gs) > 0 {
+		return gs[0]
+	}
+	return ""
+}
+
+func (g *graph) typeOf(id string) string {
+	if r, ok := g.byID[id]; ok {
+		return r.Type
+	}
+	return ""
+}
+
+// distance is the number of relations from the alarm's resource, or -1 when
+// the resource is not connected to it.
+func (g *graph) distance(id string) int {
+	if d, ok := g.dist[id]; ok {
+		return d
+	}
+	return -1
+}
+
+// peerGroups are the sets of hosts that do the same work: the targets of an
+// entry resource, the hosts of a service, the members of an Auto Scaling
+// group. Only groups of two or more in scope count.
+func (g *graph) peerGroups() [][]string {
+	seen := map[string]bool{}
+	var groups [][]string
+	add := func(ids []string) {
+		var in []string
+		for _, id := range ids {
+			if _, ok := g.dist[id]; ok {
+				in = append(in, id)
+			}
+		}
+		if len(in) < 2 {
+			return
+		}
+		key := ""
+		for _, id := range in {
+			key += id + ","
+		}
+		if !seen[key] {
+			seen[key] = true
+			groups = append(groups, in)
+		}
+	}
+	for _, id := range g.inScope() {
+		switch g.typeOf(id) {
+		case TypeALB, TypeAPIGateway:
+			add(g.targets(id))
+		case TypeService:
+			add(g.hosts(id))
+		case TypeASG:
+			add(g.related(id, RelMemberOf, false))
+		}
+	}
+	return groups
+}
+
+// logGroups are the log groups of the resources in scope, each with the
+// resource whose logs it holds.
+func (g *graph) logGroups() map[string]string {
+	groups := map[string]string{}
+	for _, id := range g.inScope() {
+		r := g.byID[id]
+		if r.LogGroup == "" {
+			continue
+		}
+		// A service's view of its logs wins over its host's.
+		if owner, ok := groups[r.LogGroup]; ok && g.typeOf(owner) == TypeService {
+			continue
+		}
+		groups[r.LogGroup] = id
+	}
+	return groups
+}
+
+// serviceOfGroup is the service that writes a log group: the owner itself, or
+// the service running on the owning host.
+func (g *graph) serviceOfGroup(owner string) string {
+	if g.typeOf(owner) == TypeService {
+		return owner
+	}
+	if s := g.servicesOn(owner); len(s) > 0 {
+		return s[0]
+	}
+	return owner
+}
+
+// label is how a resource reads in a sentence: its id, and its name where
+// that differs.
+func (g *graph) label(id string) string {
+	r, ok := g.byID[id]
+	if !ok || r.Name == "" || r.Name == id {
+		return id
+	}
+	return id + " (" + r.Name + ")"
+}

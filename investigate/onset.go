@@ -1,0 +1,114 @@
+package investigate
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// fireTime is when the alarm last went into ALARM at or before now, or now.
+func (r *run) fireTime() time.Time {
+	fire := r.now
+	for _, h := range r.alarmDef.History {
+		if strings.EqualFold(h.To, "ALARM") && !h.Time.After(r.now) {
+			fire = h.Time
+		}
+	}
+	return fire
+}
+
+// alarmFalls reports whether the alarm fires when its metric falls.
+func (r *run) alarmFalls() bool {
+	return strings.HasPrefix(r.alarmDef.Comparison, "LessThan")
+}
+
+// findOnset finds when the alarm's signal left its normal range: a
+// change-point on the alarm's own series, not the alarm's fire time.
+func (r *run) findOnset(ctx context.Context) []*finding {
+	fire := r.fireTime()
+	r.onset = fire.Add(-r.step)
+	series, ok := get(ctx, r, "metrics", r.alarmSeries)
+	if !ok || len(series) == 0 || len(series[0].Values) == 0 {
+		return nil
+	}
+	s := series[0]
+	onset, before, during, found := onsetOf(s, fire, r.step, r.alarmDef.Threshold, r.alarmFalls())
+	if !found {
+		return []*finding{{
+			Finding: Finding{
+				Kind: FindingOnset, Check: CheckOnset, Resource: r.alarmDef.Resource, Time: fire,
+				Summary: fmt.Sprintf("%s did not leave its normal range before the alarm fired at %s; the fire time stands for the onset",
+					metricLabel(r.alarmDef.Metric), clock(fire)),
+			},
+			weight: 0.1,
+		}}
+	}
+	r.onset, r.onsetFound = onset, true
+	f := &finding{
+		Finding: Finding{
+			Kind: FindingOnset, Check: CheckOnset, Resource: r.alarmDef.Resource, Time: onset,
+			Summary: fmt.Sprintf("%s on %s left its normal range at %s: %s before, %s after; the alarm fired at %s",
+				metricLabel(r.alarmDef.Metric), r.alarmDef.Resource, clock(onset),
+				num(before), num(during), clock(fire)),
+			Before: ptr(before), During: ptr(during), Unit: r.symptom.Unit,
+		},
+		weight: 1,
+	}
+	return []*finding{f}
+}
+
+// onsetOf finds the onset in an alarm's series: the departure from the range
+// of its earlier part, up to the fire time. The threshold sets a floor on
+// what counts as a departure, so that noise far below it does not.
+func onsetOf(s Series, fire time.Time, step time.Duration, threshold float64, falls bool) (onset time.Time, before, during float64, found bool) {
+	if len(s.Times) == 0 {
+		return time.Time{}, 0, 0, false
+	}
+	first := s.Times[0]
+	span := fire.Sub(first)
+	reference := window{first, first.Add(span * 6 / 10)}
+	search := window{first, fire.Add(step)}
+	ref := s.values(reference)
+	m := median(ref)
+	up := 1
+	if falls {
+		up = -1
+	}
+	floor := 0.25 * (threshold - m) * float64(up)
+	if floor <= 0 {
+		floor = 1e-9
+	}
+	onset, found = departure(s, reference, search, up, floor)
+	if !found {
+		return time.Time{}, 0, 0, false
+	}
+	before = mean(s.values(window{onset.Add(-time.Hour), onset}))
+	during = mean(s.values(window{onset, fire.Add(step)}))
+	return onset, before, during, true
+}
+
+func metricLabel(m Metric) string {
+	return m.Name
+}
+
+func clock(t time.Time) string {
+	return t.UTC().Format("15:04 UTC")
+}
+
+func ptr(f float64) *float64 { return &f }
+
+// num prints a measurement briefly: integers plainly, small values with two
+// significant decimals.
+func num(f float64) string {
+	switch {
+	case f == 0:
+		return "0"
+	case f >= 100 || f <= -100:
+		return fmt.Sprintf("%.0f", f)
+	case f >= 1 || f <= -1:
+		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", f), "0"), ".")
+	default:
+		return fmt.Sprintf("%.2g", f)
+	}
+}

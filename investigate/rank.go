@@ -1,0 +1,241 @@
+package investigate
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Ranking limits.
+const (
+	maxHypotheses = 5
+	minScore      = 0.05
+	maxConfidence = 0.95
+	// ClearCause is the confidence under which the report says that nothing
+	// stands out rather than presenting its best guess as the cause.
+	ClearCause = 0.35
+)
+
+// noisyOr combines independent pieces of support for one hypothesis.
+func noisyOr(a, b float64) float64 {
+	return 1 - (1-a)*(1-b)
+}
+
+func ms(d time.Duration) float64 {
+	return float64(d) / float64(time.Millisecond)
+}
+
+var causeOrder = map[string]int{CauseOwnChange: 0, CauseLimit: 1, CauseDependency: 2, CauseComponent: 3, CauseSystemChange: 4}
+
+// checkNotes turns what people said in the thread into findings: they are
+// shown and given to a model, but the offline ranking does not rest on them.
+func checkNotes(r *run) result {
+	var res result
+	for _, n := range r.notes {
+		res.findings = append(res.findings, &finding{Finding: Finding{
+			Kind: FindingNote, Check: CheckNotes, Time: n.Time,
+			Summary: fmt.Sprintf("%s said in the thread: %q", n.Author, n.Text),
+		}, weight: 0.1})
+	}
+	return res
+}
+
+// linked reports whether a change to one resource can act through another:
+// the same resource, or a service and the host it runs on.
+func (r *run) linked(changed, affected string) bool {
+	if changed == affected {
+		return true
+	}
+	for _, h := range r.g.hosts(changed) {
+		if h == affected {
+			return true
+		}
+	}
+	for _, h := range r.g.hosts(affected) {
+		if h == changed {
+			return true
+		}
+	}
+	return false
+}
+
+// rank merges the checks' candidates and weighs them against each other.
+func (r *run) rank(results map[string]result) []*candidate {
+	merged := map[string]*candidate{}
+	var order []string
+	for _, name := range checkOrder {
+		for _, c := range results[name].candidates {
+			key := c.cause + "|" + c.resource
+			m, ok := merged[key]
+			if !ok {
+				cp := *c
+				cp.evidence = append([]*finding(nil), c.evidence...)
+				merged[key] = &cp
+				order = append(order, key)
+				continue
+			}
+			if c.score > m.score {
+				m.actions, m.prevention = c.actions, c.prevention
+				if c.change != nil {
+					m.change = c.change
+				}
+			}
+			m.score = noisyOr(m.score, c.score)
+			m.evidence = appendUnique(m.evidence, c.evidence...)
+		}
+	}
+	cands := make([]*candidate, 0, len(order))
+	for _, k := range order {
+		cands = append(cands, merged[k])
+	}
+
+	// A change made shortly before the onset to the very resource that hit a
+	// limit, failed as a dependency or failed among its peers is the cause of
+	// that failure, not a coincidence: a limit a person just lowered is a
+	// change, and the move is to roll it back.
+	for _, c := range cands {
+		if c.change == nil {
+			continue
+		}
+		near := closeness(r.onset.Sub(c.change.Time))
+		for _, x := range cands {
+			if x.change != nil || x.cause == CauseSystemChange || !r.linked(c.resource, x.resource) {
+				continue
+			}
+			c.score = noisyOr(c.score, x.score*near)
+			c.evidence = appendUnique(c.evidence, x.evidence...)
+			x.score *= 1 - 0.6*near
+		}
+	}
+
+	// A new kind of traffic that drove a resource to its limit is the cause;
+	// the limit is how it showed.
+	for _, c := range cands {
+		if c.cause != CauseSystemChange || c.change != nil || c.score < 0.6 {
+			continue
+		}
+		for _, x := range cands {
+			if x.cause == CauseLimit {
+				x.score *= 0.6
+			}
+		}
+	}
+
+	sort.SliceStable(cands, func(i, j int) bool {
+		if math.Abs(cands[i].score-cands[j].score) > 1e-9 {
+			return cands[i].score > cands[j].score
+		}
+		if causeOrder[cands[i].cause] != causeOrder[cands[j].cause] {
+			return causeOrder[cands[i].cause] < causeOrder[cands[j].cause]
+		}
+		return cands[i].resource < cands[j].resource
+	})
+	var out []*candidate
+	for _, c := range cands {
+		if c.score < minScore || len(out) == maxHypotheses {
+			break
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func appendUnique(to []*finding, fs ...*finding) []*finding {
+	for _, f := range fs {
+		dup := false
+		for _, t := range to {
+			if t == f {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			to = append(to, f)
+		}
+	}
+	return to
+}
+
+// assemble numbers the findings, ranks the candidates and builds the report.
+func (r *run) assemble(results map[string]result) Report {
+	var all []*finding
+	for _, name := range checkOrder {
+		fs := append([]*finding(nil), results[name].findings...)
+		sort.SliceStable(fs, func(i, j int) bool { return fs[i].weight > fs[j].weight })
+		all = append(all, fs...)
+	}
+	ids := map[*finding]string{}
+	findings := make([]Finding, 0, len(all))
+	for _, f := range all {
+		if _, dup := ids[f]; dup {
+			continue
+		}
+		id := fmt.Sprintf("f%d", len(findings)+1)
+		ids[f] = id
+		f.ID = id
+		findings = append(findings, f.Finding)
+	}
+
+	var hyps []Hypothesis
+	for _, c := range r.rank(results) {
+		h := Hypothesis{
+			Cause:      c.cause,
+			Resource:   c.resource,
+			Confidence: math.Round(math.Min(c.score, maxConfidence)*100) / 100,
+			Actions:    c.actions,
+			Prevention: c.prevention,
+		}
+		ev := append([]*finding(nil), c.evidence...)
+		sort.SliceStable(ev, func(i, j int) bool { return idNum(ids[ev[i]]) < idNum(ids[ev[j]]) })
+		for _, f := range ev {
+			if id, ok := ids[f]; ok {
+				h.Evidence = append(h.Evidence, id)
+			}
+		}
+		hyps = append(hyps, h)
+	}
+
+	r.umu.Lock()
+	unav := append([]Unavailable{}, r.unav...)
+	r.umu.Unlock()
+	sort.SliceStable(unav, func(i, j int) bool { return unav[i].Source < unav[j].Source })
+
+	report := Report{
+		Scope: Scope{
+			Alarm:     r.alarmDef.Name,
+			Resource:  r.alarmDef.Resource,
+			Metric:    strings.TrimSpace(r.alarmDef.Metric.Namespace + " " + r.alarmDef.Metric.Name),
+			Start:     r.telemetry.start,
+			End:       r.now,
+			Resources: r.g.inScope(),
+			Region:    r.alarmDef.Region,
+			Account:   r.alarmDef.Account,
+		},
+		Findings:    findings,
+		Hypotheses:  hyps,
+		Notes:       r.notes,
+		Unavailable: unav,
+		Stats: Stats{
+			APICalls:     int(r.calls.Load()),
+			BytesScanned: r.bytes.Load(),
+		},
+	}
+	if r.onsetFound {
+		report.Onset = r.onset
+	}
+	if report.Findings == nil {
+		report.Findings = []Finding{}
+	}
+	if report.Hypotheses == nil {
+		report.Hypotheses = []Hypothesis{}
+	}
+	return report
+}
+
+func idNum(id string) int {
+	var n int
+	fmt.Sscanf(id, "f%d", &n)
+	return n
+}

@@ -1,0 +1,144 @@
+package investigate
+
+import (
+	"math"
+	"sort"
+	"time"
+)
+
+// window is a half-open time interval [start, end).
+type window struct {
+	start, end time.Time
+}
+
+func (w window) contains(t time.Time) bool {
+	return !t.Before(w.start) && t.Before(w.end)
+}
+
+// values returns the series' values inside w.
+func (s Series) values(w window) []float64 {
+	var out []float64
+	for i, t := range s.Times {
+		if w.contains(t) {
+			out = append(out, s.Values[i])
+		}
+	}
+	return out
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
+}
+
+func maxOf(xs []float64) float64 {
+	m := math.Inf(-1)
+	for _, x := range xs {
+		m = math.Max(m, x)
+	}
+	if math.IsInf(m, -1) {
+		return 0
+	}
+	return m
+}
+
+func minOf(xs []float64) float64 {
+	m := math.Inf(1)
+	for _, x := range xs {
+		m = math.Min(m, x)
+	}
+	if math.IsInf(m, 1) {
+		return 0
+	}
+	return m
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// robustSpread is the median absolute deviation scaled to a normal
+// distribution's standard deviation; it ignores the outliers an incident adds
+// to a baseline.
+func robustSpread(xs []float64) float64 {
+	m := median(xs)
+	dev := make([]float64, len(xs))
+	for i, x := range xs {
+		dev[i] = math.Abs(x - m)
+	}
+	return 1.4826 * median(dev)
+}
+
+// departure finds when a series left its normal range in one direction
+// (up > 0: it rose; up < 0: it fell) before or at the end of the series.
+//
+// The normal range is the median and robust spread of reference; a point is
+// abnormal when it lies beyond max(k·spread, floor) from the median. The
+// departure is the first point of the last run of abnormal points (gaps of one
+// point allowed), extended back over a ramp while points stay beyond a
+// smaller margin. found is false when no point in w is abnormal.
+func departure(s Series, reference, w window, up int, floor float64) (t time.Time, found bool) {
+	ref := s.values(reference)
+	if len(ref) == 0 {
+		return time.Time{}, false
+	}
+	m := median(ref)
+	spread := robustSpread(ref)
+	strong := math.Max(5*spread, floor)
+	weak := math.Max(2.5*spread, floor/4)
+	beyond := func(x, margin float64) bool {
+		if up >= 0 {
+			return x-m > margin
+		}
+		return m-x > margin
+	}
+	var idx []int
+	for i, tt := range s.Times {
+		if w.contains(tt) {
+			idx = append(idx, i)
+		}
+	}
+	// Walk back from the newest point to the last abnormal run.
+	last := -1
+	for j := len(idx) - 1; j >= 0; j-- {
+		if beyond(s.Values[idx[j]], strong) {
+			last = j
+			break
+		}
+	}
+	if last < 0 {
+		return time.Time{}, false
+	}
+	first := last
+	for j := last - 1; j >= 0; j-- {
+		if beyond(s.Values[idx[j]], strong) {
+			first = j
+			continue
+		}
+		// One normal point inside a run is noise, not a return to normal.
+		if j > 0 && beyond(s.Values[idx[j-1]], strong) {
+			continue
+		}
+		break
+	}
+	// A ramp leaves the normal range before it crosses the strong margin.
+	for first > 0 && beyond(s.Values[idx[first-1]], weak) {
+		first--
+	}
+	return s.Times[idx[first]], true
+}

@@ -1,0 +1,133 @@
+// Package llm holds the reasoners that put an investigation into words: the
+// offline reasoner, deterministic and needing no model, and (with a model
+// configured) one that asks an OpenAI-compatible model and validates what it
+// says against the findings.
+package llm
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/unstuck/unstuck/investigate"
+)
+
+// Offline words a report from its ranked hypotheses and findings alone. It
+// never changes the ranking, the evidence or the actions.
+type Offline struct{}
+
+// NewOffline returns the offline reasoner.
+func NewOffline() *Offline { return &Offline{} }
+
+var causeText = map[string]struct{ title, because string }{
+	investigate.CauseOwnChange: {
+		title:   "A change the team made to %s",
+		because: "A change made to %s shortly before the onset lines up with the failure",
+	},
+	investigate.CauseSystemChange: {
+		title:   "A change in the system or its inputs at %s",
+		because: "What reaches %s, or what AWS or automation did to it, changed at the onset",
+	},
+	investigate.CauseLimit: {
+		title:   "%s reached a limit",
+		because: "%s ran into a ceiling at the onset, and requests beyond it failed or waited",
+	},
+	investigate.CauseComponent: {
+		title:   "%s is failing while its peers are healthy",
+		because: "%s behaves worse than the peers doing the same work, so the fault is in that one part",
+	},
+	investigate.CauseDependency: {
+		title:   "%s, a dependency, is failing",
+		because: "The failures start at %s, which the service calls, while what is upstream of it is sound",
+	},
+}
+
+// Reason fills the summary, and each hypothesis's title and explanation.
+func (o *Offline) Reason(_ context.Context, r investigate.Report) (investigate.Report, error) {
+	byID := map[string]investigate.Finding{}
+	for _, f := range r.Findings {
+		byID[f.ID] = f
+	}
+	hyps := make([]investigate.Hypothesis, len(r.Hypotheses))
+	for i, h := range r.Hypotheses {
+		t, ok := causeText[h.Cause]
+		if !ok {
+			t = causeText[investigate.CauseComponent]
+		}
+		h.Title = fmt.Sprintf(t.title, h.Resource)
+		var b strings.Builder
+		fmt.Fprintf(&b, t.because+".", h.Resource)
+		for _, id := range h.Evidence {
+			if f, ok := byID[id]; ok {
+				fmt.Fprintf(&b, " [%s] %s.", id, strings.TrimSuffix(f.Summary, "."))
+			}
+		}
+		if len(h.Actions) > 0 {
+			fmt.Fprintf(&b, " First: %s (%s).", strings.TrimSuffix(h.Actions[0].Detail, "."), h.Actions[0].Kind)
+		}
+		h.Explanation = b.String()
+		hyps[i] = h
+	}
+	r.Hypotheses = hyps
+	r.Summary = summary(r)
+	r.Reasoner = "offline"
+	return r, nil
+}
+
+func summary(r investigate.Report) string {
+	var b strings.Builder
+	onset := "no clear onset"
+	if !r.Onset.IsZero() {
+		onset = "onset " + r.Onset.UTC().Format("15:04 UTC")
+	}
+	fmt.Fprintf(&b, "%s on %s (%s). ", r.Scope.Alarm, r.Scope.Resource, onset)
+	switch {
+	case len(r.Hypotheses) == 0:
+		b.WriteString("Nothing stands out: no check found a change, a limit, a failing part or a failing dependency that explains the alarm. Look at the findings, and widen the window if the cause may be older.")
+	case r.Hypotheses[0].Confidence < investigate.ClearCause:
+		h := r.Hypotheses[0]
+		fmt.Fprintf(&b, "Nothing stands out clearly: the strongest lead, %s (%.0f%%), is weak — treat it as a place to look, not an answer.",
+			lowerFirst(h.Title), 100*h.Confidence)
+	default:
+		h := r.Hypotheses[0]
+		fmt.Fprintf(&b, "Most likely %s (%s, %.0f%% confidence), resting on %s.",
+			lowerFirst(h.Title), h.Cause, 100*h.Confidence, plural(len(h.Evidence), "finding"))
+		if len(h.Actions) > 0 {
+			fmt.Fprintf(&b, " First action (%s): %s.", h.Actions[0].Kind, strings.TrimSuffix(h.Actions[0].Detail, "."))
+		}
+		if len(r.Hypotheses) > 1 {
+			next := r.Hypotheses[1]
+			fmt.Fprintf(&b, " Next: %s (%.0f%%).", lowerFirst(next.Title), 100*next.Confidence)
+		}
+	}
+	if len(r.Unavailable) > 0 {
+		var srcs []string
+		seen := map[string]bool{}
+		for _, u := range r.Unavailable {
+			if !seen[u.Source] {
+				seen[u.Source] = true
+				srcs = append(srcs, u.Source)
+			}
+		}
+		sort.Strings(srcs)
+		fmt.Fprintf(&b, " Could not read: %s.", strings.Join(srcs, ", "))
+	}
+	return b.String()
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// lowerFirst lower-cases a leading capital, but not a resource id that
+// starts the sentence.
+func lowerFirst(s string) string {
+	if s == "" || !strings.HasPrefix(s, "A ") {
+		return s
+	}
+	return "a " + s[2:]
+}
