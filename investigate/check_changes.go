@@ -127,13 +127,7 @@ func checkChanges(ctx context.Context, r *run) result {
 			continue
 		}
 		id := r.resolve(ch.Resource)
-		names := []string{ch.Resource, id}
-		if res, ok := r.g.byID[id]; ok {
-			names = append(names, res.Name)
-		}
-		if i := strings.LastIndexAny(ch.Resource, "/:"); i >= 0 {
-			names = append(names, ch.Resource[i+1:])
-		}
+		names := changeNames(r, ch)
 		who := actorKind(ch.Actor)
 		culprit := id
 		if culprit == "" {
@@ -199,6 +193,20 @@ func checkChanges(ctx context.Context, r *run) result {
 		res.candidates = append(res.candidates, c)
 	}
 	return res
+}
+
+// changeNames are the ways the failures could name a change's resource: its
+// reference, its topology id and name, and an ARN's last part.
+func changeNames(r *run, ch Change) []string {
+	id := r.resolve(ch.Resource)
+	names := []string{ch.Resource, id}
+	if res, ok := r.g.byID[id]; ok {
+		names = append(names, res.Name)
+	}
+	if i := strings.LastIndexAny(ch.Resource, "/:"); i >= 0 {
+		names = append(names, ch.Resource[i+1:])
+	}
+	return names
 }
 
 // ago prints a duration the way people say it.

@@ -58,7 +58,7 @@ func checkDependency(ctx context.Context, r *run) result {
 			if r.g.typeOf(e.caller) != TypeService {
 				continue // entry edges: the service itself, not what it depends on
 			}
-			if _, inScope := r.g.dist[e.callee]; !inScope {
+			if !r.g.has(e.callee) {
 				continue
 			}
 			pb := b[k]

@@ -67,6 +67,7 @@ func checkLimits(ctx context.Context, r *run) result {
 		rs := r.g.byID[id]
 		var evidence []*finding
 		var score float64
+		saturation := true
 		var quota *Quota
 		for _, spec := range catalog[rs.Type] {
 			s, ok := r.series(ctx, id, spec)
@@ -116,6 +117,9 @@ func checkLimits(ctx context.Context, r *run) result {
 				continue
 			}
 			sc *= r.alignment(sh.start)
+			if spec.Role != roleUtilisation && spec.Role != roleMemory && spec.Role != roleDisk {
+				saturation = false
+			}
 			evidence = append(evidence, f)
 			score = noisyOr(score, sc)
 		}
@@ -128,7 +132,7 @@ func checkLimits(ctx context.Context, r *run) result {
 			score *= 0.6
 		}
 		res.findings = append(res.findings, evidence...)
-		c := &candidate{cause: CauseLimit, resource: id, score: score, evidence: evidence}
+		c := &candidate{cause: CauseLimit, resource: id, score: score, evidence: evidence, saturation: saturation}
 		c.actions, c.prevention = limitActions(r, id, quota)
 		res.candidates = append(res.candidates, c)
 	}

@@ -28,9 +28,15 @@ func checkTraffic(ctx context.Context, r *run) result {
 				continue
 			}
 			before := mean(s.values(window{r.onset.Add(-baselineGap - baselineLength), r.onset.Add(-30 * r.step)}))
-			during := mean(s.values(window{r.onset, r.during.end}))
-			if before <= 0 {
+			// At the time the alarm fires a surge is often still rising:
+			// its latest level says more than its mean.
+			latest := s.values(window{r.onset, r.during.end})
+			if before <= 0 || len(latest) == 0 {
 				continue
+			}
+			during := maxOf(latest)
+			if during < before {
+				during = minOf(latest)
 			}
 			ratio = during / before
 			if ratio < 1.5 && ratio > 0.5 {
@@ -65,7 +71,7 @@ func checkTraffic(ctx context.Context, r *run) result {
 				continue
 			}
 			shifts := r.patternShifts(before, during)
-			total := 0.0
+			total, totalBefore := 0.0, perMinute(before.Lines, r.baseline)
 			for _, ps := range shifts {
 				total += ps.during
 			}
@@ -74,8 +80,13 @@ func checkTraffic(ctx context.Context, r *run) result {
 				if isErrorLine(ps.pattern.Pattern) || total == 0 {
 					continue
 				}
-				share := ps.during / total
-				if share >= 0.2 && ps.during >= 20 && ps.during >= 5*ps.before+10 {
+				// Traffic that grows in proportion keeps each kind's share;
+				// a new client or path takes a share it did not have.
+				share, shareBefore := ps.during/total, 0.0
+				if totalBefore > 0 {
+					shareBefore = ps.before / totalBefore
+				}
+				if share >= 0.2 && share >= 2*shareBefore+0.1 && ps.during >= 20 && ps.during >= 5*ps.before+10 {
 					mix = append(mix, &finding{Finding: Finding{
 						Kind: FindingLog, Check: CheckTraffic, Resource: id, Time: r.onset,
 						Summary: fmt.Sprintf("a new kind of request makes %s%% of %s's log lines since %s: %s lines/min (%s before): %q",
@@ -89,7 +100,7 @@ func checkTraffic(ctx context.Context, r *run) result {
 		if surge == nil && len(mix) == 0 {
 			continue
 		}
-		c := &candidate{cause: CauseSystemChange, resource: id}
+		c := &candidate{cause: CauseSystemChange, resource: id, surge: ratio > 1}
 		switch {
 		case len(mix) > 0:
 			c.score = 0.6

@@ -243,6 +243,11 @@ type candidate struct {
 	prevention []string
 	// change is the change a change hypothesis rests on.
 	change *Change
+	// saturation marks a limit that rests only on utilisation (CPU, memory,
+	// disk), not on a hard limit that rejects work.
+	saturation bool
+	// surge marks a system change that rests on more traffic.
+	surge bool
 }
 
 // run is the state of one investigation.

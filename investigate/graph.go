@@ -14,6 +14,10 @@ type graph struct {
 	// dist is the number of relations between a resource and the alarm's
 	// resource; resources not connected to it are absent.
 	dist map[string]int
+	// far are the resources the topology returned that no relation connects
+	// to the alarm's resource (a queue's consumer, where the source knows no
+	// event source mapping): still in scope, weighed as distant.
+	far  []string
 	root string
 }
 
@@ -50,6 +54,12 @@ func newGraph(t Topology, root string) *graph {
 			}
 		}
 	}
+	for _, r := range t.Resources {
+		if _, ok := g.dist[r.ID]; !ok && catalog[r.Type] != nil {
+			g.far = append(g.far, r.ID)
+		}
+	}
+	sort.Strings(g.far)
 	return g
 }
 
@@ -64,8 +74,21 @@ func (g *graph) neighbours(id string) []string {
 	return ns
 }
 
+// has reports whether a resource is in scope, near or far.
+func (g *graph) has(id string) bool {
+	if _, ok := g.dist[id]; ok {
+		return true
+	}
+	for _, f := range g.far {
+		if f == id {
+			return true
+		}
+	}
+	return false
+}
+
 // inScope returns the ids of the resources connected to the alarm's
-// resource, nearest first, then by id.
+// resource, nearest first, then by id, and then the far ones.
 func (g *graph) inScope() []string {
 	ids := make([]string, 0, len(g.dist))
 	for id := range g.dist {
@@ -77,7 +100,21 @@ func (g *graph) inScope() []string {
 		}
 		return ids[i] < ids[j]
 	})
-	return ids
+	return append(ids, g.far...)
+}
+
+// proximity weighs a hypothesis about a resource by how close it is to the
+// alarm's resource: what is connected to it explains it better than what
+// merely exists in the account.
+func (g *graph) proximity(id string) float64 {
+	switch d := g.distance(id); {
+	case d < 0:
+		return 0.6
+	case d <= 3:
+		return 1
+	default:
+		return 0.85
+	}
 }
 
 func (g *graph) related(id, kind string, outgoing bool) []string {
@@ -148,7 +185,7 @@ func (g *graph) peerGroups() [][]string {
 	add := func(ids []string) {
 		var in []string
 		for _, id := range ids {
-			if _, ok := g.dist[id]; ok {
+			if g.has(id) {
 				in = append(in, id)
 			}
 		}

@@ -82,13 +82,39 @@ func (r *run) rank(results map[string]result) []*candidate {
 					m.change = c.change
 				}
 			}
-			m.score = noisyOr(m.score, c.score)
+			if c.change != nil {
+				// The events of one change (a new version, then the alias
+				// moved to it) are one act, not independent support.
+				m.score = math.Max(m.score, c.score)
+			} else {
+				m.score = noisyOr(m.score, c.score)
+			}
 			m.evidence = appendUnique(m.evidence, c.evidence...)
 		}
 	}
 	cands := make([]*candidate, 0, len(order))
 	for _, k := range order {
-		cands = append(cands, merged[k])
+		c := merged[k]
+		if c.change == nil {
+			// A change's closeness to the alarm is weighed in its check.
+			c.score *= r.g.proximity(c.resource)
+		}
+		cands = append(cands, c)
+	}
+
+	// A dependency that fails because it is at its limit is a limit: the
+	// more specific explanation, and scaling it is the move.
+	for _, l := range cands {
+		if l.cause != CauseLimit {
+			continue
+		}
+		for _, d := range cands {
+			if d.cause == CauseDependency && d.resource == l.resource {
+				l.score = noisyOr(l.score, 0.8*d.score)
+				l.evidence = appendUnique(l.evidence, d.evidence...)
+				d.score *= 0.5
+			}
+		}
 	}
 
 	// A change made shortly before the onset to the very resource that hit a
@@ -101,12 +127,38 @@ func (r *run) rank(results map[string]result) []*candidate {
 		}
 		near := closeness(r.onset.Sub(c.change.Time))
 		for _, x := range cands {
-			if x.change != nil || x.cause == CauseSystemChange || !r.linked(c.resource, x.resource) {
+			if x.change != nil || x.cause == CauseSystemChange {
 				continue
 			}
-			c.score = noisyOr(c.score, x.score*near)
+			// Linked by the topology, or by what the failure says: its
+			// errors name the changed resource (full weight) or what that
+			// kind of change breaks (half).
+			link := 1.0
+			if !r.linked(c.resource, x.resource) {
+				link = mentioned(evidenceText(x), *c.change, changeNames(r, *c.change))
+			}
+			if link == 0 {
+				continue
+			}
+			c.score = noisyOr(c.score, x.score*near*link)
 			c.evidence = appendUnique(c.evidence, x.evidence...)
-			x.score *= 1 - 0.6*near
+			x.score *= 1 - 0.6*near*link
+		}
+	}
+
+	// More traffic that saturated CPU or memory is a change in the inputs;
+	// the saturation is how it showed. A hard limit that rejects work (a
+	// quota, throttles, max connections) stays a limit.
+	for _, s := range cands {
+		if !s.surge || s.change != nil {
+			continue
+		}
+		for _, x := range cands {
+			if x.cause == CauseLimit && x.saturation {
+				s.score = noisyOr(s.score, 0.8*x.score)
+				s.evidence = appendUnique(s.evidence, x.evidence...)
+				x.score *= 0.5
+			}
 		}
 	}
 
@@ -140,6 +192,16 @@ func (r *run) rank(results map[string]result) []*candidate {
 		out = append(out, c)
 	}
 	return out
+}
+
+// evidenceText is what a candidate's findings say, lower-cased.
+func evidenceText(c *candidate) string {
+	var b strings.Builder
+	for _, f := range c.evidence {
+		b.WriteString(strings.ToLower(f.Summary))
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 func appendUnique(to []*finding, fs ...*finding) []*finding {

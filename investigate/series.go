@@ -136,9 +136,24 @@ func departure(s Series, reference, w window, up int, floor float64) (t time.Tim
 		}
 		break
 	}
-	// A ramp leaves the normal range before it crosses the strong margin.
-	for first > 0 && beyond(s.Values[idx[first-1]], weak) {
+	// A ramp leaves the normal range before it crosses the strong margin; a
+	// drift far smaller than the jump it leads into is not part of it.
+	jump := math.Abs(s.Values[idx[first]] - m)
+	for first > 0 && beyond(s.Values[idx[first-1]], math.Max(weak, 0.1*jump)) {
 		first--
+	}
+	// A ramp's first points are only part of the way: follow its slope back
+	// to where it left the median (at most a few points).
+	if first+1 < len(idx) && first > 0 {
+		v0, v1 := s.Values[idx[first]], s.Values[idx[first+1]]
+		dist, slope := v0-m, v1-v0
+		if up < 0 {
+			dist, slope = -dist, -slope
+		}
+		// A step followed by noise has a tiny slope: that is no ramp.
+		if back := math.Round(dist / slope); slope > 0 && dist > 0 && back <= 3 {
+			first -= min(int(back), first)
+		}
 	}
 	return s.Times[idx[first]], true
 }

@@ -15,6 +15,8 @@ type File struct {
 	Scenario *Scenario
 	// Expect is nil when the file has no expect block.
 	Expect *Expect
+
+	nameLine int // the line of the name field, for LoadAll's messages
 }
 
 // Scenario is a simulated environment and what differs from healthy in it.

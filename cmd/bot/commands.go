@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/unstuck/unstuck/eval"
+	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/scenario"
+)
+
+func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("investigate", stderr)
+	scen := fs.String("scenario", "", "an embedded scenario's name, or a scenario file")
+	format := fs.String("format", "text", "output format: text or json")
+	mode := fs.String("llm", "auto", "reasoner: auto, offline or openai")
+	var st simSettings
+	fs.DurationVar(&st.latency, "sim-latency", 0, "simulated latency of each API call (e.g. 150ms)")
+	fs.DurationVar(&st.logsLatency, "sim-logs-latency", 0, "simulated latency of each logs query (e.g. 2s)")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", rest[0])}
+	}
+	if *format != "text" && *format != "json" {
+		return usageError{fmt.Sprintf("--format %q: want text or json", *format)}
+	}
+	if *scen == "" {
+		return usageError{"--scenario is required (try: bot scenarios)"}
+	}
+	reasoner, err := reasonerFor(*mode)
+	if err != nil {
+		return err
+	}
+	f, err := loadScenario(*scen)
+	if err != nil {
+		return err
+	}
+	rep, _, err := investigateScenario(ctx, f.Scenario, st, reasoner)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return writeText(stdout, rep)
+}
+
+func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval", stderr)
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	mode := fs.String("llm", "auto", "reasoner: auto, offline or openai")
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	reasoner, err := reasonerFor(*mode)
+	if err != nil {
+		return err
+	}
+	files, err := loadPaths(paths)
+	if err != nil {
+		return err
+	}
+	results, totals := eval.Run(ctx, files, func(ctx context.Context, s *scenario.Scenario) (investigate.Report, error) {
+		rep, _, err := investigateScenario(ctx, s, simSettings{}, reasoner)
+		return rep, err
+	})
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Results []eval.Result `json:"results"`
+			Totals  eval.Totals   `json:"totals"`
+		}{results, totals}); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SCENARIO\tEXPECTED\tGOT (TOP-1)\tRANK\tACTION\tONSET")
+		for _, r := range results {
+			rank, action, onset := "-", "miss", "miss"
+			if r.Rank > 0 {
+				rank = fmt.Sprint(r.Rank)
+			}
+			if r.Action {
+				action = "ok"
+			}
+			if r.OnsetOK {
+				onset = "ok"
+			}
+			if r.OnsetError != 0 {
+				onset += " (" + eval.Seconds(r.OnsetError) + ")"
+			}
+			got := r.Got
+			if r.Error != "" {
+				got = "error: " + r.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Expected, got, rank, action, onset)
+		}
+		tw.Flush()
+		fmt.Fprintf(stdout, "\n%d scenarios: top-1 %.0f%%, top-3 %.0f%%, action %.0f%%, onset %.0f%%\n",
+			totals.Scenarios, 100*totals.Top1, 100*totals.Top3, 100*totals.Action, 100*totals.Onset)
+	}
+	if !totals.Passed() {
+		return exitError{1}
+	}
+	return nil
+}
+
+func cmdScenarios(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("scenarios", stderr)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	files, err := loadPaths(nil)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tALARM\tTITLE")
+	for _, f := range files {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Scenario.Name, f.Scenario.Alarm.Name, f.Scenario.Title)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/llm"
+	"github.com/unstuck/unstuck/scenario"
+	"github.com/unstuck/unstuck/scenarios"
+	"github.com/unstuck/unstuck/sim"
+)
+
+// loadScenario reads an embedded scenario by name, or a scenario file by path.
+func loadScenario(ref string) (*scenario.File, error) {
+	if ref == "" {
+		return nil, usageError{"--scenario needs a name or a file"}
+	}
+	if !strings.ContainsAny(ref, `/\`) && !strings.HasSuffix(ref, ".yaml") && !strings.HasSuffix(ref, ".yml") {
+		f, err := scenario.Load(scenarios.FS, ref+".yaml")
+		if errors.Is(err, fs.ErrNotExist) {
+			names, _ := embeddedNames()
+			return nil, fmt.Errorf("no embedded scenario %q (embedded: %s)", ref, strings.Join(names, ", "))
+		}
+		return f, err
+	}
+	return loadFile(ref)
+}
+
+// loadFile reads a scenario file from disk; its csv files are read from the
+// same folder.
+func loadFile(path string) (*scenario.File, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenario path: %w", err)
+	}
+	f, err := scenario.Load(os.DirFS(filepath.Dir(abs)), filepath.Base(abs))
+	if err != nil {
+		return nil, err
+	}
+	f.Path = path
+	return f, nil
+}
+
+// loadPaths reads scenario files and folders; no path means the embedded set.
+func loadPaths(paths []string) ([]*scenario.File, error) {
+	if len(paths) == 0 {
+		return scenario.LoadAll(scenarios.FS, ".")
+	}
+	var files []*scenario.File
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("scenario path: %w", err)
+		}
+		if !st.IsDir() {
+			f, err := loadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, f)
+			continue
+		}
+		dir, err := scenario.LoadAll(os.DirFS(p), ".")
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range dir {
+			f.Path = filepath.Join(p, f.Path)
+		}
+		files = append(files, dir...)
+	}
+	return files, nil
+}
+
+func embeddedNames() ([]string, error) {
+	entries, err := fs.ReadDir(scenarios.FS, ".")
+	if err != nil {
+		return nil, fmt.Errorf("embedded scenarios: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".yaml") {
+			names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// simSettings are the simulator's service behaviour from the command line.
+type simSettings struct {
+	latency     time.Duration // per API call
+	logsLatency time.Duration // per logs query
+}
+
+func (s simSettings) options() sim.Options {
+	lat := map[string]time.Duration{}
+	if s.latency > 0 {
+		for _, k := range sim.Kinds {
+			lat[k] = s.latency
+		}
+	}
+	if s.logsLatency > 0 {
+		lat[sim.KindLogs] = s.logsLatency
+	}
+	return sim.Options{Latency: lat}
+}
+
+// reasonerFor resolves --llm. Until a model adapter is configured, auto means
+// offline.
+func reasonerFor(mode string) (investigate.Reasoner, error) {
+	switch mode {
+	case "", "auto", "offline":
+		return llm.NewOffline(), nil
+	case "openai":
+		return nil, usageError{"--llm openai: no model adapter is built into this version; use auto or offline"}
+	}
+	return nil, usageError{fmt.Sprintf("--llm %q: want auto, offline or openai", mode)}
+}
+
+// investigateScenario runs one investigation against a simulated scenario,
+// at the scenario's "now" (the alarm's fire time).
+func investigateScenario(ctx context.Context, s *scenario.Scenario, st simSettings, reasoner investigate.Reasoner) (investigate.Report, *sim.Sim, error) {
+	backend := sim.New(s, st.options())
+	engine := investigate.New(backend.Sources(), investigate.Options{
+		Reasoner: reasoner,
+		Lookback: backend.Now().Sub(s.Start()),
+	})
+	var notes []investigate.Note
+	for _, n := range s.Notes {
+		notes = append(notes, investigate.Note{Time: n.At, Author: n.Author, Text: n.Text})
+	}
+	rep, err := engine.Run(ctx, investigate.Request{Alarm: s.Alarm.Name, Now: backend.Now(), Notes: notes}, nil)
+	return rep, backend, err
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/unstuck/unstuck/investigate"
+)
+
+// writeText prints a report for a terminal, in a form that pastes well into a
+// ticket: plain text, wrapped, every claim next to the finding it rests on.
+func writeText(w io.Writer, r investigate.Report) error {
+	b := bufio.NewWriter(w)
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+
+	p("unstuck: %s on %s", r.Scope.Alarm, r.Scope.Resource)
+	if r.Scope.Metric != "" {
+		p(" (%s)", r.Scope.Metric)
+	}
+	p("\n")
+	onset := "no clear onset"
+	if !r.Onset.IsZero() {
+		onset = "onset " + r.Onset.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	p("%s · telemetry %s to %s · %d resources in scope\n\n", onset,
+		r.Scope.Start.UTC().Format("15:04"), r.Scope.End.UTC().Format("15:04 UTC"), len(r.Scope.Resources))
+
+	p("SUMMARY\n")
+	wrap(b, r.Summary, "  ", 92)
+	p("\n")
+
+	if len(r.Hypotheses) > 0 {
+		p("HYPOTHESES\n")
+	}
+	for i, h := range r.Hypotheses {
+		p("%d. [%s] %s (%.0f%%)\n", i+1, h.Cause, h.Title, 100*h.Confidence)
+		for j, a := range h.Actions {
+			label := "first action"
+			if j > 0 {
+				label = "then"
+			}
+			wrap(b, fmt.Sprintf("%s (%s): %s", label, a.Kind, a.Detail), "   ", 92)
+		}
+		if len(h.Evidence) > 0 {
+			p("   evidence: %s\n", strings.Join(h.Evidence, ", "))
+		}
+		for _, pr := range h.Prevention {
+			wrap(b, "prevent: "+pr, "   ", 92)
+		}
+		p("\n")
+	}
+
+	if len(r.Findings) > 0 {
+		p("FINDINGS\n")
+	}
+	for _, f := range r.Findings {
+		res := f.Resource
+		if res == "" {
+			res = "-"
+		}
+		wrap(b, fmt.Sprintf("%-4s %s %-7s %s: %s", f.ID, f.Time.UTC().Format("15:04"), f.Kind, res, f.Summary), "  ", 110)
+		if f.Link != "" {
+			p("         %s\n", f.Link)
+		}
+	}
+	if len(r.Unavailable) > 0 {
+		p("\nCOULD NOT READ\n")
+		for _, u := range r.Unavailable {
+			wrap(b, u.Source+": "+u.Error, "  ", 110)
+		}
+	}
+	reasoner := r.Reasoner
+	if reasoner == "" {
+		reasoner = "none"
+	}
+	p("\n%d API calls · %d ms · %d model tokens · reasoner %s\n", r.Stats.APICalls, r.Stats.WallMS, r.Stats.LLMTokens, reasoner)
+	return b.Flush()
+}
+
+// wrap writes text indented and folded at width, continuing lines two
+// spaces further in.
+func wrap(w io.Writer, text, indent string, width int) {
+	line := indent
+	first := true
+	for _, word := range strings.Fields(text) {
+		if len(line)+len(word)+1 > width && strings.TrimSpace(line) != "" {
+			fmt.Fprintln(w, line)
+			line = indent + "  "
+			first = false
+		}
+		if line == indent || (!first && line == indent+"  ") {
+			line += word
+		} else {
+			line += " " + word
+		}
+	}
+	if strings.TrimSpace(line) != "" {
+		fmt.Fprintln(w, line)
+	}
+}

@@ -1,0 +1,236 @@
+// Package sim is the scenario simulator: a telemetry backend built from a
+// loaded scenario.Scenario that implements every source interface of package
+// investigate, so the engine investigates a simulated incident exactly as it
+// would a real AWS account.
+//
+// The simulator follows the principles of the scenario format:
+//
+//   - Healthy by default. Every resource produces the telemetry AWS publishes
+//     for its type (metrics, log lines, traces along its calls, routine
+//     CloudTrail activity) for the whole timeline; a scenario lists only what
+//     differs from healthy.
+//   - Deterministic. Every number is a pure function of the scenario, its
+//     seed and the point asked about: noise is derived from a hash of (seed,
+//     series, time), never from a shared random stream, so the same question
+//     gets the same answer whatever the order, the concurrency or the window
+//     of the queries.
+//   - The answer is sealed. The simulator sees only the Scenario, which has no
+//     expect block.
+//
+// Telemetry exists from Scenario.Start() to Scenario.End(); the simulator
+// answers nothing outside it and nothing after Now, the simulated instant at
+// which the investigation happens (the alarm's fire time unless Options.Now
+// says otherwise).
+package sim
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/scenario"
+)
+
+// Call kinds: the keys of Options.Latency, Options.Fail and Calls.
+const (
+	KindAlarm    = "alarm"
+	KindTopology = "topology"
+	KindMetrics  = "metrics"
+	KindLogs     = "logs"
+	KindTraces   = "traces"
+	KindChanges  = "changes"
+	KindHealth   = "health"
+	KindQuotas   = "quotas"
+)
+
+// Kinds lists every call kind.
+var Kinds = []string{KindAlarm, KindTopology, KindMetrics, KindLogs, KindTraces, KindChanges, KindHealth, KindQuotas}
+
+// Options shape how the simulated backend behaves as a service.
+type Options struct {
+	// Latency is how long each call of a kind takes. A call whose context
+	// ends first returns the context's error.
+	Latency map[string]time.Duration
+	// Fail makes every call of a kind return this error (wrapped).
+	Fail map[string]error
+	// Now is the simulated instant of the investigation. Zero means the
+	// alarm's fire time; it is kept within the telemetry range.
+	Now time.Time
+}
+
+// Sim is a simulated AWS account built from one scenario. It is safe for
+// concurrent use: everything is computed on demand from immutable state.
+type Sim struct {
+	sc   *scenario.Scenario
+	opts Options
+	seed uint64
+	now  time.Time
+	step time.Duration
+
+	nodes []*node
+	byID  map[string]*node
+
+	streams []*stream // traffic streams (entries and background sources)
+
+	series map[string]*series // by namespace|name|dims
+
+	groups     map[string]*logGroup
+	groupNames []string
+
+	edges []*edge // trace groups, in a fixed order
+
+	mu    sync.Mutex
+	calls map[string]int
+	total int
+}
+
+// New builds a simulator for s. s must not change afterwards.
+func New(s *scenario.Scenario, opts Options) *Sim {
+	m := &Sim{
+		sc:    s,
+		opts:  opts,
+		seed:  mix64(uint64(s.Seed) ^ 0x51ed5eed),
+		step:  s.Step,
+		calls: map[string]int{},
+	}
+	if m.step <= 0 {
+		m.step = time.Minute
+	}
+	m.now = s.Alarm.Fires
+	if !opts.Now.IsZero() {
+		m.now = opts.Now
+	}
+	if m.now.After(s.End()) {
+		m.now = s.End()
+	}
+	if m.now.Before(s.Start()) {
+		m.now = s.Start()
+	}
+	m.buildNodes()
+	m.buildTraffic()
+	m.buildSeries()
+	m.buildLogs()
+	m.buildEdges()
+	return m
+}
+
+// Sources returns every source, each backed by m.
+func (m *Sim) Sources() investigate.Sources {
+	return investigate.Sources{
+		Alarms:   m,
+		Topology: m,
+		Metrics:  m,
+		Logs:     m,
+		Traces:   m,
+		Changes:  m,
+		Health:   m,
+		Quotas:   m,
+	}
+}
+
+// Now is the simulated instant of the investigation: the alarm's fire time
+// unless Options.Now set another.
+func (m *Sim) Now() time.Time { return m.now }
+
+// Calls returns how many calls of each kind were made (a copy).
+func (m *Sim) Calls() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]int, len(m.calls))
+	for k, v := range m.calls {
+		out[k] = v
+	}
+	return out
+}
+
+// TotalCalls is the number of calls of every kind.
+func (m *Sim) TotalCalls() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.total
+}
+
+// call counts a call of kind, waits its latency and returns the configured
+// failure, if any.
+func (m *Sim) call(ctx context.Context, kind string) error {
+	m.mu.Lock()
+	m.calls[kind]++
+	m.total++
+	m.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sim %s: %w", kind, err)
+	}
+	if d := m.opts.Latency[kind]; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("sim %s: %w", kind, ctx.Err())
+		case <-t.C:
+		}
+	}
+	if err := m.opts.Fail[kind]; err != nil {
+		return fmt.Errorf("sim %s: %w", kind, err)
+	}
+	return nil
+}
+
+// clip narrows [start, end) to the telemetry that exists at Now.
+func (m *Sim) clip(start, end time.Time) (time.Time, time.Time, bool) {
+	if s := m.sc.Start(); start.Before(s) {
+		start = s
+	}
+	if end.After(m.now) {
+		end = m.now
+	}
+	if e := m.sc.End(); end.After(e) {
+		end = e
+	}
+	return start, end, start.Before(end)
+}
+
+// candidates returns up to n names of list closest to name.
+func candidates(name string, list []string, n int) []string {
+	type c struct {
+		s string
+		d int
+	}
+	cs := make([]c, 0, len(list))
+	for _, s := range list {
+		cs = append(cs, c{s, editDistance(name, s)})
+	}
+	sort.SliceStable(cs, func(i, j int) bool {
+		if cs[i].d != cs[j].d {
+			return cs[i].d < cs[j].d
+		}
+		return cs[i].s < cs[j].s
+	})
+	var out []string
+	for i := 0; i < len(cs) && i < n; i++ {
+		out = append(out, cs[i].s)
+	}
+	return out
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
