@@ -94,6 +94,7 @@ func checkComponent(ctx context.Context, r *run) result {
 				Summary: fmt.Sprintf("%s writes %s error lines/min since %s (%s before); its peers %s at most %s/min: %q",
 					h, num(logSig[h].during), clock(r.onset), num(logSig[h].before), peersOf(h), num(others), errLogs.top[h]),
 				Before: ptr(logSig[h].before), During: ptr(logSig[h].during), Unit: "error lines/min",
+				Link: logsLink(r.alarmDef.Region, errLogs.group[h]),
 			}, weight: 0.8}
 			add(h, f, 0.45)
 		}
@@ -120,6 +121,7 @@ func checkComponent(ctx context.Context, r *run) result {
 						Summary: fmt.Sprintf("%s: %s%% of the traced requests served by %s fail since %s (%s%% before), against %s%% on %s; exception: %q",
 							edge, num(sig[h].during), h, clock(r.onset), num(sig[h].before), num(medianOthers(sig, hosts, h)), peersOf(h), e.topException()),
 						Before: ptr(sig[h].before), During: ptr(sig[h].during), Unit: "% failed",
+						Link: r.traceLink(e.traceIDs),
 					}, weight: 0.9}
 					add(h, f, 0.5)
 				}
@@ -186,10 +188,11 @@ func edgesServedBy(groups map[string]*edgeStats, hosts []string) []string {
 type streamErrors struct {
 	before, during map[string]float64
 	top            map[string]string
+	group          map[string]string // the log group of each stream
 }
 
 func (r *run) errorLinesByStream(ctx context.Context) streamErrors {
-	se := streamErrors{before: map[string]float64{}, during: map[string]float64{}, top: map[string]string{}}
+	se := streamErrors{before: map[string]float64{}, during: map[string]float64{}, top: map[string]string{}, group: map[string]string{}}
 	topRate := map[string]float64{}
 	for _, group := range r.sortedGroups() {
 		before, during, ok := r.logs(ctx, group)
@@ -205,6 +208,7 @@ func (r *run) errorLinesByStream(ctx context.Context) streamErrors {
 				if v > topRate[s] && grew(ps.streamBefore[s], v, 1) {
 					topRate[s] = v
 					se.top[s] = ps.pattern.Pattern
+					se.group[s] = group
 				}
 			}
 			for s, v := range ps.streamBefore {
@@ -275,7 +279,7 @@ func (r *run) hostMetricOutliers(ctx context.Context, hosts []string, candFor fu
 					h, spec.Name, num(sh.during), unitSuffix(spec.Unit), clock(startOr(sh.start, r.onset)), num(sh.before), num(others)),
 				Before: ptr(sh.before), During: ptr(sh.during), Unit: spec.Unit,
 				Link: r.metricLink(h, spec),
-			}, weight: score}
+			}, weight: score, series: metricKey(h, spec), spec: spec}
 			findings = append(findings, f)
 			c := candFor(h)
 			c.evidence = append(c.evidence, f)

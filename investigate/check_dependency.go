@@ -132,7 +132,7 @@ func checkDependency(ctx context.Context, r *run) result {
 				Summary: fmt.Sprintf("%s %s rose to %s%s since %s (%s before)",
 					id, spec.Name, num(sh.during), unitSuffix(spec.Unit), clock(startOr(sh.start, r.onset)), num(sh.before)),
 				Before: ptr(sh.before), During: ptr(sh.during), Unit: spec.Unit, Link: r.metricLink(id, spec),
-			}, weight: 0.6}
+			}, weight: 0.6, series: metricKey(id, spec), spec: spec}
 			res.findings = append(res.findings, f)
 			addCand(CauseDependency, id, 0.45*r.alignment(sh.start), f)
 		}

@@ -145,5 +145,5 @@ func (r *run) metricFinding(id string, spec metricSpec, sh shift, summary string
 		Kind: FindingMetric, Check: CheckLimits, Resource: id, Time: startOr(sh.start, r.onset),
 		Summary: summary, Before: ptr(sh.before), During: ptr(sh.peak), Unit: spec.Unit,
 		Link: r.metricLink(id, spec),
-	}, weight: 0.8}
+	}, weight: 0.8, series: metricKey(id, spec), spec: spec}
 }

@@ -53,7 +53,7 @@ func checkTraffic(ctx context.Context, r *run) result {
 				Summary: fmt.Sprintf("%s %s %s to %s%s since %s, %s× its level an hour before (%s)",
 					id, spec.Name, word, num(during), unitSuffix(spec.Unit), clock(surgeStart), num(ratio), num(before)),
 				Before: ptr(before), During: ptr(during), Unit: spec.Unit, Link: r.metricLink(id, spec),
-			}, weight: 0.7}
+			}, weight: 0.7, series: metricKey(id, spec), spec: spec}
 			res.findings = append(res.findings, surge)
 			break
 		}

@@ -231,6 +231,9 @@ type finding struct {
 	Finding
 	// weight orders findings of one check, most telling first.
 	weight float64
+	// series is the metric key of the series the finding reads, if any.
+	series string
+	spec   metricSpec
 }
 
 // candidate is a hypothesis before ranking and wording.

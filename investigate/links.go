@@ -60,6 +60,14 @@ func risonEscape(s string) string {
 	return r.Replace(s)
 }
 
+// logsLink is LogsLink, or "" without a group.
+func logsLink(region, group string) string {
+	if group == "" {
+		return ""
+	}
+	return LogsLink(region, group)
+}
+
 func (r *run) metricLink(id string, spec metricSpec) string {
 	res := r.g.byID[id]
 	if res == nil || len(res.Dims) == 0 {

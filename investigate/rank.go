@@ -1,6 +1,7 @@
 package investigate
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -287,6 +288,7 @@ func (r *run) assemble(results map[string]result) Report {
 	if r.onsetFound {
 		report.Onset = r.onset
 	}
+	report.Series = r.chartSeries(hyps, all)
 	if report.Findings == nil {
 		report.Findings = []Finding{}
 	}
@@ -294,6 +296,36 @@ func (r *run) assemble(results map[string]result) Report {
 		report.Hypotheses = []Hypothesis{}
 	}
 	return report
+}
+
+// chartSeries are the alarm's series and up to two series the top
+// hypothesis cites.
+func (r *run) chartSeries(hyps []Hypothesis, all []*finding) []NamedSeries {
+	var out []NamedSeries
+	if s, err := r.alarmSeries.wait(context.Background()); err == nil && len(s) > 0 {
+		out = append(out, NamedSeries{Resource: r.alarmDef.Resource, Metric: r.alarmDef.Metric.Name, Unit: r.symptom.Unit, Series: s[0]})
+	}
+	if len(hyps) == 0 {
+		return out
+	}
+	metrics, err := r.metrics.wait(context.Background())
+	if err != nil {
+		return out
+	}
+	cited := map[string]bool{}
+	for _, id := range hyps[0].Evidence {
+		cited[id] = true
+	}
+	for _, f := range all {
+		if !cited[f.ID] || f.series == "" || len(out) == 3 {
+			continue
+		}
+		if s, ok := metrics[f.series]; ok && len(s.Values) > 0 {
+			out = append(out, NamedSeries{Resource: f.Resource, Metric: f.spec.Name, Unit: f.spec.Unit, Series: s})
+			f.series = "" // once
+		}
+	}
+	return out
 }
 
 func idNum(id string) int {

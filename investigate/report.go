@@ -108,6 +108,9 @@ type Report struct {
 	Hypotheses  []Hypothesis  `json:"hypotheses"`
 	Notes       []Note        `json:"notes,omitempty"`
 	Unavailable []Unavailable `json:"unavailable"`
+	// Series are the alarm's metric and the series the top hypothesis rests
+	// on, for charts.
+	Series []NamedSeries `json:"series,omitempty"`
 	// Reasoner names what wrote the report's words ("offline" or a model).
 	Reasoner string `json:"reasoner,omitempty"`
 	Stats    Stats  `json:"stats"`
@@ -121,6 +124,14 @@ func (r *Report) Finding(id string) (Finding, bool) {
 		}
 	}
 	return Finding{}, false
+}
+
+// NamedSeries is a series with what it measures.
+type NamedSeries struct {
+	Resource string `json:"resource"`
+	Metric   string `json:"metric"`
+	Unit     string `json:"unit,omitempty"`
+	Series
 }
 
 // Reasoner turns the engine's ranked report into its words: the summary and
