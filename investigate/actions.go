@@ -52,7 +52,7 @@ func dimFor(typ string) string {
 	return "host"
 }
 
-func dependencyActions(r *run, dep string) ([]Action, []string) {
+func dependencyActions(r *run, dep string, health bool) ([]Action, []string) {
 	rs := r.g.byID[dep]
 	callers := r.g.related(dep, RelCalls, false)
 	caller := "its callers"
@@ -71,7 +71,11 @@ func dependencyActions(r *run, dep string) ([]Action, []string) {
 				fmt.Sprintf("Subscribe to %s's status page and alarm on its error rate from the caller's side", dep),
 			}
 	case TypeDynamoDB, TypeRDS, TypeSQS:
-		return []Action{{ActionExclude, fmt.Sprintf("Fail away from %s: shed or queue the calls from %s, fail over to a replica or another Region if one is set up, and follow the AWS Health event", dep, caller)}},
+		follow := ""
+		if health {
+			follow = ", and follow the AWS Health event"
+		}
+		return []Action{{ActionExclude, fmt.Sprintf("Fail away from %s: shed or queue the calls from %s, fail over to a replica or another Region if one is set up%s", dep, caller, follow)}},
 			[]string{
 				fmt.Sprintf("Plan a failover for %s (global table, read replica, Multi-AZ) and rehearse it", dep),
 				"Subscribe the team to AWS Health events for the account (EventBridge rule to the incident channel)",

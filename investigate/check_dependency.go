@@ -176,7 +176,11 @@ func checkDependency(ctx context.Context, r *run) result {
 		if c.cause == CauseLimit {
 			c.actions, c.prevention = limitActions(r, c.resource, nil)
 		} else {
-			c.actions, c.prevention = dependencyActions(r, c.resource)
+			health := false
+			for _, f := range c.evidence {
+				health = health || f.Kind == FindingHealth
+			}
+			c.actions, c.prevention = dependencyActions(r, c.resource, health)
 		}
 		res.candidates = append(res.candidates, c)
 	}

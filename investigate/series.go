@@ -136,9 +136,16 @@ func departure(s Series, reference, w window, up int, floor float64) (t time.Tim
 		}
 		break
 	}
-	// A ramp leaves the normal range before it crosses the strong margin; a
-	// drift far smaller than the jump it leads into is not part of it.
-	jump := math.Abs(s.Values[idx[first]] - m)
+	// A drift far smaller than the jump it leads into is not part of it:
+	// the run starts where the signal reaches a tenth of its full jump.
+	jump := 0.0
+	for j := first; j <= last; j++ {
+		jump = math.Max(jump, math.Abs(s.Values[idx[j]]-m))
+	}
+	for first < last && math.Abs(s.Values[idx[first]]-m) < 0.1*jump {
+		first++
+	}
+	// A ramp leaves the normal range before it crosses the strong margin.
 	for first > 0 && beyond(s.Values[idx[first-1]], math.Max(weak, 0.1*jump)) {
 		first--
 	}

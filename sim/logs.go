@@ -277,11 +277,9 @@ func (m *Sim) buildLogs() {
 		if len(ps) == 0 {
 			ps = []place{pseudo(group)}
 		}
+		// The text is the line as written: the level is the author's to put
+		// in it (most do), never prefixed by the simulator.
 		text := it.Text
-		if lv := strings.ToUpper(it.Level); lv != "" && !strings.HasPrefix(strings.ToUpper(text), lv) &&
-			!(lv == "WARN" && strings.HasPrefix(strings.ToUpper(text), "WARNING")) {
-			text = lv + " " + text
-		}
 		for _, p := range ps {
 			rate := it.PerMin * p.share
 			src := m.newSource(p.stream, text, func(time.Time) float64 { return rate }, "item", strconv.Itoa(i))

@@ -45,10 +45,8 @@ func (m *Sim) query(q investigate.MetricQuery, start, end time.Time) investigate
 	if !ok {
 		return out
 	}
-	period := q.Period
-	if period <= 0 {
-		period = m.step
-	}
+	// A period shorter than a step holds at most one step: answer per step.
+	period := max(q.Period, m.step)
 	stat := normStat(q.Stat)
 	if q.Stat == "" {
 		stat = se.native()
@@ -246,9 +244,12 @@ func (m *Sim) catalogue(n *node) []*metricDef {
 		d.samples = samplesTraffic
 		hosts := 0
 		for _, t := range n.targets {
-			if t.r.Type == investigate.TypeASG && len(t.members) > 0 {
+			switch {
+			case t.r.Type == investigate.TypeASG && len(t.members) > 0:
 				hosts += len(t.members)
-			} else {
+			case t.r.Type == investigate.TypeECS:
+				hosts += t.tasks()
+			default:
 				hosts++
 			}
 		}

@@ -298,7 +298,7 @@ func percentile(stat string) (float64, bool) {
 }
 
 // tail is how far the pNN of a latency-like series lies above its average.
-func tail(p float64) float64 { return math.Exp(0.25 * probit(p)) }
+func tail(p float64) float64 { return math.Exp(0.2 * probit(p)) }
 
 // probit is the standard normal quantile of p.
 func probit(p float64) float64 {

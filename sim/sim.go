@@ -20,7 +20,47 @@
 // Telemetry exists from Scenario.Start() to Scenario.End(); the simulator
 // answers nothing outside it and nothing after Now, the simulated instant at
 // which the investigation happens (the alarm's fire time unless Options.Now
-// says otherwise).
+// says otherwise). A metric step counts once it has ended by Now.
+//
+// # The healthy model
+//
+// Traffic starts at entry resources (alb, apigw: rps, default 20) and at
+// background sources (a service, function, table, queue or database nothing
+// feeds runs at a few requests per second). An entry splits its rps evenly
+// over its targets; a service serves what reaches the hosts it runs on plus
+// what its callers send; each calls edge carries the caller's traffic. A
+// metric item on an entry's RequestCount or Count scales everything
+// downstream in proportion. Per step (CloudWatch's statistic for the metric):
+//
+//   - alb: RequestCount rps×step; Target 5XX 0.1%, 4XX 1%, ELB 5XX 0.02%;
+//     TargetResponseTime 0.04–0.06 s; HealthyHostCount the targets.
+//   - apigw: Count, 4XXError 0.5%, 5XXError 0.05%, IntegrationLatency its
+//     function's Duration + 6 ms (else ~40 ms), Latency that + 10–16 ms.
+//   - ec2: CPUUtilization 17–33% (part of it in proportion to traffic),
+//     network in proportion to traffic, status checks 0, CPUCreditBalance at
+//     the type's maximum for t*, CWAgent mem 40–50%, disk 30–50%.
+//   - asg: desired, in service, min, max; AWS/EC2 CPU and network of its
+//     instances under AutoScalingGroupName.
+//   - ecs: CPU 18–38%, memory 40–60%, RunningTaskCount = tasks (default 2).
+//   - lambda: Invocations = traffic, Errors 0.05%, Throttles 0, Duration
+//     (75 + 75×128/memory) ms ±10%, ConcurrentExecutions (Maximum) traffic ×
+//     Duration plus a burst margin, never above reserved concurrency or the
+//     concurrency quota (default 1000); the account-level series sums them.
+//   - dynamodb: consumed RCU 0.7 and WCU 0.3 per request, provisioned
+//     capacity for provisioned tables, throttles and system errors 0, user
+//     errors 0.01%, latency 4.5–6 ms.
+//   - rds: CPU ~25%, connections 20–30% of max_connections (else ~30),
+//     freeable memory and free storage by instance class, read/write latency
+//     ~2–3 ms (in seconds).
+//   - sqs: sent = received = deleted = traffic, visible ~0.5 s of traffic,
+//     oldest message 2–5 s.
+//
+// Counts get Poisson noise (request counts at least 2%), gauges a few percent.
+// Services log one INFO request line per request over a few paths, ALB
+// health checks, and a trickle of benign WARN and ERROR lines; functions add
+// Lambda's START, END and REPORT lines. Traced edges fail 0.1% (fault) and
+// 0.3% (error); latency is 6 ms to DynamoDB, 4 ms to RDS, 8 ms to SQS, 120 ms
+// to external APIs, 35 ms in a service plus its calls.
 package sim
 
 import (

@@ -979,3 +979,89 @@ func BenchmarkTraces(b *testing.B) {
 		}
 	}
 }
+
+func TestMetricItems(t *testing.T) {
+	sc := albScenario()
+	start, end := sc.Start(), sc.End()
+	all := scenario.Window{At: start, Until: end}
+	tg := map[string]string{"LoadBalancer": "app/web-alb/c65b7ab4efb9f4cf", "TargetGroup": "targetgroup/web/0123456789abcdef"}
+	var csv []scenario.Point
+	for i := 0; i < 200; i++ {
+		csv = append(csv, scenario.Point{Time: start.Add(time.Duration(i) * time.Minute), Value: float64(i)})
+	}
+	sc.Metrics = append(sc.Metrics,
+		scenario.MetricItem{Window: all, Resource: inst1, Namespace: "AWS/EC2", MetricName: "CPUUtilization", Baseline: fp(60)},
+		scenario.MetricItem{Window: scenario.Window{At: albOnset.Add(-time.Hour), Until: albOnset.Add(-30 * time.Minute)}, Resource: inst1, Namespace: "AWS/EC2", MetricName: "CPUUtilization", Value: fp(95), Noise: fp(0)},
+		scenario.MetricItem{Window: all, Resource: inst2, Namespace: "CWAgent", MetricName: "mem_used_percent", CSV: csv},
+		scenario.MetricItem{Window: all, Resource: "web-alb", Namespace: "AWS/ApplicationELB", MetricName: "RequestCount", Dims: tg, Value: fp(100), Noise: fp(0)},
+		scenario.MetricItem{Window: all, Resource: "web-alb", Namespace: "Custom/App", MetricName: "QueueDepth", Value: fp(7), Noise: fp(0)},
+	)
+	s := New(sc, Options{})
+	q := func(ns, name string, dims map[string]string) investigate.MetricQuery {
+		return investigate.MetricQuery{ID: name, Metric: investigate.Metric{Namespace: ns, Name: name, Dims: dims}}
+	}
+	cpu := metrics(t, s, q("AWS/EC2", "CPUUtilization", map[string]string{"InstanceId": inst1}), start, s.Now())
+	if m := mean(valuesIn(cpu, start, albOnset.Add(-time.Hour))); math.Abs(m-60) > 2 {
+		t.Errorf("baseline: mean CPU %.1f, want 60", m)
+	}
+	for _, v := range valuesIn(cpu, albOnset.Add(-time.Hour), albOnset.Add(-30*time.Minute)) {
+		if v != 95 {
+			t.Errorf("a later item with noise 0: %v, want a flat 95", v)
+			break
+		}
+	}
+	if m := mean(valuesIn(cpu, albOnset.Add(-30*time.Minute), albOnset)); math.Abs(m-60) > 3 {
+		t.Errorf("after the later item ends: mean %.1f, want the baseline 60", m)
+	}
+	mem := metrics(t, s, q("CWAgent", "mem_used_percent", map[string]string{"InstanceId": inst2}), start, start.Add(10*time.Minute))
+	if want := []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}; !reflect.DeepEqual(mem.Values, want) {
+		t.Errorf("csv: %v, want %v", mem.Values, want)
+	}
+	own := metrics(t, s, q("AWS/ApplicationELB", "RequestCount", tg), start, s.Now())
+	if len(own.Values) != 183 || maxOf(own.Values) != 100 || -maxOf(neg(own.Values)) != 100 {
+		t.Errorf("explicit dims: %d values, want a flat 100", len(own.Values))
+	}
+	lb := metrics(t, s, albQuery("rc", "RequestCount", "Sum", time.Minute), start, albOnset.Add(-time.Hour))
+	if m := mean(lb.Values); m < 2300 {
+		t.Errorf("the default series changed: mean %v", m)
+	}
+	custom := metrics(t, s, q("Custom/App", "QueueDepth", albDims()), start, s.Now())
+	if len(custom.Values) != 183 || custom.Values[0] != 7 {
+		t.Errorf("a metric only an item defines: %d values", len(custom.Values))
+	}
+}
+
+func TestTraceWindowsAreAdditive(t *testing.T) {
+	s := New(albScenario(), Options{})
+	a, c := albOnset.Add(-10*time.Minute), s.Now()
+	whole := traces(t, s, a, c)
+	for _, cut := range []time.Duration{10 * time.Minute, 10*time.Minute + 29*time.Second, 7*time.Minute + 3*time.Second} {
+		b := a.Add(cut)
+		left, right := traces(t, s, a, b), traces(t, s, b, c)
+		for _, g := range whole {
+			l, _ := findGroup(left, g.Caller, g.Callee, g.Instance)
+			r, _ := findGroup(right, g.Caller, g.Callee, g.Instance)
+			if l.Requests+r.Requests != g.Requests || l.Faults+r.Faults != g.Faults || l.Errors+r.Errors != g.Errors {
+				t.Errorf("cut at %v, %s>%s on %s: %d+%d requests, %d+%d faults; whole %d, %d",
+					cut, g.Caller, g.Callee, g.Instance, l.Requests, r.Requests, l.Faults, r.Faults, g.Requests, g.Faults)
+			}
+		}
+	}
+}
+
+func TestCallsTraceTheSameRequests(t *testing.T) {
+	sc := load(t, "dynamodb-policy-change.yaml")
+	s := New(sc, Options{})
+	gs := traces(t, s, sc.Onset.Add(-time.Hour), s.Now())
+	in, _ := findGroup(gs, "orders-api", "orders", "orders-fn")
+	for _, callee := range []string{"orders-table", "payments-api"} {
+		out, _ := findGroup(gs, "orders", callee, "orders-fn")
+		if in.Requests == 0 || out.Requests != in.Requests {
+			t.Errorf("orders>%s traced %d requests, orders-api>orders %d: want the same", callee, out.Requests, in.Requests)
+		}
+	}
+	c, _ := findGroup(gs, "client", "orders-api", "")
+	if c.Requests != in.Requests {
+		t.Errorf("client>orders-api %d requests, its only target %d", c.Requests, in.Requests)
+	}
+}

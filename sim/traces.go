@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/unstuck/unstuck/investigate"
@@ -41,7 +43,11 @@ type edge struct {
 	children []*edge // a client edge: its entry's edges
 	items    []*scenario.TraceItem
 	key      uint64
-	idx      int
+	// flowKey seeds the request count: edges that carry the same traffic
+	// (a service's inbound edge on a host and its calls from that host)
+	// trace the same requests.
+	flowKey uint64
+	idx     int
 }
 
 func (e *edge) instance() string {
@@ -55,6 +61,13 @@ func (m *Sim) buildEdges() {
 	add := func(e *edge) *edge {
 		e.idx = len(m.edges)
 		e.key = m.key("edge", e.caller, e.callee.r.ID, e.instance())
+		var sig []string
+		for i, k := range e.flow {
+			if k != 0 {
+				sig = append(sig, strconv.Itoa(i)+":"+strconv.FormatFloat(k, 'g', 9, 64))
+			}
+		}
+		e.flowKey = m.key("flow", strings.Join(sig, ","))
 		m.edges = append(m.edges, e)
 		return e
 	}
@@ -394,7 +407,7 @@ func (m *Sim) minute(c *latCtx, e *edge, recs []minuteRec) minuteRec {
 		return r
 	}
 
-	r.n = poisson(m.sampled(e.flow, mm)*60, k)
+	r.n = poisson(m.sampled(e.flow, mm)*60, hi(e.flowKey, mm.Unix()))
 	r.lat = m.edgeLat(c, e) * (1 + 0.04*gauss(hi(k, 7)))
 	left := r.n
 	for kind := 0; kind < 3; kind++ {

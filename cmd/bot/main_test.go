@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func runBot(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestInvestigateJSONContract checks the report JSON that users and outside
+// checks rely on (DESIGN.md), on the embedded default scenario.
+func TestInvestigateJSONContract(t *testing.T) {
+	code, out, errs := runBot(t, "investigate", "--scenario", "alb-5xx-one-bad-instance", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	for _, k := range []string{"scope", "onset", "findings", "hypotheses", "unavailable", "stats"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	var rep struct {
+		Scope struct {
+			Alarm, Resource string
+			Start, End      string
+		}
+		Onset    string
+		Findings []struct {
+			ID, Kind, Resource, Time, Summary string
+		}
+		Hypotheses []struct {
+			Cause, Resource, Title, Explanation string
+			Confidence                          float64
+			Evidence                            []string
+			Actions                             []struct{ Kind, Detail string }
+			Prevention                          []string
+		}
+		Stats struct {
+			APICalls  int   `json:"api_calls"`
+			WallMS    int64 `json:"wall_ms"`
+			LLMTokens int   `json:"llm_tokens"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Scope.Alarm != "web-alb-target-5xx" || rep.Scope.Resource != "web-alb" || rep.Onset != "2024-12-03T10:30:00Z" {
+		t.Errorf("scope %+v onset %s", rep.Scope, rep.Onset)
+	}
+	if len(rep.Hypotheses) == 0 {
+		t.Fatal("no hypotheses")
+	}
+	h := rep.Hypotheses[0]
+	if h.Cause != "component" || h.Resource != "i-0c5e1a2b3d4f50003" {
+		t.Fatalf("top hypothesis %s %s, want component i-0c5e1a2b3d4f50003", h.Cause, h.Resource)
+	}
+	if k := h.Actions[0].Kind; k != "exclude" && k != "restart" {
+		t.Errorf("first action %s", k)
+	}
+	if h.Confidence <= 0 || h.Confidence > 1 || h.Title == "" || h.Explanation == "" || len(h.Prevention) == 0 {
+		t.Errorf("hypothesis incomplete: %+v", h)
+	}
+	kinds := map[string]string{}
+	for _, f := range rep.Findings {
+		kinds[f.ID] = f.Kind
+	}
+	cited := map[string]bool{}
+	for _, id := range h.Evidence {
+		cited[kinds[id]] = true
+		if !strings.Contains(h.Explanation, "["+id+"]") {
+			t.Errorf("explanation does not cite %s", id)
+		}
+	}
+	if !cited["trace"] || !cited["log"] {
+		t.Errorf("the culprit is not singled out by traces and logs: cited kinds %v", cited)
+	}
+	if rep.Stats.APICalls == 0 {
+		t.Error("no API calls counted")
+	}
+}
+
+var wallMS = regexp.MustCompile(`\d+ ms ·`)
+
+func TestInvestigateTextGolden(t *testing.T) {
+	for _, name := range []string{"alb-5xx-one-bad-instance", "dynamodb-policy-change", "lambda-concurrency-limit"} {
+		t.Run(name, func(t *testing.T) {
+			code, out, errs := runBot(t, "investigate", "--scenario", name)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			got := wallMS.ReplaceAllString(out, "N ms ·")
+			golden := filepath.Join("testdata", name+".txt")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create)", err)
+			}
+			if got != string(want) {
+				t.Errorf("text report differs from %s (run with -update after checking):\n%s", golden, got)
+			}
+		})
+	}
+}
+
+func TestCommandLineErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("name: bad\ntitle: t\nonset: 2024-12-03T10:30:00Z\nalarm: {name: a, resource: x, metric: AWS/EC2 CPUUtilization, stat: Average, threshold: 1, fires: +1m}\nresources:\n  - {id: x, type: ec3}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"no command", nil, 2, "Usage"},
+		{"unknown command", []string{"investgate"}, 2, "unknown command"},
+		{"no scenario", []string{"investigate"}, 2, "--scenario is required"},
+		{"bad format", []string{"investigate", "--scenario", "alb-5xx-one-bad-instance", "--format", "xml"}, 2, "want text or json"},
+		{"bad llm", []string{"investigate", "--scenario", "alb-5xx-one-bad-instance", "--llm", "gpt"}, 2, "want auto, offline or openai"},
+		{"unknown flag", []string{"investigate", "--scenarios", "x"}, 2, "flag provided but not defined"},
+		{"unknown embedded scenario", []string{"investigate", "--scenario", "alb-5xx"}, 1, "alb-5xx-one-bad-instance"},
+		{"missing file", []string{"investigate", "--scenario", filepath.Join(dir, "nope.yaml")}, 1, "nope.yaml"},
+		{"invalid file names file, line and field", []string{"investigate", "--scenario", bad}, 1, "bad.yaml:6: resources[0].type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := runBot(t, tt.args...)
+			if code != tt.wantCode || !strings.Contains(errs, tt.wantErr) {
+				t.Errorf("exit %d, stderr %q; want exit %d containing %q", code, errs, tt.wantCode, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestScenariosLists(t *testing.T) {
+	code, out, _ := runBot(t, "scenarios")
+	if code != 0 || !strings.Contains(out, "alb-5xx-one-bad-instance") || !strings.Contains(out, "web-alb-target-5xx") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+func TestEvalExitCode(t *testing.T) {
+	src, err := os.ReadFile("../../scenarios/dynamodb-policy-change.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	right, wrong := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(right, "s.yaml"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(src), "resource: [orders-table]", "resource: [payments-api]", 1)
+	if bad == string(src) {
+		t.Fatal("could not plant a wrong answer")
+	}
+	if err := os.WriteFile(filepath.Join(wrong, "s.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runBot(t, "eval", right); code != 0 || !strings.Contains(out, "top-1 100%") {
+		t.Errorf("right answer: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ := runBot(t, "eval", "--json", wrong)
+	if code != 1 {
+		t.Errorf("wrong answer: exit %d, want 1", code)
+	}
+	var res struct {
+		Results []struct {
+			Name string
+			Rank int
+		}
+		Totals struct{ Top1 float64 }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Results) != 1 || res.Totals.Top1 != 0 {
+		t.Errorf("json %v: %s", err, out)
+	}
+}
