@@ -261,12 +261,14 @@ func (r *run) hostMetricOutliers(ctx context.Context, hosts []string, candFor fu
 			sig[h] = peerSignal{sh.before, sh.during}
 		}
 		for _, h := range hosts {
-			sh := shifts[h]
-			if !sh.moved {
+			sh, ok := shifts[h]
+			if !ok {
 				continue
 			}
+			// Against its peers, not its own history: a slow leak makes its
+			// own baseline noisy. It must have risen, and stand apart.
 			others := medianOthers(sig, hosts, h)
-			if sh.during-others < minMove(spec.Role) {
+			if sh.during-sh.before < minMove(spec.Role) || sh.during-others < minMove(spec.Role) {
 				continue
 			}
 			full := (spec.Role == roleMemory || spec.Role == roleDisk) && sh.peak >= 90

@@ -90,8 +90,12 @@ func checkLimits(ctx context.Context, r *run) result {
 				if limit <= 0 || sh.peak < 0.9*limit || sh.before >= 0.9*limit {
 					continue
 				}
-				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s reached %s%s, %s%% of %s (%s before)",
-					id, spec.Name, num(sh.peak), unitSuffix(spec.Unit), num(100*sh.peak/limit), what, num(sh.before)))
+				of := fmt.Sprintf(", %s%% of %s", num(100*sh.peak/limit), what)
+				if spec.Unit == "%" {
+					of = ""
+				}
+				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s reached %s%s%s (%s before)",
+					id, spec.Name, num(sh.peak), unitSuffix(spec.Unit), of, num(sh.before)))
 				sc = 0.6
 				if spec.Role == roleUtilisation || spec.Role == roleMemory || spec.Role == roleDisk {
 					sc = 0.45

@@ -63,7 +63,12 @@ func (r *run) shiftOf(s Series, spec metricSpec) shift {
 		delta = -delta
 	}
 	noise := 4 * robustSpread(base)
+	// Percentages are bounded: 60% to 88% is a large move although it is
+	// less than half again; the role's minimum move stands for them.
 	rel := 0.5 * math.Abs(sh.before)
+	if spec.Role == roleUtilisation || spec.Role == roleMemory || spec.Role == roleDisk {
+		rel = 0
+	}
 	need := math.Max(math.Max(noise, rel), minMove(spec.Role))
 	if need == 0 {
 		need = 1e-9
