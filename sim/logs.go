@@ -350,7 +350,7 @@ func (m *Sim) Logs(ctx context.Context, q investigate.LogQuery) (investigate.Log
 	}
 	g, ok := m.groups[q.Group]
 	if !ok {
-		return investigate.LogStats{}, &investigate.NotFoundError{Kind: "log group", Name: q.Group, Candidates: candidates(q.Group, m.groupNames, 3)}
+		return investigate.LogStats{}, &investigate.NotFoundError{Kind: "log group", Name: q.Group, Candidates: investigate.ClosestNames(q.Group, m.groupNames, 3)}
 	}
 	stats := investigate.LogStats{Group: q.Group, ByStream: map[string]int{}}
 	lo, hiT, ok := m.clip(q.Start, q.End)
