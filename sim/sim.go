@@ -230,4 +230,3 @@ func (m *Sim) clip(start, end time.Time) (time.Time, time.Time, bool) {
 	}
 	return start, end, start.Before(end)
 }
-
