@@ -42,13 +42,14 @@ func actorName(actor string) string {
 }
 
 // risk is how likely a kind of management event is to break what is running.
-func risk(event string) float64 {
-	e := event
+func risk(e string) float64 {
 	switch {
 	case strings.HasPrefix(e, "Tag"), strings.HasPrefix(e, "Untag"),
 		strings.Contains(e, "Dashboard"), strings.Contains(e, "MetricAlarm"), strings.HasPrefix(e, "PutMetric"):
 		return 0.15
-	case strings.HasPrefix(e, "Create") && !strings.Contains(e, "Deployment") && !strings.Contains(e, "Version"):
+	case strings.HasPrefix(e, "Create") && !strings.Contains(e, "Deployment") && !strings.Contains(e, "Version"),
+		strings.HasPrefix(e, "Authorize"):
+		// New things and new access rarely break what runs.
 		return 0.3
 	case strings.HasPrefix(e, "Update"), strings.HasPrefix(e, "Put"), strings.HasPrefix(e, "Delete"),
 		strings.HasPrefix(e, "Modify"), strings.HasPrefix(e, "Revoke"), strings.HasPrefix(e, "Disable"),
@@ -56,7 +57,7 @@ func risk(event string) float64 {
 		strings.HasPrefix(e, "Reboot"), strings.HasPrefix(e, "Stop"), strings.HasPrefix(e, "Terminate"),
 		strings.HasPrefix(e, "SetDesired"), strings.HasPrefix(e, "Schedule"), strings.HasPrefix(e, "Rotate"),
 		strings.HasPrefix(e, "Replace"), strings.HasPrefix(e, "Publish"), strings.HasPrefix(e, "Register"),
-		strings.Contains(e, "Deployment"), strings.HasPrefix(e, "Authorize"), strings.HasPrefix(e, "Failover"):
+		strings.Contains(e, "Deployment"), strings.HasPrefix(e, "Failover"):
 		return 1
 	}
 	return 0.6
@@ -72,16 +73,19 @@ func isDeploy(event string) bool {
 	return false
 }
 
-// kindWords are what the failures say when a kind of change breaks things.
+// kindWords are what failures say when a kind of change breaks things. change
+// is matched against "eventSource eventName"; words against the failures'
+// own text (log lines, exceptions, Health events), lower-cased.
 var kindWords = []struct {
-	source *regexp.Regexp
+	change *regexp.Regexp
 	words  *regexp.Regexp
 }{
-	{regexp.MustCompile(`kms`), regexp.MustCompile(`kms|decrypt|encrypt|key`)},
-	{regexp.MustCompile(`iam|sts|Policy|Permission`), regexp.MustCompile(`accessdenied|access denied|not authorized|forbidden|unauthori`)},
-	{regexp.MustCompile(`SecurityGroup|NetworkAcl|Route|Vpc`), regexp.MustCompile(`timed? ?out|timeout|connection refused|connect|unreachable|etimedout`)},
-	{regexp.MustCompile(`ssm|secretsmanager|Parameter|Secret`), regexp.MustCompile(`config|parameter|secret|invalid|parse|missing`)},
-	{regexp.MustCompile(`Concurrency|Throughput|UpdateTable|Capacity|ModifyDB`), regexp.MustCompile(`throttl|exceeded|too many|capacity|rate`)},
+	{regexp.MustCompile(`^kms\.`), regexp.MustCompile(`kms|kmsdisabled|kmsinvalidstate|kmsaccessdenied|decrypt|key is (not enabled|disabled|pending deletion)`)},
+	{regexp.MustCompile(`^(iam|sts)\.|Policy|Permission`), regexp.MustCompile(`accessdenied|access denied|not authorized|forbidden|unauthori[sz]ed`)},
+	// Only a change that takes access away breaks connectivity.
+	{regexp.MustCompile(`Revoke|DeleteSecurityGroup|NetworkAcl|DeleteRoute|ReplaceRoute|ModifySecurityGroupRules|DisassociateRouteTable`), regexp.MustCompile(`connection (refused|reset|timed out)|connect timeout|i/o timeout|timed out|etimedout|unreachable|no route to host`)},
+	{regexp.MustCompile(`^(ssm|secretsmanager)\.|Parameter|Secret`), regexp.MustCompile(`config|parameter|secret|syntaxerror|invalid json|unexpected token|parse error|failed to parse|missing required`)},
+	{regexp.MustCompile(`Concurrency|Throughput|UpdateTable|Capacity|ModifyDB`), regexp.MustCompile(`throttl|rate exceeded|too many|provisionedthroughputexceeded|limit exceeded`)},
 }
 
 // mentioned says how the failures' words point at a change: 1 when they name
@@ -96,7 +100,7 @@ func mentioned(text string, ch Change, names []string) float64 {
 		}
 	}
 	for _, kw := range kindWords {
-		if (kw.source.MatchString(ch.Source) || kw.source.MatchString(ch.Event)) && kw.words.MatchString(text) {
+		if kw.change.MatchString(ch.Source+" "+ch.Event) && kw.words.MatchString(text) {
 			return 0.5
 		}
 	}
@@ -118,9 +122,11 @@ func checkChanges(ctx context.Context, r *run) result {
 		return res
 	}
 	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Time.Before(changes[j].Time) })
-	text := r.errorText(ctx)
-	fails := r.failing(ctx)
-	latest := r.onset.Add(r.step)
+	shared := r.shared(ctx)
+	text, fails := shared.errorText, shared.failing
+	// The onset is known to a datapoint: a change within a minute after it
+	// may still have caused it, a later one cannot.
+	latest := r.onset.Add(min(r.step, time.Minute))
 	for i := range changes {
 		ch := changes[i]
 		if ch.ReadOnly || ch.Error != "" || strings.HasPrefix(ch.Event, "AssumeRole") {
@@ -171,8 +177,11 @@ func checkChanges(ctx context.Context, r *run) result {
 		if isDeploy(ch.Event) {
 			what = "deploy (" + ch.Event + ")"
 		}
-		summary := fmt.Sprintf("%s on %s by %s (%s) at %s, %s before the onset",
-			what, culprit, actorName(ch.Actor), who, clock(ch.Time), ago(r.onset.Sub(ch.Time)))
+		when := ago(r.onset.Sub(ch.Time)) + " before the onset"
+		if ch.Time.After(r.onset) {
+			when = ago(ch.Time.Sub(r.onset)) + " after the first bad datapoint"
+		}
+		summary := fmt.Sprintf("%s on %s by %s (%s) at %s, %s", what, culprit, actorName(ch.Actor), who, clock(ch.Time), when)
 		if p := paramsText(ch.Params); p != "" {
 			summary += "; " + p
 		}

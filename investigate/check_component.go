@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// minTraces is how many traced requests a host must have served for its
+// failure rate to count.
+const minTraces = 20
+
 // peerSignal is one host's value of a signal, before and during.
 type peerSignal struct {
 	before, during float64
@@ -19,13 +23,7 @@ func outliers(sig map[string]peerSignal, hosts []string, min float64) []string {
 	var out []string
 	for _, h := range hosts {
 		s := sig[h]
-		var others []float64
-		for _, o := range hosts {
-			if o != h {
-				others = append(others, sig[o].during)
-			}
-		}
-		peers := median(others)
+		peers := medianOthers(sig, hosts, h)
 		if s.during >= min && s.during >= 3*peers+min/2 && s.during >= 3*s.before+min/2 {
 			out = append(out, h)
 		}
@@ -82,11 +80,13 @@ func checkComponent(ctx context.Context, r *run) result {
 		for _, h := range hosts {
 			logSig[h] = peerSignal{errLogs.before[h], errLogs.during[h]}
 		}
-		for _, h := range outliers(logSig, hosts, 5) {
+		// A new error on one host alone is telling even at a few lines: a
+		// crashed thread logs once and falls silent.
+		for _, h := range outliers(logSig, hosts, 1.5) {
 			others := 0.0
 			for _, o := range hosts {
 				if o != h {
-					others = maxFloat(others, logSig[o].during)
+					others = max(others, logSig[o].during)
 				}
 			}
 			f := &finding{Finding: Finding{
@@ -99,27 +99,44 @@ func checkComponent(ctx context.Context, r *run) result {
 			add(h, f, 0.45)
 		}
 
+		// A new error pattern seen on one host alone, however few lines.
+		for _, ne := range errLogs.lone(hosts) {
+			f := &finding{Finding: Finding{
+				Kind: FindingLog, Check: CheckComponent, Resource: ne.host, Time: r.onset,
+				Summary: fmt.Sprintf("a new error appears on %s alone since %s: %d lines, none before and none on %s: %q",
+					ne.host, clock(r.onset), ne.count, peersOf(ne.host), ne.pattern),
+				Link: logsLink(r.alarmDef.Region, ne.group),
+			}, weight: 0.7}
+			add(ne.host, f, 0.4)
+		}
+
 		// Traced failures of the requests each host served.
 		if tracesOK {
 			for _, edge := range edgesServedBy(td, hosts) {
 				sig := map[string]peerSignal{}
+				var sampled []string
 				for _, h := range hosts {
 					k := edge + "@" + h
-					b, d := 0.0, 0.0
+					// A rate from a handful of sampled traces is noise.
+					if e := td[k]; e == nil || e.requests < minTraces {
+						continue
+					}
+					b := 0.0
 					if e := tb[k]; e != nil {
 						b = e.failRate()
 					}
-					if e := td[k]; e != nil {
-						d = e.failRate()
-					}
-					sig[h] = peerSignal{b * 100, d * 100}
+					sig[h] = peerSignal{b * 100, td[k].failRate() * 100}
+					sampled = append(sampled, h)
 				}
-				for _, h := range outliers(sig, hosts, 10) {
+				if len(sampled) < 2 {
+					continue
+				}
+				for _, h := range outliers(sig, sampled, 10) {
 					e := td[edge+"@"+h]
 					f := &finding{Finding: Finding{
 						Kind: FindingTrace, Check: CheckComponent, Resource: h, Time: r.onset,
 						Summary: fmt.Sprintf("%s: %s%% of the traced requests served by %s fail since %s (%s%% before), against %s%% on %s; exception: %q",
-							edge, num(sig[h].during), h, clock(r.onset), num(sig[h].before), num(medianOthers(sig, hosts, h)), peersOf(h), e.topException()),
+							edge, num(sig[h].during), h, clock(r.onset), num(sig[h].before), num(medianOthers(sig, sampled, h)), peersOf(h), e.topException()),
 						Before: ptr(sig[h].before), During: ptr(sig[h].during), Unit: "% failed",
 						Link: r.traceLink(e.traceIDs),
 					}, weight: 0.9}
@@ -143,21 +160,15 @@ func checkComponent(ctx context.Context, r *run) result {
 	return res
 }
 
+// medianOthers is the median signal of the other hosts that have one.
 func medianOthers(sig map[string]peerSignal, hosts []string, h string) float64 {
 	var o []float64
 	for _, x := range hosts {
-		if x != h {
-			o = append(o, sig[x].during)
+		if s, ok := sig[x]; ok && x != h {
+			o = append(o, s.during)
 		}
 	}
 	return median(o)
-}
-
-func maxFloat(a, b float64) float64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // edgesServedBy lists the edges whose traced requests some of the hosts
@@ -189,6 +200,41 @@ type streamErrors struct {
 	before, during map[string]float64
 	top            map[string]string
 	group          map[string]string // the log group of each stream
+	// fresh are the error patterns absent from the baseline, with their
+	// lines by stream since the onset.
+	fresh []freshError
+}
+
+// freshError is an error pattern that was not there before the onset.
+type freshError struct {
+	group, pattern string
+	byStream       map[string]int
+}
+
+// loneError is a fresh error pattern written by one host of a group only.
+type loneError struct {
+	host, group, pattern string
+	count                int
+}
+
+// lone returns the fresh error patterns that one of the hosts wrote and none
+// of the others did.
+func (se streamErrors) lone(hosts []string) []loneError {
+	var out []loneError
+	for _, fe := range se.fresh {
+		writers := 0
+		var who string
+		for _, h := range hosts {
+			if fe.byStream[h] > 0 {
+				writers++
+				who = h
+			}
+		}
+		if writers == 1 && fe.byStream[who] >= 3 {
+			out = append(out, loneError{host: who, group: fe.group, pattern: fe.pattern, count: fe.byStream[who]})
+		}
+	}
+	return out
 }
 
 func (r *run) errorLinesByStream(ctx context.Context) streamErrors {
@@ -202,6 +248,9 @@ func (r *run) errorLinesByStream(ctx context.Context) streamErrors {
 		for _, ps := range r.patternShifts(before, during) {
 			if !isErrorLine(ps.pattern.Pattern) {
 				continue
+			}
+			if ps.before == 0 && len(ps.pattern.ByStream) > 0 {
+				se.fresh = append(se.fresh, freshError{group: group, pattern: ps.pattern.Pattern, byStream: ps.pattern.ByStream})
 			}
 			for s, v := range ps.byStream {
 				se.during[s] += v
@@ -274,6 +323,13 @@ func (r *run) hostMetricOutliers(ctx context.Context, hosts []string, candFor fu
 			full := (spec.Role == roleMemory || spec.Role == roleDisk) && sh.peak >= 90
 			if full {
 				exhausted[h] = true
+				// Memory or disk runs out when it reaches the top, not when
+				// it starts to grow.
+				if s, ok := r.series(ctx, h, spec); ok {
+					if t := crossedAt(s, window{r.telemetry.start, r.telemetry.end}, 90, true); !t.IsZero() {
+						sh.start = t
+					}
+				}
 			}
 			f := &finding{Finding: Finding{
 				Kind: FindingMetric, Check: CheckComponent, Resource: h, Time: startOr(sh.start, r.onset),

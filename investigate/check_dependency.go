@@ -140,7 +140,7 @@ func checkDependency(ctx context.Context, r *run) result {
 
 	// AWS Health events open at the onset on what is in scope.
 	if events, ok := get(ctx, r, "health", r.health); ok {
-		fails := r.failing(ctx)
+		fails := r.shared(ctx).failing
 		for _, ev := range events {
 			if ev.Start.After(r.onset.Add(10*r.step)) || (!ev.End.IsZero() && ev.End.Before(r.onset)) {
 				continue

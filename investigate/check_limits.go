@@ -15,7 +15,8 @@ func (r *run) limitOf(res *Resource, spec metricSpec, quotas []Quota) (limit flo
 		v, _ := strconv.ParseFloat(res.Config[k], 64)
 		return v
 	}
-	perMin := r.step.Seconds()
+	// Consumed capacity is a sum per period; provisioned units are per second.
+	secondsPerPeriod := r.step.Seconds()
 	switch spec.Role {
 	case roleConcurrency:
 		if v := conf("reserved_concurrency"); v > 0 {
@@ -32,11 +33,11 @@ func (r *run) limitOf(res *Resource, spec metricSpec, quotas []Quota) (limit flo
 		}
 	case roleConsumedRead:
 		if v := conf("rcu"); v > 0 && res.Config["mode"] == "provisioned" {
-			return v * perMin, fmt.Sprintf("its provisioned %s RCU", num(v))
+			return v * secondsPerPeriod, fmt.Sprintf("its provisioned %s RCU", num(v))
 		}
 	case roleConsumedWrite:
 		if v := conf("wcu"); v > 0 && res.Config["mode"] == "provisioned" {
-			return v * perMin, fmt.Sprintf("its provisioned %s WCU", num(v))
+			return v * secondsPerPeriod, fmt.Sprintf("its provisioned %s WCU", num(v))
 		}
 	case roleUtilisation, roleMemory, roleDisk:
 		return 100, "100%"
@@ -56,10 +57,14 @@ func (r *run) limitOf(res *Resource, spec metricSpec, quotas []Quota) (limit flo
 func checkLimits(ctx context.Context, r *run) result {
 	var res result
 	quotas, _ := get(ctx, r, "quotas", r.quotas)
-	peerOf := map[string]bool{}
+	peers := map[string][]string{} // each host's peers
 	for _, hosts := range r.g.peerGroups() {
 		for _, h := range hosts {
-			peerOf[h] = true
+			for _, o := range hosts {
+				if o != h {
+					peers[h] = append(peers[h], o)
+				}
+			}
 		}
 	}
 
@@ -68,6 +73,7 @@ func checkLimits(ctx context.Context, r *run) result {
 		var evidence []*finding
 		var score float64
 		saturation := true
+		lone := false // memory or disk ran out here and on none of its peers
 		var quota *Quota
 		for _, spec := range catalog[rs.Type] {
 			s, ok := r.series(ctx, id, spec)
@@ -90,12 +96,19 @@ func checkLimits(ctx context.Context, r *run) result {
 				if limit <= 0 || sh.peak < 0.9*limit || sh.before >= 0.9*limit {
 					continue
 				}
+				// A limit matters from when it was reached.
+				if t := crossedAt(s, window{r.telemetry.start, r.telemetry.end}, 0.9*limit, true); !t.IsZero() {
+					sh.start = t
+				}
 				of := fmt.Sprintf(", %s%% of %s", num(100*sh.peak/limit), what)
 				if spec.Unit == "%" {
 					of = ""
 				}
 				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s reached %s%s%s (%s before)",
 					id, spec.Name, num(sh.peak), unitSuffix(spec.Unit), of, num(sh.before)))
+				if (spec.Role == roleMemory || spec.Role == roleDisk) && len(peers[id]) > 0 && !r.anyAtLevel(ctx, peers[id], spec, 0.9*limit) {
+					lone = true
+				}
 				sc = 0.6
 				if spec.Role == roleUtilisation || spec.Role == roleMemory || spec.Role == roleDisk {
 					sc = 0.45
@@ -107,12 +120,18 @@ func checkLimits(ctx context.Context, r *run) result {
 				if sh.before < 10 || sh.peak > 1 {
 					continue
 				}
+				if t := crossedAt(s, window{r.telemetry.start, r.telemetry.end}, 1, false); !t.IsZero() {
+					sh.start = t
+				}
 				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s ran out: %s (%s before); the instance is held to its baseline CPU",
 					id, spec.Name, num(sh.peak), num(sh.before)))
 				sc = 0.65
 			case roleFreeStorage, roleFreeMemory:
 				if sh.before <= 0 || sh.peak > 0.05*sh.before {
 					continue
+				}
+				if t := crossedAt(s, window{r.telemetry.start, r.telemetry.end}, 0.05*sh.before, false); !t.IsZero() {
+					sh.start = t
 				}
 				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s fell to %s bytes (%s before)",
 					id, spec.Name, num(sh.peak), num(sh.before)))
@@ -130,18 +149,37 @@ func checkLimits(ctx context.Context, r *run) result {
 		if len(evidence) == 0 {
 			continue
 		}
+		res.findings = append(res.findings, evidence...)
+		if lone {
+			// Memory or disk that ran out on one host and none of its peers
+			// is that host failing: restart it.
+			c := &candidate{cause: CauseComponent, resource: id, score: score, evidence: evidence}
+			c.actions, c.prevention = componentActions(r, id, true)
+			res.candidates = append(res.candidates, c)
+			continue
+		}
 		// One host of several at its limit is one part failing; the component
 		// check weighs it against its peers.
-		if peerOf[id] {
+		if len(peers[id]) > 0 {
 			score *= 0.6
 		}
-		res.findings = append(res.findings, evidence...)
 		c := &candidate{cause: CauseLimit, resource: id, score: score, evidence: evidence, saturation: saturation}
 		c.actions, c.prevention = limitActions(r, id, quota)
 		res.candidates = append(res.candidates, c)
 	}
 	sort.SliceStable(res.candidates, func(i, j int) bool { return res.candidates[i].score > res.candidates[j].score })
 	return res
+}
+
+// anyAtLevel reports whether any of the hosts' metric peaked at the level
+// since the onset.
+func (r *run) anyAtLevel(ctx context.Context, hosts []string, spec metricSpec, level float64) bool {
+	for _, h := range hosts {
+		if s, ok := r.series(ctx, h, spec); ok && r.shiftOf(s, spec).peak >= level {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) metricFinding(id string, spec metricSpec, sh shift, summary string) *finding {

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 )
 
-// checkTraffic looks for a change in the system's inputs: a surge or a drop
-// of requests at the entry, and a shift in their mix — one new client, path or
-// kind of request that grew while the rest did not.
+// checkTraffic looks for a change in the system's inputs and capacity: a
+// surge or a drop of requests at the entry, a shift in their mix — one new
+// client, path or kind of request that grew while the rest did not — and
+// capacity that went away (instances or tasks lost).
 func checkTraffic(ctx context.Context, r *run) result {
 	var res result
+	res.add(r.capacityLoss(ctx))
 	for _, id := range r.g.inScope() {
 		rs := r.g.byID[id]
 		if rs.Type != TypeALB && rs.Type != TypeAPIGateway && id != r.alarmDef.Resource {
@@ -27,7 +30,7 @@ func checkTraffic(ctx context.Context, r *run) result {
 			if !ok {
 				continue
 			}
-			before := mean(s.values(window{r.onset.Add(-baselineGap - baselineLength), r.onset.Add(-30 * r.step)}))
+			before := mean(s.values(window{r.onset.Add(-baselineGap - baselineLength), r.onset.Add(-30 * time.Minute)}))
 			// At the time the alarm fires a surge is often still rising:
 			// its latest level says more than its mean.
 			latest := s.values(window{r.onset, r.during.end})
@@ -100,7 +103,7 @@ func checkTraffic(ctx context.Context, r *run) result {
 		if surge == nil && len(mix) == 0 {
 			continue
 		}
-		c := &candidate{cause: CauseSystemChange, resource: id, surge: ratio > 1}
+		c := &candidate{cause: CauseSystemChange, resource: id, surge: surge != nil && ratio > 1}
 		switch {
 		case len(mix) > 0:
 			c.score = 0.6
@@ -114,14 +117,102 @@ func checkTraffic(ctx context.Context, r *run) result {
 			c.score = 0.4 * r.alignment(surgeStart)
 			c.evidence = append(c.evidence, surge)
 			c.actions, c.prevention = trafficActions(r, id, false, "")
+			// An entry that throttles the surge is already shedding it:
+			// scaling behind it does not help; keeping the flood out does.
+			if f := r.entryThrottling(ctx, id); f != nil {
+				res.findings = append(res.findings, f)
+				c.evidence = append(c.evidence, f)
+				c.score = noisyOr(c.score, 0.3)
+				c.actions = []Action{
+					{ActionBlock, fmt.Sprintf("Block or rate-limit the client that floods %s (a usage plan or WAF rate-based rule on its key or address), so the others stop being throttled with it", id)},
+					{ActionScale, fmt.Sprintf("If the traffic is legitimate, raise %s's throttling limits", id)},
+				}
+			}
 		default:
 			// Traffic fell: something upstream changed; worth a finding, not
 			// a cause of errors here.
 			c.score = 0.15
 			c.evidence = append(c.evidence, surge)
-			c.actions, c.prevention = trafficActions(r, id, false, "")
+			c.actions = []Action{{ActionBlock, fmt.Sprintf("Find what stopped sending traffic to %s upstream (DNS, a client release, a routing change) and keep any traffic that is now wrong away from it", id)}}
+			c.prevention = []string{fmt.Sprintf("Alarm on a drop of %s's request count, not only on errors", id)}
 		}
 		res.candidates = append(res.candidates, c)
+	}
+	return res
+}
+
+// add appends another result's findings and candidates.
+func (res *result) add(o result) {
+	res.findings = append(res.findings, o.findings...)
+	res.candidates = append(res.candidates, o.candidates...)
+}
+
+// entryThrottling is a finding when the traced requests entering an entry
+// resource are throttled since the onset and were not before.
+func (r *run) entryThrottling(ctx context.Context, entry string) *finding {
+	before, during, ok := r.traces(ctx)
+	if !ok {
+		return nil
+	}
+	b, d := byEdge(before, false)["client>"+entry], byEdge(during, false)["client>"+entry]
+	if d == nil || d.requests < minTraces {
+		return nil
+	}
+	share := float64(d.throttles) / float64(d.requests)
+	prev := 0.0
+	if b != nil && b.requests > 0 {
+		prev = float64(b.throttles) / float64(b.requests)
+	}
+	if share < 0.05 || share < 3*prev+0.02 {
+		return nil
+	}
+	return &finding{Finding: Finding{
+		Kind: FindingTrace, Check: CheckTraffic, Resource: entry, Time: r.onset,
+		Summary: fmt.Sprintf("%s throttles %s%% of the requests entering it since %s (%s%% before): it is shedding load (429)",
+			entry, num(100*share), clock(r.onset), num(100*prev)),
+		Before: ptr(100 * prev), During: ptr(100 * share), Unit: "% throttled", Link: r.traceLink(d.traceIDs),
+	}, weight: 0.8}
+}
+
+// capacityLoss finds groups (Auto Scaling groups, ECS services) whose
+// in-service capacity fell at the onset: instances reclaimed, tasks lost,
+// a scale-in. What made it — a person, automation, AWS — the changes check
+// says; this is the effect, and restoring capacity is the move.
+func (r *run) capacityLoss(ctx context.Context) result {
+	var res result
+	for _, id := range r.g.inScope() {
+		rs := r.g.byID[id]
+		if rs.Type != TypeASG && rs.Type != TypeECS {
+			continue
+		}
+		for _, spec := range catalog[rs.Type] {
+			if spec.Role != roleCapacity || spec.Name == "GroupDesiredCapacity" {
+				continue
+			}
+			s, ok := r.series(ctx, id, spec)
+			if !ok {
+				continue
+			}
+			sh := r.shiftOf(s, spec)
+			if !sh.moved || sh.peak > 0.8*sh.before {
+				continue
+			}
+			f := &finding{Finding: Finding{
+				Kind: FindingMetric, Check: CheckTraffic, Resource: id, Time: startOr(sh.start, r.onset),
+				Summary: fmt.Sprintf("%s %s fell to %s (%s before) at %s: the work is spread over fewer %s",
+					id, spec.Name, num(sh.peak), num(sh.before), clock(startOr(sh.start, r.onset)), spec.Unit),
+				Before: ptr(sh.before), During: ptr(sh.peak), Unit: spec.Unit, Link: r.metricLink(id, spec),
+			}, weight: 0.8, series: metricKey(id, spec), spec: spec}
+			res.findings = append(res.findings, f)
+			c := &candidate{cause: CauseSystemChange, resource: id, score: 0.55 * r.alignment(sh.start), evidence: []*finding{f}, surge: true,
+				actions: []Action{{ActionScale, fmt.Sprintf("Restore %s's capacity: raise its desired count back to %s (or launch in other instance types or AZs if launches fail), then find what removed it", id, num(sh.before))}},
+				prevention: []string{
+					fmt.Sprintf("Alarm on %s's in-service count below its desired count", id),
+					"Spread capacity over instance types and AZs so one reclaim or shortage cannot take most of it",
+				}}
+			res.candidates = append(res.candidates, c)
+			break
+		}
 	}
 	return res
 }

@@ -101,6 +101,9 @@ var checkOrder = []string{CheckOnset, CheckChanges, CheckTraffic, CheckLimits, C
 // becomes an entry of the report's Unavailable list.
 func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Report, error) {
 	began := time.Now()
+	// Source calls still under way when the report is done are abandoned.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if progress == nil {
 		progress = func(Event) {}
 	}
@@ -112,7 +115,7 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 		progress(ev)
 	}
 	if e.src.Alarms == nil {
-		return Report{}, errors.New("no alarm source")
+		return Report{}, fmt.Errorf("read alarm: %w", ErrNoSource)
 	}
 	now := req.Now
 	if now.IsZero() {
@@ -134,9 +137,13 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 	alarm, err := r.alarm(ctx, req.Alarm)
 	if err != nil {
 		emit(Event{Check: CheckScope, Stage: StageFailed, Detail: err.Error()})
-		return Report{}, fmt.Errorf("alarm %s: %w", req.Alarm, err)
+		return Report{}, fmt.Errorf("read alarm: %w", err)
 	}
 	r.alarmDef = alarm
+	// An alarm that fired a while ago is investigated around its firing.
+	if fire := r.fireTime(); fire.Before(now) {
+		r.telemetry.start = fire.Add(-lookback)
+	}
 	r.startBackground(ctx)
 	r.scope(ctx)
 	emit(Event{Check: CheckScope, Stage: StageFinished, Detail: fmt.Sprintf("%d resources around %s", len(r.g.dist), alarm.Resource)})
@@ -181,7 +188,7 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 	wg.Wait()
 	results[CheckNotes] = checkNotes(r)
 
-	report := r.assemble(results)
+	report := r.assemble(ctx, results)
 	if e.opts.Reasoner != nil {
 		worded, err := e.opts.Reasoner.Reason(ctx, report)
 		if err != nil {
@@ -273,17 +280,18 @@ type run struct {
 	during     window // from the onset to now
 	symptom    metricSpec
 
-	alarmSeries   *pending[[]Series]
-	metrics       *pending[map[string]Series]
-	changes       *pending[[]Change]
-	health        *pending[[]HealthEvent]
-	quotas        *pending[[]Quota]
-	tracesBefore  *pending[[]TraceGroup]
-	tracesDuring  *pending[[]TraceGroup]
-	logsBefore    map[string]*pending[LogStats]
-	logsDuring    map[string]*pending[LogStats]
-	errorTextOnce sync.Once
-	errorTexts    []string
+	alarmSeries  *pending[[]Series]
+	metrics      *pending[map[string]Series]
+	changes      *pending[[]Change]
+	health       *pending[[]HealthEvent]
+	quotas       *pending[[]Quota]
+	tracesBefore *pending[[]TraceGroup]
+	tracesDuring *pending[[]TraceGroup]
+	logsBefore   map[string]*pending[LogStats]
+	logsDuring   map[string]*pending[LogStats]
+	// derived is what several checks need from logs, traces and metrics:
+	// computed once, under the investigation's context.
+	derived *pending[derived]
 
 	umu   sync.Mutex
 	unav  []Unavailable
@@ -344,8 +352,6 @@ func get[T any](ctx context.Context, r *run, source string, p *pending[T]) (T, b
 	return v, true
 }
 
-var errNoSource = errors.New("not configured")
-
 func (r *run) alarm(ctx context.Context, name string) (Alarm, error) {
 	r.calls.Add(1)
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
@@ -358,7 +364,7 @@ func call[T any](ctx context.Context, r *run, configured bool, fn func(context.C
 	return start(ctx, func(ctx context.Context) (T, error) {
 		if !configured {
 			var zero T
-			return zero, errNoSource
+			return zero, ErrNoSource
 		}
 		r.calls.Add(1)
 		cctx, cancel := context.WithTimeout(ctx, r.timeout)
@@ -401,7 +407,7 @@ func (r *run) scope(ctx context.Context) {
 	if !ok || r.alarmDef.Resource == "" {
 		t = Topology{}
 	}
-	if _, found := findResource(t, r.alarmDef.Resource); !found && r.alarmDef.Resource != "" {
+	if _, found := t.Find(r.alarmDef.Resource); !found && r.alarmDef.Resource != "" {
 		t.Resources = append(t.Resources, Resource{ID: r.alarmDef.Resource, Dims: r.alarmDef.Metric.Dims})
 	}
 	r.topo = t
@@ -446,21 +452,13 @@ func (r *run) scope(ctx context.Context) {
 	})
 }
 
-func findResource(t Topology, id string) (Resource, bool) {
-	for _, r := range t.Resources {
-		if r.ID == id {
-			return r, true
-		}
-	}
-	return Resource{}, false
-}
-
 // baselineLength is how long the window before the onset that logs and
 // traces compare against is; baselineGap keeps a ramp into the onset out of
 // it.
 const (
 	baselineLength = time.Hour
 	baselineGap    = 5 * time.Minute
+	minBaseline    = 10 * time.Minute
 )
 
 // startWindowed starts the calls that compare the onset window with the
@@ -470,6 +468,16 @@ func (r *run) startWindowed(ctx context.Context) {
 	r.baseline = window{r.onset.Add(-baselineGap - baselineLength), r.onset.Add(-baselineGap)}
 	if r.baseline.start.Before(r.telemetry.start) {
 		r.baseline.start = r.telemetry.start
+	}
+	if r.baseline.end.Sub(r.baseline.start) < minBaseline {
+		// Rates over a few minutes say nothing about normal: compare nothing
+		// rather than call everything new.
+		err := fmt.Errorf("only %s of telemetry before the onset; at least %s is needed to compare with", ago(max(0, r.baseline.end.Sub(r.baseline.start))), minBaseline)
+		r.unavailable("logs", err)
+		r.unavailable("traces", err)
+		r.logsBefore, r.logsDuring = map[string]*pending[LogStats]{}, map[string]*pending[LogStats]{}
+		r.derived = start(ctx, r.derive)
+		return
 	}
 	r.logsBefore = map[string]*pending[LogStats]{}
 	r.logsDuring = map[string]*pending[LogStats]{}
@@ -493,10 +501,14 @@ func (r *run) startWindowed(ctx context.Context) {
 	}
 	r.tracesBefore = traces(r.baseline)
 	r.tracesDuring = traces(r.during)
+	r.derived = start(ctx, r.derive)
 }
 
 // logs returns a group's stats before and during the onset.
 func (r *run) logs(ctx context.Context, group string) (before, during LogStats, ok bool) {
+	if r.logsBefore[group] == nil {
+		return LogStats{}, LogStats{}, false
+	}
 	b, okB := get(ctx, r, "logs "+group, r.logsBefore[group])
 	d, okD := get(ctx, r, "logs "+group, r.logsDuring[group])
 	return b, d, okB && okD
@@ -504,6 +516,9 @@ func (r *run) logs(ctx context.Context, group string) (before, during LogStats, 
 
 // traces returns the traced requests before and during the onset.
 func (r *run) traces(ctx context.Context) (before, during []TraceGroup, ok bool) {
+	if r.tracesBefore == nil {
+		return nil, nil, false
+	}
 	b, okB := get(ctx, r, "traces", r.tracesBefore)
 	d, okD := get(ctx, r, "traces", r.tracesDuring)
 	return b, d, okB && okD

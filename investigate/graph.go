@@ -33,6 +33,13 @@ func newGraph(t Topology, root string) *graph {
 		g.byID[t.Resources[i].ID] = &t.Resources[i]
 	}
 	for _, r := range t.Relations {
+		// A relation may name something the source did not describe (an
+		// X-Ray remote node): it is still a node of the graph.
+		for _, id := range []string{r.From, r.To} {
+			if _, ok := g.byID[id]; !ok {
+				g.byID[id] = &Resource{ID: id, Type: TypeOther}
+			}
+		}
 		g.out[r.From] = append(g.out[r.From], r)
 		g.in[r.To] = append(g.in[r.To], r)
 	}
@@ -174,6 +181,30 @@ func (g *graph) distance(id string) int {
 		return d
 	}
 	return -1
+}
+
+// downstream is the set of resources an entry's traffic reaches: its
+// targets, the services on them and their hosts, what those call.
+func (g *graph) downstream(entry string) map[string]bool {
+	seen := map[string]bool{entry: true}
+	queue := []string{entry}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		var next []string
+		for _, r := range g.out[id] {
+			next = append(next, r.To) // targets, calls, runs-on
+		}
+		next = append(next, g.servicesOn(id)...)
+		next = append(next, g.related(id, RelMemberOf, false)...) // a group's members
+		for _, n := range next {
+			if !seen[n] {
+				seen[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	return seen
 }
 
 // peerGroups are the sets of hosts that do the same work: the targets of an

@@ -8,12 +8,16 @@ import (
 )
 
 // fireTime is when the alarm last went into ALARM at or before now, or now.
+// Sources may list the history newest or oldest first.
 func (r *run) fireTime() time.Time {
-	fire := r.now
+	var fire time.Time
 	for _, h := range r.alarmDef.History {
-		if strings.EqualFold(h.To, "ALARM") && !h.Time.After(r.now) {
+		if strings.EqualFold(h.To, "ALARM") && !h.Time.After(r.now) && h.Time.After(fire) {
 			fire = h.Time
 		}
+	}
+	if fire.IsZero() {
+		return r.now
 	}
 	return fire
 }
@@ -39,7 +43,7 @@ func (r *run) findOnset(ctx context.Context) []*finding {
 			Finding: Finding{
 				Kind: FindingOnset, Check: CheckOnset, Resource: r.alarmDef.Resource, Time: fire,
 				Summary: fmt.Sprintf("%s did not leave its normal range before the alarm fired at %s; the fire time stands for the onset",
-					metricLabel(r.alarmDef.Metric), clock(fire)),
+					r.alarmDef.Metric.Name, clock(fire)),
 			},
 			weight: 0.1,
 		}}
@@ -49,7 +53,7 @@ func (r *run) findOnset(ctx context.Context) []*finding {
 		Finding: Finding{
 			Kind: FindingOnset, Check: CheckOnset, Resource: r.alarmDef.Resource, Time: onset,
 			Summary: fmt.Sprintf("%s on %s left its normal range at %s: %s before, %s after; the alarm fired at %s",
-				metricLabel(r.alarmDef.Metric), r.alarmDef.Resource, clock(onset),
+				r.alarmDef.Metric.Name, r.alarmDef.Resource, clock(onset),
 				num(before), num(during), clock(fire)),
 			Before: ptr(before), During: ptr(during), Unit: r.symptom.Unit,
 		},
@@ -86,10 +90,6 @@ func onsetOf(s Series, fire time.Time, step time.Duration, threshold float64, fa
 	before = mean(s.values(window{onset.Add(-time.Hour), onset}))
 	during = mean(s.values(window{onset, fire.Add(step)}))
 	return onset, before, during, true
-}
-
-func metricLabel(m Metric) string {
-	return m.Name
 }
 
 func clock(t time.Time) string {

@@ -128,7 +128,7 @@ func (r *run) rank(results map[string]result) []*candidate {
 		}
 		near := closeness(r.onset.Sub(c.change.Time))
 		for _, x := range cands {
-			if x.change != nil || x.cause == CauseSystemChange {
+			if x.change != nil || (x.cause == CauseSystemChange && x.resource != c.resource) {
 				continue
 			}
 			// Linked by the topology, or by what the failure says: its
@@ -154,8 +154,9 @@ func (r *run) rank(results map[string]result) []*candidate {
 		if !s.surge || s.change != nil {
 			continue
 		}
+		below := r.g.downstream(s.resource)
 		for _, x := range cands {
-			if x.cause == CauseLimit && x.saturation {
+			if x.cause == CauseLimit && x.saturation && below[x.resource] {
 				s.score = noisyOr(s.score, 0.8*x.score)
 				s.evidence = appendUnique(s.evidence, x.evidence...)
 				x.score *= 0.5
@@ -165,12 +166,15 @@ func (r *run) rank(results map[string]result) []*candidate {
 
 	// A new kind of traffic that drove a resource to its limit is the cause;
 	// the limit is how it showed.
+	demoted := map[*candidate]bool{}
 	for _, c := range cands {
 		if c.cause != CauseSystemChange || c.change != nil || c.score < 0.6 {
 			continue
 		}
+		below := r.g.downstream(c.resource)
 		for _, x := range cands {
-			if x.cause == CauseLimit {
+			if x.cause == CauseLimit && below[x.resource] && !demoted[x] {
+				demoted[x] = true
 				x.score *= 0.6
 			}
 		}
@@ -195,12 +199,15 @@ func (r *run) rank(results map[string]result) []*candidate {
 	return out
 }
 
-// evidenceText is what a candidate's findings say, lower-cased.
+// evidenceText is what a candidate's failures say, lower-cased: its log,
+// trace and Health findings, not metric names.
 func evidenceText(c *candidate) string {
 	var b strings.Builder
 	for _, f := range c.evidence {
-		b.WriteString(strings.ToLower(f.Summary))
-		b.WriteByte('\n')
+		if f.Kind == FindingLog || f.Kind == FindingTrace || f.Kind == FindingHealth {
+			b.WriteString(strings.ToLower(f.Summary))
+			b.WriteByte('\n')
+		}
 	}
 	return b.String()
 }
@@ -222,7 +229,7 @@ func appendUnique(to []*finding, fs ...*finding) []*finding {
 }
 
 // assemble numbers the findings, ranks the candidates and builds the report.
-func (r *run) assemble(results map[string]result) Report {
+func (r *run) assemble(ctx context.Context, results map[string]result) Report {
 	var all []*finding
 	for _, name := range checkOrder {
 		fs := append([]*finding(nil), results[name].findings...)
@@ -288,7 +295,7 @@ func (r *run) assemble(results map[string]result) Report {
 	if r.onsetFound {
 		report.Onset = r.onset
 	}
-	report.Series = r.chartSeries(hyps, all)
+	report.Series = r.chartSeries(ctx, hyps, all)
 	if report.Findings == nil {
 		report.Findings = []Finding{}
 	}
@@ -300,15 +307,15 @@ func (r *run) assemble(results map[string]result) Report {
 
 // chartSeries are the alarm's series and up to two series the top
 // hypothesis cites.
-func (r *run) chartSeries(hyps []Hypothesis, all []*finding) []NamedSeries {
+func (r *run) chartSeries(ctx context.Context, hyps []Hypothesis, all []*finding) []NamedSeries {
 	var out []NamedSeries
-	if s, err := r.alarmSeries.wait(context.Background()); err == nil && len(s) > 0 {
+	if s, err := r.alarmSeries.wait(ctx); err == nil && len(s) > 0 {
 		out = append(out, NamedSeries{Resource: r.alarmDef.Resource, Metric: r.alarmDef.Metric.Name, Unit: r.symptom.Unit, Series: s[0]})
 	}
 	if len(hyps) == 0 {
 		return out
 	}
-	metrics, err := r.metrics.wait(context.Background())
+	metrics, err := r.metrics.wait(ctx)
 	if err != nil {
 		return out
 	}

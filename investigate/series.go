@@ -19,7 +19,8 @@ func (w window) contains(t time.Time) bool {
 func (s Series) values(w window) []float64 {
 	var out []float64
 	for i, t := range s.Times {
-		if w.contains(t) {
+		// A source may hand back NaN or infinities; they are no reading.
+		if i < len(s.Values) && w.contains(t) && !math.IsNaN(s.Values[i]) && !math.IsInf(s.Values[i], 0) {
 			out = append(out, s.Values[i])
 		}
 	}
@@ -109,7 +110,7 @@ func departure(s Series, reference, w window, up int, floor float64) (t time.Tim
 	}
 	var idx []int
 	for i, tt := range s.Times {
-		if w.contains(tt) {
+		if i < len(s.Values) && w.contains(tt) && !math.IsNaN(s.Values[i]) && !math.IsInf(s.Values[i], 0) {
 			idx = append(idx, i)
 		}
 	}

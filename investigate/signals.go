@@ -84,6 +84,27 @@ func (r *run) shiftOf(s Series, spec metricSpec) shift {
 	return sh
 }
 
+// crossedAt is when a series last reached a level (from below when up, from
+// above otherwise) and stayed there: when a ceiling was hit, which for a slow
+// leak is long after it started to grow. Zero when it is not there now.
+func crossedAt(s Series, w window, level float64, up bool) time.Time {
+	var at time.Time
+	for i, t := range s.Times {
+		if !w.contains(t) || i >= len(s.Values) || math.IsNaN(s.Values[i]) {
+			continue
+		}
+		v := s.Values[i]
+		if (up && v >= level) || (!up && v <= level) {
+			if at.IsZero() {
+				at = t
+			}
+		} else {
+			at = time.Time{}
+		}
+	}
+	return at
+}
+
 // alignment is how well a signal's start fits the onset: 1 at the onset,
 // less the further before it, and little when it starts well after it (an
 // effect, not a cause).
@@ -270,11 +291,20 @@ func edgeSlow(before, during *edgeStats) bool {
 	return during.latency >= 2*before.latency && during.latency-before.latency >= 20*time.Millisecond
 }
 
-// failing returns the resources that show failures since the onset: their
-// own error metrics rose, the traced calls into them fail, or their log
-// group's errors grew. The value says how: "metrics", "traces" or "logs".
-func (r *run) failing(ctx context.Context) map[string]string {
-	out := map[string]string{}
+// derived is what several checks read from logs, traces and metrics.
+type derived struct {
+	// failing are the resources that show failures since the onset: their
+	// own error metrics rose, the traced calls into them fail, or their log
+	// group's errors grew. The value says how: "metrics", "traces" or "logs".
+	failing map[string]string
+	// errorText is everything the failures said since the onset — new error
+	// log patterns and the exceptions on failing traced calls — lower-cased.
+	errorText string
+}
+
+// derive computes what the checks share, once per investigation.
+func (r *run) derive(ctx context.Context) (derived, error) {
+	d := derived{failing: map[string]string{}}
 	for _, id := range r.g.inScope() {
 		res := r.g.byID[id]
 		for _, spec := range catalog[res.Type] {
@@ -282,76 +312,49 @@ func (r *run) failing(ctx context.Context) map[string]string {
 				continue
 			}
 			if s, ok := r.series(ctx, id, spec); ok && r.shiftOf(s, spec).moved {
-				out[id] = "metrics"
+				d.failing[id] = "metrics"
 			}
 		}
 	}
+	var parts []string
 	if before, during, ok := r.traces(ctx); ok {
-		b, d := byEdge(before, false), byEdge(during, false)
-		for k, e := range d {
+		b, dur := byEdge(before, false), byEdge(during, false)
+		for k, e := range dur {
 			if edgeFailing(b[k], e) {
-				out[e.callee] = "traces"
+				d.failing[e.callee] = "traces"
+				for m := range e.exceptions {
+					parts = append(parts, m)
+				}
 			}
 		}
 	}
 	owners := r.g.logGroups()
 	for _, ps := range r.newErrors(ctx) {
-		if _, ok := out[owners[ps.group]]; !ok {
-			out[owners[ps.group]] = "logs"
+		if _, ok := d.failing[owners[ps.group]]; !ok {
+			d.failing[owners[ps.group]] = "logs"
 		}
+		parts = append(parts, ps.pattern.Pattern, ps.pattern.Sample)
 	}
-	return out
+	sort.Strings(parts)
+	d.errorText = strings.ToLower(strings.Join(parts, "\n"))
+	return d, nil
 }
 
-// errorText is everything the failures said since the onset: new error log
-// patterns and the exceptions on failing traced calls, lower-cased.
-func (r *run) errorText(ctx context.Context) string {
-	r.errorTextOnce.Do(func() {
-		var parts []string
-		for _, ps := range r.newErrors(ctx) {
-			parts = append(parts, ps.pattern.Pattern, ps.pattern.Sample)
-		}
-		if before, during, ok := r.traces(ctx); ok {
-			b, d := byEdge(before, false), byEdge(during, false)
-			for k, e := range d {
-				if edgeFailing(b[k], e) {
-					for m := range e.exceptions {
-						parts = append(parts, m)
-					}
-				}
-			}
-		}
-		sort.Strings(parts)
-		r.errorTexts = parts
-	})
-	return strings.ToLower(strings.Join(r.errorTexts, "\n"))
+// shared returns what the checks share; empty when it could not be computed
+// in time.
+func (r *run) shared(ctx context.Context) derived {
+	d, err := r.derived.wait(ctx)
+	if err != nil || d.failing == nil {
+		return derived{failing: map[string]string{}}
+	}
+	return d
 }
 
 // resolve maps a resource reference (an id, a name or an ARN) to a topology
 // id, or "" when none matches.
 func (r *run) resolve(ref string) string {
-	if ref == "" {
-		return ""
-	}
-	if _, ok := r.g.byID[ref]; ok {
-		return ref
-	}
-	for _, res := range r.topo.Resources {
-		if res.ARN == ref || res.Name == ref {
-			return res.ID
-		}
-	}
-	// An ARN's last part names the resource (table/NAME, function:NAME).
-	if strings.HasPrefix(ref, "arn:") {
-		last := ref
-		if i := strings.LastIndexAny(ref, "/:"); i >= 0 {
-			last = ref[i+1:]
-		}
-		for _, res := range r.topo.Resources {
-			if res.ID == last || res.Name == last {
-				return res.ID
-			}
-		}
+	if res, ok := r.topo.Find(ref); ok {
+		return res.ID
 	}
 	return ""
 }

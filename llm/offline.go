@@ -53,7 +53,7 @@ func (o *Offline) Reason(_ context.Context, r investigate.Report) (investigate.R
 	for i, h := range r.Hypotheses {
 		t, ok := causeText[h.Cause]
 		if !ok {
-			t = causeText[investigate.CauseComponent]
+			t = struct{ title, because string }{"%s is implicated", "%s is implicated by the findings"}
 		}
 		h.Title = fmt.Sprintf(t.title, h.Resource)
 		var b strings.Builder

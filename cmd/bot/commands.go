@@ -41,7 +41,7 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	rep, _, err := investigateScenario(ctx, f.Scenario, st, reasoner)
+	rep, err := investigateScenario(ctx, f.Scenario, st, reasoner)
 	if err != nil {
 		return err
 	}
@@ -70,8 +70,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	results, totals := eval.Run(ctx, files, func(ctx context.Context, s *scenario.Scenario) (investigate.Report, error) {
-		rep, _, err := investigateScenario(ctx, s, simSettings{}, reasoner)
-		return rep, err
+		return investigateScenario(ctx, s, simSettings{}, reasoner)
 	})
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

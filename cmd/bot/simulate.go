@@ -128,7 +128,7 @@ func reasonerFor(mode string) (investigate.Reasoner, error) {
 
 // investigateScenario runs one investigation against a simulated scenario,
 // at the scenario's "now" (the alarm's fire time).
-func investigateScenario(ctx context.Context, s *scenario.Scenario, st simSettings, reasoner investigate.Reasoner) (investigate.Report, *sim.Sim, error) {
+func investigateScenario(ctx context.Context, s *scenario.Scenario, st simSettings, reasoner investigate.Reasoner) (investigate.Report, error) {
 	backend := sim.New(s, st.options())
 	engine := investigate.New(backend.Sources(), investigate.Options{
 		Reasoner: reasoner,
@@ -138,6 +138,5 @@ func investigateScenario(ctx context.Context, s *scenario.Scenario, st simSettin
 	for _, n := range s.Notes {
 		notes = append(notes, investigate.Note{Time: n.At, Author: n.Author, Text: n.Text})
 	}
-	rep, err := engine.Run(ctx, investigate.Request{Alarm: s.Alarm.Name, Now: backend.Now(), Notes: notes}, nil)
-	return rep, backend, err
+	return engine.Run(ctx, investigate.Request{Alarm: s.Alarm.Name, Now: backend.Now(), Notes: notes}, nil)
 }

@@ -82,21 +82,18 @@ func writeText(w io.Writer, r investigate.Report) error {
 // wrap writes text indented and folded at width, continuing lines two
 // spaces further in.
 func wrap(w io.Writer, text, indent string, width int) {
-	line := indent
-	first := true
+	line, empty := indent, true
 	for _, word := range strings.Fields(text) {
-		if len(line)+len(word)+1 > width && strings.TrimSpace(line) != "" {
+		if !empty && len(line)+len(word)+1 > width {
 			fmt.Fprintln(w, line)
-			line = indent + "  "
-			first = false
+			line, empty = indent+"  ", true
 		}
-		if line == indent || (!first && line == indent+"  ") {
-			line += word
-		} else {
-			line += " " + word
+		if !empty {
+			line += " "
 		}
+		line, empty = line+word, false
 	}
-	if strings.TrimSpace(line) != "" {
+	if !empty {
 		fmt.Fprintln(w, line)
 	}
 }
