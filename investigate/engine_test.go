@@ -2,7 +2,9 @@ package investigate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -426,5 +428,84 @@ func TestActorKind(t *testing.T) {
 		if got := actorKind(tt.actor); got != tt.want {
 			t.Errorf("actorKind(%q) = %q, want %q", tt.actor, got, tt.want)
 		}
+	}
+}
+
+func TestCapacityLostIsASystemChange(t *testing.T) {
+	f := webEnv()
+	f.topo.Resources = append(f.topo.Resources, Resource{ID: "web-asg", Type: TypeASG, Dims: map[string]string{"AutoScalingGroupName": "web-asg"}})
+	for _, i := range []string{"i-1", "i-2", "i-3"} {
+		f.topo.Relations = append(f.topo.Relations, Relation{i, "web-asg", RelMemberOf})
+	}
+	// Instance counts are whole numbers, without noise.
+	f.series["web-asg|AWS/AutoScaling|GroupInServiceInstances"] = func(t time.Time) float64 {
+		if t.Before(t0.Add(-time.Minute)) {
+			return 3
+		}
+		return 1
+	}
+	f.series["i-1|AWS/EC2|CPUUtilization"] = level(30, 97, t0)
+	f.series["web-alb|AWS/ApplicationELB|HTTPCode_Target_5XX_Count"] = level(2, 300, t0)
+	rep := investigateFake(t, f)
+	h := top(t, rep)
+	if h.Cause != CauseSystemChange || h.Resource != "web-asg" || h.Actions[0].Kind != ActionScale {
+		t.Fatalf("top = %s %s, want system-change web-asg scale; all %+v", h.Cause, h.Resource, rep.Hypotheses)
+	}
+}
+
+func TestSurgeTheEntryThrottlesIsBlocked(t *testing.T) {
+	f := lambdaEnv()
+	f.series["api|AWS/ApiGateway|Count"] = level(18000, 90000, t0)
+	f.series["fn|AWS/Lambda|Throttles"] = level(0, 0, t0)
+	f.series["fn|AWS/Lambda|ConcurrentExecutions"] = level(300, 300, t0)
+	f.traces = tracesOf(edge{caller: "client", callee: "api", perMin: 300, throttle: 0.7, from: t0, latency: 30 * time.Millisecond})
+	rep := investigateFake(t, f)
+	h := top(t, rep)
+	if h.Cause != CauseSystemChange || h.Resource != "api" || h.Actions[0].Kind != ActionBlock {
+		t.Fatalf("top = %s %s %s, want system-change api block; all %+v", h.Cause, h.Resource, h.Actions[0].Kind, rep.Hypotheses)
+	}
+}
+
+func TestANewErrorOnOneHostAlone(t *testing.T) {
+	f := webEnv()
+	var lines []logLine
+	for _, i := range []string{"i-1", "i-2", "i-3"} {
+		lines = append(lines, logLine{"INFO request <*> GET /api/items 200 <*>ms", i, 800, time.Time{}})
+	}
+	// A crashed worker thread logs a few lines and falls silent.
+	lines = append(lines, logLine{`Exception in thread "poller-<*>" java.lang.OutOfMemoryError: Java heap space`, "i-2", 1.5, t0})
+	f.logs["/app/app"] = logsOf(lines...)
+	rep := investigateFake(t, f)
+	if h := top(t, rep); h.Cause != CauseComponent || h.Resource != "i-2" {
+		t.Fatalf("top = %s %s, want component i-2; all %+v", h.Cause, h.Resource, rep.Hypotheses)
+	}
+}
+
+func TestMemoryExhaustedOnOnePeer(t *testing.T) {
+	f := webEnv()
+	f.series["*|CWAgent|mem_used_percent"] = level(45, 45, t0)
+	f.series["i-3|CWAgent|mem_used_percent"] = level(50, 98, t0.Add(-time.Minute))
+	rep := investigateFake(t, f)
+	h := top(t, rep)
+	if h.Cause != CauseComponent || h.Resource != "i-3" || h.Actions[0].Kind != ActionRestart {
+		t.Fatalf("top = %s %s %s, want component i-3 restart; all %+v", h.Cause, h.Resource, h.Actions[0].Kind, rep.Hypotheses)
+	}
+	t.Run("on every peer it is a limit", func(t *testing.T) {
+		f := webEnv()
+		f.series["*|CWAgent|mem_used_percent"] = level(50, 98, t0.Add(-time.Minute))
+		rep := investigateFake(t, f)
+		if r := rankOf(rep, CauseComponent, "i-3"); r == 1 {
+			t.Errorf("memory full everywhere was taken for one part failing: %+v", rep.Hypotheses)
+		}
+	})
+}
+
+func TestDanglingRelationAndNaN(t *testing.T) {
+	f := webEnv()
+	f.topo.Relations = append(f.topo.Relations, Relation{"app", "remote-node", RelCalls})
+	f.series["i-2|AWS/EC2|CPUUtilization"] = func(time.Time) float64 { return math.NaN() }
+	rep := investigateFake(t, f)
+	if _, err := json.Marshal(rep); err != nil {
+		t.Fatalf("report does not encode: %v", err)
 	}
 }
