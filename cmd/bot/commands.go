@@ -14,7 +14,7 @@ import (
 
 func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("investigate", stderr)
-	scen := fs.String("scenario", "", "an embedded scenario's name, or a scenario file")
+	scen := fs.String("scenario", defaultScenario, "an embedded scenario's name, or a scenario file")
 	format := fs.String("format", "text", "output format: text or json")
 	mode := fs.String("llm", "auto", "reasoner: auto, offline or openai")
 	var st simSettings
@@ -29,9 +29,6 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if *format != "text" && *format != "json" {
 		return usageError{fmt.Sprintf("--format %q: want text or json", *format)}
-	}
-	if *scen == "" {
-		return usageError{"--scenario is required (try: bot scenarios)"}
 	}
 	reasoner, err := reasonerFor(*mode)
 	if err != nil {

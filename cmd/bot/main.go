@@ -19,7 +19,7 @@ import (
 const usage = `unstuck investigates incidents on AWS.
 
 Usage:
-  bot investigate --scenario NAME|FILE [--format text|json] [--llm auto|offline]
+  bot investigate [--scenario NAME|FILE] [--format text|json] [--llm auto|offline]
   bot eval [--json] [PATH ...]
   bot scenarios
 

@@ -138,7 +138,7 @@ func TestCommandLineErrors(t *testing.T) {
 	}{
 		{"no command", nil, 2, "Usage"},
 		{"unknown command", []string{"investgate"}, 2, "unknown command"},
-		{"no scenario", []string{"investigate"}, 2, "--scenario is required"},
+		{"empty scenario", []string{"investigate", "--scenario", ""}, 2, "--scenario needs a name or a file"},
 		{"bad format", []string{"investigate", "--scenario", "alb-5xx-one-bad-instance", "--format", "xml"}, 2, "want text or json"},
 		{"bad llm", []string{"investigate", "--scenario", "alb-5xx-one-bad-instance", "--llm", "gpt"}, 2, "want auto, offline or openai"},
 		{"unknown flag", []string{"investigate", "--scenarios", "x"}, 2, "flag provided but not defined"},

@@ -18,6 +18,11 @@ import (
 	"github.com/unstuck/unstuck/sim"
 )
 
+// defaultScenario is what `bot investigate` investigates when told nothing:
+// the incident from the design session, an ALB returning 5XX because one of
+// three instances fails.
+const defaultScenario = "alb-5xx-one-bad-instance"
+
 // loadScenario reads an embedded scenario by name, or a scenario file by path.
 func loadScenario(ref string) (*scenario.File, error) {
 	if ref == "" {
