@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/unstuck/unstuck/llm/llmtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -195,5 +197,42 @@ func TestEvalExitCode(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Results) != 1 || res.Totals.Top1 != 0 {
 		t.Errorf("json %v: %s", err, out)
+	}
+}
+
+// TestInvestigateWithAModel runs --llm openai against an OpenAI-compatible
+// server on loopback, reached through OPENAI_BASE_URL by the real client; a
+// model that agrees with the engine words the report, and the culprit stands.
+func TestInvestigateWithAModel(t *testing.T) {
+	srv := llmtest.New(llmtest.Sequence(llmtest.Reply{Content: llmtest.JSON(map[string]any{
+		"summary": "One instance, i-0c5e1a2b3d4f50003, fails every request it serves while its peers are healthy.",
+		"hypotheses": []map[string]any{{
+			"cause": "component", "resource": "i-0c5e1a2b3d4f50003", "confidence": 0.8,
+			"title": "i-0c5e1a2b3d4f50003 fails its requests", "explanation": "Traces [f2] and logs [f3] single it out.",
+			"evidence": []string{"f2", "f3"},
+		}},
+	})}))
+	defer srv.Close()
+	t.Setenv("OPENAI_API_KEY", "sk-test")
+	t.Setenv("OPENAI_BASE_URL", srv.BaseURL())
+	code, out, errs := runBot(t, "investigate", "--llm", "openai", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep struct {
+		Reasoner   string
+		Hypotheses []struct{ Cause, Resource string }
+		Stats      struct {
+			LLMTokens int `json:"llm_tokens"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(rep.Reasoner, "model") || rep.Stats.LLMTokens == 0 || len(srv.Requests()) == 0 {
+		t.Errorf("reasoner %q, tokens %d, requests %d: the model was not used", rep.Reasoner, rep.Stats.LLMTokens, len(srv.Requests()))
+	}
+	if h := rep.Hypotheses[0]; h.Cause != "component" || h.Resource != "i-0c5e1a2b3d4f50003" {
+		t.Errorf("top %s %s", h.Cause, h.Resource)
 	}
 }

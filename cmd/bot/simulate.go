@@ -119,16 +119,19 @@ func (s simSettings) options() sim.Options {
 	return sim.Options{Latency: lat}
 }
 
-// reasonerFor resolves --llm. Until a model adapter is configured, auto means
-// offline.
+// reasonerFor resolves --llm: auto uses a model when OPENAI_API_KEY is set,
+// else the offline reasoner; openai insists on the model.
 func reasonerFor(mode string) (investigate.Reasoner, error) {
 	switch mode {
-	case "", "auto", "offline":
-		return llm.NewOffline(), nil
-	case "openai":
-		return nil, usageError{"--llm openai: no model adapter is built into this version; use auto or offline"}
+	case "", llm.ModeAuto, llm.ModeOffline, llm.ModeOpenAI:
+	default:
+		return nil, usageError{fmt.Sprintf("--llm %q: want auto, offline or openai", mode)}
 	}
-	return nil, usageError{fmt.Sprintf("--llm %q: want auto, offline or openai", mode)}
+	m, err := llm.Select(mode, llm.EnvConfig(os.Getenv))
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	return m.Reasoner(), nil
 }
 
 // investigateScenario runs one investigation against a simulated scenario,
