@@ -22,11 +22,13 @@ Usage:
   bot investigate [--scenario NAME|FILE] [--format text|json] [--llm auto|offline]
   bot eval [--json] [PATH ...]
   bot scenarios
+  bot serve [--scenario NAME|FILE] [--channels FILE] [--workers N] [--deadline D] [--grace D]
 
 Commands:
   investigate  investigate a simulated incident (an embedded scenario or a scenario file)
   eval         run scenarios and print top-1, top-3 and action accuracy
   scenarios    list the embedded scenarios
+  serve        run the Slack bot (socket mode; SLACK_APP_TOKEN, SLACK_BOT_TOKEN)
 
 Run 'bot COMMAND -h' for a command's flags.
 `
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdEval(ctx, args[1:], stdout, stderr)
 	case "scenarios":
 		err = cmdScenarios(args[1:], stdout, stderr)
+	case "serve":
+		err = cmdServe(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

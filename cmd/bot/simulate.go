@@ -119,9 +119,9 @@ func (s simSettings) options() sim.Options {
 	return sim.Options{Latency: lat}
 }
 
-// reasonerFor resolves --llm: auto uses a model when OPENAI_API_KEY is set,
-// else the offline reasoner; openai insists on the model.
-func reasonerFor(mode string) (investigate.Reasoner, error) {
+// modelFor resolves --llm: auto uses a model when OPENAI_API_KEY is set,
+// openai insists on one; nil means the offline reasoner.
+func modelFor(mode string) (*llm.Model, error) {
 	switch mode {
 	case "", llm.ModeAuto, llm.ModeOffline, llm.ModeOpenAI:
 	default:
@@ -130,6 +130,15 @@ func reasonerFor(mode string) (investigate.Reasoner, error) {
 	m, err := llm.Select(mode, llm.EnvConfig(os.Getenv))
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
+	}
+	return m, nil
+}
+
+// reasonerFor is the reasoner --llm asks for.
+func reasonerFor(mode string) (investigate.Reasoner, error) {
+	m, err := modelFor(mode)
+	if err != nil {
+		return nil, err
 	}
 	return m.Reasoner(), nil
 }

@@ -1,0 +1,499 @@
+package awstelemetry
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/unstuck/unstuck/awstelemetry/internal/fakeaws"
+)
+
+// albWorld serves, through the AWS protocols, the incident of
+// /work/shared/scenarios/alb-5xx-one-bad-instance.yaml: the web-alb load
+// balancer in front of three m5.large instances of web-asg running the
+// bot-forge service, which reads the forge-templates table. From 10:30
+// bot-forge fails on i-0c5e1a2b3d4f50003 (a missing template file): the
+// ALB's target 5XX jump to 800/min, that instance logs 800 error lines a
+// minute and its traces fault. Red herrings: traffic crept up 40 minutes
+// before, and a security group rule was added two hours before.
+type albWorld struct {
+	onset, fires time.Time
+	account      string
+	instances    []string
+	bad          string
+
+	mu      sync.Mutex
+	queries map[string]logQueryState
+	nextQID int
+}
+
+type logQueryState struct {
+	group, query string
+	start, end   time.Time
+	polls        int
+}
+
+func newALBWorld() *albWorld {
+	return &albWorld{
+		onset:     ts("2024-12-03T10:30:00Z"),
+		fires:     ts("2024-12-03T10:33:00Z"),
+		account:   "123456789012",
+		instances: []string{"i-0c5e1a2b3d4f50001", "i-0c5e1a2b3d4f50002", "i-0c5e1a2b3d4f50003"},
+		bad:       "i-0c5e1a2b3d4f50003",
+		queries:   map[string]logQueryState{},
+	}
+}
+
+const (
+	lbARN      = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web-alb/50dc6c495c0c9188"
+	tgARN      = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/73e2d6bc24d8a067"
+	errLine    = "ERROR request %s failed: render reply: open /var/lib/bot-forge/templates/reply.tmpl: no such file or directory"
+	errPattern = "ERROR request <*> failed: render reply: open /var/lib/bot-forge/templates/reply.tmpl: no such file or directory"
+	okPattern  = "INFO request <*> served in <*> ms"
+	exception  = "open /var/lib/bot-forge/templates/reply.tmpl: no such file or directory"
+)
+
+var azs = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
+
+// install registers every handler of the world on a server.
+func (w *albWorld) install(srv *fakeaws.Server) {
+	srv.Handle("CloudWatch.DescribeAlarms", func(r *fakeaws.Request) any {
+		names, _ := r.Params["AlarmNames"].([]any)
+		if len(names) == 1 && names[0] == "web-alb-target-5xx" {
+			return albAlarm()
+		}
+		return map[string]any{}
+	})
+	srv.Reply("CloudWatch.DescribeAlarmHistory", albAlarmHistory())
+	srv.Handle("CloudWatch.GetMetricData", w.metricData)
+
+	srv.Reply("Elastic Load Balancing v2.DescribeLoadBalancers", map[string]any{"LoadBalancers": []any{map[string]any{
+		"LoadBalancerArn": lbARN, "LoadBalancerName": "web-alb", "Type": "application", "Scheme": "internet-facing",
+		"DNSName":           "web-alb-1234567890.us-east-1.elb.amazonaws.com",
+		"AvailabilityZones": []any{map[string]any{"ZoneName": "us-east-1a"}, map[string]any{"ZoneName": "us-east-1b"}, map[string]any{"ZoneName": "us-east-1c"}},
+	}}})
+	srv.Reply("Elastic Load Balancing v2.DescribeTargetGroups", map[string]any{"TargetGroups": []any{map[string]any{
+		"TargetGroupArn": tgARN, "TargetGroupName": "web-tg", "TargetType": "instance", "Protocol": "HTTP", "Port": 8080,
+		"LoadBalancerArns": []any{lbARN},
+	}}})
+	var health []any
+	for _, id := range w.instances {
+		health = append(health, map[string]any{
+			"Target":       map[string]any{"Id": id, "Port": 8080},
+			"TargetHealth": map[string]any{"State": "healthy"},
+		})
+	}
+	srv.Reply("Elastic Load Balancing v2.DescribeTargetHealth", map[string]any{"TargetHealthDescriptions": health})
+
+	srv.Handle("EC2.DescribeInstances", func(r *fakeaws.Request) any {
+		var items []any
+		for i, id := range w.instances {
+			want := false
+			for k, v := range r.Params {
+				if strings.HasPrefix(k, "InstanceId.") && v == id {
+					want = true
+				}
+			}
+			if !want {
+				continue
+			}
+			items = append(items, map[string]any{
+				"instanceId": id, "instanceType": "m5.large",
+				"placement":     map[string]any{"availabilityZone": azs[i]},
+				"instanceState": map[string]any{"code": 16, "name": "running"},
+				"launchTime":    ts("2024-11-20T09:00:00Z"),
+				"cpuOptions":    map[string]any{"coreCount": 1, "threadsPerCore": 2},
+				"tagSet": []any{
+					map[string]any{"key": "Name", "value": "web"},
+					map[string]any{"key": "aws:autoscaling:groupName", "value": "web-asg"},
+				},
+			})
+		}
+		return map[string]any{"reservationSet": []any{map[string]any{
+			"reservationId": "r-0a1b2c3d", "ownerId": w.account, "instancesSet": items,
+		}}}
+	})
+	var members []any
+	for i, id := range w.instances {
+		members = append(members, map[string]any{"InstanceId": id, "AvailabilityZone": azs[i], "LifecycleState": "InService", "HealthStatus": "Healthy"})
+	}
+	srv.Reply("Auto Scaling.DescribeAutoScalingGroups", map[string]any{"AutoScalingGroups": []any{map[string]any{
+		"AutoScalingGroupName": "web-asg",
+		"AutoScalingGroupARN":  "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:6d4f:autoScalingGroupName/web-asg",
+		"MinSize":              3, "MaxSize": 6, "DesiredCapacity": 3, "Instances": members,
+	}}})
+	srv.Reply("Auto Scaling.DescribeScalingActivities", map[string]any{"Activities": []any{map[string]any{
+		"ActivityId": "a1b2", "AutoScalingGroupName": "web-asg", "StartTime": ts("2024-11-20T09:00:00Z"),
+		"Description": "Launching a new EC2 instance: i-0c5e1a2b3d4f50003", "Cause": "scale out", "StatusCode": "Successful",
+	}}})
+
+	srv.Reply("DynamoDB.DescribeTable", map[string]any{"Table": map[string]any{
+		"TableName": "forge-templates", "TableArn": "arn:aws:dynamodb:us-east-1:123456789012:table/forge-templates",
+		"TableStatus": "ACTIVE", "BillingModeSummary": map[string]any{"BillingMode": "PAY_PER_REQUEST"},
+		"ProvisionedThroughput": map[string]any{"ReadCapacityUnits": 0, "WriteCapacityUnits": 0},
+	}})
+
+	srv.Handle("XRay.GetServiceGraph", w.serviceGraph)
+	srv.Handle("XRay.GetTraceSummaries", w.traceSummaries)
+	srv.Handle("XRay.BatchGetTraces", w.batchGetTraces)
+	srv.Reply("CloudWatch Logs.DescribeLogGroups", map[string]any{"logGroups": []any{map[string]any{"logGroupName": "/app/bot-forge"}}})
+	srv.Handle("CloudWatch Logs.StartQuery", w.startQuery)
+	srv.Handle("CloudWatch Logs.GetQueryResults", w.getQueryResults)
+	srv.Reply("CloudWatch Logs.StopQuery", map[string]any{"success": true})
+
+	srv.Handle("CloudTrail.LookupEvents", w.lookupEvents)
+	srv.Reply("Health.DescribeEvents", map[string]any{"events": []any{}})
+	srv.Handle("Service Quotas.GetServiceQuota", func(r *fakeaws.Request) any {
+		if r.String("ServiceCode") == "ec2" && r.String("QuotaCode") == "L-1216C47A" {
+			return map[string]any{"Quota": map[string]any{
+				"ServiceCode": "ec2", "QuotaCode": "L-1216C47A", "Value": 64.0,
+				"QuotaName": "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+			}}
+		}
+		// No applied value: the AWS default holds.
+		return &fakeaws.Error{Status: 400, Code: "NoSuchResourceException", Message: "The request failed because the specified service does not exist."}
+	})
+	srv.Handle("Service Quotas.GetAWSDefaultServiceQuota", func(r *fakeaws.Request) any {
+		names := map[string]string{"L-CF0CBE56": "Table-level read throughput limit", "L-AB614373": "Table-level write throughput limit"}
+		if n, ok := names[r.String("QuotaCode")]; ok && r.String("ServiceCode") == "dynamodb" {
+			return map[string]any{"Quota": map[string]any{"ServiceCode": "dynamodb", "QuotaCode": r.String("QuotaCode"), "QuotaName": n, "Value": 40000.0}}
+		}
+		return &fakeaws.Error{Status: 400, Code: "NoSuchResourceException", Message: "no such quota"}
+	})
+}
+
+// level is a metric's value at t for a resource.
+func (w *albWorld) level(ns, name string, dims map[string]string, t time.Time) (float64, bool) {
+	after := !t.Before(w.onset)
+	wobble := 1 + 0.03*math.Sin(float64(t.Unix()/60)*0.7+float64(len(dims["InstanceId"])+len(name)))
+	inst := dims["InstanceId"]
+	switch ns + " " + name {
+	case "AWS/ApplicationELB HTTPCode_Target_5XX_Count":
+		if after {
+			return 800 * wobble, true
+		}
+		return math.Round(wobble*20) - 19, true
+	case "AWS/ApplicationELB HTTPCode_ELB_5XX_Count":
+		if after {
+			return 4, true
+		}
+		return 0, true
+	case "AWS/ApplicationELB RequestCount":
+		ramp := t.Sub(w.onset.Add(-40*time.Minute)).Minutes() / 30
+		ramp = math.Max(0, math.Min(1, ramp))
+		return (2400 + 300*ramp) * wobble, true
+	case "AWS/ApplicationELB HTTPCode_Target_4XX_Count":
+		return 12 * wobble, true
+	case "AWS/ApplicationELB TargetResponseTime":
+		return 0.045 * wobble, true
+	case "AWS/ApplicationELB HealthyHostCount":
+		return 3, true
+	case "AWS/ApplicationELB UnHealthyHostCount":
+		return 0, true
+	case "AWS/EC2 CPUUtilization":
+		return 22 * wobble, inst != ""
+	case "AWS/EC2 StatusCheckFailed":
+		return 0, inst != ""
+	case "AWS/EC2 NetworkIn":
+		return 4e6 * wobble, inst != ""
+	case "CWAgent mem_used_percent":
+		return 41 * wobble, inst != ""
+	case "CWAgent disk_used_percent":
+		return 37, inst != ""
+	case "AWS/AutoScaling GroupDesiredCapacity", "AWS/AutoScaling GroupInServiceInstances":
+		return 3, true
+	case "AWS/DynamoDB ConsumedReadCapacityUnits":
+		return 1200 * wobble, true
+	case "AWS/DynamoDB SuccessfulRequestLatency":
+		return 4 * wobble, true
+	}
+	if strings.HasPrefix(ns, "AWS/DynamoDB") {
+		return 0, true
+	}
+	return 0, false
+}
+
+func (w *albWorld) metricData(r *fakeaws.Request) any {
+	start, _ := r.Params["StartTime"].(time.Time)
+	end, _ := r.Params["EndTime"].(time.Time)
+	queries, _ := r.Params["MetricDataQueries"].([]any)
+	var results []any
+	for _, q := range queries {
+		qm := q.(map[string]any)
+		ms := qm["MetricStat"].(map[string]any)
+		m := ms["Metric"].(map[string]any)
+		dims := map[string]string{}
+		if ds, ok := m["Dimensions"].([]any); ok {
+			for _, d := range ds {
+				dm := d.(map[string]any)
+				dims[dm["Name"].(string)] = dm["Value"].(string)
+			}
+		}
+		period := time.Duration(ms["Period"].(float64)) * time.Second
+		var times []time.Time
+		var values []float64
+		for t := start.Truncate(period); t.Before(end) && !t.After(w.fires); t = t.Add(period) {
+			if t.Before(start) {
+				continue
+			}
+			if v, ok := w.level(m["Namespace"].(string), m["MetricName"].(string), dims, t); ok {
+				times = append(times, t)
+				values = append(values, v)
+			}
+		}
+		results = append(results, map[string]any{"Id": qm["Id"], "Label": m["MetricName"], "StatusCode": "Complete", "Timestamps": times, "Values": values})
+	}
+	return map[string]any{"MetricDataResults": results, "Messages": []any{}}
+}
+
+// X-Ray: a sampled view of the traffic. Before the onset every request
+// succeeds; from it, those i-…3 serves fault.
+
+func (w *albWorld) during(r *fakeaws.Request) bool {
+	end, _ := r.Params["EndTime"].(float64)
+	return end > float64(w.onset.Unix())
+}
+
+func edge(ref, total, faults int, respTime float64) map[string]any {
+	return map[string]any{
+		"ReferenceId": ref,
+		"SummaryStatistics": map[string]any{
+			"OkCount": total - faults, "TotalCount": total, "TotalResponseTime": respTime * float64(total),
+			"ErrorStatistics": map[string]any{"ThrottleCount": 0, "OtherCount": 0, "TotalCount": 0},
+			"FaultStatistics": map[string]any{"OtherCount": faults, "TotalCount": faults},
+		},
+	}
+}
+
+func (w *albWorld) serviceGraph(r *fakeaws.Request) any {
+	total, faults := 600, 0
+	if w.during(r) {
+		total, faults = 90, 30
+	}
+	return map[string]any{"Services": []any{
+		map[string]any{"ReferenceId": 0, "Name": "web-alb-clients", "Type": "client", "Edges": []any{edge(1, total, faults, 0.045)}},
+		map[string]any{"ReferenceId": 1, "Name": "bot-forge", "Names": []any{"bot-forge"}, "Type": "AWS::EC2::Instance", "Root": true,
+			"Edges": []any{edge(2, total-faults, 0, 0.004)}},
+		map[string]any{"ReferenceId": 2, "Name": "forge-templates", "Names": []any{"forge-templates"}, "Type": "AWS::DynamoDB::Table", "Edges": []any{}},
+	}}
+}
+
+// summaries are the traced requests the graph counts, a third per
+// instance: 200 each in the hour before, 30 each in the three minutes
+// from the onset.
+func (w *albWorld) summaries(during bool) []any {
+	per := 200
+	if during {
+		per = 30
+	}
+	var out []any
+	n := 0
+	for round := 0; round < per; round++ {
+		for _, in := range w.instances {
+			n++
+			id := fmt.Sprintf("1-6750d%03x-%024x", n%4096, n)
+			fault := during && in == w.bad
+			s := map[string]any{
+				"Id": id, "Duration": 0.05, "ResponseTime": 0.045, "HasFault": fault, "HasError": false, "HasThrottle": false,
+				"EntryPoint":  map[string]any{"Name": "bot-forge", "Type": "AWS::EC2::Instance"},
+				"ServiceIds":  []any{map[string]any{"Name": "bot-forge", "Type": "AWS::EC2::Instance"}, map[string]any{"Name": "forge-templates", "Type": "AWS::DynamoDB::Table"}},
+				"InstanceIds": []any{map[string]any{"Id": in}},
+				"Http":        map[string]any{"HttpMethod": "POST", "HttpStatus": 200, "HttpURL": "https://web.example.com/reply"},
+			}
+			if fault {
+				s["Http"].(map[string]any)["HttpStatus"] = 500
+				s["ServiceIds"] = []any{map[string]any{"Name": "bot-forge", "Type": "AWS::EC2::Instance"}}
+				s["FaultRootCauses"] = []any{map[string]any{"Services": []any{map[string]any{
+					"Name": "bot-forge", "Type": "AWS::EC2::Instance",
+					"EntityPath": []any{map[string]any{"Name": "bot-forge", "Exceptions": []any{map[string]any{"Name": "TemplateError", "Message": exception}}}},
+				}}}}
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// traceSummaries pages the summaries 100 at a time.
+func (w *albWorld) traceSummaries(r *fakeaws.Request) any {
+	all := w.summaries(w.during(r))
+	from, _ := strconv.Atoi(r.String("NextToken"))
+	to := min(from+100, len(all))
+	out := map[string]any{"TraceSummaries": all[from:to], "TracesProcessedCount": len(all)}
+	if to < len(all) {
+		out["NextToken"] = strconv.Itoa(to)
+	}
+	return out
+}
+
+func (w *albWorld) batchGetTraces(r *fakeaws.Request) any {
+	ids, _ := r.Params["TraceIds"].([]any)
+	var traces []any
+	for _, id := range ids {
+		var n int
+		fmt.Sscanf(id.(string)[strings.LastIndex(id.(string), "-")+1:], "%x", &n)
+		in := w.instances[(n-1)%len(w.instances)]
+		doc := map[string]any{
+			"id": "seg" + strconv.Itoa(n), "name": "bot-forge", "origin": "AWS::EC2::Instance", "trace_id": id,
+			"start_time": 1.7332218e9, "end_time": 1.73322180005e9,
+			"aws": map[string]any{
+				"ec2":             map[string]any{"instance_id": in, "availability_zone": "us-east-1c"},
+				"cloudwatch_logs": []any{map[string]any{"log_group": "/app/bot-forge"}},
+			},
+		}
+		b, _ := json.Marshal(doc)
+		traces = append(traces, map[string]any{"Id": id, "Duration": 0.05, "Segments": []any{map[string]any{"Id": doc["id"], "Document": string(b)}}})
+	}
+	return map[string]any{"Traces": traces, "UnprocessedTraceIds": []any{}}
+}
+
+// Logs Insights over a synthetic log store: per stream and minute, 200
+// INFO lines; from the onset, 800 ERROR lines a minute on the bad
+// instance.
+
+func (w *albWorld) startQuery(r *fakeaws.Request) any {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.nextQID++
+	id := fmt.Sprintf("q-%d", w.nextQID)
+	groups, _ := r.Params["logGroupNames"].([]any)
+	st, _ := r.Params["startTime"].(float64)
+	en, _ := r.Params["endTime"].(float64)
+	g := ""
+	if len(groups) > 0 {
+		g = groups[0].(string)
+	}
+	if g != "/app/bot-forge" {
+		return &fakeaws.Error{Status: 400, Code: "ResourceNotFoundException", Message: "Log group does not exist"}
+	}
+	w.queries[id] = logQueryState{group: g, query: r.String("queryString"), start: time.Unix(int64(st), 0), end: time.Unix(int64(en), 0)}
+	return map[string]any{"queryId": id}
+}
+
+type logTemplate struct {
+	pattern, sample string
+}
+
+// lines counts a stream's lines of each template in a window.
+func (w *albWorld) lines(stream string, start, end time.Time) map[logTemplate]int {
+	out := map[logTemplate]int{}
+	ok := logTemplate{okPattern, "INFO request 7f3a served in 41 ms"}
+	bad := logTemplate{errPattern, fmt.Sprintf(errLine, "9c1d")}
+	for t := start.Truncate(time.Minute); t.Before(end); t = t.Add(time.Minute) {
+		if t.Before(start) {
+			continue
+		}
+		out[ok] += 200
+		if stream == w.bad && !t.Before(w.onset) {
+			out[bad] += 800
+		}
+	}
+	return out
+}
+
+var sumExpr = regexp.MustCompile(`sum\((.*?)\) as (p\d+)`)
+var containsArg = regexp.MustCompile(`strcontains\(@message, "((?:[^"\\]|\\.)*)"\)`)
+
+func (w *albWorld) getQueryResults(r *fakeaws.Request) any {
+	w.mu.Lock()
+	q, ok := w.queries[r.String("queryId")]
+	if ok {
+		q.polls++
+		w.queries[r.String("queryId")] = q
+	}
+	w.mu.Unlock()
+	if !ok {
+		return &fakeaws.Error{Status: 400, Code: "ResourceNotFoundException", Message: "no such query"}
+	}
+	field := func(k, v string) map[string]any { return map[string]any{"field": k, "value": v} }
+	bytes := float64(q.end.Sub(q.start).Minutes()) * 3 * 120000
+	if q.polls < 2 {
+		return map[string]any{"status": "Running", "results": []any{}, "statistics": map[string]any{"bytesScanned": bytes / 2}}
+	}
+	var rows []any
+	switch {
+	case strings.HasPrefix(q.query, "stats count(*)"):
+		for _, in := range w.instances {
+			n := 0
+			for _, c := range w.lines(in, q.start, q.end) {
+				n += c
+			}
+			rows = append(rows, []any{field("@logStream", in), field("lines", strconv.Itoa(n))})
+		}
+	case strings.HasPrefix(q.query, "pattern @message"):
+		totals := map[logTemplate]int{}
+		for _, in := range w.instances {
+			for t, c := range w.lines(in, q.start, q.end) {
+				totals[t] += c
+			}
+		}
+		var ts []logTemplate
+		for t := range totals {
+			ts = append(ts, t)
+		}
+		sort.Slice(ts, func(i, j int) bool { return totals[ts[i]] > totals[ts[j]] })
+		for _, t := range ts {
+			rows = append(rows, []any{
+				field("@pattern", strings.ReplaceAll(t.pattern, "<*>", "<Token-1>")),
+				field("@sampleCount", strconv.Itoa(totals[t])),
+				field("@ratio", "0.5"), field("@severityLabel", "Info"),
+			})
+		}
+	case strings.HasPrefix(q.query, "stats sum("):
+		for _, in := range w.instances {
+			row := []any{field("@logStream", in)}
+			for _, m := range sumExpr.FindAllStringSubmatch(q.query, -1) {
+				n := 0
+				for t, c := range w.lines(in, q.start, q.end) {
+					all := true
+					for _, a := range containsArg.FindAllStringSubmatch(m[1], -1) {
+						if !strings.Contains(t.sample, strings.ReplaceAll(a[1], `\"`, `"`)) {
+							all = false
+						}
+					}
+					if all {
+						n += c
+					}
+				}
+				row = append(row, field(m[2], strconv.Itoa(n)))
+			}
+			rows = append(rows, row)
+		}
+	default:
+		return &fakeaws.Error{Status: 400, Code: "MalformedQueryException", Message: "unknown query"}
+	}
+	return map[string]any{"status": "Complete", "results": rows, "statistics": map[string]any{
+		"bytesScanned": bytes, "recordsMatched": 10.0, "recordsScanned": 100.0,
+	}}
+}
+
+// CloudTrail: the security group change two hours before, and a routine
+// write, over two pages.
+func (w *albWorld) lookupEvents(r *fakeaws.Request) any {
+	rec := func(id, name, source, actor string, at time.Time, params map[string]any) map[string]any {
+		raw, _ := json.Marshal(map[string]any{
+			"eventVersion": "1.08", "eventID": id, "eventTime": at.Format(time.RFC3339), "eventName": name, "eventSource": source,
+			"awsRegion": "us-east-1", "readOnly": false, "eventType": "AwsApiCall",
+			"userIdentity":      map[string]any{"type": "AssumedRole", "arn": actor, "accountId": w.account},
+			"requestParameters": params,
+		})
+		return map[string]any{"EventId": id, "EventName": name, "EventSource": source, "EventTime": at, "ReadOnly": "false", "CloudTrailEvent": string(raw)}
+	}
+	if r.String("NextToken") == "" {
+		return map[string]any{"NextToken": "ct-page-2", "Events": []any{
+			rec("4a1c9a52-0b36-4f6e-9c2e-1b0e8d6f7a10", "CreateLogStream", "logs.amazonaws.com", "arn:aws:sts::123456789012:assumed-role/CWAgent/i-0c5e1a2b3d4f50001", w.onset.Add(-10*time.Minute),
+				map[string]any{"logGroupName": "/app/bot-forge", "logStreamName": "i-0c5e1a2b3d4f50001"}),
+		}}
+	}
+	return map[string]any{"Events": []any{
+		rec("8d2e6f4b-7c1a-4e0b-a9d3-5f6e7a8b9c0d", "AuthorizeSecurityGroupIngress", "ec2.amazonaws.com",
+			"arn:aws:sts::123456789012:assumed-role/NetworkAdmin/kenji", w.onset.Add(-2*time.Hour),
+			map[string]any{"groupId": "sg-0bastion", "ipPermissions": map[string]any{"items": []any{map[string]any{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22}}}}),
+	}}
+}

@@ -1,0 +1,846 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/unstuck/unstuck/handlers"
+	"github.com/unstuck/unstuck/handlers/slacktest"
+	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/llm"
+	"github.com/unstuck/unstuck/scenario"
+	"github.com/unstuck/unstuck/scenarios"
+	"github.com/unstuck/unstuck/sim"
+)
+
+const (
+	channel  = "C0INCIDENT"
+	alarmsCh = "C0ALARMS"
+	user     = "U0ALICE"
+)
+
+// harness is the bot, served by the real slack-go socket-mode client,
+// against the fake Slack, with a scenario's simulated AWS behind it.
+type harness struct {
+	t      testing.TB
+	srv    *slacktest.Server
+	store  *handlers.Memory
+	sc     *scenario.Scenario
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+type setup struct {
+	scenario string
+	cfg      handlers.Config
+	opts     handlers.Options
+	sim      sim.Options
+}
+
+func newHarness(t testing.TB, s setup) *harness {
+	t.Helper()
+	if s.scenario == "" {
+		s.scenario = "dynamodb-policy-change"
+	}
+	f, err := scenario.Load(scenarios.FS, s.scenario+".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := sim.New(f.Scenario, s.sim)
+	be := handlers.SourcesBackend(backend.Sources(), investigate.Options{
+		Reasoner: llm.NewOffline(),
+		Lookback: backend.Now().Sub(f.Scenario.Start()),
+		Clock:    backend.Now,
+	}, []string{f.Scenario.Alarm.Name})
+
+	srv := slacktest.NewServer()
+	api := slack.New(slacktest.BotToken, slack.OptionAPIURL(srv.URL), slack.OptionAppLevelToken(slacktest.AppToken))
+	sm := socketmode.New(api)
+	store := handlers.NewMemory(0)
+	opts := s.opts
+	opts.Clock = backend.Now
+	if opts.UpdateInterval == 0 {
+		opts.UpdateInterval = 20 * time.Millisecond
+	}
+	if opts.Grace == 0 {
+		opts.Grace = 10 * time.Second
+	}
+	opts.Charts = true
+	opts.Logger = slog.New(slog.NewTextHandler(testWriter(), nil))
+	bot := handlers.New(api, store, handlers.OneBackend(be), s.cfg, opts)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, srv: srv, store: store, sc: f.Scenario, cancel: cancel, done: make(chan error, 1)}
+	go func() { h.done <- bot.Serve(ctx, sm) }()
+	t.Cleanup(func() {
+		h.stop()
+		srv.Close()
+	})
+	if !srv.WaitFor(5*time.Second, srv.Connected) {
+		t.Fatal("the bot did not connect")
+	}
+	return h
+}
+
+// stop ends Serve and waits for it.
+func (h *harness) stop() {
+	h.once.Do(func() {
+		h.cancel()
+		select {
+		case <-h.done:
+		case <-time.After(30 * time.Second):
+			h.t.Error("Serve did not return")
+		}
+	})
+}
+
+// blocksText is every text in a message's blocks, joined.
+func blocksText(m slacktest.Message) string {
+	var blocks []any
+	_ = json.Unmarshal(m.Blocks, &blocks)
+	var b strings.Builder
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			if s, ok := x["text"].(string); ok {
+				b.WriteString(s)
+				b.WriteString("\n")
+			}
+			for k, e := range x {
+				if k != "text" {
+					walk(e)
+				}
+			}
+			if t, ok := x["text"].(map[string]any); ok {
+				walk(t)
+			}
+		}
+	}
+	walk(blocks)
+	return b.String()
+}
+
+// report waits for the report in a thread and returns its message.
+func (h *harness) report(ch, thread string, timeout time.Duration) (slacktest.Message, bool) {
+	var rep slacktest.Message
+	ok := h.srv.WaitFor(timeout, func() bool {
+		for _, m := range h.srv.Thread(ch, thread) {
+			if m.User == slacktest.BotUserID && strings.Contains(blocksText(m), "*Summary*") {
+				rep = m
+				return true
+			}
+		}
+		return false
+	})
+	return rep, ok
+}
+
+// investigate runs /investigate and returns the thread's ts.
+func (h *harness) investigate(text string) string {
+	h.t.Helper()
+	env := h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, user, text))
+	ack, ok := h.srv.WaitAck(env, 3*time.Second)
+	if !ok {
+		h.t.Fatalf("/investigate %s: no ack within 3 s", text)
+	}
+	if ack.Latency > 3*time.Second {
+		h.t.Fatalf("ack after %s", ack.Latency)
+	}
+	var root string
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		for _, m := range h.srv.Messages(channel) {
+			if m.User == slacktest.BotUserID && m.ThreadTS == "" && !m.Ephemeral && strings.Contains(m.Text, text) {
+				root = m.TS
+				return true
+			}
+		}
+		return false
+	}) {
+		h.t.Fatal("no first message")
+	}
+	return root
+}
+
+// (1) /investigate on a scenario's alarm: acknowledged within 3 s, then a
+// thread whose report names the culprit.
+func TestE2ESlashCommand(t *testing.T) {
+	h := newHarness(t, setup{})
+	thread := h.investigate("orders-api-5xx")
+	rep, ok := h.report(channel, thread, 10*time.Second)
+	if !ok {
+		t.Fatal("no report in the thread")
+	}
+	text := blocksText(rep)
+	for _, want := range []string{"1. A change the team made to orders-table", "own-change", "rollback", "PutResourcePolicy"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+	// The first message ends as a summary of the outcome.
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		m, _ := h.srv.Message(channel, thread)
+		return strings.Contains(blocksText(m), "Investigated") && strings.Contains(blocksText(m), "orders-table")
+	}) {
+		m, _ := h.srv.Message(channel, thread)
+		t.Errorf("first message not updated to the outcome: %s", blocksText(m))
+	}
+	inv, err := h.store.Thread(context.Background(), channel, thread)
+	if err != nil || inv.State != handlers.StateDone || inv.Report == nil {
+		t.Errorf("stored investigation = %+v, %v", inv.State, err)
+	}
+	// The chart of the alarm's metric is uploaded in the thread.
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		for _, f := range h.srv.Files() {
+			if f.Completed && f.Channel == channel && f.ThreadTS == thread && len(f.Data) > 1000 && strings.Contains(f.Title, "onset") {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Errorf("no chart in the thread: %+v", h.srv.Files())
+	}
+}
+
+// chatbotAlarm is an alarm as Amazon Q Developer in chat applications
+// posts it: a bot message whose attachment carries the state, the name and
+// the console link.
+func chatbotAlarm(name string) []map[string]any {
+	link := "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/" + name
+	return []map[string]any{{
+		"color":      "#E01E5A",
+		"fallback":   "CloudWatch Alarm | " + name + " | us-east-1 | Account: 123456789012",
+		"title":      "ALARM | " + name + " | us-east-1",
+		"title_link": link,
+		"text":       "Threshold Crossed: 1 out of the last 1 datapoints was greater than the threshold (25.0).",
+		"fields":     []map[string]any{{"title": "Account", "value": "123456789012", "short": true}},
+		"footer":     "Amazon Q",
+		"ts":         "",
+	}}
+}
+
+var watching = handlers.Config{Channels: map[string]handlers.Channel{
+	channel:  {},
+	alarmsCh: {Alarms: handlers.AlarmsAuto, AlarmSenders: []string{"AWS Chatbot"}, Account: "123456789012", Regions: []string{"us-east-1"}},
+}}
+
+// postAlarm posts a chatbot alarm message in the alarms channel and
+// delivers its event; it returns the message's ts.
+func (h *harness) postAlarm(name, eventID string) string {
+	ts := h.srv.Post(slacktest.Message{Channel: alarmsCh, BotID: "B0AWS", Text: ""})
+	h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback(eventID, slacktest.BotMessage(alarmsCh, "B0AWS", "AWS Chatbot", "", ts, chatbotAlarm(name), nil)))
+	return ts
+}
+
+// (2) An alarm message in a watched channel: the investigation in its
+// thread.
+func TestE2EAlarmMessage(t *testing.T) {
+	h := newHarness(t, setup{cfg: watching})
+	ts := h.postAlarm("orders-api-5xx", "")
+	rep, ok := h.report(alarmsCh, ts, 10*time.Second)
+	if !ok {
+		t.Fatalf("no report in the alarm's thread: %+v", h.srv.Thread(alarmsCh, ts))
+	}
+	if !strings.Contains(blocksText(rep), "orders-table") {
+		t.Errorf("report does not name the culprit: %s", blocksText(rep))
+	}
+	// A later OK is noted in the thread.
+	okTS := h.srv.Post(slacktest.Message{Channel: alarmsCh, BotID: "B0AWS"})
+	att := chatbotAlarm("orders-api-5xx")
+	att[0]["title"] = "OK | orders-api-5xx | us-east-1"
+	h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(alarmsCh, "B0AWS", "AWS Chatbot", "", okTS, att, nil)))
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		for _, m := range h.srv.Thread(alarmsCh, ts) {
+			if strings.Contains(m.Text, "back to OK") {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Error("the OK was not noted in the thread")
+	}
+	// Bots the channel does not watch, and channels not watched, start
+	// nothing.
+	other := h.srv.Post(slacktest.Message{Channel: alarmsCh, BotID: "B0OTHER"})
+	h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(alarmsCh, "B0OTHER", "random-bot", "", other, chatbotAlarm("orders-api-5xx"), nil)))
+	other2 := h.srv.Post(slacktest.Message{Channel: channel, BotID: "B0AWS"})
+	h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(channel, "B0AWS", "AWS Chatbot", "", other2, chatbotAlarm("orders-api-5xx"), nil)))
+	time.Sleep(300 * time.Millisecond)
+	if n := len(h.srv.Thread(alarmsCh, other)) + len(h.srv.Thread(channel, other2)); n != 2 {
+		t.Errorf("unwatched alarm messages got replies: %d messages", n)
+	}
+}
+
+// A channel in button mode offers an Investigate button; pressing it runs
+// the investigation in the alarm's thread.
+func TestE2EAlarmButton(t *testing.T) {
+	cfg := handlers.Config{Channels: map[string]handlers.Channel{
+		alarmsCh: {Alarms: handlers.AlarmsButton, AlarmSenders: []string{"B0AWS"}},
+	}}
+	h := newHarness(t, setup{cfg: cfg})
+	ts := h.postAlarm("orders-api-5xx", "")
+	var offer slacktest.Message
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		for _, m := range h.srv.Thread(alarmsCh, ts) {
+			if strings.Contains(string(m.Blocks), handlers.ActionInvestigate) {
+				offer = m
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("no offer: %+v", h.srv.Thread(alarmsCh, ts))
+	}
+	if _, ok := h.report(alarmsCh, ts, 300*time.Millisecond); ok {
+		t.Fatal("investigated before the button was pressed")
+	}
+	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(alarmsCh, user, offer.TS, ts, handlers.ActionInvestigate, "us-east-1|orders-api-5xx"))
+	if _, ok := h.report(alarmsCh, ts, 10*time.Second); !ok {
+		t.Fatal("no report after the button")
+	}
+	if m, _ := h.srv.Message(alarmsCh, offer.TS); !strings.Contains(m.Text, "started by <@"+user+">") {
+		t.Errorf("the offer was not updated: %q", m.Text)
+	}
+}
+
+// Alarms that fire together and share resources join one investigation.
+func TestE2EAlarmGrouping(t *testing.T) {
+	h := newHarness(t, setup{cfg: watching})
+	first := h.postAlarm("orders-api-5xx", "")
+	if _, ok := h.report(alarmsCh, first, 10*time.Second); !ok {
+		t.Fatal("no report for the first alarm")
+	}
+	second := h.postAlarm("orders-api-5xx", "")
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		for _, m := range h.srv.Thread(alarmsCh, second) {
+			if strings.Contains(m.Text, "already investigating") {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("the second alarm did not join: %+v", h.srv.Thread(alarmsCh, second))
+	}
+	if _, ok := h.report(alarmsCh, second, 300*time.Millisecond); ok {
+		t.Error("the second alarm started its own investigation")
+	}
+}
+
+// (3) A follow-up mention: an answer in the thread.
+func TestE2EFollowUp(t *testing.T) {
+	h := newHarness(t, setup{})
+	thread := h.investigate("orders-api-5xx")
+	if _, ok := h.report(channel, thread, 10*time.Second); !ok {
+		t.Fatal("no report")
+	}
+	tests := []struct {
+		question string
+		want     []string
+	}{
+		{"what changed on orders-table?", []string{"PutResourcePolicy", "alice", "before the onset", "cloudtrailv2"}},
+		{"what changed?", []string{"PutResourcePolicy", "UpdateFunctionCode"}},
+		{"errors on orders", []string{"AccessDeniedException", "since the onset"}},
+		{"check orders-table", []string{"UserErrors", ":warning:"}},
+		{"traces orders-table", []string{"orders → orders-table", "failed"}},
+		{"resources", []string{"orders-api", "payments-api"}},
+		{"errors on nosuchthing", []string{"I don't know", "orders-table"}},
+		{"why is the sky blue", []string{"what changed?", "errors on"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.question, func(t *testing.T) {
+			before := len(h.srv.Thread(channel, thread))
+			ts := h.srv.Post(slacktest.Message{Channel: channel, User: user, ThreadTS: thread, Text: "<@" + slacktest.BotUserID + "> " + tt.question})
+			h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.Mention(channel, user, "<@"+slacktest.BotUserID+"> "+tt.question, ts, thread)))
+			var got string
+			if !h.srv.WaitFor(5*time.Second, func() bool {
+				msgs := h.srv.Thread(channel, thread)
+				for _, m := range msgs[before:] {
+					if m.User == slacktest.BotUserID {
+						got = blocksText(m)
+						return true
+					}
+				}
+				return false
+			}) {
+				t.Fatal("no answer in the thread")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("answer lacks %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
+
+// Messages in the thread are kept as notes and count as evidence the next
+// time the bot reasons.
+func TestE2ENotesAndRerun(t *testing.T) {
+	h := newHarness(t, setup{})
+	thread := h.investigate("orders-api-5xx")
+	first, ok := h.report(channel, thread, 10*time.Second)
+	if !ok {
+		t.Fatal("no report")
+	}
+	note := "payments looks fine from our side <!channel>"
+	ts := h.srv.Post(slacktest.Message{Channel: channel, User: "U0BOB", ThreadTS: thread, Text: note})
+	h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.UserMessage(channel, "U0BOB", note, ts, thread)))
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		inv, _ := h.store.Thread(context.Background(), channel, thread)
+		return len(inv.Notes) == 1
+	}) {
+		t.Fatal("the message was not kept as a note")
+	}
+	// Re-run with a wider window, from the report's button.
+	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, first.TS, thread, handlers.ActionRerun, thread+"/-1"))
+	var second slacktest.Message
+	if !h.srv.WaitFor(10*time.Second, func() bool {
+		for _, m := range h.srv.Thread(channel, thread) {
+			if m.TS != first.TS && m.User == slacktest.BotUserID && strings.Contains(blocksText(m), "*Summary*") {
+				second = m
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatal("no second report")
+	}
+	text := blocksText(second)
+	if !strings.Contains(text, "Notes from the thread") || !strings.Contains(text, "payments looks fine") {
+		t.Errorf("the second report does not show the note:\n%s", text)
+	}
+	if strings.Contains(text, "<!channel>") {
+		t.Error("the note pings the channel")
+	}
+}
+
+// (4) A button: the verdict recorded and the message updated.
+func TestE2EButton(t *testing.T) {
+	h := newHarness(t, setup{})
+	thread := h.investigate("orders-api-5xx")
+	rep, ok := h.report(channel, thread, 10*time.Second)
+	if !ok {
+		t.Fatal("no report")
+	}
+	value := thread + "/0"
+	if !strings.Contains(string(rep.Blocks), `"value":"`+value+`"`) || !strings.Contains(string(rep.Blocks), handlers.ActionAccept) {
+		t.Fatalf("the report has no accept button for hypothesis 0: %s", rep.Blocks)
+	}
+	env := h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, "U0CAROL", rep.TS, thread, handlers.ActionAccept, value))
+	if _, ok := h.srv.WaitAck(env, 3*time.Second); !ok {
+		t.Fatal("no ack")
+	}
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		m, _ := h.srv.Message(channel, rep.TS)
+		return len(m.Updates) > 0 && strings.Contains(blocksText(m), "Accepted by <@U0CAROL>")
+	}) {
+		m, _ := h.srv.Message(channel, rep.TS)
+		t.Fatalf("the report was not updated: %s", blocksText(m))
+	}
+	inv, err := h.store.Thread(context.Background(), channel, thread)
+	if err != nil || len(inv.Feedback) != 1 {
+		t.Fatalf("feedback = %+v, %v", inv.Feedback, err)
+	}
+	if f := inv.Feedback[0]; f.Verdict != handlers.VerdictAccepted || f.User != "U0CAROL" || f.Cause != investigate.CauseOwnChange || f.Resource != "orders-table" {
+		t.Errorf("feedback = %+v", f)
+	}
+	// "What changed?" answers in the thread.
+	before := len(h.srv.Thread(channel, thread))
+	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, rep.TS, thread, handlers.ActionChanges, thread+"/-1"))
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		msgs := h.srv.Thread(channel, thread)
+		return len(msgs) > before && strings.Contains(blocksText(msgs[len(msgs)-1]), "PutResourcePolicy")
+	}) {
+		t.Error("What changed? did not answer")
+	}
+}
+
+// (5) An event delivered twice is handled once.
+func TestE2EDuplicateDelivery(t *testing.T) {
+	h := newHarness(t, setup{})
+	thread := h.investigate("orders-api-5xx")
+	if _, ok := h.report(channel, thread, 10*time.Second); !ok {
+		t.Fatal("no report")
+	}
+	q := "<@" + slacktest.BotUserID + "> what changed?"
+	ts := h.srv.Post(slacktest.Message{Channel: channel, User: user, ThreadTS: thread, Text: q})
+	before := len(h.srv.Thread(channel, thread))
+	ev := slacktest.EventCallback("Ev0DUPLICATE", slacktest.Mention(channel, user, q, ts, thread))
+	e1 := h.srv.Send(slacktest.TypeEvents, ev)
+	e2 := h.srv.Send(slacktest.TypeEvents, ev)
+	for _, e := range []string{e1, e2} {
+		if _, ok := h.srv.WaitAck(e, 3*time.Second); !ok {
+			t.Fatal("a delivery was not acknowledged")
+		}
+	}
+	h.srv.WaitFor(2*time.Second, func() bool { return len(h.srv.Thread(channel, thread)) > before })
+	time.Sleep(300 * time.Millisecond)
+	if got := len(h.srv.Thread(channel, thread)) - before; got != 1 {
+		t.Errorf("answers = %d, want 1", got)
+	}
+
+	// The same slash command (same trigger) twice starts one investigation.
+	cmd := slacktest.SlashCommand("/investigate", channel, user, "orders-table")
+	roots := func() int {
+		n := 0
+		for _, m := range h.srv.Messages(channel) {
+			if m.User == slacktest.BotUserID && m.ThreadTS == "" {
+				n++
+			}
+		}
+		return n
+	}
+	n0 := roots()
+	h.srv.Send(slacktest.TypeSlash, cmd)
+	h.srv.Send(slacktest.TypeSlash, cmd)
+	h.srv.WaitFor(2*time.Second, func() bool { return roots() > n0 })
+	time.Sleep(300 * time.Millisecond)
+	if got := roots() - n0; got != 1 {
+		t.Errorf("investigations started = %d, want 1", got)
+	}
+}
+
+// (6) The socket dropped mid-investigation: the report still arrives, and
+// the bot reconnects and goes on taking work.
+func TestE2ESocketDrop(t *testing.T) {
+	h := newHarness(t, setup{sim: sim.Options{Latency: map[string]time.Duration{sim.KindMetrics: 150 * time.Millisecond, sim.KindLogs: 400 * time.Millisecond}}})
+	thread := h.investigate("orders-api-5xx")
+	h.srv.Drop()
+	if _, ok := h.report(channel, thread, 15*time.Second); !ok {
+		t.Fatal("no report after the socket dropped")
+	}
+	if !h.srv.WaitFor(10*time.Second, func() bool { return h.srv.Connections() >= 2 && h.srv.Connected() }) {
+		t.Fatal("the bot did not reconnect")
+	}
+	// Slack asks for a refresh: the bot reconnects again.
+	h.srv.Refresh()
+	if !h.srv.WaitFor(10*time.Second, func() bool { return h.srv.Connections() >= 3 && h.srv.Connected() }) {
+		t.Fatal("the bot did not reconnect on refresh")
+	}
+	thread2 := h.investigate("orders-api-5xx")
+	if _, ok := h.report(channel, thread2, 15*time.Second); !ok {
+		t.Fatal("no report after reconnecting")
+	}
+}
+
+// An envelope sent while the socket is down arrives, and is acknowledged,
+// once the bot reconnects.
+func TestE2ERedeliveryAfterDrop(t *testing.T) {
+	h := newHarness(t, setup{})
+	h.srv.Drop()
+	env := h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, user, "help"))
+	ack, ok := h.srv.WaitAck(env, 10*time.Second)
+	if !ok {
+		t.Fatal("not acknowledged after the reconnect")
+	}
+	if !strings.Contains(string(ack.Payload), "/investigate") {
+		t.Errorf("ack payload = %s", ack.Payload)
+	}
+}
+
+// Bad arguments get the usage within the acknowledgement; an unknown alarm
+// gets the closest names.
+func TestE2EUsageAndUnknownAlarm(t *testing.T) {
+	h := newHarness(t, setup{})
+	tests := []struct {
+		text string
+		want string
+	}{
+		{"", "Which alarm"},
+		{"help", "/investigate ALARM"},
+		{"orders-api-5xx --since forever", "--since"},
+		{"orders-api-5xx --bogus 1", "--bogus"},
+	}
+	for _, tt := range tests {
+		env := h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, user, tt.text))
+		ack, ok := h.srv.WaitAck(env, 3*time.Second)
+		if !ok {
+			t.Fatalf("%q: no ack", tt.text)
+		}
+		var p struct{ ResponseType, Text string }
+		_ = json.Unmarshal(ack.Payload, &p)
+		var got map[string]string
+		_ = json.Unmarshal(ack.Payload, &got)
+		if got["response_type"] != "ephemeral" || !strings.Contains(got["text"], tt.want) {
+			t.Errorf("%q: ack payload = %s, want ephemeral with %q", tt.text, ack.Payload, tt.want)
+		}
+	}
+
+	h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, user, "orders-api-5xxx"))
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		for _, m := range h.srv.Messages(channel) {
+			if m.Ephemeral && m.User == user && strings.Contains(m.Text, "orders-api-5xx`") {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("no ephemeral with the closest names: %+v", h.srv.Messages(channel))
+	}
+	for _, m := range h.srv.Messages(channel) {
+		if !m.Ephemeral {
+			t.Errorf("an unknown alarm posted in the channel: %s", m.Text)
+		}
+	}
+
+	// In a channel the bot is not a member of, the user is told through
+	// the command's response URL.
+	h.srv.Leave("C0OUTSIDE")
+	cmd := slacktest.SlashCommand("/investigate", "C0OUTSIDE", user, "orders-api-5xx")
+	cmd["response_url"] = h.srv.ResponseURL()
+	h.srv.Send(slacktest.TypeSlash, cmd)
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		for _, r := range h.srv.Responses() {
+			if r.ResponseType == "ephemeral" && strings.Contains(r.Text, "/invite") {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Errorf("no response for a channel the bot is not in: %+v", h.srv.Responses())
+	}
+}
+
+// A resource instead of an alarm finds the alarm around it.
+func TestE2EResourceTarget(t *testing.T) {
+	h := newHarness(t, setup{})
+	env := h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, user, "arn:aws:dynamodb:us-east-1:123456789012:table/orders-table --since 2h"))
+	if _, ok := h.srv.WaitAck(env, 3*time.Second); !ok {
+		t.Fatal("no ack")
+	}
+	var root string
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		for _, m := range h.srv.Messages(channel) {
+			if m.User == slacktest.BotUserID && m.ThreadTS == "" && strings.Contains(m.Text, "orders-api-5xx") {
+				root = m.TS
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("no investigation of the table's alarm: %+v", h.srv.Messages(channel))
+	}
+	rep, ok := h.report(channel, root, 10*time.Second)
+	if !ok || !strings.Contains(blocksText(rep), "telemetry 12:04") {
+		t.Errorf("the report does not read the 2h window: %s", blocksText(rep))
+	}
+}
+
+// Access: channels not allowed and users outside the channel's group are
+// refused; the bot's own messages are ignored.
+func TestE2EAccess(t *testing.T) {
+	cfg := handlers.Config{Channels: map[string]handlers.Channel{channel: {UserGroup: "S0ONCALL"}}}
+	h := newHarness(t, setup{cfg: cfg})
+	h.srv.SetUserGroup("S0ONCALL", user)
+
+	env := h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", "C0ELSEWHERE", user, "orders-api-5xx"))
+	ack, _ := h.srv.WaitAck(env, 3*time.Second)
+	if !strings.Contains(string(ack.Payload), "not enabled in this channel") {
+		t.Errorf("other channel: ack = %s", ack.Payload)
+	}
+	h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, "U0MALLORY", "orders-api-5xx"))
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		for _, m := range h.srv.Messages(channel) {
+			if m.Ephemeral && m.User == "U0MALLORY" && strings.Contains(m.Text, "user group") {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Error("a user outside the group was not refused")
+	}
+	thread := h.investigate("orders-api-5xx")
+	if _, ok := h.report(channel, thread, 10*time.Second); !ok {
+		t.Fatal("a member could not investigate")
+	}
+	// The bot's own message in the thread is not a note.
+	ts := h.srv.Post(slacktest.Message{Channel: channel, User: slacktest.BotUserID, ThreadTS: thread, Text: "hello"})
+	ev := slacktest.UserMessage(channel, slacktest.BotUserID, "hello", ts, thread)
+	ev["bot_id"] = slacktest.BotID
+	h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", ev))
+	time.Sleep(300 * time.Millisecond)
+	if inv, _ := h.store.Thread(context.Background(), channel, thread); len(inv.Notes) != 0 {
+		t.Errorf("notes = %+v", inv.Notes)
+	}
+}
+
+// Progress: the first message is updated as checks finish, at most once
+// per update interval.
+func TestE2EProgressRate(t *testing.T) {
+	interval := 200 * time.Millisecond
+	h := newHarness(t, setup{
+		opts: handlers.Options{UpdateInterval: interval},
+		sim:  sim.Options{Latency: map[string]time.Duration{sim.KindMetrics: 100 * time.Millisecond, sim.KindLogs: 700 * time.Millisecond, sim.KindTraces: 300 * time.Millisecond}},
+	})
+	thread := h.investigate("orders-api-5xx")
+	if _, ok := h.report(channel, thread, 15*time.Second); !ok {
+		t.Fatal("no report")
+	}
+	h.srv.WaitFor(3*time.Second, func() bool {
+		m, _ := h.srv.Message(channel, thread)
+		return strings.Contains(m.Text, "Investigated")
+	})
+	m, _ := h.srv.Message(channel, thread)
+	if len(m.Updates) < 2 {
+		t.Errorf("updates = %d, want progress and the outcome", len(m.Updates))
+	}
+	prev := m.Posted
+	for _, u := range m.Updates {
+		if gap := u.Sub(prev); gap < interval-20*time.Millisecond {
+			t.Errorf("two updates %s apart, under the %s interval", gap, interval)
+		}
+		prev = u
+	}
+}
+
+// A deadline cuts a slow investigation short: the report has what was read
+// by then and says what was not.
+func TestE2EDeadline(t *testing.T) {
+	h := newHarness(t, setup{
+		opts: handlers.Options{Deadline: 300 * time.Millisecond},
+		sim:  sim.Options{Latency: map[string]time.Duration{sim.KindTopology: 2 * time.Second}},
+	})
+	thread := h.investigate("orders-api-5xx")
+	rep, ok := h.report(channel, thread, 5*time.Second)
+	if !ok {
+		t.Fatal("no report")
+	}
+	if !strings.Contains(blocksText(rep), "deadline") {
+		t.Errorf("the report does not say the deadline cut it short:\n%s", blocksText(rep))
+	}
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		m, _ := h.srv.Message(channel, thread)
+		return strings.Contains(blocksText(m), "cut it short")
+	}) {
+		m, _ := h.srv.Message(channel, thread)
+		t.Errorf("status = %s", blocksText(m))
+	}
+}
+
+// Shutdown: in-flight work finishes within the grace period.
+func TestE2EGracefulShutdown(t *testing.T) {
+	h := newHarness(t, setup{sim: sim.Options{Latency: map[string]time.Duration{sim.KindLogs: 800 * time.Millisecond}}})
+	thread := h.investigate("orders-api-5xx")
+	h.stop()
+	if _, ok := h.report(channel, thread, time.Second); !ok {
+		t.Fatal("the in-flight investigation did not finish before Serve returned")
+	}
+}
+
+// Past the grace period, in-flight work is cancelled and says so.
+func TestE2EGraceExpires(t *testing.T) {
+	h := newHarness(t, setup{
+		opts: handlers.Options{Grace: 200 * time.Millisecond},
+		sim:  sim.Options{Latency: map[string]time.Duration{sim.KindTopology: 5 * time.Second}},
+	})
+	thread := h.investigate("orders-api-5xx")
+	start := time.Now()
+	h.stop()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Serve took %s to return", d)
+	}
+	m, _ := h.srv.Message(channel, thread)
+	if !strings.Contains(blocksText(m), "restarting") {
+		t.Errorf("status = %s", blocksText(m))
+	}
+}
+
+// testWriter is where the bot logs in tests: nowhere, unless
+// UNSTUCK_TEST_LOG is set.
+func testWriter() io.Writer {
+	if os.Getenv("UNSTUCK_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
+}
+
+// Every envelope is acknowledged, also one whose payload slack-go's own
+// types cannot read (the block action sample has an attachment ts of "").
+func TestE2EAckUnparseablePayload(t *testing.T) {
+	h := newHarness(t, setup{})
+	raw, err := os.ReadFile("testdata/variant-block-action.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := h.srv.Send(slacktest.TypeInteractive, json.RawMessage(raw))
+	if _, ok := h.srv.WaitAck(env, 3*time.Second); !ok {
+		t.Fatal("not acknowledged")
+	}
+	// And it is handled: the thread is unknown, so the user is told.
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		for _, m := range h.srv.Messages(channel) {
+			if m.Ephemeral && m.User == "U0CAROL" && strings.Contains(m.Text, "no longer know") {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Errorf("the click was not handled: %+v", h.srv.Messages(channel))
+	}
+}
+
+// fakeSummarizer drafts a postmortem that names the accepted hypotheses, and
+// tries to ping the channel: the draft is untrusted text.
+type fakeSummarizer struct{}
+
+func (fakeSummarizer) Postmortem(_ context.Context, inv handlers.Investigation) (string, error) {
+	var accepted []string
+	for _, f := range inv.Feedback {
+		if f.Verdict == handlers.VerdictAccepted {
+			accepted = append(accepted, f.Cause+" "+f.Resource)
+		}
+	}
+	return "Root cause: " + strings.Join(accepted, ", ") + " <!channel>", nil
+}
+
+// The postmortem button drafts a postmortem from the accepted hypotheses,
+// in the thread, harmlessly.
+func TestE2EPostmortem(t *testing.T) {
+	h := newHarness(t, setup{opts: handlers.Options{Summarizer: fakeSummarizer{}}})
+	thread := h.investigate("orders-api-5xx")
+	rep, ok := h.report(channel, thread, 10*time.Second)
+	if !ok {
+		t.Fatal("no report")
+	}
+	if !strings.Contains(string(rep.Blocks), handlers.ActionPostmortem) {
+		t.Fatalf("the report has no postmortem button: %s", rep.Blocks)
+	}
+	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, "U0CAROL", rep.TS, thread, handlers.ActionAccept, thread+"/0"))
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		inv, err := h.store.Thread(context.Background(), channel, thread)
+		return err == nil && len(inv.Feedback) == 1
+	}) {
+		t.Fatal("the verdict was not recorded")
+	}
+	before := len(h.srv.Thread(channel, thread))
+	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, rep.TS, thread, handlers.ActionPostmortem, thread+"/-1"))
+	var last string
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		msgs := h.srv.Thread(channel, thread)
+		if len(msgs) <= before {
+			return false
+		}
+		last = blocksText(msgs[len(msgs)-1])
+		return strings.Contains(last, "Postmortem draft")
+	}) {
+		t.Fatal("no postmortem draft in the thread")
+	}
+	if !strings.Contains(last, "own-change orders-table") || strings.Contains(last, "<!channel>") {
+		t.Errorf("draft %q: want the accepted hypothesis, and no ping", last)
+	}
+}

@@ -1,0 +1,179 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// The bot parses Slack's payloads itself, reading only the fields it uses,
+// so that a field it does not use can never stop an envelope from being
+// handled (slack-go's own types reject some real payloads).
+
+// slashCommand is a slash command's payload.
+type slashCommand struct {
+	Command   string `json:"command"`
+	Text      string `json:"text"`
+	UserID    string `json:"user_id"`
+	ChannelID string `json:"channel_id"`
+	TeamID    string `json:"team_id"`
+	TriggerID string `json:"trigger_id"`
+	// ResponseURL answers the user where the bot may not post.
+	ResponseURL string `json:"response_url"`
+}
+
+// eventCallback is an Events API payload.
+type eventCallback struct {
+	Type    string          `json:"type"`
+	EventID string          `json:"event_id"`
+	Event   json.RawMessage `json:"event"`
+}
+
+// message is a message or app_mention event.
+type message struct {
+	Type        string          `json:"type"`
+	Subtype     string          `json:"subtype"`
+	User        string          `json:"user"`
+	BotID       string          `json:"bot_id"`
+	AppID       string          `json:"app_id"`
+	Username    string          `json:"username"`
+	BotProfile  *botProfile     `json:"bot_profile"`
+	Text        string          `json:"text"`
+	TS          string          `json:"ts"`
+	ThreadTS    string          `json:"thread_ts"`
+	Channel     string          `json:"channel"`
+	Attachments json.RawMessage `json:"attachments"`
+	Blocks      json.RawMessage `json:"blocks"`
+}
+
+type botProfile struct {
+	ID    string `json:"id"`
+	AppID string `json:"app_id"`
+	Name  string `json:"name"`
+}
+
+// fromBot reports whether a bot or an app posted the message.
+func (m message) fromBot() bool {
+	return m.BotID != "" || m.Subtype == "bot_message" || (m.BotProfile != nil && m.BotProfile.ID != "")
+}
+
+// inThread reports whether the message is a reply in a thread.
+func (m message) inThread() bool { return m.ThreadTS != "" && m.ThreadTS != m.TS }
+
+// parts are the strings of the message's attachments and blocks.
+func (m message) parts() []string {
+	return append(textsOf(m.Attachments), textsOf(m.Blocks)...)
+}
+
+// blockActions is an interactive payload of type block_actions.
+type blockActions struct {
+	Type      string `json:"type"`
+	TriggerID string `json:"trigger_id"`
+	User      struct {
+		ID string `json:"id"`
+	} `json:"user"`
+	Channel struct {
+		ID string `json:"id"`
+	} `json:"channel"`
+	Container struct {
+		MessageTS string `json:"message_ts"`
+		ChannelID string `json:"channel_id"`
+		ThreadTS  string `json:"thread_ts"`
+	} `json:"container"`
+	Message struct {
+		TS       string `json:"ts"`
+		ThreadTS string `json:"thread_ts"`
+	} `json:"message"`
+	Actions []struct {
+		ActionID string `json:"action_id"`
+		BlockID  string `json:"block_id"`
+		Value    string `json:"value"`
+		ActionTS string `json:"action_ts"`
+	} `json:"actions"`
+}
+
+func (p blockActions) channel() string {
+	if p.Channel.ID != "" {
+		return p.Channel.ID
+	}
+	return p.Container.ChannelID
+}
+
+func (p blockActions) messageTS() string {
+	if p.Container.MessageTS != "" {
+		return p.Container.MessageTS
+	}
+	return p.Message.TS
+}
+
+// threadTS is the thread the clicked message is in (its own ts at the top).
+func (p blockActions) threadTS() string {
+	for _, ts := range []string{p.Container.ThreadTS, p.Message.ThreadTS} {
+		if ts != "" {
+			return ts
+		}
+	}
+	return p.messageTS()
+}
+
+// parseButtonValue reads a value made by buttonValue.
+func parseButtonValue(v string) (threadTS string, index int, err error) {
+	ts, i, ok := strings.Cut(v, "/")
+	if !ok || ts == "" {
+		return "", 0, errors.New("bad button value")
+	}
+	n, err := strconv.Atoi(i)
+	if err != nil {
+		return "", 0, errors.New("bad button value")
+	}
+	return ts, n, nil
+}
+
+// closest returns up to n names of list closest to name by edit distance.
+func closest(name string, list []string, n int) []string {
+	type cand struct {
+		s string
+		d int
+	}
+	seen := map[string]bool{}
+	var cs []cand
+	for _, s := range list {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		cs = append(cs, cand{s, editDistance(strings.ToLower(name), strings.ToLower(s))})
+	}
+	for i := 1; i < len(cs); i++ {
+		for j := i; j > 0 && (cs[j].d < cs[j-1].d || cs[j].d == cs[j-1].d && cs[j].s < cs[j-1].s); j-- {
+			cs[j], cs[j-1] = cs[j-1], cs[j]
+		}
+	}
+	var out []string
+	for i := 0; i < len(cs) && i < n; i++ {
+		out = append(out, cs[i].s)
+	}
+	return out
+}
+
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,748 @@
+// Package slacktest is a Slack-compatible server on loopback for tests: the
+// socket-mode side (apps.connections.open, a websocket that says hello,
+// delivers envelopes, records acknowledgements, redelivers what was not
+// acknowledged when a connection drops, pings, asks for refreshes) and the
+// Web API methods the bot calls (auth.test, chat.postMessage, chat.update,
+// chat.postEphemeral, files upload v2, usergroups.users.list), with a model
+// of the channels' messages to assert on. The real slack-go client talks to
+// it through slack.OptionAPIURL(server.URL).
+package slacktest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Identities the server answers with.
+const (
+	AppToken  = "xapp-1-test"
+	BotToken  = "xoxb-test"
+	BotUserID = "UBOT0001"
+	BotID     = "BBOT0001"
+	TeamID    = "T0001"
+	AppID     = "A0001"
+)
+
+// Message is a message in the server's model of the workspace.
+type Message struct {
+	Channel  string
+	TS       string
+	ThreadTS string
+	Text     string
+	User     string
+	BotID    string
+	Blocks   json.RawMessage
+	// Ephemeral messages are seen by User only.
+	Ephemeral bool
+	// Updates are the times of chat.update calls on it.
+	Updates []time.Time
+	Posted  time.Time
+}
+
+// Call is one Web API call.
+type Call struct {
+	Method string
+	Args   map[string]string
+	At     time.Time
+}
+
+// Ack is an envelope's acknowledgement.
+type Ack struct {
+	EnvelopeID string
+	Payload    json.RawMessage
+	At         time.Time
+	// Latency is from the envelope's (last) delivery to its ack.
+	Latency time.Duration
+}
+
+// File is an uploaded file.
+type File struct {
+	ID, Name, Title, Channel, ThreadTS string
+	Data                               []byte
+	Completed                          bool
+}
+
+type delivery struct {
+	id       string
+	typ      string
+	payload  json.RawMessage
+	attempts int
+	sentAt   time.Time
+	sentOn   *conn
+	acked    bool
+}
+
+type conn struct {
+	ws *websocket.Conn
+	wm sync.Mutex
+}
+
+func (c *conn) write(v any) error {
+	c.wm.Lock()
+	defer c.wm.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return c.ws.WriteJSON(v)
+}
+
+// Server is the fake Slack.
+type Server struct {
+	// URL is the Web API base for slack.OptionAPIURL ("http://127.0.0.1:port/api/").
+	URL string
+
+	srv      *httptest.Server
+	upgrader websocket.Upgrader
+	ping     time.Duration
+
+	mu          sync.Mutex
+	changed     chan struct{}
+	cur         *conn
+	connections int
+	deliveries  []*delivery
+	byID        map[string]*delivery
+	acks        []Ack
+	calls       []Call
+	msgs        []*Message
+	files       map[string]*File
+	seq         int64
+	envSeq      int
+	userGroups  map[string][]string
+	outside     map[string]bool // channels the bot is not a member of
+	responses   []Response
+	closed      bool
+}
+
+// Response is a message sent to a slash command's response_url.
+type Response struct {
+	Path         string
+	ResponseType string `json:"response_type"`
+	Text         string `json:"text"`
+}
+
+// NewServer starts a server on loopback; Close stops it.
+func NewServer() *Server {
+	s := &Server{
+		ping:       time.Second,
+		changed:    make(chan struct{}),
+		byID:       map[string]*delivery{},
+		files:      map[string]*File{},
+		userGroups: map[string][]string{},
+		outside:    map[string]bool{},
+		seq:        1733234400_000100,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/", s.api)
+	mux.HandleFunc("/ws", s.socket)
+	mux.HandleFunc("/upload/", s.upload)
+	mux.HandleFunc("/response/", s.response)
+	// The client sends Slack's own origin.
+	s.upgrader.CheckOrigin = func(*http.Request) bool { return true }
+	s.srv = httptest.NewServer(mux)
+	s.URL = s.srv.URL + "/api/"
+	return s
+}
+
+// Close stops the server and drops the connection.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	c := s.cur
+	s.cur = nil
+	s.mu.Unlock()
+	if c != nil {
+		_ = c.ws.Close()
+	}
+	s.srv.CloseClientConnections()
+	s.srv.Close()
+}
+
+// Leave makes the bot not a member of a channel: posting there fails with
+// not_in_channel.
+func (s *Server) Leave(channel string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outside[channel] = true
+}
+
+// ResponseURL is a slash command's response_url on this server.
+func (s *Server) ResponseURL() string { return s.srv.URL + "/response/" + next("") }
+
+// Responses returns what was sent to response URLs.
+func (s *Server) Responses() []Response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.responses)
+}
+
+func (s *Server) response(w http.ResponseWriter, r *http.Request) {
+	var resp Response
+	if err := json.NewDecoder(r.Body).Decode(&resp); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp.Path = r.URL.Path
+	s.mu.Lock()
+	s.responses = append(s.responses, resp)
+	s.notify()
+	s.mu.Unlock()
+	reply(w, map[string]any{"ok": true})
+}
+
+// SetUserGroup sets a user group's members.
+func (s *Server) SetUserGroup(id string, users ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.userGroups[id] = users
+}
+
+// notify wakes waiters; call with mu held.
+func (s *Server) notify() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// WaitFor waits until cond (called without the server's lock) is true, or
+// the timeout passes.
+func (s *Server) WaitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.After(timeout)
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		s.mu.Unlock()
+		if cond() {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			return cond()
+		}
+	}
+}
+
+// nextTS returns a new message ts; call with mu held.
+func (s *Server) nextTS() string {
+	s.seq++
+	return fmt.Sprintf("%d.%06d", s.seq/1_000_000, s.seq%1_000_000)
+}
+
+// Post adds a message to the model (a person's or another bot's) and
+// returns its ts, for a test to then deliver its event.
+func (s *Server) Post(m Message) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m.TS = s.nextTS()
+	m.Posted = time.Now()
+	s.msgs = append(s.msgs, &m)
+	s.notify()
+	return m.TS
+}
+
+// Messages returns the messages of a channel (ephemeral ones included), in
+// order of posting.
+func (s *Server) Messages(channel string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Message
+	for _, m := range s.msgs {
+		if m.Channel == channel {
+			out = append(out, copyMessage(m))
+		}
+	}
+	return out
+}
+
+// Thread returns a thread: its root and the replies, ephemeral ones left
+// out.
+func (s *Server) Thread(channel, ts string) []Message {
+	var out []Message
+	for _, m := range s.Messages(channel) {
+		if !m.Ephemeral && (m.TS == ts || m.ThreadTS == ts) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Message returns one message by ts.
+func (s *Server) Message(channel, ts string) (Message, bool) {
+	for _, m := range s.Messages(channel) {
+		if m.TS == ts {
+			return m, true
+		}
+	}
+	return Message{}, false
+}
+
+func copyMessage(m *Message) Message {
+	c := *m
+	c.Updates = slices.Clone(m.Updates)
+	return c
+}
+
+// Calls returns the Web API calls of a method ("" for all).
+func (s *Server) Calls(method string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if method == "" || c.Method == method {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Files returns the uploaded files.
+func (s *Server) Files() []File {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []File
+	for _, f := range s.files {
+		out = append(out, *f)
+	}
+	return out
+}
+
+// Connections is how many websocket connections were opened.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connections
+}
+
+// Connected reports whether a websocket connection is open.
+func (s *Server) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur != nil
+}
+
+// Acks returns the acknowledgements received.
+func (s *Server) Acks() []Ack {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.acks)
+}
+
+// Ack returns an envelope's acknowledgement.
+func (s *Server) Ack(envelopeID string) (Ack, bool) {
+	for _, a := range s.Acks() {
+		if a.EnvelopeID == envelopeID {
+			return a, true
+		}
+	}
+	return Ack{}, false
+}
+
+// WaitAck waits for an envelope's acknowledgement.
+func (s *Server) WaitAck(envelopeID string, timeout time.Duration) (Ack, bool) {
+	var a Ack
+	ok := s.WaitFor(timeout, func() bool {
+		var found bool
+		a, found = s.Ack(envelopeID)
+		return found
+	})
+	return a, ok
+}
+
+// Send delivers an envelope of a type (slash_commands, events_api,
+// interactive) with a payload, now if a connection is open, else as soon
+// as one is. It returns the envelope id.
+func (s *Server) Send(typ string, payload any) string {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		panic(err)
+	}
+	s.mu.Lock()
+	s.envSeq++
+	d := &delivery{id: fmt.Sprintf("env-%06d", s.envSeq), typ: typ, payload: raw}
+	s.deliveries = append(s.deliveries, d)
+	s.byID[d.id] = d
+	c := s.cur
+	s.mu.Unlock()
+	if c != nil {
+		s.deliver(c, d)
+	}
+	return d.id
+}
+
+// deliver writes an envelope on a connection.
+func (s *Server) deliver(c *conn, d *delivery) {
+	s.mu.Lock()
+	if d.acked || d.sentOn == c {
+		s.mu.Unlock()
+		return
+	}
+	d.attempts++
+	d.sentOn = c
+	d.sentAt = time.Now()
+	env := map[string]any{
+		"envelope_id":              d.id,
+		"type":                     d.typ,
+		"payload":                  d.payload,
+		"accepts_response_payload": d.typ != "events_api",
+	}
+	if d.attempts > 1 {
+		env["retry_attempt"] = d.attempts - 1
+		env["retry_reason"] = "timeout"
+	}
+	s.mu.Unlock()
+	_ = c.write(env)
+}
+
+// Drop closes the websocket abruptly, as a network failure would.
+func (s *Server) Drop() {
+	s.mu.Lock()
+	c := s.cur
+	s.cur = nil
+	s.mu.Unlock()
+	if c != nil {
+		_ = c.ws.UnderlyingConn().Close()
+	}
+}
+
+// Refresh asks the client to reconnect, as Slack does every few hours.
+func (s *Server) Refresh() {
+	s.mu.Lock()
+	c := s.cur
+	s.mu.Unlock()
+	if c != nil {
+		_ = c.write(map[string]any{"type": "disconnect", "reason": "refresh_requested", "debug_info": map[string]any{"host": "slacktest"}})
+	}
+}
+
+func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	c := &conn{ws: ws}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = ws.Close()
+		return
+	}
+	old := s.cur
+	s.cur = c
+	s.connections++
+	n := s.connections
+	s.notify()
+	s.mu.Unlock()
+	if old != nil {
+		// Slack closes the old connection once the new one is up.
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			_ = old.ws.Close()
+		}()
+	}
+	_ = c.write(map[string]any{
+		"type":            "hello",
+		"num_connections": 1,
+		"debug_info":      map[string]any{"host": "slacktest", "build_number": 1, "approximate_connection_time": 18060},
+		"connection_info": map[string]any{"app_id": AppID},
+	})
+	// Deliver what waited, and redeliver what was not acknowledged.
+	s.mu.Lock()
+	var pending []*delivery
+	for _, d := range s.deliveries {
+		if !d.acked {
+			pending = append(pending, d)
+		}
+	}
+	s.mu.Unlock()
+	for _, d := range pending {
+		s.deliver(c, d)
+	}
+
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(s.ping)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				c.wm.Lock()
+				err := ws.WriteControl(websocket.PingMessage, []byte(fmt.Sprint(n)), time.Now().Add(time.Second))
+				c.wm.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}
+	}()
+	defer close(done)
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			s.mu.Lock()
+			if s.cur == c {
+				s.cur = nil
+			}
+			s.notify()
+			s.mu.Unlock()
+			return
+		}
+		var ack struct {
+			EnvelopeID string          `json:"envelope_id"`
+			Payload    json.RawMessage `json:"payload"`
+		}
+		if json.Unmarshal(data, &ack) != nil || ack.EnvelopeID == "" {
+			continue
+		}
+		now := time.Now()
+		s.mu.Lock()
+		a := Ack{EnvelopeID: ack.EnvelopeID, Payload: ack.Payload, At: now}
+		if d, ok := s.byID[ack.EnvelopeID]; ok {
+			d.acked = true
+			a.Latency = now.Sub(d.sentAt)
+		}
+		s.acks = append(s.acks, a)
+		s.notify()
+		s.mu.Unlock()
+	}
+}
+
+// args reads a Web API call's arguments: a form, a multipart form or JSON.
+func args(r *http.Request) map[string]string {
+	out := map[string]string{}
+	ct := r.Header.Get("Content-Type")
+	switch {
+	case strings.HasPrefix(ct, "application/json"):
+		var m map[string]any
+		body, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(body, &m) == nil {
+			for k, v := range m {
+				if s, ok := v.(string); ok {
+					out[k] = s
+				} else {
+					b, _ := json.Marshal(v)
+					out[k] = string(b)
+				}
+			}
+		}
+	case strings.HasPrefix(ct, "multipart/"):
+		_ = r.ParseMultipartForm(32 << 20)
+		for k, v := range r.MultipartForm.Value {
+			out[k] = v[0]
+		}
+	default:
+		_ = r.ParseForm()
+		for k, v := range r.Form {
+			out[k] = v[0]
+		}
+	}
+	return out
+}
+
+func token(r *http.Request, a map[string]string) string {
+	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return t
+	}
+	return a["token"]
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, e string) { reply(w, map[string]any{"ok": false, "error": e}) }
+
+func (s *Server) api(w http.ResponseWriter, r *http.Request) {
+	method := strings.TrimPrefix(r.URL.Path, "/api/")
+	a := args(r)
+	tok := token(r, a)
+	delete(a, "token")
+	s.mu.Lock()
+	s.calls = append(s.calls, Call{Method: method, Args: a, At: time.Now()})
+	s.notify()
+	s.mu.Unlock()
+
+	if method == "apps.connections.open" {
+		if tok != AppToken {
+			fail(w, "invalid_auth")
+			return
+		}
+		reply(w, map[string]any{"ok": true, "url": "ws://" + r.Host + "/ws"})
+		return
+	}
+	if tok != BotToken {
+		fail(w, "invalid_auth")
+		return
+	}
+	switch method {
+	case "auth.test":
+		reply(w, map[string]any{"ok": true, "url": "https://slacktest.slack.com/", "team": "test", "user": "unstuck", "team_id": TeamID, "user_id": BotUserID, "bot_id": BotID})
+	case "chat.postMessage":
+		s.postMessage(w, a, false)
+	case "chat.postEphemeral":
+		s.postMessage(w, a, true)
+	case "chat.update":
+		s.updateMessage(w, a)
+	case "files.getUploadURLExternal":
+		s.mu.Lock()
+		id := fmt.Sprintf("F%06d", len(s.files)+1)
+		s.files[id] = &File{ID: id, Name: a["filename"]}
+		s.mu.Unlock()
+		reply(w, map[string]any{"ok": true, "upload_url": "http://" + r.Host + "/upload/" + id, "file_id": id})
+	case "files.completeUploadExternal":
+		var files []struct{ ID, Title string }
+		_ = json.Unmarshal([]byte(a["files"]), &files)
+		s.mu.Lock()
+		var out []map[string]string
+		for _, f := range files {
+			if sf, ok := s.files[f.ID]; ok && len(sf.Data) > 0 {
+				sf.Title, sf.Channel, sf.ThreadTS, sf.Completed = f.Title, a["channel_id"], a["thread_ts"], true
+				out = append(out, map[string]string{"id": f.ID, "title": f.Title})
+			}
+		}
+		s.notify()
+		s.mu.Unlock()
+		if len(out) == 0 {
+			fail(w, "file_not_found")
+			return
+		}
+		reply(w, map[string]any{"ok": true, "files": out})
+	case "usergroups.users.list":
+		s.mu.Lock()
+		users, ok := s.userGroups[a["usergroup"]]
+		s.mu.Unlock()
+		if !ok {
+			fail(w, "no_such_subteam")
+			return
+		}
+		reply(w, map[string]any{"ok": true, "users": users})
+	default:
+		fail(w, "unknown_method")
+	}
+}
+
+func (s *Server) postMessage(w http.ResponseWriter, a map[string]string, eph bool) {
+	if a["channel"] == "" {
+		fail(w, "channel_not_found")
+		return
+	}
+	if a["text"] == "" && a["blocks"] == "" {
+		fail(w, "no_text")
+		return
+	}
+	if err := checkBlocks(a["blocks"]); err != "" {
+		fail(w, err)
+		return
+	}
+	s.mu.Lock()
+	if s.outside[a["channel"]] {
+		s.mu.Unlock()
+		fail(w, "not_in_channel")
+		return
+	}
+	m := &Message{Channel: a["channel"], TS: s.nextTS(), ThreadTS: a["thread_ts"], Text: a["text"], Blocks: json.RawMessage(a["blocks"]), Posted: time.Now()}
+	if eph {
+		m.Ephemeral, m.User = true, a["user"]
+	} else {
+		m.User, m.BotID = BotUserID, BotID
+	}
+	s.msgs = append(s.msgs, m)
+	s.notify()
+	s.mu.Unlock()
+	if eph {
+		reply(w, map[string]any{"ok": true, "message_ts": m.TS})
+		return
+	}
+	reply(w, map[string]any{"ok": true, "channel": m.Channel, "ts": m.TS, "message": map[string]any{"type": "message", "text": m.Text, "ts": m.TS, "user": m.User, "bot_id": m.BotID}})
+}
+
+func (s *Server) updateMessage(w http.ResponseWriter, a map[string]string) {
+	if err := checkBlocks(a["blocks"]); err != "" {
+		fail(w, err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.msgs {
+		if m.Channel == a["channel"] && m.TS == a["ts"] && !m.Ephemeral {
+			if m.User != BotUserID {
+				fail(w, "cant_update_message")
+				return
+			}
+			m.Text = a["text"]
+			if a["blocks"] != "" {
+				m.Blocks = json.RawMessage(a["blocks"])
+			}
+			m.Updates = append(m.Updates, time.Now())
+			s.notify()
+			reply(w, map[string]any{"ok": true, "channel": m.Channel, "ts": m.TS, "text": m.Text})
+			return
+		}
+	}
+	fail(w, "message_not_found")
+}
+
+// checkBlocks enforces the Block Kit limits Slack rejects a message for.
+func checkBlocks(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	var blocks []map[string]any
+	if err := json.Unmarshal([]byte(raw), &blocks); err != nil {
+		return "invalid_blocks_format"
+	}
+	if len(blocks) > 50 {
+		return "invalid_blocks"
+	}
+	for _, b := range blocks {
+		if t, ok := b["text"].(map[string]any); ok {
+			text, _ := t["text"].(string)
+			limit := 3000
+			if b["type"] == "header" {
+				limit = 150
+			}
+			if len([]rune(text)) > limit {
+				return "invalid_blocks"
+			}
+		}
+		if els, ok := b["elements"].([]any); ok && b["type"] == "context" && len(els) > 10 {
+			return "invalid_blocks"
+		}
+	}
+	return ""
+}
+
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimPrefix(r.URL.Path, "/upload/")
+	if err := r.ParseMultipartForm(32 << 20); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f, _, err := r.FormFile("file")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	data, _ := io.ReadAll(f)
+	s.mu.Lock()
+	sf, ok := s.files[id]
+	if ok {
+		sf.Data = data
+	}
+	s.notify()
+	s.mu.Unlock()
+	if !ok {
+		http.Error(w, "no such upload", http.StatusNotFound)
+		return
+	}
+	_, _ = w.Write([]byte("OK - " + fmt.Sprint(len(data))))
+}

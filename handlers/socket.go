@@ -1,0 +1,236 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack/socketmode"
+)
+
+// envelope is a socket-mode message from Slack.
+type envelope struct {
+	EnvelopeID   string          `json:"envelope_id"`
+	Type         string          `json:"type"`
+	Payload      json.RawMessage `json:"payload"`
+	RetryAttempt int             `json:"retry_attempt"`
+	RetryReason  string          `json:"retry_reason"`
+}
+
+// pool runs jobs on a fixed number of workers, with a bounded queue.
+type pool struct {
+	jobs chan func(context.Context)
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+func newPool(ctx context.Context, log *slog.Logger, workers, queue int) *pool {
+	p := &pool{jobs: make(chan func(context.Context), queue)}
+	for range workers {
+		p.wg.Go(func() {
+			for job := range p.jobs {
+				runJob(ctx, log, job)
+			}
+		})
+	}
+	return p
+}
+
+// runJob runs one job; a panic is logged, not fatal to the bot.
+func runJob(ctx context.Context, log *slog.Logger, job func(context.Context)) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("handler panic", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	job(ctx)
+}
+
+// submit queues a job; false when the queue is full or closed.
+func (p *pool) submit(job func(context.Context)) (ok bool) {
+	defer func() {
+		if recover() != nil { // closed
+			ok = false
+		}
+	}()
+	select {
+	case p.jobs <- job:
+		return true
+	default:
+		return false
+	}
+}
+
+// close takes no more jobs; the workers finish the queue.
+func (p *pool) close() { p.once.Do(func() { close(p.jobs) }) }
+
+// workers is the bot's running work: quick jobs (posting, answering,
+// buttons) and investigations, each in its own pool so that a long
+// investigation never delays an answer.
+type workers struct {
+	quick, slow *pool
+}
+
+// Serve runs the bot on a socket-mode client until ctx ends, then stops
+// taking work, lets what is in flight finish within the grace period, and
+// returns. It reconnects whenever the socket drops or Slack asks it to.
+func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
+	auth, err := b.api.AuthTestContext(ctx)
+	if err != nil {
+		return fmt.Errorf("slack auth.test: %w", err)
+	}
+	b.botUserID, b.botID = auth.UserID, auth.BotID
+
+	// Work outlives ctx by the grace period.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	w := &workers{
+		quick: newPool(workCtx, b.log, max(4, b.opts.Workers), b.opts.Queue),
+		slow:  newPool(workCtx, b.log, b.opts.Workers, b.opts.Queue),
+	}
+	b.work = w
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	runDone := make(chan struct{})
+	go func() {
+		defer close(runDone)
+		b.runSocket(runCtx, sm)
+	}()
+
+	b.log.Info("serving", "bot_user", b.botUserID, "workers", b.opts.Workers)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case evt, ok := <-sm.Events:
+			if !ok {
+				break loop
+			}
+			b.onSocketEvent(ctx, sm, w, evt)
+		}
+	}
+
+	// Stop taking work: close the socket (Slack redelivers to another
+	// replica what this one does not acknowledge) and the queues.
+	stopRun()
+	b.log.Info("stopping: finishing in-flight work", "grace", b.opts.Grace)
+	w.quick.close()
+	finished := make(chan struct{})
+	go func() {
+		w.quick.wg.Wait()
+		w.slow.close()
+		w.slow.wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-time.After(b.opts.Grace):
+		b.log.Warn("grace period over: cancelling in-flight work")
+		cancelWork()
+		<-finished
+	}
+	<-runDone
+	return nil
+}
+
+// runSocket keeps the socket-mode connection up: the client reconnects by
+// itself on a dropped socket or a refresh; when it gives up (bad token,
+// Slack unreachable for long) this tries again after a pause.
+func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client) {
+	pause := time.Second
+	for ctx.Err() == nil {
+		err := sm.RunContext(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		b.log.Error("socket mode stopped; reconnecting", "err", err, "in", pause)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Minute)
+	}
+}
+
+// onSocketEvent acknowledges an envelope at once and hands its work to a
+// pool. Nothing here waits on the network except the acknowledgement.
+func (b *Bot) onSocketEvent(ctx context.Context, sm *socketmode.Client, w *workers, evt socketmode.Event) {
+	var env envelope
+	switch evt.Type {
+	case socketmode.EventTypeSlashCommand, socketmode.EventTypeEventsAPI, socketmode.EventTypeInteractive:
+		if evt.Request == nil {
+			return
+		}
+		env = envelope{EnvelopeID: evt.Request.EnvelopeID, Type: evt.Request.Type, Payload: evt.Request.Payload, RetryAttempt: evt.Request.RetryAttempt, RetryReason: evt.Request.RetryReason}
+	case socketmode.EventTypeErrorBadMessage:
+		// slack-go could not parse the payload into its types; the
+		// envelope still needs its acknowledgement, and our own parsing
+		// reads fewer fields.
+		bad, ok := evt.Data.(*socketmode.ErrorBadMessage)
+		if !ok || json.Unmarshal(bad.Message, &env) != nil || env.EnvelopeID == "" {
+			b.log.Warn("unreadable socket message", "data", fmt.Sprintf("%T", evt.Data))
+			return
+		}
+	case socketmode.EventTypeConnected:
+		b.log.Info("connected to Slack")
+		return
+	case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError, socketmode.EventTypeErrorWriteFailed:
+		b.log.Warn("socket mode", "event", evt.Type, "data", fmt.Sprint(evt.Data))
+		return
+	default:
+		return
+	}
+	payload, job := b.route(env)
+	ackCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := sm.AckCtx(ackCtx, env.EnvelopeID, payload)
+	cancel()
+	if err != nil {
+		b.log.Warn("ack failed", "envelope", env.EnvelopeID, "err", err)
+	}
+	if job.run == nil {
+		return
+	}
+	p := w.quick
+	if job.slow {
+		p = w.slow
+	}
+	if !p.submit(job.run) {
+		b.log.Warn("queue full: dropping work", "envelope", env.EnvelopeID, "type", env.Type)
+		if job.busy != nil {
+			go job.busy()
+		}
+	}
+}
+
+// job is the work an envelope asks for.
+type job struct {
+	run  func(context.Context)
+	slow bool
+	// busy tells the user when the queue is full.
+	busy func()
+}
+
+// route decides, without I/O, what an envelope's acknowledgement carries
+// and what work follows it.
+func (b *Bot) route(env envelope) (ackPayload any, j job) {
+	switch env.Type {
+	case socketmode.RequestTypeSlashCommands:
+		return b.routeCommand(env.Payload)
+	case socketmode.RequestTypeEventsAPI:
+		return nil, b.routeEvent(env.Payload)
+	case socketmode.RequestTypeInteractive:
+		return nil, b.routeInteraction(env.Payload)
+	}
+	return nil, job{}
+}
+
+// errStopped marks work cut short by shutdown.
+var errStopped = errors.New("the bot is restarting")
