@@ -1,0 +1,435 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/unstuck/unstuck/handlers"
+	"github.com/unstuck/unstuck/investigate"
+)
+
+// Bolt is a Store in one file (go.etcd.io/bbolt): pure Go, ACID
+// transactions, one writer at a time. Writes from many goroutines are
+// coalesced into shared transactions (bbolt's Batch), so a burst costs one
+// fsync per batch, not per write.
+//
+// The file holds these buckets (keys are byte strings; "\x00" separates
+// their parts):
+//
+//	inv       channel \x00 thread_ts                     → Investigation as JSON, with its notes and feedback
+//	chan      channel \x00 timeKey(started) \x00 thread_ts → empty (Recent's index)
+//	active    channel \x00 thread_ts                     → empty (queued or running: Interrupted's index)
+//	claims    event key                                  → until (Unix ns, 8 bytes big-endian)
+//	claimexp  until (8 bytes) event key                  → empty (expiry order, for sweeping)
+//	leases    lease key                                  → until (8 bytes) owner
+//
+// A second process that opens the same file waits a few seconds for its
+// lock and then fails: a file is for one bot; several replicas share a
+// Dynamo store.
+type Bolt struct {
+	db   *bolt.DB
+	ttl  time.Duration
+	now  func() time.Time
+	path string
+
+	mu    sync.Mutex
+	swept time.Time // the last sweep of expired claims
+}
+
+var (
+	bInv      = []byte("inv")
+	bChan     = []byte("chan")
+	bActive   = []byte("active")
+	bClaims   = []byte("claims")
+	bClaimExp = []byte("claimexp")
+	bLeases   = []byte("leases")
+)
+
+// sweepMax bounds the expired claims one write transaction deletes.
+const sweepMax = 1000
+
+var _ Store = (*Bolt)(nil)
+
+// OpenBolt opens the store in the file at path, creating the file (and its
+// directory) when missing.
+func OpenBolt(path string, opts Options) (*Bolt, error) {
+	opts = opts.withDefaults()
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("store %s: the file is in use by another process (a file is for one bot; run several replicas on dynamodb://TABLE)", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	// A write waits at most this long for others to share its transaction.
+	db.MaxBatchDelay = 1 * time.Millisecond
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bInv, bChan, bActive, bClaims, bClaimExp, bLeases} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	return &Bolt{db: db, ttl: opts.ClaimTTL, now: opts.Now, path: path}, nil
+}
+
+// Path is the store's file.
+func (s *Bolt) Path() string { return s.path }
+
+// Close closes the file.
+func (s *Bolt) Close() error { return s.db.Close() }
+
+func key(parts ...string) []byte {
+	var b []byte
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
+func u64(t time.Time) []byte { return binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano())) }
+
+func fromU64(b []byte) time.Time { return time.Unix(0, int64(binary.BigEndian.Uint64(b))) }
+
+// update runs fn in a write transaction shared with concurrent writers. fn
+// may run more than once and must report through variables it sets on every
+// run; an error it returns fails the call.
+func (s *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Batch(fn)
+}
+
+// Claim implements handlers.Store.
+func (s *Bolt) Claim(ctx context.Context, k string) (bool, error) {
+	now := s.now()
+	sweep := false
+	s.mu.Lock()
+	if now.Sub(s.swept) > min(s.ttl/4, time.Minute) {
+		sweep, s.swept = true, now
+	}
+	s.mu.Unlock()
+	var first bool
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		first = false
+		claims, exp := tx.Bucket(bClaims), tx.Bucket(bClaimExp)
+		if sweep {
+			if err := sweepClaims(claims, exp, now); err != nil {
+				return err
+			}
+		}
+		old := claims.Get([]byte(k))
+		if old != nil {
+			if now.Before(fromU64(old)) {
+				return nil
+			}
+			if err := exp.Delete(append(slices.Clone(old), k...)); err != nil {
+				return err
+			}
+		}
+		until := u64(now.Add(s.ttl))
+		if err := claims.Put([]byte(k), until); err != nil {
+			return err
+		}
+		first = true
+		return exp.Put(append(until, k...), nil)
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: claim: %w", err)
+	}
+	return first, nil
+}
+
+// sweepClaims deletes up to sweepMax claims expired by now.
+func sweepClaims(claims, exp *bolt.Bucket, now time.Time) error {
+	c := exp.Cursor()
+	var dead [][]byte
+	for k, _ := c.First(); k != nil && len(dead) < sweepMax; k, _ = c.Next() {
+		if len(k) < 8 || now.Before(fromU64(k[:8])) {
+			break
+		}
+		dead = append(dead, slices.Clone(k))
+	}
+	for _, k := range dead {
+		if v := claims.Get(k[8:]); v != nil && bytes.Equal(v, k[:8]) {
+			if err := claims.Delete(k[8:]); err != nil {
+				return err
+			}
+		}
+		if err := exp.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Put implements handlers.Store: it keeps the thread's notes and feedback.
+func (s *Bolt) Put(ctx context.Context, inv handlers.Investigation) error {
+	tk := key(inv.Channel, inv.ThreadTS)
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		invs, chans, act := tx.Bucket(bInv), tx.Bucket(bChan), tx.Bucket(bActive)
+		inv := inv
+		inv.Notes, inv.Feedback = nil, nil
+		if v := invs.Get(tk); v != nil {
+			var old handlers.Investigation
+			if err := json.Unmarshal(v, &old); err != nil {
+				return fmt.Errorf("thread %s/%s: %w", inv.Channel, inv.ThreadTS, err)
+			}
+			inv.Notes, inv.Feedback = old.Notes, old.Feedback
+			if !old.Started.Equal(inv.Started) {
+				if err := chans.Delete(key(old.Channel, timeKey(old.Started), old.ThreadTS)); err != nil {
+					return err
+				}
+			}
+		}
+		b, err := marshalInv(inv)
+		if err != nil {
+			return err
+		}
+		if err := invs.Put(tk, b); err != nil {
+			return err
+		}
+		if err := chans.Put(key(inv.Channel, timeKey(inv.Started), inv.ThreadTS), nil); err != nil {
+			return err
+		}
+		if active(inv.State) {
+			return act.Put(tk, nil)
+		}
+		return act.Delete(tk)
+	})
+	if err != nil {
+		return fmt.Errorf("store: put: %w", err)
+	}
+	return nil
+}
+
+func getInv(tx *bolt.Tx, tk []byte) (handlers.Investigation, bool, error) {
+	var inv handlers.Investigation
+	v := tx.Bucket(bInv).Get(tk)
+	if v == nil {
+		return inv, false, nil
+	}
+	if err := json.Unmarshal(v, &inv); err != nil {
+		return inv, false, err
+	}
+	return inv, true, nil
+}
+
+// Thread implements handlers.Store.
+func (s *Bolt) Thread(ctx context.Context, channel, threadTS string) (handlers.Investigation, error) {
+	if err := ctx.Err(); err != nil {
+		return handlers.Investigation{}, err
+	}
+	var inv handlers.Investigation
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		inv, ok, err = getInv(tx, key(channel, threadTS))
+		return err
+	})
+	if err != nil {
+		return inv, fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, err)
+	}
+	if !ok {
+		return inv, fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, handlers.ErrNotFound)
+	}
+	return inv, nil
+}
+
+// Recent implements handlers.Store.
+func (s *Bolt) Recent(ctx context.Context, channel string, since time.Time) ([]handlers.Investigation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []handlers.Investigation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := key(channel, "")
+		c := tx.Bucket(bChan).Cursor()
+		for k, _ := c.Seek(key(channel, timeKey(since))); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			rest := k[len(prefix):]
+			i := bytes.IndexByte(rest, 0)
+			if i < 0 {
+				continue
+			}
+			inv, ok, err := getInv(tx, key(channel, string(rest[i+1:])))
+			if err != nil {
+				return err
+			}
+			if ok && !inv.Started.Before(since) {
+				out = append(out, inv)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: recent %s: %w", channel, err)
+	}
+	sortRecent(out)
+	return out, nil
+}
+
+// modify applies fn to a thread's investigation in a write transaction.
+func (s *Bolt) modify(ctx context.Context, channel, threadTS string, fn func(*handlers.Investigation)) error {
+	tk := key(channel, threadTS)
+	var found bool
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		inv, ok, err := getInv(tx, tk)
+		found = ok
+		if err != nil || !ok {
+			return err
+		}
+		fn(&inv)
+		b, err := marshalInv(inv)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bInv).Put(tk, b)
+	})
+	if err == nil && !found {
+		err = handlers.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, err)
+	}
+	return nil
+}
+
+// AddNote implements handlers.Store.
+func (s *Bolt) AddNote(ctx context.Context, channel, threadTS string, n investigate.Note) error {
+	return s.modify(ctx, channel, threadTS, func(inv *handlers.Investigation) {
+		inv.Notes = append(inv.Notes, n)
+	})
+}
+
+// SetFeedback implements handlers.Store. A thread's feedback comes ordered
+// by hypothesis.
+func (s *Bolt) SetFeedback(ctx context.Context, channel, threadTS string, f handlers.Feedback) error {
+	return s.modify(ctx, channel, threadTS, func(inv *handlers.Investigation) {
+		inv.Feedback = slices.DeleteFunc(inv.Feedback, func(o handlers.Feedback) bool { return o.Hypothesis == f.Hypothesis })
+		inv.Feedback = append(inv.Feedback, f)
+		sortFeedback(inv.Feedback)
+	})
+}
+
+type lease struct {
+	until time.Time
+	owner string
+}
+
+func getLease(b *bolt.Bucket, k string) (lease, bool) {
+	v := b.Get([]byte(k))
+	if len(v) < 8 {
+		return lease{}, false
+	}
+	return lease{until: fromU64(v[:8]), owner: string(v[8:])}, true
+}
+
+func putLease(b *bolt.Bucket, k string, l lease) error {
+	return b.Put([]byte(k), append(u64(l.until), l.owner...))
+}
+
+// Acquire implements Leases.
+func (s *Bolt) Acquire(ctx context.Context, k, owner string, ttl time.Duration) (bool, error) {
+	now := s.now()
+	var got bool
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bLeases)
+		l, ok := getLease(b, k)
+		got = !ok || !now.Before(l.until) || l.owner == owner
+		if !got {
+			return nil
+		}
+		return putLease(b, k, lease{until: now.Add(ttl), owner: owner})
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: acquire %s: %w", k, err)
+	}
+	return got, nil
+}
+
+// Renew implements Leases.
+func (s *Bolt) Renew(ctx context.Context, k, owner string, ttl time.Duration) (bool, error) {
+	now := s.now()
+	var held bool
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bLeases)
+		l, ok := getLease(b, k)
+		held = ok && l.owner == owner && now.Before(l.until)
+		if !held {
+			return nil
+		}
+		return putLease(b, k, lease{until: now.Add(ttl), owner: owner})
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: renew %s: %w", k, err)
+	}
+	return held, nil
+}
+
+// Release implements Leases.
+func (s *Bolt) Release(ctx context.Context, k, owner string) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bLeases)
+		if l, ok := getLease(b, k); ok && l.owner == owner {
+			return b.Delete([]byte(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: release %s: %w", k, err)
+	}
+	return nil
+}
+
+// Interrupted implements Store.
+func (s *Bolt) Interrupted(ctx context.Context) ([]handlers.Investigation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out []handlers.Investigation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		leases := tx.Bucket(bLeases)
+		return tx.Bucket(bActive).ForEach(func(k, _ []byte) error {
+			inv, ok, err := getInv(tx, k)
+			if err != nil || !ok || !active(inv.State) {
+				return err
+			}
+			if l, held := getLease(leases, LeaseKey(inv.Channel, inv.ThreadTS)); held && now.Before(l.until) {
+				return nil
+			}
+			out = append(out, inv)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: interrupted: %w", err)
+	}
+	sortOldest(out)
+	return out, nil
+}

@@ -1,0 +1,12 @@
+package storetest
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// setPdeathsig has the server killed when the test binary dies (a test
+// timeout, a crash), so that no dynalite outlives its tests.
+func setPdeathsig(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
