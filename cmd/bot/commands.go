@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 
 	"github.com/unstuck/unstuck/eval"
+	"github.com/unstuck/unstuck/handlers/chart"
 	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/scenario"
 )
@@ -17,6 +19,7 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	scen := fs.String("scenario", defaultScenario, "an embedded scenario's name, or a scenario file")
 	format := fs.String("format", "text", "output format: text or json")
 	mode := fs.String("llm", "auto", "reasoner: auto, offline or openai")
+	chartPath := fs.String("chart", "", "also write a PNG chart of the alarm's metric and the culprit's telling series, with the onset marked, to this file")
 	var st simSettings
 	fs.DurationVar(&st.latency, "sim-latency", 0, "simulated latency of each API call (e.g. 150ms)")
 	fs.DurationVar(&st.logsLatency, "sim-logs-latency", 0, "simulated latency of each logs query (e.g. 2s)")
@@ -42,12 +45,33 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	if *chartPath != "" {
+		if err := writeChart(*chartPath, rep); err != nil {
+			return err
+		}
+	}
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
 	return writeText(stdout, rep)
+}
+
+// writeChart writes the report's chart as a PNG file.
+func writeChart(path string, rep investigate.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	if err := chart.Write(f, rep.Series, rep.Onset); err != nil {
+		f.Close()
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	return nil
 }
 
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"image/png"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -234,5 +235,24 @@ func TestInvestigateWithAModel(t *testing.T) {
 	}
 	if h := rep.Hypotheses[0]; h.Cause != "component" || h.Resource != "i-0c5e1a2b3d4f50003" {
 		t.Errorf("top %s %s", h.Cause, h.Resource)
+	}
+}
+
+func TestInvestigateWritesAChart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chart.png")
+	if code, _, errs := runBot(t, "investigate", "--scenario", "lambda-concurrency-limit", "--chart", path); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() < 200 || b.Dy() < 100 {
+		t.Errorf("chart is %v", b)
 	}
 }

@@ -7,6 +7,9 @@ package chart
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
 	"image"
 	"image/color"
 	"image/png"
@@ -113,8 +116,8 @@ func Draw(series []investigate.NamedSeries, onset time.Time) (*image.RGBA, error
 		hline(img, marginLeft, Width-marginRight, bottom, axisColor)
 		text(img, 4, top, number(hi), textColor)
 		text(img, 4, bottom-10, number(lo), textColor)
-		// Colour key: a swatch at the panel's top right.
-		fill(img, image.Rect(Width-marginRight-24, top+2, Width-marginRight-4, top+6), lineColors[i%len(lineColors)])
+		// What the panel shows, in its colour, at its top left.
+		caption(img, marginLeft+6, top+12, panelTitle(s), lineColors[i%len(lineColors)])
 		// The series.
 		c := lineColors[i%len(lineColors)]
 		for j := 1; j < len(s.Times); j++ {
@@ -277,4 +280,23 @@ func text(img *image.RGBA, x, y int, s string, c color.RGBA) {
 		}
 		x += 4 * scale
 	}
+}
+
+// panelTitle names a panel's series: resource, metric and unit.
+func panelTitle(s investigate.NamedSeries) string {
+	t := s.Resource + "  " + s.Metric
+	if s.Unit != "" {
+		t += " (" + s.Unit + ")"
+	}
+	if len(t) > 90 {
+		t = t[:89] + "…"
+	}
+	return t
+}
+
+// caption writes text with its baseline at y, in basicfont's 7×13 face (the
+// built-in glyphs cover only the axis numbers).
+func caption(img *image.RGBA, x, y int, s string, c color.Color) {
+	d := font.Drawer{Dst: img, Src: image.NewUniform(c), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
+	d.DrawString(s)
 }
