@@ -444,7 +444,7 @@ func errorsAnswer(ctx context.Context, q Querier, inv Investigation, topo invest
 		pats := investigate.ErrorPatterns(during)
 		rise := func(p investigate.LogPattern) float64 { return float64(p.Count)/duringSpan - base[p.Pattern] }
 		sort.SliceStable(pats, func(i, j int) bool { return rise(pats[i]) > rise(pats[j]) })
-		lines = append(lines, fmt.Sprintf("Log group %s (%d lines since the onset) %s", EscapeLine(g), during.Lines, link(investigate.LogsLink(inv.region(), g), "Logs Insights")))
+		lines = append(lines, fmt.Sprintf("Log group %s (%d lines since the onset) %s", EscapeLine(g), during.Lines, link(investigate.LogsLink(inv.region(), []string{g}, logsQuery, w.start, w.end.Add(time.Minute)), "Logs Insights")))
 		if len(pats) == 0 {
 			lines = append(lines, "• no error lines since the onset")
 		}
@@ -596,3 +596,7 @@ func num(v float64) string {
 	}
 	return fmt.Sprintf("%.3g", v)
 }
+
+// logsQuery is the Logs Insights query a log group's link opens on: its
+// failure lines, newest first.
+const logsQuery = "fields @timestamp, @logStream, @message\n| filter @message like /(?i)(error|exception|fail|timed? ?out|denied)/\n| sort @timestamp desc\n| limit 200"

@@ -94,7 +94,7 @@ func checkComponent(ctx context.Context, r *run) result {
 				Summary: fmt.Sprintf("%s writes %s error lines/min since %s (%s before); its peers %s at most %s/min: %q",
 					h, num(logSig[h].during), clock(r.onset), num(logSig[h].before), peersOf(h), num(others), errLogs.top[h]),
 				Before: ptr(logSig[h].before), During: ptr(logSig[h].during), Unit: "error lines/min",
-				Link: logsLink(r.alarmDef.Region, errLogs.group[h]),
+				Link: r.logsLink(errLogs.group[h]),
 			}, weight: 0.8}
 			add(h, f, 0.45)
 		}
@@ -105,7 +105,7 @@ func checkComponent(ctx context.Context, r *run) result {
 				Kind: FindingLog, Check: CheckComponent, Resource: ne.host, Time: r.onset,
 				Summary: fmt.Sprintf("a new error appears on %s alone since %s: %d lines, none before and none on %s: %q",
 					ne.host, clock(r.onset), ne.count, peersOf(ne.host), ne.pattern),
-				Link: logsLink(r.alarmDef.Region, ne.group),
+				Link: r.logsLink(ne.group),
 			}, weight: 0.7}
 			add(ne.host, f, 0.4)
 		}
