@@ -11,62 +11,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
-	"github.com/unstuck/unstuck/awstelemetry/internal/fakeaws"
+	"github.com/unstuck/unstuck/awstelemetry/awstest"
 	"github.com/unstuck/unstuck/investigate"
 )
 
-// albAlarm is DescribeAlarms' output for the ALB scenario's alarm, as
-// CloudWatch's RPC v2 CBOR protocol carries it.
-func albAlarm() map[string]any {
-	return map[string]any{"MetricAlarms": []any{map[string]any{
-		"AlarmName":          "web-alb-target-5xx",
-		"AlarmArn":           "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-alb-target-5xx",
-		"Namespace":          "AWS/ApplicationELB",
-		"MetricName":         "HTTPCode_Target_5XX_Count",
-		"Dimensions":         []any{map[string]any{"Name": "LoadBalancer", "Value": "app/web-alb/50dc6c495c0c9188"}},
-		"Statistic":          "Sum",
-		"Period":             60,
-		"EvaluationPeriods":  3,
-		"Threshold":          50.0,
-		"ComparisonOperator": "GreaterThanThreshold",
-		"StateValue":         "ALARM",
-		"StateReason":        "Threshold Crossed: 3 datapoints were greater than the threshold (50.0).",
-	}}}
-}
-
-func albAlarmHistory() map[string]any {
-	item := func(at time.Time, from, to string) map[string]any {
-		data, _ := json.Marshal(map[string]any{
-			"version":  "1.0",
-			"oldState": map[string]any{"stateValue": from},
-			"newState": map[string]any{"stateValue": to, "stateReason": "Threshold Crossed"},
-		})
-		return map[string]any{
-			"AlarmName": "web-alb-target-5xx", "AlarmType": "MetricAlarm", "HistoryItemType": "StateUpdate",
-			"Timestamp": at, "HistorySummary": "Alarm updated from " + from + " to " + to, "HistoryData": string(data),
-		}
-	}
-	// newest first, as ScanBy=TimestampDescending returns them
-	return map[string]any{"AlarmHistoryItems": []any{
-		item(ts("2024-12-03T10:33:00Z"), "OK", "ALARM"),
-		item(ts("2024-12-02T08:00:00Z"), "INSUFFICIENT_DATA", "OK"),
-	}}
-}
-
 func TestAlarmOverCBOR(t *testing.T) {
 	srv, c := newServerClient(t)
-	srv.Handle("CloudWatch.DescribeAlarms", func(r *fakeaws.Request) any {
+	srv.Handle("CloudWatch.DescribeAlarms", func(r *awstest.Request) any {
 		names, _ := r.Params["AlarmNames"].([]any)
 		if len(names) != 1 || names[0] != "web-alb-target-5xx" {
-			return &fakeaws.Error{Status: 400, Code: "InvalidParameterValue", Message: "unexpected names"}
+			return &awstest.Error{Status: 400, Code: "InvalidParameterValue", Message: "unexpected names"}
 		}
-		return albAlarm()
+		return awstest.ALBAlarm()
 	})
-	srv.Handle("CloudWatch.DescribeAlarmHistory", func(r *fakeaws.Request) any {
+	srv.Handle("CloudWatch.DescribeAlarmHistory", func(r *awstest.Request) any {
 		if r.String("AlarmName") != "web-alb-target-5xx" || r.String("HistoryItemType") != "StateUpdate" {
-			return &fakeaws.Error{Status: 400, Code: "InvalidParameterValue", Message: "unexpected input"}
+			return &awstest.Error{Status: 400, Code: "InvalidParameterValue", Message: "unexpected input"}
 		}
-		return albAlarmHistory()
+		return awstest.ALBAlarmHistory()
 	})
 	s := c.NewSession()
 	a, err := s.Alarm(context.Background(), "web-alb-target-5xx")

@@ -16,10 +16,10 @@ import (
 func TestInvestigateALBIncidentEndToEnd(t *testing.T) {
 	srv, w, c := newALBClient(t)
 	s := c.NewSession()
-	eng := investigate.New(s.Sources(), investigate.Options{Clock: func() time.Time { return w.fires }})
+	eng := investigate.New(s.Sources(), investigate.Options{Clock: func() time.Time { return w.Fires }})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	rep, err := eng.Run(ctx, investigate.Request{Alarm: "web-alb-target-5xx", Now: w.fires}, nil)
+	rep, err := eng.Run(ctx, investigate.Request{Alarm: "web-alb-target-5xx", Now: w.Fires}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,14 +33,14 @@ func TestInvestigateALBIncidentEndToEnd(t *testing.T) {
 		t.Fatalf("no hypotheses; findings: %+v", rep.Findings)
 	}
 	top := rep.Hypotheses[0]
-	if top.Cause != investigate.CauseComponent || top.Resource != w.bad {
+	if top.Cause != investigate.CauseComponent || top.Resource != w.Bad {
 		for i, h := range rep.Hypotheses {
 			t.Logf("#%d %s %s %.2f %s", i+1, h.Cause, h.Resource, h.Confidence, h.Title)
 		}
 		for _, f := range rep.Findings {
 			t.Logf("%s %s %s %s", f.ID, f.Kind, f.Resource, f.Summary)
 		}
-		t.Fatalf("top hypothesis = %s on %s, want component on %s", top.Cause, top.Resource, w.bad)
+		t.Fatalf("top hypothesis = %s on %s, want component on %s", top.Cause, top.Resource, w.Bad)
 	}
 	if len(top.Actions) == 0 || (top.Actions[0].Kind != investigate.ActionExclude && top.Actions[0].Kind != investigate.ActionRestart) {
 		t.Errorf("first action = %+v", top.Actions)
@@ -58,8 +58,8 @@ func TestInvestigateALBIncidentEndToEnd(t *testing.T) {
 			t.Logf("%s %s %s %s %s", f.ID, f.Check, f.Kind, f.Resource, f.Summary)
 		}
 	}
-	if rep.Onset.Sub(w.onset).Abs() > 5*time.Minute {
-		t.Errorf("onset %s, want about %s", rep.Onset, w.onset)
+	if rep.Onset.Sub(w.Onset).Abs() > 5*time.Minute {
+		t.Errorf("onset %s, want about %s", rep.Onset, w.Onset)
 	}
 
 	// What it cost, against a naive adapter that reads each series with

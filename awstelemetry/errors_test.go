@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
-	"github.com/unstuck/unstuck/awstelemetry/internal/fakeaws"
+	"github.com/unstuck/unstuck/awstelemetry/awstest"
 	"github.com/unstuck/unstuck/investigate"
 )
 
@@ -55,9 +55,9 @@ type serviceCase struct {
 }
 
 func serviceCases() []serviceCase {
-	w := newALBWorld()
+	w := awstest.NewALBWorld()
 	win := func(f func(context.Context, *Session, time.Time, time.Time) error) func(context.Context, *Session) error {
-		return func(ctx context.Context, s *Session) error { return f(ctx, s, w.onset, w.fires) }
+		return func(ctx context.Context, s *Session) error { return f(ctx, s, w.Onset, w.Fires) }
 	}
 	return []serviceCase{
 		{"CloudWatch", "DescribeAlarms", "Throttling", "AccessDenied", "cloudwatch describe alarms: ",
@@ -119,23 +119,23 @@ func TestEveryServiceFailsCleanly(t *testing.T) {
 		for _, mode := range []string{"throttle", "denied", "timeout"} {
 			t.Run(tc.service+"/"+mode, func(t *testing.T) {
 				t.Parallel()
-				w := newALBWorld()
+				w := awstest.NewALBWorld()
 				srv, c := newServerClient(t, func(o *Options) {
-					o.Now = func() time.Time { return w.fires }
+					o.Now = func() time.Time { return w.Fires }
 					if tc.service == "STS" {
 						o.RoleARN = "arn:aws:iam::123456789012:role/unstuck-read"
 					}
 				})
-				w.install(srv)
+				w.Install(srv)
 				srv.Reply("STS.AssumeRole", assumeRoleOK())
 				var fail any
 				switch mode {
 				case "throttle":
-					fail = fakeaws.Throttle(tc.throttle)
+					fail = awstest.Throttle(tc.throttle)
 				case "denied":
-					fail = fakeaws.Denied(tc.denied)
+					fail = awstest.Denied(tc.denied)
 				case "timeout":
-					fail = fakeaws.Hang
+					fail = awstest.Hang
 				}
 				srv.Reply(tc.service+"."+tc.op, fail)
 				timeout := 5 * time.Second
@@ -182,8 +182,8 @@ func assumeRoleOK() map[string]any {
 
 func TestHealthSubscriptionRequired(t *testing.T) {
 	srv, w, c := newALBClient(t)
-	srv.Reply("Health.DescribeEvents", &fakeaws.Error{Status: 400, Code: "SubscriptionRequiredException", Message: "The AWS Premium Support Subscription is required to use this service."})
-	_, err := c.NewSession().Health(ctxTimeout(t, 5*time.Second), w.onset, w.fires)
+	srv.Reply("Health.DescribeEvents", &awstest.Error{Status: 400, Code: "SubscriptionRequiredException", Message: "The AWS Premium Support Subscription is required to use this service."})
+	_, err := c.NewSession().Health(ctxTimeout(t, 5*time.Second), w.Onset, w.Fires)
 	var sub *SubscriptionRequiredError
 	if !errors.As(err, &sub) || !apiErrorCode(err, "SubscriptionRequiredException") {
 		t.Fatalf("err = %v", err)
@@ -194,14 +194,14 @@ func TestHealthSubscriptionRequired(t *testing.T) {
 }
 
 func TestAdaptiveRetryRecoversFromThrottling(t *testing.T) {
-	w := newALBWorld()
+	w := awstest.NewALBWorld()
 	srv, c := newServerClient(t, func(o *Options) { o.MaxAttempts = 0 }) // the SDK's default: 3 attempts
-	w.install(srv)
+	w.Install(srv)
 	n := 0
-	srv.Handle("DynamoDB.DescribeTable", func(r *fakeaws.Request) any {
+	srv.Handle("DynamoDB.DescribeTable", func(r *awstest.Request) any {
 		n++
 		if n == 1 {
-			return fakeaws.Throttle("ThrottlingException")
+			return awstest.Throttle("ThrottlingException")
 		}
 		return map[string]any{"Table": map[string]any{"TableName": "forge-templates", "BillingModeSummary": map[string]any{"BillingMode": "PROVISIONED"},
 			"ProvisionedThroughput": map[string]any{"ReadCapacityUnits": 100, "WriteCapacityUnits": 25}}}

@@ -12,18 +12,18 @@ import (
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/xray"
 
-	"github.com/unstuck/unstuck/awstelemetry/internal/fakeaws"
+	"github.com/unstuck/unstuck/awstelemetry/awstest"
 	"github.com/unstuck/unstuck/investigate"
 )
 
 // The AWS documentation's X-Ray outputs, served byte for byte.
-func installXRayFixtures(t *testing.T, srv *fakeaws.Server) {
+func installXRayFixtures(t *testing.T, srv *awstest.Server) {
 	for op, file := range map[string]string{
 		"XRay.GetServiceGraph":   "xray/awsdocs-getservicegraph-output.json",
 		"XRay.GetTraceSummaries": "xray/awsdocs-gettracesummaries-output.json",
 		"XRay.BatchGetTraces":    "xray/awsdocs-batchgettraces-output.json",
 	} {
-		srv.Reply(op, fakeaws.Raw{ContentType: "application/json", Body: fixture(t, file)})
+		srv.Reply(op, awstest.Raw{ContentType: "application/json", Body: fixture(t, file)})
 	}
 }
 
@@ -58,7 +58,7 @@ func TestXRayFixturesTraces(t *testing.T) {
 func TestXRayFixturesTopology(t *testing.T) {
 	srv, c := newServerClient(t)
 	installXRayFixtures(t, srv)
-	srv.Handle("DynamoDB.DescribeTable", func(r *fakeaws.Request) any {
+	srv.Handle("DynamoDB.DescribeTable", func(r *awstest.Request) any {
 		return map[string]any{"Table": map[string]any{"TableName": r.String("TableName"), "BillingModeSummary": map[string]any{"BillingMode": "PAY_PER_REQUEST"}}}
 	})
 	srv.Reply("CloudWatch Logs.DescribeLogGroups", map[string]any{"logGroups": []any{

@@ -13,7 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/unstuck/unstuck/awstelemetry/internal/fakeaws"
+	"github.com/unstuck/unstuck/awstelemetry/awstest"
 )
 
 // observed are the operations the tests called through real SDK clients.
@@ -64,9 +64,9 @@ func TestMain(m *testing.M) {
 
 // newServerClient starts a fake AWS server and a Client whose every
 // service talks to it with static credentials.
-func newServerClient(t *testing.T, opts ...func(*Options)) (*fakeaws.Server, *Client) {
+func newServerClient(t *testing.T, opts ...func(*Options)) (*awstest.Server, *Client) {
 	t.Helper()
-	srv := fakeaws.New()
+	srv := awstest.New()
 	t.Cleanup(srv.Close)
 	o := Options{
 		Region:       "us-east-1",

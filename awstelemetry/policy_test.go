@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/unstuck/unstuck/awstelemetry/internal/fakeaws"
+	"github.com/unstuck/unstuck/awstelemetry/awstest"
 )
 
 // apiInterfaces are the narrow interfaces, by the SDK service id whose
@@ -107,7 +107,7 @@ func TestInterfacesMatchOperations(t *testing.T) {
 	}
 	methods := map[string]bool{"STS.AssumeRole": true}
 	for svc, it := range apiInterfaces {
-		if _, ok := fakeaws.ServiceByID(svc); !ok {
+		if _, ok := awstest.ServiceByID(svc); !ok {
 			t.Errorf("fake server does not speak %s", svc)
 		}
 		for i := 0; i < it.NumMethod(); i++ {

@@ -6,23 +6,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/unstuck/unstuck/awstelemetry/internal/fakeaws"
+	"github.com/unstuck/unstuck/awstelemetry/awstest"
 	"github.com/unstuck/unstuck/investigate"
 )
 
 // The serverless story of lambda-concurrency-limit.yaml: the ingest-api
 // REST API integrates with the ingest-fn function, which sends to the
 // events-queue queue and is fed by the ingest-dedupe table's stream.
-func installServerless(srv *fakeaws.Server) {
-	srv.Handle("API Gateway.GetRestApis", func(r *fakeaws.Request) any {
+func installServerless(srv *awstest.Server) {
+	srv.Handle("API Gateway.GetRestApis", func(r *awstest.Request) any {
 		if r.String("position") == "" {
 			return map[string]any{"item": []any{map[string]any{"id": "zz99", "name": "other-api"}}, "position": "p2"}
 		}
 		return map[string]any{"item": []any{map[string]any{"id": "a1b2c3d4e5", "name": "ingest-api"}}}
 	})
-	srv.Handle("API Gateway.GetResources", func(r *fakeaws.Request) any {
+	srv.Handle("API Gateway.GetResources", func(r *awstest.Request) any {
 		if r.String("restapi_id") != "a1b2c3d4e5" || r.String("embed") != "methods" {
-			return &fakeaws.Error{Status: 404, Code: "NotFoundException", Message: "Invalid API identifier specified " + r.String("restapi_id")}
+			return &awstest.Error{Status: 404, Code: "NotFoundException", Message: "Invalid API identifier specified " + r.String("restapi_id")}
 		}
 		return map[string]any{"item": []any{
 			map[string]any{"id": "r00t", "path": "/"},
@@ -37,9 +37,9 @@ func installServerless(srv *fakeaws.Server) {
 			}},
 		}}
 	})
-	srv.Handle("Lambda.GetFunctionConfiguration", func(r *fakeaws.Request) any {
+	srv.Handle("Lambda.GetFunctionConfiguration", func(r *awstest.Request) any {
 		if r.String("FunctionName") != "ingest-fn" {
-			return &fakeaws.Error{Status: 404, Code: "ResourceNotFoundException", Message: "Function not found"}
+			return &awstest.Error{Status: 404, Code: "ResourceNotFoundException", Message: "Function not found"}
 		}
 		return map[string]any{
 			"FunctionName": "ingest-fn", "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:ingest-fn",
@@ -48,31 +48,31 @@ func installServerless(srv *fakeaws.Server) {
 		}
 	})
 	srv.Reply("Lambda.GetFunctionConcurrency", map[string]any{"ReservedConcurrentExecutions": 200})
-	srv.Handle("Lambda.ListEventSourceMappings", func(r *fakeaws.Request) any {
+	srv.Handle("Lambda.ListEventSourceMappings", func(r *awstest.Request) any {
 		return map[string]any{"EventSourceMappings": []any{map[string]any{
 			"UUID": "14e0db71", "State": "Enabled", "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:" + r.String("FunctionName"),
 			"EventSourceArn": "arn:aws:dynamodb:us-east-1:123456789012:table/ingest-dedupe/stream/2024-11-01T00:00:00.000",
 		}}}
 	})
-	srv.Handle("DynamoDB.DescribeTable", func(r *fakeaws.Request) any {
+	srv.Handle("DynamoDB.DescribeTable", func(r *awstest.Request) any {
 		return map[string]any{"Table": map[string]any{
 			"TableName": r.String("TableName"), "TableStatus": "ACTIVE",
 			"ProvisionedThroughput": map[string]any{"ReadCapacityUnits": 50, "WriteCapacityUnits": 10},
 		}}
 	})
 	srv.Reply("XRay.GetServiceGraph", map[string]any{"Services": []any{
-		map[string]any{"ReferenceId": 0, "Name": "clients", "Type": "client", "Edges": []any{edge(1, 1000, 0, 0.1)}},
-		map[string]any{"ReferenceId": 1, "Name": "ingest-api/prod", "Type": "AWS::ApiGateway::Stage", "Edges": []any{edge(2, 1000, 0, 0.1)}},
-		map[string]any{"ReferenceId": 2, "Name": "ingest-fn", "Type": "AWS::Lambda", "Edges": []any{edge(3, 1000, 0, 0.09)}},
-		map[string]any{"ReferenceId": 3, "Name": "ingest-fn", "Type": "AWS::Lambda::Function", "Edges": []any{edge(4, 1000, 0, 0.01)}},
+		map[string]any{"ReferenceId": 0, "Name": "clients", "Type": "client", "Edges": []any{awstest.Edge(1, 1000, 0, 0.1)}},
+		map[string]any{"ReferenceId": 1, "Name": "ingest-api/prod", "Type": "AWS::ApiGateway::Stage", "Edges": []any{awstest.Edge(2, 1000, 0, 0.1)}},
+		map[string]any{"ReferenceId": 2, "Name": "ingest-fn", "Type": "AWS::Lambda", "Edges": []any{awstest.Edge(3, 1000, 0, 0.09)}},
+		map[string]any{"ReferenceId": 3, "Name": "ingest-fn", "Type": "AWS::Lambda::Function", "Edges": []any{awstest.Edge(4, 1000, 0, 0.01)}},
 		map[string]any{"ReferenceId": 4, "Name": "events-queue", "Type": "AWS::SQS::Queue", "Edges": []any{}},
 	}})
 	srv.Reply("XRay.GetTraceSummaries", map[string]any{"TraceSummaries": []any{}})
-	srv.Handle("Service Quotas.GetServiceQuota", func(r *fakeaws.Request) any {
+	srv.Handle("Service Quotas.GetServiceQuota", func(r *awstest.Request) any {
 		values := map[string]float64{"lambda/L-B99A9384": 1000, "apigateway/L-8A5B8E43": 10000, "dynamodb/L-CF0CBE56": 40000, "dynamodb/L-AB614373": 40000}
 		v, ok := values[r.String("ServiceCode")+"/"+r.String("QuotaCode")]
 		if !ok {
-			return &fakeaws.Error{Status: 400, Code: "NoSuchResourceException", Message: "no such quota"}
+			return &awstest.Error{Status: 400, Code: "NoSuchResourceException", Message: "no such quota"}
 		}
 		return map[string]any{"Quota": map[string]any{"ServiceCode": r.String("ServiceCode"), "QuotaCode": r.String("QuotaCode"), "QuotaName": "quota " + r.String("QuotaCode"), "Value": v}}
 	})
@@ -171,7 +171,7 @@ func TestTopologyServerlessOverRESTJSON(t *testing.T) {
 // The container story: the checkout ECS service calls the orders-db RDS
 // instance; a deployment started 20 minutes before the onset, and RDS
 // failed over.
-func installContainers(srv *fakeaws.Server, onset time.Time) {
+func installContainers(srv *awstest.Server, onset time.Time) {
 	srv.Reply("ECS.DescribeServices", map[string]any{"services": []any{map[string]any{
 		"serviceName": "checkout", "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/prod/checkout",
 		"clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod", "desiredCount": 4, "runningCount": 3,
@@ -192,24 +192,24 @@ func installContainers(srv *fakeaws.Server, onset time.Time) {
 		},
 	}})
 	srv.Reply("XRay.GetServiceGraph", map[string]any{"Services": []any{
-		map[string]any{"ReferenceId": 1, "Name": "checkout", "Type": "AWS::ECS::Container", "Edges": []any{edge(2, 500, 25, 0.02)}},
+		map[string]any{"ReferenceId": 1, "Name": "checkout", "Type": "AWS::ECS::Container", "Edges": []any{awstest.Edge(2, 500, 25, 0.02)}},
 		map[string]any{"ReferenceId": 2, "Name": "orders-db", "Type": "AWS::RDS::DBInstance", "Edges": []any{}},
 	}})
 	srv.Reply("XRay.GetTraceSummaries", map[string]any{"TraceSummaries": []any{}})
 	srv.Reply("CloudWatch Logs.DescribeLogGroups", map[string]any{"logGroups": []any{}})
-	srv.Handle("RDS.DescribeDBInstances", func(r *fakeaws.Request) any {
+	srv.Handle("RDS.DescribeDBInstances", func(r *awstest.Request) any {
 		if r.String("Filters.Filter.1.Name") != "db-instance-id" || r.String("Filters.Filter.1.Values.Value.1") != "orders-db" {
-			return &fakeaws.Error{Status: 400, Code: "InvalidParameterValue", Message: "unexpected filter"}
+			return &awstest.Error{Status: 400, Code: "InvalidParameterValue", Message: "unexpected filter"}
 		}
-		return map[string]any{"DBInstances": fakeaws.List{Member: "DBInstance", Items: []any{map[string]any{
+		return map[string]any{"DBInstances": awstest.List{Member: "DBInstance", Items: []any{map[string]any{
 			"DBInstanceIdentifier": "orders-db", "DBInstanceClass": "db.r6g.large", "Engine": "postgres", "EngineVersion": "16.3",
 			"DBInstanceArn": "arn:aws:rds:us-east-1:123456789012:db:orders-db", "AvailabilityZone": "us-east-1b",
 			"MultiAZ": true, "AllocatedStorage": 200, "DBInstanceStatus": "available",
 		}}}}
 	})
-	srv.Reply("RDS.DescribeEvents", map[string]any{"Events": fakeaws.List{Member: "Event", Items: []any{
+	srv.Reply("RDS.DescribeEvents", map[string]any{"Events": awstest.List{Member: "Event", Items: []any{
 		map[string]any{"SourceIdentifier": "orders-db", "SourceType": "db-instance", "Date": onset.Add(-time.Minute),
-			"Message": "Multi-AZ instance failover started.", "EventCategories": fakeaws.List{Member: "EventCategory", Items: []any{"failover"}},
+			"Message": "Multi-AZ instance failover started.", "EventCategories": awstest.List{Member: "EventCategory", Items: []any{"failover"}},
 			"SourceArn": "arn:aws:rds:us-east-1:123456789012:db:orders-db"},
 		map[string]any{"SourceIdentifier": "other-db", "SourceType": "db-instance", "Date": onset.Add(-time.Minute), "Message": "elsewhere"},
 	}}})
@@ -272,15 +272,15 @@ func TestAssumeRoleNamesTheSession(t *testing.T) {
 	})
 	srv.Reply("STS.AssumeRole", assumeRoleOK())
 	var signedWith string
-	srv.Handle("CloudWatch.DescribeAlarms", func(r *fakeaws.Request) any {
+	srv.Handle("CloudWatch.DescribeAlarms", func(r *awstest.Request) any {
 		signedWith = r.HTTP.Header.Get("Authorization")
-		return albAlarm()
+		return awstest.ALBAlarm()
 	})
 	srv.Reply("CloudWatch.DescribeAlarmHistory", map[string]any{})
 	if _, err := c.NewSession().Alarm(context.Background(), "web-alb-target-5xx"); err != nil {
 		t.Fatal(err)
 	}
-	var assume fakeaws.Call
+	var assume awstest.Call
 	for _, call := range srv.Calls() {
 		if call.Op == "AssumeRole" {
 			assume = call
@@ -300,9 +300,9 @@ func TestAssumeRoleNamesTheSession(t *testing.T) {
 // TestEndpointFromEnvironment: AWS_ENDPOINT_URL_<SERVICE> and AWS_REGION
 // reach the clients through the SDK's own configuration chain.
 func TestEndpointFromEnvironment(t *testing.T) {
-	srv := fakeaws.New()
+	srv := awstest.New()
 	defer srv.Close()
-	other := fakeaws.New()
+	other := awstest.New()
 	defer other.Close()
 	t.Setenv("AWS_REGION", "eu-west-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
@@ -310,9 +310,9 @@ func TestEndpointFromEnvironment(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL", other.URL)
 	t.Setenv("AWS_ENDPOINT_URL_CLOUDWATCH", srv.URL)
 	var region string
-	srv.Handle("CloudWatch.DescribeAlarms", func(r *fakeaws.Request) any {
+	srv.Handle("CloudWatch.DescribeAlarms", func(r *awstest.Request) any {
 		region = r.HTTP.Header.Get("Authorization")
-		return albAlarm()
+		return awstest.ALBAlarm()
 	})
 	srv.Reply("CloudWatch.DescribeAlarmHistory", map[string]any{})
 	other.Reply("DynamoDB.DescribeTable", map[string]any{"Table": map[string]any{"TableName": "t", "BillingModeSummary": map[string]any{"BillingMode": "PAY_PER_REQUEST"}}})

@@ -8,16 +8,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/unstuck/unstuck/awstelemetry/internal/fakeaws"
+	"github.com/unstuck/unstuck/awstelemetry/awstest"
 	"github.com/unstuck/unstuck/investigate"
 )
 
 // newALBClient serves the ALB incident and returns a client whose clock is
 // the moment the alarm fired.
-func newALBClient(t *testing.T) (*fakeaws.Server, *albWorld, *Client) {
-	w := newALBWorld()
-	srv, c := newServerClient(t, func(o *Options) { o.Now = func() time.Time { return w.fires } })
-	w.install(srv)
+func newALBClient(t *testing.T) (*awstest.Server, *awstest.ALBWorld, *Client) {
+	w := awstest.NewALBWorld()
+	srv, c := newServerClient(t, func(o *Options) { o.Now = func() time.Time { return w.Fires } })
+	w.Install(srv)
 	return srv, w, c
 }
 
@@ -58,15 +58,15 @@ func TestTopologyALB(t *testing.T) {
 		t.Errorf("first resource = %s, want the alarm's", topo.Resources[0].ID)
 	}
 	alb, _ := resource(topo, "web-alb")
-	if alb.Type != investigate.TypeALB || alb.Dims["LoadBalancer"] != "app/web-alb/50dc6c495c0c9188" || alb.ARN != lbARN || alb.Config["target_groups"] != "web-tg" {
+	if alb.Type != investigate.TypeALB || alb.Dims["LoadBalancer"] != "app/web-alb/50dc6c495c0c9188" || alb.ARN != awstest.LBARN || alb.Config["target_groups"] != "web-tg" {
 		t.Errorf("alb = %+v", alb)
 	}
-	for i, id := range w.instances {
+	for i, id := range w.Instances {
 		in, ok := resource(topo, id)
 		if !ok {
 			t.Fatalf("instance %s missing: %+v", id, topo.Resources)
 		}
-		if in.Type != investigate.TypeEC2 || in.AZ != azs[i] || in.Config["instance_type"] != "m5.large" || in.Dims["InstanceId"] != id ||
+		if in.Type != investigate.TypeEC2 || in.AZ != awstest.AZs[i] || in.Config["instance_type"] != "m5.large" || in.Dims["InstanceId"] != id ||
 			in.Config["target_health"] != "healthy" || in.Config["target_group"] != "web-tg" || in.Config["vcpus"] != "2" {
 			t.Errorf("instance = %+v", in)
 		}
@@ -118,7 +118,7 @@ func TestTracesByInstance(t *testing.T) {
 	if _, err := s.Topology(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	groups, err := s.Traces(ctx, investigate.TraceQuery{Start: w.onset, End: w.fires})
+	groups, err := s.Traces(ctx, investigate.TraceQuery{Start: w.Onset, End: w.Fires})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +126,11 @@ func TestTracesByInstance(t *testing.T) {
 	for _, g := range groups {
 		byKey[g.Caller+">"+g.Callee+"@"+g.Instance] = g
 	}
-	bad := byKey["web-alb>bot-forge@"+w.bad]
-	if bad.Requests != 30 || bad.Faults != 30 || len(bad.Exceptions) == 0 || bad.Exceptions[0].Message != "TemplateError: "+exception || len(bad.TraceIDs) != 3 {
+	bad := byKey["web-alb>bot-forge@"+w.Bad]
+	if bad.Requests != 30 || bad.Faults != 30 || len(bad.Exceptions) == 0 || bad.Exceptions[0].Message != "TemplateError: "+awstest.Exception || len(bad.TraceIDs) != 3 {
 		t.Errorf("bad instance group = %+v\nall: %+v", bad, groups)
 	}
-	good := byKey["web-alb>bot-forge@"+w.instances[0]]
+	good := byKey["web-alb>bot-forge@"+w.Instances[0]]
 	if good.Requests != 30 || good.Faults != 0 || good.Latency != 45*time.Millisecond || len(good.TraceIDs) != 0 {
 		t.Errorf("good instance group = %+v", good)
 	}
@@ -139,11 +139,11 @@ func TestTracesByInstance(t *testing.T) {
 		t.Errorf("unattributed group %+v", rest)
 	}
 	// Calls into the table are split by the instance that made them.
-	dep := byKey["bot-forge>forge-templates@"+w.instances[1]]
+	dep := byKey["bot-forge>forge-templates@"+w.Instances[1]]
 	if dep.Requests != 30 || dep.Faults != 0 || dep.Latency != 4*time.Millisecond {
 		t.Errorf("dependency = %+v (%v)", dep, groups)
 	}
-	if _, ok := byKey["bot-forge>forge-templates@"+w.bad]; ok {
+	if _, ok := byKey["bot-forge>forge-templates@"+w.Bad]; ok {
 		t.Error("the bad instance's failed requests never reached the table")
 	}
 	if rest, ok := byKey["bot-forge>forge-templates@"]; ok {
@@ -154,16 +154,16 @@ func TestTracesByInstance(t *testing.T) {
 // TestTracesCappedSummaries: when the summaries are capped, the graph's
 // counts they do not cover form a group without instance.
 func TestTracesCappedSummaries(t *testing.T) {
-	w := newALBWorld()
-	srv, c := newServerClient(t, func(o *Options) { o.MaxTraceSummaries = 30; o.Now = func() time.Time { return w.fires } })
-	w.install(srv)
+	w := awstest.NewALBWorld()
+	srv, c := newServerClient(t, func(o *Options) { o.MaxTraceSummaries = 30; o.Now = func() time.Time { return w.Fires } })
+	w.Install(srv)
 	s := c.NewSession()
 	ctx := ctxTimeout(t, 10*time.Second)
 	a, _ := s.Alarm(ctx, "web-alb-target-5xx")
 	if _, err := s.Topology(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	groups, err := s.Traces(ctx, investigate.TraceQuery{Start: w.onset, End: w.fires})
+	groups, err := s.Traces(ctx, investigate.TraceQuery{Start: w.Onset, End: w.Fires})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestTracesCappedSummaries(t *testing.T) {
 	for _, g := range groups {
 		byKey[g.Caller+">"+g.Callee+"@"+g.Instance] = g
 	}
-	if bad := byKey["web-alb>bot-forge@"+w.bad]; bad.Requests != 10 || bad.Faults != 10 {
+	if bad := byKey["web-alb>bot-forge@"+w.Bad]; bad.Requests != 10 || bad.Faults != 10 {
 		t.Errorf("bad = %+v", bad)
 	}
 	if rest := byKey["web-alb>bot-forge@"]; rest.Requests != 60 || rest.Faults != 20 {
@@ -185,7 +185,7 @@ func TestTracesCappedSummaries(t *testing.T) {
 func TestTracesWithoutTopologyUseClientCaller(t *testing.T) {
 	_, w, c := newALBClient(t)
 	s := c.NewSession()
-	groups, err := s.Traces(ctxTimeout(t, 5*time.Second), investigate.TraceQuery{Start: w.onset, End: w.fires})
+	groups, err := s.Traces(ctxTimeout(t, 5*time.Second), investigate.TraceQuery{Start: w.Onset, End: w.Fires})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestTracesWithoutTopologyUseClientCaller(t *testing.T) {
 	}
 	found := false
 	for _, g := range groups {
-		if g.Caller == "client" && g.Callee == "bot-forge" && g.Instance == w.bad && g.Faults == 30 {
+		if g.Caller == "client" && g.Callee == "bot-forge" && g.Instance == w.Bad && g.Faults == 30 {
 			found = true
 		}
 	}
@@ -206,20 +206,20 @@ func TestTracesWithoutTopologyUseClientCaller(t *testing.T) {
 func TestLogsStatsPatternsAndStreams(t *testing.T) {
 	srv, w, c := newALBClient(t)
 	s := c.NewSession()
-	st, err := s.Logs(ctxTimeout(t, 10*time.Second), investigate.LogQuery{Group: "/app/bot-forge", Start: w.onset, End: w.fires})
+	st, err := s.Logs(ctxTimeout(t, 10*time.Second), investigate.LogQuery{Group: "/app/bot-forge", Start: w.Onset, End: w.Fires})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Group != "/app/bot-forge" || st.Lines != 3*3*200+3*800 || st.ByStream[w.bad] != 3*200+3*800 || st.ByStream[w.instances[0]] != 600 {
+	if st.Group != "/app/bot-forge" || st.Lines != 3*3*200+3*800 || st.ByStream[w.Bad] != 3*200+3*800 || st.ByStream[w.Instances[0]] != 600 {
 		t.Errorf("stats = %+v", st)
 	}
-	if len(st.Patterns) != 2 || st.Patterns[0].Pattern != errPattern || st.Patterns[0].Count != 2400 {
+	if len(st.Patterns) != 2 || st.Patterns[0].Pattern != awstest.ErrPattern || st.Patterns[0].Count != 2400 {
 		t.Fatalf("patterns = %+v", st.Patterns)
 	}
-	if bs := st.Patterns[0].ByStream; bs[w.bad] != 2400 || bs[w.instances[0]] != 0 {
+	if bs := st.Patterns[0].ByStream; bs[w.Bad] != 2400 || bs[w.Instances[0]] != 0 {
 		t.Errorf("error pattern by stream = %v", bs)
 	}
-	if st.Patterns[1].Pattern != okPattern || st.Patterns[1].ByStream != nil {
+	if st.Patterns[1].Pattern != awstest.OKPattern || st.Patterns[1].ByStream != nil {
 		t.Errorf("info pattern = %+v", st.Patterns[1])
 	}
 	// three queries, each scanning 3 min × 3 streams × 120 kB
@@ -231,25 +231,25 @@ func TestLogsStatsPatternsAndStreams(t *testing.T) {
 	}
 	// Queries carry the window in epoch seconds.
 	for _, call := range srv.Calls() {
-		if call.Op == "StartQuery" && (call.Params["startTime"].(float64) != float64(w.onset.Unix()) || call.Params["endTime"].(float64) != float64(w.fires.Unix())) {
+		if call.Op == "StartQuery" && (call.Params["startTime"].(float64) != float64(w.Onset.Unix()) || call.Params["endTime"].(float64) != float64(w.Fires.Unix())) {
 			t.Errorf("start query = %v", call.Params)
 		}
 	}
 }
 
 func TestLogsBytesCap(t *testing.T) {
-	w := newALBWorld()
+	w := awstest.NewALBWorld()
 	srv, c := newServerClient(t, func(o *Options) { o.LogBytesCap = 1 << 20 })
-	w.install(srv)
+	w.Install(srv)
 	s := c.NewSession()
 	ctx := ctxTimeout(t, 10*time.Second)
 	// 3 min × 3 streams × 120 kB = 1.08 MB per query: the first two
 	// queries spend the budget.
-	_, err := s.Logs(ctx, investigate.LogQuery{Group: "/app/bot-forge", Start: w.onset, End: w.fires})
+	_, err := s.Logs(ctx, investigate.LogQuery{Group: "/app/bot-forge", Start: w.Onset, End: w.Fires})
 	if err != nil {
 		t.Fatalf("first query: %v", err)
 	}
-	_, err = s.Logs(ctx, investigate.LogQuery{Group: "/app/bot-forge", Start: w.onset, End: w.fires})
+	_, err = s.Logs(ctx, investigate.LogQuery{Group: "/app/bot-forge", Start: w.Onset, End: w.Fires})
 	if !errors.Is(err, ErrLogBytesCap) {
 		t.Fatalf("over the cap: err = %v", err)
 	}
@@ -257,7 +257,7 @@ func TestLogsBytesCap(t *testing.T) {
 		t.Errorf("error = %q", err)
 	}
 	// A new session has its own budget.
-	if _, err := c.NewSession().Logs(ctx, investigate.LogQuery{Group: "/app/bot-forge", Start: w.onset, End: w.fires}); err != nil {
+	if _, err := c.NewSession().Logs(ctx, investigate.LogQuery{Group: "/app/bot-forge", Start: w.Onset, End: w.Fires}); err != nil {
 		t.Errorf("new session: %v", err)
 	}
 }
@@ -267,7 +267,7 @@ func TestLogsStopsAtDeadline(t *testing.T) {
 	srv.Reply("CloudWatch Logs.GetQueryResults", map[string]any{"status": "Running", "results": []any{}})
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
-	_, err := c.NewSession().Logs(ctx, investigate.LogQuery{Group: "/app/bot-forge", Start: w.onset, End: w.fires})
+	_, err := c.NewSession().Logs(ctx, investigate.LogQuery{Group: "/app/bot-forge", Start: w.Onset, End: w.Fires})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v", err)
 	}
@@ -285,8 +285,8 @@ func TestChangesFromCloudTrailAndAutoScaling(t *testing.T) {
 	if _, err := s.Topology(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	start := w.onset.Add(-3 * time.Hour)
-	changes, err := s.Changes(ctx, start, w.fires)
+	start := w.Onset.Add(-3 * time.Hour)
+	changes, err := s.Changes(ctx, start, w.Fires)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestChangesFromCloudTrailAndAutoScaling(t *testing.T) {
 	}
 	sg := changes[0]
 	if sg.Event != "AuthorizeSecurityGroupIngress" || sg.Resource != "sg-0bastion" || sg.Actor != "arn:aws:sts::123456789012:assumed-role/NetworkAdmin/kenji" ||
-		sg.Source != "ec2.amazonaws.com" || sg.ReadOnly || !sg.Time.Equal(w.onset.Add(-2*time.Hour)) || sg.Params["ipPermissions.items.0.fromPort"] != "22" {
+		sg.Source != "ec2.amazonaws.com" || sg.ReadOnly || !sg.Time.Equal(w.Onset.Add(-2*time.Hour)) || sg.Params["ipPermissions.items.0.fromPort"] != "22" {
 		t.Errorf("sg change = %+v", sg)
 	}
 	if srv.Count("CloudTrail.LookupEvents") != 2 {
@@ -323,19 +323,19 @@ func TestHealthAndQuotasOverJSON(t *testing.T) {
 	srv.Reply("Health.DescribeEvents", map[string]any{"events": []any{
 		map[string]any{"arn": "arn:aws:health:us-east-1::event/EC2/AWS_EC2_OPERATIONAL_ISSUE/AWS_EC2_OPERATIONAL_ISSUE_ABC", "service": "EC2",
 			"eventTypeCode": "AWS_EC2_OPERATIONAL_ISSUE", "eventTypeCategory": "issue", "region": "us-east-1", "availabilityZone": "us-east-1c",
-			"startTime": w.onset.Add(-5 * time.Minute), "statusCode": "open", "eventScopeCode": "ACCOUNT_SPECIFIC"},
+			"startTime": w.Onset.Add(-5 * time.Minute), "statusCode": "open", "eventScopeCode": "ACCOUNT_SPECIFIC"},
 		map[string]any{"arn": "arn:aws:health:us-east-1::event/old", "service": "EC2", "eventTypeCode": "AWS_EC2_OLD", "region": "us-east-1",
-			"startTime": w.onset.Add(-30 * time.Hour), "endTime": w.onset.Add(-20 * time.Hour), "statusCode": "closed", "eventScopeCode": "PUBLIC"},
+			"startTime": w.Onset.Add(-30 * time.Hour), "endTime": w.Onset.Add(-20 * time.Hour), "statusCode": "closed", "eventScopeCode": "PUBLIC"},
 	}})
 	srv.Reply("Health.DescribeAffectedEntities", map[string]any{"entities": []any{
-		map[string]any{"eventArn": "arn:aws:health:us-east-1::event/EC2/AWS_EC2_OPERATIONAL_ISSUE/AWS_EC2_OPERATIONAL_ISSUE_ABC", "entityValue": w.bad},
+		map[string]any{"eventArn": "arn:aws:health:us-east-1::event/EC2/AWS_EC2_OPERATIONAL_ISSUE/AWS_EC2_OPERATIONAL_ISSUE_ABC", "entityValue": w.Bad},
 	}})
-	events, err := s.Health(ctx, w.onset.Add(-3*time.Hour), w.fires)
+	events, err := s.Health(ctx, w.Onset.Add(-3*time.Hour), w.Fires)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(events) != 1 || events[0].Type != "AWS_EC2_OPERATIONAL_ISSUE" || events[0].AZ != "us-east-1c" || events[0].Status != "open" ||
-		len(events[0].Resources) != 1 || events[0].Resources[0] != w.bad || !events[0].Start.Equal(w.onset.Add(-5*time.Minute)) {
+		len(events[0].Resources) != 1 || events[0].Resources[0] != w.Bad || !events[0].Start.Equal(w.Onset.Add(-5*time.Minute)) {
 		t.Errorf("events = %+v", events)
 	}
 	for _, call := range srv.Calls() {
@@ -348,14 +348,14 @@ func TestHealthAndQuotasOverJSON(t *testing.T) {
 	}
 
 	quotas, err := s.Quotas(ctx, []investigate.Resource{
-		{ID: w.bad, Type: investigate.TypeEC2, Config: map[string]string{"instance_type": "m5.large"}},
-		{ID: w.instances[0], Type: investigate.TypeEC2, Config: map[string]string{"instance_type": "m5.large"}},
+		{ID: w.Bad, Type: investigate.TypeEC2, Config: map[string]string{"instance_type": "m5.large"}},
+		{ID: w.Instances[0], Type: investigate.TypeEC2, Config: map[string]string{"instance_type": "m5.large"}},
 		{ID: "web-alb", Type: investigate.TypeALB},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(quotas) != 2 || quotas[0].Code != "L-1216C47A" || quotas[0].Value != 64 || quotas[0].Service != "ec2" || quotas[0].Resource != w.bad {
+	if len(quotas) != 2 || quotas[0].Code != "L-1216C47A" || quotas[0].Value != 64 || quotas[0].Service != "ec2" || quotas[0].Resource != w.Bad {
 		t.Errorf("quotas = %+v", quotas)
 	}
 	if srv.Count("Service Quotas.GetServiceQuota") != 1 {
@@ -369,10 +369,10 @@ func TestMetricsOverCBOR(t *testing.T) {
 	dims := map[string]string{"LoadBalancer": "app/web-alb/50dc6c495c0c9188"}
 	queries := []investigate.MetricQuery{
 		{ID: "web-alb|AWS/ApplicationELB|HTTPCode_Target_5XX_Count", Metric: investigate.Metric{Namespace: "AWS/ApplicationELB", Name: "HTTPCode_Target_5XX_Count", Dims: dims}, Stat: "Sum", Period: time.Minute},
-		{ID: "i-0c5e1a2b3d4f50003|AWS/EC2|CPUUtilization", Metric: investigate.Metric{Namespace: "AWS/EC2", Name: "CPUUtilization", Dims: map[string]string{"InstanceId": w.bad}}, Stat: "Average", Period: 5 * time.Minute},
+		{ID: "i-0c5e1a2b3d4f50003|AWS/EC2|CPUUtilization", Metric: investigate.Metric{Namespace: "AWS/EC2", Name: "CPUUtilization", Dims: map[string]string{"InstanceId": w.Bad}}, Stat: "Average", Period: 5 * time.Minute},
 		{ID: "nothing", Metric: investigate.Metric{Namespace: "AWS/Nope", Name: "Nothing"}, Stat: "Sum", Period: time.Minute},
 	}
-	series, err := s.Metrics(ctxTimeout(t, 5*time.Second), queries, w.onset.Add(-time.Hour), w.fires)
+	series, err := s.Metrics(ctxTimeout(t, 5*time.Second), queries, w.Onset.Add(-time.Hour), w.Fires)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestMetricsOverCBOR(t *testing.T) {
 		t.Fatalf("series ids = %+v", series)
 	}
 	s5 := series[0]
-	if len(s5.Times) != 63 || len(s5.Values) != 63 || !s5.Times[0].Equal(w.onset.Add(-time.Hour)) || s5.Values[62] < 700 || s5.Values[0] > 2 {
+	if len(s5.Times) != 63 || len(s5.Values) != 63 || !s5.Times[0].Equal(w.Onset.Add(-time.Hour)) || s5.Values[62] < 700 || s5.Values[0] > 2 {
 		t.Errorf("5xx series: %d points, first %v last %v", len(s5.Times), s5.Values[0], s5.Values[len(s5.Values)-1])
 	}
 	if !sort.SliceIsSorted(s5.Times, func(i, j int) bool { return s5.Times[i].Before(s5.Times[j]) }) {

@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"text/tabwriter"
+	"time"
 
+	"github.com/unstuck/unstuck/awstelemetry"
 	"github.com/unstuck/unstuck/eval"
 	"github.com/unstuck/unstuck/handlers/chart"
 	"github.com/unstuck/unstuck/investigate"
@@ -17,6 +19,11 @@ import (
 func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("investigate", stderr)
 	scen := fs.String("scenario", defaultScenario, "an embedded scenario's name, or a scenario file")
+	alarm := fs.String("alarm", "", "investigate this real CloudWatch alarm with the standard AWS credential chain (instead of a scenario)")
+	region := fs.String("region", "", "with --alarm: the AWS region (default: AWS_REGION or the profile's)")
+	profile := fs.String("profile", "", "with --alarm: the shared-config profile (default: AWS_PROFILE)")
+	role := fs.String("role", "", "with --alarm: a role ARN to assume for reading (cross-account)")
+	at := fs.String("at", "", "with --alarm: investigate as of this RFC 3339 instant (an incident that is over), instead of now")
 	format := fs.String("format", "text", "output format: text or json")
 	mode := fs.String("llm", "auto", "reasoner: auto, offline or openai")
 	chartPath := fs.String("chart", "", "also write a PNG chart of the alarm's metric and the culprit's telling series, with the onset marked, to this file")
@@ -37,11 +44,24 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	f, err := loadScenario(*scen)
-	if err != nil {
-		return err
+	var rep investigate.Report
+	if *alarm != "" {
+		var now time.Time
+		if *at != "" {
+			if now, err = time.Parse(time.RFC3339, *at); err != nil {
+				return usageError{fmt.Sprintf("--at %q: want an RFC 3339 instant like 2024-12-03T10:33:00Z", *at)}
+			}
+		}
+		rep, err = investigateAlarm(ctx, *alarm, now, awstelemetry.Options{Region: *region, Profile: *profile, RoleARN: *role}, reasoner)
+	} else {
+		if *region != "" || *profile != "" || *role != "" || *at != "" {
+			return usageError{"--region, --profile, --role and --at go with --alarm"}
+		}
+		var f *scenario.File
+		if f, err = loadScenario(*scen); err == nil {
+			rep, err = investigateScenario(ctx, f.Scenario, st, reasoner)
+		}
 	}
-	rep, err := investigateScenario(ctx, f.Scenario, st, reasoner)
 	if err != nil {
 		return err
 	}
@@ -56,6 +76,31 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 		return enc.Encode(rep)
 	}
 	return writeText(stdout, rep)
+}
+
+// investigateAlarm investigates a real CloudWatch alarm, reading AWS with
+// the standard credential chain, as of now (zero: the present).
+func investigateAlarm(ctx context.Context, name string, now time.Time, opts awstelemetry.Options, reasoner investigate.Reasoner) (investigate.Report, error) {
+	if !now.IsZero() && opts.Now == nil {
+		opts.Now = func() time.Time { return now }
+	}
+	client, err := awstelemetry.New(ctx, opts)
+	if err != nil {
+		return investigate.Report{}, fmt.Errorf("aws: %w", err)
+	}
+	session := client.NewSession()
+	engine := investigate.New(session.Sources(), investigate.Options{Reasoner: reasoner})
+	rep, err := engine.Run(ctx, investigate.Request{Alarm: name, Now: now}, nil)
+	if err != nil {
+		return rep, err
+	}
+	// What AWS cost, counted per API operation rather than per source call.
+	rep.Stats.APICalls = int(session.APICalls())
+	rep.Stats.BytesScanned = session.BytesScanned()
+	for _, p := range session.Problems() {
+		rep.Unavailable = append(rep.Unavailable, investigate.Unavailable{Source: "aws", Error: p.Error()})
+	}
+	return rep, nil
 }
 
 // writeChart writes the report's chart as a PNG file.

@@ -19,10 +19,11 @@ import (
 const usage = `unstuck investigates incidents on AWS.
 
 Usage:
-  bot investigate [--scenario NAME|FILE] [--format text|json] [--llm auto|offline]
+  bot investigate [--scenario NAME|FILE] [--format text|json] [--llm auto|offline|openai]
+  bot investigate --alarm NAME [--region R] [--profile P] [--role ARN] [--at TIME] [--format text|json]
   bot eval [--json] [PATH ...]
   bot scenarios
-  bot serve [--scenario NAME|FILE] [--channels FILE] [--workers N] [--deadline D] [--grace D]
+  bot serve [--scenario NAME|FILE] [--channels FILE] [--store PATH|dynamodb://TABLE] [--workers N] [--deadline D] [--grace D]
 
 Commands:
   investigate  investigate a simulated incident (an embedded scenario or a scenario file)

@@ -12,6 +12,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/unstuck/unstuck/awstelemetry"
+	"github.com/unstuck/unstuck/awstelemetry/awstest"
+	"github.com/unstuck/unstuck/llm"
 	"github.com/unstuck/unstuck/llm/llmtest"
 )
 
@@ -254,5 +259,58 @@ func TestInvestigateWritesAChart(t *testing.T) {
 	}
 	if b := img.Bounds(); b.Dx() < 200 || b.Dy() < 100 {
 		t.Errorf("chart is %v", b)
+	}
+}
+
+// TestInvestigateRealAlarmEndToEnd serves the ALB incident through fake AWS
+// endpoints that speak each service's real protocol, and investigates it the
+// way `bot investigate --alarm web-alb-target-5xx` does: the same culprit
+// as the simulator, from the real SDK clients.
+func TestInvestigateRealAlarmEndToEnd(t *testing.T) {
+	// Hermetic: no AWS settings of the machine (a CA bundle, a profile, a
+	// region) reach the clients.
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, "")
+		}
+	}
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	srv := awstest.New()
+	defer srv.Close()
+	world := awstest.NewALBWorld()
+	world.Install(srv)
+	opts := awstelemetry.Options{
+		Region: "us-east-1", Endpoint: srv.URL, HTTPClient: srv.Client(),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+	}
+	rep, err := investigateAlarm(context.Background(), "web-alb-target-5xx", world.Fires, opts, llm.NewOffline())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Hypotheses) == 0 {
+		t.Fatalf("no hypothesis; unavailable %+v", rep.Unavailable)
+	}
+	if h := rep.Hypotheses[0]; h.Cause != "component" || h.Resource != world.Bad {
+		t.Fatalf("top = %s %s, want component %s", h.Cause, h.Resource, world.Bad)
+	}
+	if rep.Stats.APICalls == 0 || rep.Stats.BytesScanned == 0 {
+		t.Errorf("stats %+v: AWS calls and bytes scanned are not counted", rep.Stats)
+	}
+	t.Logf("AWS calls %d, bytes scanned %d", rep.Stats.APICalls, rep.Stats.BytesScanned)
+}
+
+func TestAlarmFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"investigate", "--region", "eu-west-1"}, "go with --alarm"},
+		{[]string{"investigate", "--alarm", "x", "--at", "yesterday"}, "want an RFC 3339 instant"},
+	} {
+		if code, _, errs := runBot(t, tt.args...); code != 2 || !strings.Contains(errs, tt.want) {
+			t.Errorf("%v: exit %d, %q", tt.args, code, errs)
+		}
 	}
 }

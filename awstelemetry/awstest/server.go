@@ -1,4 +1,4 @@
-// Package fakeaws is an HTTP server that answers AWS API calls the way AWS
+// Package awstest is an HTTP server that answers AWS API calls the way AWS
 // does on the wire, for tests that run the real SDK clients on loopback:
 // requests are routed by the SigV4 signing name and the protocol's
 // operation marker (X-Amz-Target, Action, the RPC v2 path, the REST route),
@@ -9,7 +9,7 @@
 // Handlers return a response tree built of map[string]any, []any, List
 // (an XML list with a member name), string, bool, int, int64, float64 and
 // time.Time; or Raw bytes; or an *Error; or Hang to never answer.
-package fakeaws
+package awstest
 
 import (
 	"bytes"
@@ -180,9 +180,42 @@ func New() *Server {
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	// Its own transport: httptest's client would share
 	// http.DefaultTransport, whose idle connections every other test
-	// server's Close closes under a request in flight.
-	s.Server.Client().Transport = &http.Transport{}
+	// server's Close closes.
+	s.Server.Client().Transport = bufferedBodies{&http.Transport{}}
 	return s
+}
+
+// bufferedBodies reads a request's body into memory before sending it.
+//
+// The SDK closes a request's body as soon as the response arrives, and
+// net/http's transport reads the body once more after sending it (to check
+// that it is no longer than its length). A server on loopback can answer
+// between the two; the transport's read then fails and it closes the
+// connection under the response being read ("use of closed network
+// connection"). Against AWS the answer comes long after; here the copy
+// takes the race away.
+type bufferedBodies struct{ http.RoundTripper }
+
+func (t bufferedBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r2 := r.Clone(r.Context())
+		r2.Body = io.NopCloser(bytes.NewReader(b))
+		r2.ContentLength = int64(len(b))
+		r = r2
+	}
+	return t.RoundTripper.RoundTrip(r)
+}
+
+// CloseIdleConnections lets Server.Close close the client's connections.
+func (t bufferedBodies) CloseIdleConnections() {
+	if c, ok := t.RoundTripper.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // Close shuts the server down without waiting for calls left hanging.

@@ -1,4 +1,4 @@
-package awstelemetry
+package awstest
 
 import (
 	"encoding/json"
@@ -10,11 +10,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/unstuck/unstuck/awstelemetry/internal/fakeaws"
 )
 
-// albWorld serves, through the AWS protocols, the incident of
+// ALBWorld serves, through the AWS protocols, the incident of
 // /work/shared/scenarios/alb-5xx-one-bad-instance.yaml: the web-alb load
 // balancer in front of three m5.large instances of web-asg running the
 // bot-forge service, which reads the forge-templates table. From 10:30
@@ -22,11 +20,13 @@ import (
 // ALB's target 5XX jump to 800/min, that instance logs 800 error lines a
 // minute and its traces fault. Red herrings: traffic crept up 40 minutes
 // before, and a security group rule was added two hours before.
-type albWorld struct {
-	onset, fires time.Time
-	account      string
-	instances    []string
-	bad          string
+type ALBWorld struct {
+	// Onset and Fires are the fault's start and the alarm's firing.
+	Onset, Fires time.Time
+	Account      string
+	// Instances are the load balancer's targets; Bad is the one that fails.
+	Instances []string
+	Bad       string
 
 	mu      sync.Mutex
 	queries map[string]logQueryState
@@ -39,51 +39,54 @@ type logQueryState struct {
 	polls        int
 }
 
-func newALBWorld() *albWorld {
-	return &albWorld{
-		onset:     ts("2024-12-03T10:30:00Z"),
-		fires:     ts("2024-12-03T10:33:00Z"),
-		account:   "123456789012",
-		instances: []string{"i-0c5e1a2b3d4f50001", "i-0c5e1a2b3d4f50002", "i-0c5e1a2b3d4f50003"},
-		bad:       "i-0c5e1a2b3d4f50003",
+// NewALBWorld returns the world at its scenario's times.
+func NewALBWorld() *ALBWorld {
+	return &ALBWorld{
+		Onset:     time.Date(2024, 12, 3, 10, 30, 0, 0, time.UTC),
+		Fires:     time.Date(2024, 12, 3, 10, 33, 0, 0, time.UTC),
+		Account:   "123456789012",
+		Instances: []string{"i-0c5e1a2b3d4f50001", "i-0c5e1a2b3d4f50002", "i-0c5e1a2b3d4f50003"},
+		Bad:       "i-0c5e1a2b3d4f50003",
 		queries:   map[string]logQueryState{},
 	}
 }
 
+// The world's load balancer and target group, and what its bad instance logs.
 const (
-	lbARN      = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web-alb/50dc6c495c0c9188"
+	LBARN      = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web-alb/50dc6c495c0c9188"
 	tgARN      = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/73e2d6bc24d8a067"
 	errLine    = "ERROR request %s failed: render reply: open /var/lib/bot-forge/templates/reply.tmpl: no such file or directory"
-	errPattern = "ERROR request <*> failed: render reply: open /var/lib/bot-forge/templates/reply.tmpl: no such file or directory"
-	okPattern  = "INFO request <*> served in <*> ms"
-	exception  = "open /var/lib/bot-forge/templates/reply.tmpl: no such file or directory"
+	ErrPattern = "ERROR request <*> failed: render reply: open /var/lib/bot-forge/templates/reply.tmpl: no such file or directory"
+	OKPattern  = "INFO request <*> served in <*> ms"
+	Exception  = "open /var/lib/bot-forge/templates/reply.tmpl: no such file or directory"
 )
 
-var azs = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
+// AZs are the instances' zones, in order.
+var AZs = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
 
-// install registers every handler of the world on a server.
-func (w *albWorld) install(srv *fakeaws.Server) {
-	srv.Handle("CloudWatch.DescribeAlarms", func(r *fakeaws.Request) any {
+// Install registers every handler of the world on a server.
+func (w *ALBWorld) Install(srv *Server) {
+	srv.Handle("CloudWatch.DescribeAlarms", func(r *Request) any {
 		names, _ := r.Params["AlarmNames"].([]any)
 		if len(names) == 1 && names[0] == "web-alb-target-5xx" {
-			return albAlarm()
+			return ALBAlarm()
 		}
 		return map[string]any{}
 	})
-	srv.Reply("CloudWatch.DescribeAlarmHistory", albAlarmHistory())
+	srv.Reply("CloudWatch.DescribeAlarmHistory", ALBAlarmHistory())
 	srv.Handle("CloudWatch.GetMetricData", w.metricData)
 
 	srv.Reply("Elastic Load Balancing v2.DescribeLoadBalancers", map[string]any{"LoadBalancers": []any{map[string]any{
-		"LoadBalancerArn": lbARN, "LoadBalancerName": "web-alb", "Type": "application", "Scheme": "internet-facing",
+		"LoadBalancerArn": LBARN, "LoadBalancerName": "web-alb", "Type": "application", "Scheme": "internet-facing",
 		"DNSName":           "web-alb-1234567890.us-east-1.elb.amazonaws.com",
 		"AvailabilityZones": []any{map[string]any{"ZoneName": "us-east-1a"}, map[string]any{"ZoneName": "us-east-1b"}, map[string]any{"ZoneName": "us-east-1c"}},
 	}}})
 	srv.Reply("Elastic Load Balancing v2.DescribeTargetGroups", map[string]any{"TargetGroups": []any{map[string]any{
 		"TargetGroupArn": tgARN, "TargetGroupName": "web-tg", "TargetType": "instance", "Protocol": "HTTP", "Port": 8080,
-		"LoadBalancerArns": []any{lbARN},
+		"LoadBalancerArns": []any{LBARN},
 	}}})
 	var health []any
-	for _, id := range w.instances {
+	for _, id := range w.Instances {
 		health = append(health, map[string]any{
 			"Target":       map[string]any{"Id": id, "Port": 8080},
 			"TargetHealth": map[string]any{"State": "healthy"},
@@ -91,9 +94,9 @@ func (w *albWorld) install(srv *fakeaws.Server) {
 	}
 	srv.Reply("Elastic Load Balancing v2.DescribeTargetHealth", map[string]any{"TargetHealthDescriptions": health})
 
-	srv.Handle("EC2.DescribeInstances", func(r *fakeaws.Request) any {
+	srv.Handle("EC2.DescribeInstances", func(r *Request) any {
 		var items []any
-		for i, id := range w.instances {
+		for i, id := range w.Instances {
 			want := false
 			for k, v := range r.Params {
 				if strings.HasPrefix(k, "InstanceId.") && v == id {
@@ -105,7 +108,7 @@ func (w *albWorld) install(srv *fakeaws.Server) {
 			}
 			items = append(items, map[string]any{
 				"instanceId": id, "instanceType": "m5.large",
-				"placement":     map[string]any{"availabilityZone": azs[i]},
+				"placement":     map[string]any{"availabilityZone": AZs[i]},
 				"instanceState": map[string]any{"code": 16, "name": "running"},
 				"launchTime":    ts("2024-11-20T09:00:00Z"),
 				"cpuOptions":    map[string]any{"coreCount": 1, "threadsPerCore": 2},
@@ -116,12 +119,12 @@ func (w *albWorld) install(srv *fakeaws.Server) {
 			})
 		}
 		return map[string]any{"reservationSet": []any{map[string]any{
-			"reservationId": "r-0a1b2c3d", "ownerId": w.account, "instancesSet": items,
+			"reservationId": "r-0a1b2c3d", "ownerId": w.Account, "instancesSet": items,
 		}}}
 	})
 	var members []any
-	for i, id := range w.instances {
-		members = append(members, map[string]any{"InstanceId": id, "AvailabilityZone": azs[i], "LifecycleState": "InService", "HealthStatus": "Healthy"})
+	for i, id := range w.Instances {
+		members = append(members, map[string]any{"InstanceId": id, "AvailabilityZone": AZs[i], "LifecycleState": "InService", "HealthStatus": "Healthy"})
 	}
 	srv.Reply("Auto Scaling.DescribeAutoScalingGroups", map[string]any{"AutoScalingGroups": []any{map[string]any{
 		"AutoScalingGroupName": "web-asg",
@@ -149,7 +152,7 @@ func (w *albWorld) install(srv *fakeaws.Server) {
 
 	srv.Handle("CloudTrail.LookupEvents", w.lookupEvents)
 	srv.Reply("Health.DescribeEvents", map[string]any{"events": []any{}})
-	srv.Handle("Service Quotas.GetServiceQuota", func(r *fakeaws.Request) any {
+	srv.Handle("Service Quotas.GetServiceQuota", func(r *Request) any {
 		if r.String("ServiceCode") == "ec2" && r.String("QuotaCode") == "L-1216C47A" {
 			return map[string]any{"Quota": map[string]any{
 				"ServiceCode": "ec2", "QuotaCode": "L-1216C47A", "Value": 64.0,
@@ -157,20 +160,20 @@ func (w *albWorld) install(srv *fakeaws.Server) {
 			}}
 		}
 		// No applied value: the AWS default holds.
-		return &fakeaws.Error{Status: 400, Code: "NoSuchResourceException", Message: "The request failed because the specified service does not exist."}
+		return &Error{Status: 400, Code: "NoSuchResourceException", Message: "The request failed because the specified service does not exist."}
 	})
-	srv.Handle("Service Quotas.GetAWSDefaultServiceQuota", func(r *fakeaws.Request) any {
+	srv.Handle("Service Quotas.GetAWSDefaultServiceQuota", func(r *Request) any {
 		names := map[string]string{"L-CF0CBE56": "Table-level read throughput limit", "L-AB614373": "Table-level write throughput limit"}
 		if n, ok := names[r.String("QuotaCode")]; ok && r.String("ServiceCode") == "dynamodb" {
 			return map[string]any{"Quota": map[string]any{"ServiceCode": "dynamodb", "QuotaCode": r.String("QuotaCode"), "QuotaName": n, "Value": 40000.0}}
 		}
-		return &fakeaws.Error{Status: 400, Code: "NoSuchResourceException", Message: "no such quota"}
+		return &Error{Status: 400, Code: "NoSuchResourceException", Message: "no such quota"}
 	})
 }
 
 // level is a metric's value at t for a resource.
-func (w *albWorld) level(ns, name string, dims map[string]string, t time.Time) (float64, bool) {
-	after := !t.Before(w.onset)
+func (w *ALBWorld) level(ns, name string, dims map[string]string, t time.Time) (float64, bool) {
+	after := !t.Before(w.Onset)
 	wobble := 1 + 0.03*math.Sin(float64(t.Unix()/60)*0.7+float64(len(dims["InstanceId"])+len(name)))
 	inst := dims["InstanceId"]
 	switch ns + " " + name {
@@ -185,7 +188,7 @@ func (w *albWorld) level(ns, name string, dims map[string]string, t time.Time) (
 		}
 		return 0, true
 	case "AWS/ApplicationELB RequestCount":
-		ramp := t.Sub(w.onset.Add(-40*time.Minute)).Minutes() / 30
+		ramp := t.Sub(w.Onset.Add(-40*time.Minute)).Minutes() / 30
 		ramp = math.Max(0, math.Min(1, ramp))
 		return (2400 + 300*ramp) * wobble, true
 	case "AWS/ApplicationELB HTTPCode_Target_4XX_Count":
@@ -219,7 +222,7 @@ func (w *albWorld) level(ns, name string, dims map[string]string, t time.Time) (
 	return 0, false
 }
 
-func (w *albWorld) metricData(r *fakeaws.Request) any {
+func (w *ALBWorld) metricData(r *Request) any {
 	start, _ := r.Params["StartTime"].(time.Time)
 	end, _ := r.Params["EndTime"].(time.Time)
 	queries, _ := r.Params["MetricDataQueries"].([]any)
@@ -238,7 +241,7 @@ func (w *albWorld) metricData(r *fakeaws.Request) any {
 		period := time.Duration(ms["Period"].(float64)) * time.Second
 		var times []time.Time
 		var values []float64
-		for t := start.Truncate(period); t.Before(end) && !t.After(w.fires); t = t.Add(period) {
+		for t := start.Truncate(period); t.Before(end) && !t.After(w.Fires); t = t.Add(period) {
 			if t.Before(start) {
 				continue
 			}
@@ -255,12 +258,14 @@ func (w *albWorld) metricData(r *fakeaws.Request) any {
 // X-Ray: a sampled view of the traffic. Before the onset every request
 // succeeds; from it, those i-…3 serves fault.
 
-func (w *albWorld) during(r *fakeaws.Request) bool {
+func (w *ALBWorld) during(r *Request) bool {
 	end, _ := r.Params["EndTime"].(float64)
-	return end > float64(w.onset.Unix())
+	return end > float64(w.Onset.Unix())
 }
 
-func edge(ref, total, faults int, respTime float64) map[string]any {
+// Edge is an X-Ray service graph edge to a node, with its request and fault
+// counts and mean response time in seconds.
+func Edge(ref, total, faults int, respTime float64) map[string]any {
 	return map[string]any{
 		"ReferenceId": ref,
 		"SummaryStatistics": map[string]any{
@@ -271,15 +276,15 @@ func edge(ref, total, faults int, respTime float64) map[string]any {
 	}
 }
 
-func (w *albWorld) serviceGraph(r *fakeaws.Request) any {
+func (w *ALBWorld) serviceGraph(r *Request) any {
 	total, faults := 600, 0
 	if w.during(r) {
 		total, faults = 90, 30
 	}
 	return map[string]any{"Services": []any{
-		map[string]any{"ReferenceId": 0, "Name": "web-alb-clients", "Type": "client", "Edges": []any{edge(1, total, faults, 0.045)}},
+		map[string]any{"ReferenceId": 0, "Name": "web-alb-clients", "Type": "client", "Edges": []any{Edge(1, total, faults, 0.045)}},
 		map[string]any{"ReferenceId": 1, "Name": "bot-forge", "Names": []any{"bot-forge"}, "Type": "AWS::EC2::Instance", "Root": true,
-			"Edges": []any{edge(2, total-faults, 0, 0.004)}},
+			"Edges": []any{Edge(2, total-faults, 0, 0.004)}},
 		map[string]any{"ReferenceId": 2, "Name": "forge-templates", "Names": []any{"forge-templates"}, "Type": "AWS::DynamoDB::Table", "Edges": []any{}},
 	}}
 }
@@ -287,7 +292,7 @@ func (w *albWorld) serviceGraph(r *fakeaws.Request) any {
 // summaries are the traced requests the graph counts, a third per
 // instance: 200 each in the hour before, 30 each in the three minutes
 // from the onset.
-func (w *albWorld) summaries(during bool) []any {
+func (w *ALBWorld) summaries(during bool) []any {
 	per := 200
 	if during {
 		per = 30
@@ -295,10 +300,10 @@ func (w *albWorld) summaries(during bool) []any {
 	var out []any
 	n := 0
 	for round := 0; round < per; round++ {
-		for _, in := range w.instances {
+		for _, in := range w.Instances {
 			n++
 			id := fmt.Sprintf("1-6750d%03x-%024x", n%4096, n)
-			fault := during && in == w.bad
+			fault := during && in == w.Bad
 			s := map[string]any{
 				"Id": id, "Duration": 0.05, "ResponseTime": 0.045, "HasFault": fault, "HasError": false, "HasThrottle": false,
 				"EntryPoint":  map[string]any{"Name": "bot-forge", "Type": "AWS::EC2::Instance"},
@@ -311,7 +316,7 @@ func (w *albWorld) summaries(during bool) []any {
 				s["ServiceIds"] = []any{map[string]any{"Name": "bot-forge", "Type": "AWS::EC2::Instance"}}
 				s["FaultRootCauses"] = []any{map[string]any{"Services": []any{map[string]any{
 					"Name": "bot-forge", "Type": "AWS::EC2::Instance",
-					"EntityPath": []any{map[string]any{"Name": "bot-forge", "Exceptions": []any{map[string]any{"Name": "TemplateError", "Message": exception}}}},
+					"EntityPath": []any{map[string]any{"Name": "bot-forge", "Exceptions": []any{map[string]any{"Name": "TemplateError", "Message": Exception}}}},
 				}}}}
 			}
 			out = append(out, s)
@@ -321,7 +326,7 @@ func (w *albWorld) summaries(during bool) []any {
 }
 
 // traceSummaries pages the summaries 100 at a time.
-func (w *albWorld) traceSummaries(r *fakeaws.Request) any {
+func (w *ALBWorld) traceSummaries(r *Request) any {
 	all := w.summaries(w.during(r))
 	from, _ := strconv.Atoi(r.String("NextToken"))
 	to := min(from+100, len(all))
@@ -332,13 +337,13 @@ func (w *albWorld) traceSummaries(r *fakeaws.Request) any {
 	return out
 }
 
-func (w *albWorld) batchGetTraces(r *fakeaws.Request) any {
+func (w *ALBWorld) batchGetTraces(r *Request) any {
 	ids, _ := r.Params["TraceIds"].([]any)
 	var traces []any
 	for _, id := range ids {
 		var n int
 		fmt.Sscanf(id.(string)[strings.LastIndex(id.(string), "-")+1:], "%x", &n)
-		in := w.instances[(n-1)%len(w.instances)]
+		in := w.Instances[(n-1)%len(w.Instances)]
 		doc := map[string]any{
 			"id": "seg" + strconv.Itoa(n), "name": "bot-forge", "origin": "AWS::EC2::Instance", "trace_id": id,
 			"start_time": 1.7332218e9, "end_time": 1.73322180005e9,
@@ -357,7 +362,7 @@ func (w *albWorld) batchGetTraces(r *fakeaws.Request) any {
 // INFO lines; from the onset, 800 ERROR lines a minute on the bad
 // instance.
 
-func (w *albWorld) startQuery(r *fakeaws.Request) any {
+func (w *ALBWorld) startQuery(r *Request) any {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.nextQID++
@@ -370,7 +375,7 @@ func (w *albWorld) startQuery(r *fakeaws.Request) any {
 		g = groups[0].(string)
 	}
 	if g != "/app/bot-forge" {
-		return &fakeaws.Error{Status: 400, Code: "ResourceNotFoundException", Message: "Log group does not exist"}
+		return &Error{Status: 400, Code: "ResourceNotFoundException", Message: "Log group does not exist"}
 	}
 	w.queries[id] = logQueryState{group: g, query: r.String("queryString"), start: time.Unix(int64(st), 0), end: time.Unix(int64(en), 0)}
 	return map[string]any{"queryId": id}
@@ -381,16 +386,16 @@ type logTemplate struct {
 }
 
 // lines counts a stream's lines of each template in a window.
-func (w *albWorld) lines(stream string, start, end time.Time) map[logTemplate]int {
+func (w *ALBWorld) lines(stream string, start, end time.Time) map[logTemplate]int {
 	out := map[logTemplate]int{}
-	ok := logTemplate{okPattern, "INFO request 7f3a served in 41 ms"}
-	bad := logTemplate{errPattern, fmt.Sprintf(errLine, "9c1d")}
+	ok := logTemplate{OKPattern, "INFO request 7f3a served in 41 ms"}
+	bad := logTemplate{ErrPattern, fmt.Sprintf(errLine, "9c1d")}
 	for t := start.Truncate(time.Minute); t.Before(end); t = t.Add(time.Minute) {
 		if t.Before(start) {
 			continue
 		}
 		out[ok] += 200
-		if stream == w.bad && !t.Before(w.onset) {
+		if stream == w.Bad && !t.Before(w.Onset) {
 			out[bad] += 800
 		}
 	}
@@ -400,7 +405,7 @@ func (w *albWorld) lines(stream string, start, end time.Time) map[logTemplate]in
 var sumExpr = regexp.MustCompile(`sum\((.*?)\) as (p\d+)`)
 var containsArg = regexp.MustCompile(`strcontains\(@message, "((?:[^"\\]|\\.)*)"\)`)
 
-func (w *albWorld) getQueryResults(r *fakeaws.Request) any {
+func (w *ALBWorld) getQueryResults(r *Request) any {
 	w.mu.Lock()
 	q, ok := w.queries[r.String("queryId")]
 	if ok {
@@ -409,7 +414,7 @@ func (w *albWorld) getQueryResults(r *fakeaws.Request) any {
 	}
 	w.mu.Unlock()
 	if !ok {
-		return &fakeaws.Error{Status: 400, Code: "ResourceNotFoundException", Message: "no such query"}
+		return &Error{Status: 400, Code: "ResourceNotFoundException", Message: "no such query"}
 	}
 	field := func(k, v string) map[string]any { return map[string]any{"field": k, "value": v} }
 	bytes := float64(q.end.Sub(q.start).Minutes()) * 3 * 120000
@@ -419,7 +424,7 @@ func (w *albWorld) getQueryResults(r *fakeaws.Request) any {
 	var rows []any
 	switch {
 	case strings.HasPrefix(q.query, "stats count(*)"):
-		for _, in := range w.instances {
+		for _, in := range w.Instances {
 			n := 0
 			for _, c := range w.lines(in, q.start, q.end) {
 				n += c
@@ -428,7 +433,7 @@ func (w *albWorld) getQueryResults(r *fakeaws.Request) any {
 		}
 	case strings.HasPrefix(q.query, "pattern @message"):
 		totals := map[logTemplate]int{}
-		for _, in := range w.instances {
+		for _, in := range w.Instances {
 			for t, c := range w.lines(in, q.start, q.end) {
 				totals[t] += c
 			}
@@ -446,7 +451,7 @@ func (w *albWorld) getQueryResults(r *fakeaws.Request) any {
 			})
 		}
 	case strings.HasPrefix(q.query, "stats sum("):
-		for _, in := range w.instances {
+		for _, in := range w.Instances {
 			row := []any{field("@logStream", in)}
 			for _, m := range sumExpr.FindAllStringSubmatch(q.query, -1) {
 				n := 0
@@ -466,7 +471,7 @@ func (w *albWorld) getQueryResults(r *fakeaws.Request) any {
 			rows = append(rows, row)
 		}
 	default:
-		return &fakeaws.Error{Status: 400, Code: "MalformedQueryException", Message: "unknown query"}
+		return &Error{Status: 400, Code: "MalformedQueryException", Message: "unknown query"}
 	}
 	return map[string]any{"status": "Complete", "results": rows, "statistics": map[string]any{
 		"bytesScanned": bytes, "recordsMatched": 10.0, "recordsScanned": 100.0,
@@ -475,25 +480,72 @@ func (w *albWorld) getQueryResults(r *fakeaws.Request) any {
 
 // CloudTrail: the security group change two hours before, and a routine
 // write, over two pages.
-func (w *albWorld) lookupEvents(r *fakeaws.Request) any {
+func (w *ALBWorld) lookupEvents(r *Request) any {
 	rec := func(id, name, source, actor string, at time.Time, params map[string]any) map[string]any {
 		raw, _ := json.Marshal(map[string]any{
 			"eventVersion": "1.08", "eventID": id, "eventTime": at.Format(time.RFC3339), "eventName": name, "eventSource": source,
 			"awsRegion": "us-east-1", "readOnly": false, "eventType": "AwsApiCall",
-			"userIdentity":      map[string]any{"type": "AssumedRole", "arn": actor, "accountId": w.account},
+			"userIdentity":      map[string]any{"type": "AssumedRole", "arn": actor, "accountId": w.Account},
 			"requestParameters": params,
 		})
 		return map[string]any{"EventId": id, "EventName": name, "EventSource": source, "EventTime": at, "ReadOnly": "false", "CloudTrailEvent": string(raw)}
 	}
 	if r.String("NextToken") == "" {
 		return map[string]any{"NextToken": "ct-page-2", "Events": []any{
-			rec("4a1c9a52-0b36-4f6e-9c2e-1b0e8d6f7a10", "CreateLogStream", "logs.amazonaws.com", "arn:aws:sts::123456789012:assumed-role/CWAgent/i-0c5e1a2b3d4f50001", w.onset.Add(-10*time.Minute),
+			rec("4a1c9a52-0b36-4f6e-9c2e-1b0e8d6f7a10", "CreateLogStream", "logs.amazonaws.com", "arn:aws:sts::123456789012:assumed-role/CWAgent/i-0c5e1a2b3d4f50001", w.Onset.Add(-10*time.Minute),
 				map[string]any{"logGroupName": "/app/bot-forge", "logStreamName": "i-0c5e1a2b3d4f50001"}),
 		}}
 	}
 	return map[string]any{"Events": []any{
 		rec("8d2e6f4b-7c1a-4e0b-a9d3-5f6e7a8b9c0d", "AuthorizeSecurityGroupIngress", "ec2.amazonaws.com",
-			"arn:aws:sts::123456789012:assumed-role/NetworkAdmin/kenji", w.onset.Add(-2*time.Hour),
+			"arn:aws:sts::123456789012:assumed-role/NetworkAdmin/kenji", w.Onset.Add(-2*time.Hour),
 			map[string]any{"groupId": "sg-0bastion", "ipPermissions": map[string]any{"items": []any{map[string]any{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22}}}}),
 	}}
+}
+
+// ALBAlarm is DescribeAlarms' output for the ALB scenario's alarm, as
+// CloudWatch's RPC v2 CBOR protocol carries it.
+func ALBAlarm() map[string]any {
+	return map[string]any{"MetricAlarms": []any{map[string]any{
+		"AlarmName":          "web-alb-target-5xx",
+		"AlarmArn":           "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-alb-target-5xx",
+		"Namespace":          "AWS/ApplicationELB",
+		"MetricName":         "HTTPCode_Target_5XX_Count",
+		"Dimensions":         []any{map[string]any{"Name": "LoadBalancer", "Value": "app/web-alb/50dc6c495c0c9188"}},
+		"Statistic":          "Sum",
+		"Period":             60,
+		"EvaluationPeriods":  3,
+		"Threshold":          50.0,
+		"ComparisonOperator": "GreaterThanThreshold",
+		"StateValue":         "ALARM",
+		"StateReason":        "Threshold Crossed: 3 datapoints were greater than the threshold (50.0).",
+	}}}
+}
+
+// ALBAlarmHistory is DescribeAlarmHistory's output for the alarm: OK to ALARM at Fires.
+func ALBAlarmHistory() map[string]any {
+	item := func(at time.Time, from, to string) map[string]any {
+		data, _ := json.Marshal(map[string]any{
+			"version":  "1.0",
+			"oldState": map[string]any{"stateValue": from},
+			"newState": map[string]any{"stateValue": to, "stateReason": "Threshold Crossed"},
+		})
+		return map[string]any{
+			"AlarmName": "web-alb-target-5xx", "AlarmType": "MetricAlarm", "HistoryItemType": "StateUpdate",
+			"Timestamp": at, "HistorySummary": "Alarm updated from " + from + " to " + to, "HistoryData": string(data),
+		}
+	}
+	// newest first, as ScanBy=TimestampDescending returns them
+	return map[string]any{"AlarmHistoryItems": []any{
+		item(ts("2024-12-03T10:33:00Z"), "OK", "ALARM"),
+		item(ts("2024-12-02T08:00:00Z"), "INSUFFICIENT_DATA", "OK"),
+	}}
+}
+
+func ts(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }
