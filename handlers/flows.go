@@ -317,7 +317,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 	}
 
 	inv := Investigation{
-		ID:        fmt.Sprintf("%d", b.seq.Add(1)),
+		ID:        b.owner("inv"),
 		Channel:   s.channel,
 		ThreadTS:  s.threadTS,
 		Alarm:     alarm,
@@ -328,13 +328,32 @@ func (b *Bot) start(ctx context.Context, s start) {
 		State:     StateQueued,
 		Started:   b.opts.Clock(),
 	}
-	if prev, err := b.store.Thread(ctx, s.channel, s.threadTS); err == nil && s.threadTS != "" {
-		inv.Joined = prev.Joined
+	// Only the holder of the thread's lease works on its investigation:
+	// in an existing thread it is taken before anything is posted (another
+	// replica, or another click, may be at it); a new thread's is taken as
+	// soon as its first message gives the thread.
+	var lease *hold
+	if s.threadTS != "" {
+		h, err := b.acquire(ctx, s.channel, s.threadTS, inv.ID)
+		if err != nil {
+			b.log.Error("lease", "err", err)
+			b.tell(ctx, s, "I can't reach my store right now, so I can't start; try again in a minute.")
+			return
+		}
+		if h == nil {
+			b.tell(ctx, s, "This thread's alarm is already being investigated.")
+			return
+		}
+		lease = h
+		if prev, err := b.store.Thread(ctx, s.channel, s.threadTS); err == nil {
+			inv.Joined = prev.Joined
+		}
 	}
 	view := statusView{Alarm: alarm.Name, Requester: s.user, State: StateRunning, Wider: s.wider}
 	blocks, fallback := statusMessage(view)
 	ts, err := b.post(ctx, s.channel, s.threadTS, blocks, fallback)
 	if err != nil {
+		lease.release(ctx)
 		b.log.Error("first message", "err", err)
 		var se slack.SlackErrorResponse
 		if errors.As(err, &se) && (se.Err == "not_in_channel" || se.Err == "channel_not_found") && s.responseURL != "" {
@@ -345,15 +364,32 @@ func (b *Bot) start(ctx context.Context, s start) {
 		}
 		return
 	}
+	inv.StatusTS = ts
 	if inv.ThreadTS == "" {
 		inv.ThreadTS = ts
+		h, err := b.acquire(ctx, inv.Channel, inv.ThreadTS, inv.ID)
+		if h == nil {
+			if err == nil {
+				err = errors.New("the lease of a new thread is taken")
+			}
+			b.log.Error("lease", "err", err)
+			view.State, view.Error = StateFailed, "I can't reach my store right now; try again in a minute"
+			blocks, fallback := statusMessage(view)
+			_ = b.update(ctx, inv.Channel, inv.StatusTS, blocks, fallback)
+			return
+		}
+		lease = h
 	}
-	inv.StatusTS = ts
 	if err := b.store.Put(ctx, inv); err != nil {
 		b.log.Error("store", "err", err)
 	}
-	if !b.work.slow.submit(func(ctx context.Context) { b.investigate(ctx, inv, backend, view) }) {
-		view.State, view.Error = StateFailed, "too many investigations are waiting; try again in a few minutes"
+	if !b.work.slow.submit(func(ctx context.Context) { b.investigate(ctx, inv, backend, view, lease) }) {
+		inv.State, inv.Error = StateFailed, "too many investigations are waiting; try again in a few minutes"
+		if err := b.store.Put(ctx, inv); err != nil {
+			b.log.Error("store", "err", err)
+		}
+		lease.release(ctx)
+		view.State, view.Error = StateFailed, inv.Error
 		blocks, fallback := statusMessage(view)
 		_ = b.update(ctx, inv.Channel, inv.StatusTS, blocks, fallback)
 	}
@@ -385,11 +421,24 @@ func notFoundText(target string, err error) string {
 }
 
 // investigate runs one investigation and writes its report into the
-// thread.
-func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backend, view statusView) {
+// thread. It holds the investigation's lease throughout and releases it
+// at the end; if the lease is lost (another replica took the investigation
+// over), it stops and posts nothing more.
+func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backend, view statusView, lease *hold) {
+	// Messages about the outcome go out even when the investigation's own
+	// context has ended.
+	out, cancelOut := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancelOut()
+	defer lease.release(out)
+
 	began := time.Now()
 	ictx, cancel := context.WithTimeout(ctx, b.opts.Deadline)
 	defer cancel()
+	defer context.AfterFunc(lease.lost, cancel)()
+	if lease.isLost() {
+		b.log.Warn("investigation taken over before it ran", "alarm", inv.Alarm.Name, "thread", inv.ThreadTS)
+		return
+	}
 
 	inv.State = StateRunning
 	if cur, err := b.store.Thread(ictx, inv.Channel, inv.ThreadTS); err == nil {
@@ -406,10 +455,12 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 		Notes:    inv.Notes,
 	}, tr.event)
 	view.Elapsed = time.Since(began)
-	// Messages about the outcome go out even when the investigation's own
-	// context has ended.
-	out, cancelOut := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancelOut()
+	if lease.isLost() {
+		// Whoever took it over has told the thread.
+		tr.stop()
+		b.log.Warn("investigation taken over by another replica; its result is dropped", "alarm", inv.Alarm.Name, "thread", inv.ThreadTS)
+		return
+	}
 	if err == nil && ctx.Err() != nil {
 		// Shut down past the grace period: what the engine returned is
 		// missing most of its reads, so say so instead of reporting it.
@@ -427,9 +478,19 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 	if err != nil {
 		inv.State, inv.Error = StateFailed, failureText(ictx, ctx, err, b.opts.Deadline)
 		_ = b.store.Put(out, inv)
+		lease.release(out)
 		view.State, view.Error = StateFailed, inv.Error
 		tr.finish(out, view)
+		if ctx.Err() != nil {
+			b.offerRerun(out, inv, stoppingText(inv.Alarm.Name))
+		}
 		b.log.Warn("investigation failed", "alarm", inv.Alarm.Name, "err", err)
+		return
+	}
+	// Once only: the report is posted by the holder of the lease.
+	if !lease.confirm() {
+		tr.stop()
+		b.log.Warn("investigation taken over by another replica; its report is dropped", "alarm", inv.Alarm.Name, "thread", inv.ThreadTS)
 		return
 	}
 	// Stored before it is posted, so that a question or a click on the
@@ -447,6 +508,8 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 		inv.ReportTS = append(inv.ReportTS, ts)
 	}
 	_ = b.store.Put(out, inv)
+	// Done: a re-run may take the thread from here.
+	lease.release(out)
 	view.State, view.Report = StateDone, &rep
 	view.Steps = tr.steps()
 	tr.finish(out, view)
@@ -691,13 +754,15 @@ func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID
 	}
 }
 
-// rerun investigates a thread's alarm again, over twice the window (at
-// least an hour), with the thread's notes.
+// rerun investigates a thread's alarm again with the thread's notes: over
+// twice the window (at least an hour) when it has a report, over the same
+// window when it never finished.
 func (b *Bot) rerun(ctx context.Context, ch Channel, inv Investigation, user string) {
-	lookback := 2 * inv.Lookback
-	if inv.Report != nil {
-		lookback = 2 * inv.Report.Scope.End.Sub(inv.Report.Scope.Start)
+	if inv.Report == nil {
+		b.start(ctx, start{ch: ch, channel: inv.Channel, threadTS: inv.ThreadTS, user: user, target: inv.Alarm.Name, region: inv.Region, now: inv.Now, lookback: inv.Lookback})
+		return
 	}
+	lookback := 2 * inv.Report.Scope.End.Sub(inv.Report.Scope.Start)
 	lookback = min(max(lookback, time.Hour), maxSince)
 	b.start(ctx, start{ch: ch, channel: inv.Channel, threadTS: inv.ThreadTS, user: user, target: inv.Alarm.Name, region: inv.Region, now: inv.Now, lookback: lookback, wider: true})
 }

@@ -195,6 +195,18 @@ type Options struct {
 	Summarizer Summarizer
 	// Charts uploads a chart of the alarm's metric with each report.
 	Charts bool
+	// ReplicaID names this process among replicas sharing a store; it
+	// prefixes the owners of the leases it takes (default: host, pid and
+	// a random part).
+	ReplicaID string
+	// LeaseTTL is how long an investigation's lease lasts unrenewed
+	// (default 1m); it is renewed every third of that. A replica that
+	// crashes leaves its investigations for others to take over once
+	// their leases expire.
+	LeaseTTL time.Duration
+	// RecoverEvery is how often interrupted investigations are looked for,
+	// besides at start (default 1m).
+	RecoverEvery time.Duration
 }
 
 // Bot is the Slack bot. Create it with New and run it with Serve.
@@ -208,6 +220,7 @@ type Bot struct {
 
 	botUserID string
 	botID     string
+	replica   string
 
 	seq  atomic.Int64
 	work *workers // set by Serve
@@ -249,7 +262,16 @@ func New(api SlackAPI, store Store, backends Backends, cfg Config, opts Options)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Bot{api: api, store: store, backends: backends, cfg: cfg, opts: opts, log: opts.Logger, groups: map[string]groupMembers{}}
+	if opts.ReplicaID == "" {
+		opts.ReplicaID = defaultReplicaID()
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = time.Minute
+	}
+	if opts.RecoverEvery <= 0 {
+		opts.RecoverEvery = time.Minute
+	}
+	return &Bot{api: api, store: store, backends: backends, cfg: cfg, opts: opts, log: opts.Logger, replica: opts.ReplicaID, groups: map[string]groupMembers{}}
 }
 
 // OneBackend serves every channel from the same backend (the simulator, or

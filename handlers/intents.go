@@ -121,6 +121,16 @@ func (inv Investigation) region() string {
 	return inv.Alarm.Region
 }
 
+// noReportText answers a question that needs the report of an
+// investigation that has none: still running (then more, the rest of the
+// sentence), or failed.
+func noReportText(inv Investigation, more string) string {
+	if inv.State == StateFailed {
+		return "This investigation did not finish (" + truncate(EscapeLine(inv.Error), 300) + "), so there is no report; mention me with `rerun` to investigate again."
+	}
+	return "I'm still investigating; " + more
+}
+
 // answer replies to a question in an investigation's thread.
 func (b *Bot) answer(ctx context.Context, ch Channel, inv Investigation, q, user string) {
 	it := ParseIntent(q)
@@ -133,14 +143,14 @@ func (b *Bot) answer(ctx context.Context, ch Channel, inv Investigation, q, user
 		return
 	case IntentSummary:
 		if inv.Report == nil {
-			b.reply(ctx, inv.Channel, inv.ThreadTS, "I'm still investigating; the report will follow in this thread.")
+			b.reply(ctx, inv.Channel, inv.ThreadTS, noReportText(inv, "the report will follow in this thread."))
 			return
 		}
 		b.reply(ctx, inv.Channel, inv.ThreadTS, "*Summary*\n"+Escape(inv.Report.Summary))
 		return
 	case IntentPostmortem:
 		if inv.Report == nil {
-			b.reply(ctx, inv.Channel, inv.ThreadTS, "I'm still investigating; ask for the postmortem draft once the report is in.")
+			b.reply(ctx, inv.Channel, inv.ThreadTS, noReportText(inv, "ask for the postmortem draft once the report is in."))
 			return
 		}
 		if b.opts.Summarizer == nil {

@@ -25,6 +25,7 @@ type tracker struct {
 
 	kick chan struct{}
 	done chan struct{}
+	once sync.Once
 	wg   sync.WaitGroup
 }
 
@@ -109,11 +110,16 @@ func (t *tracker) flush(ctx context.Context) {
 	}
 }
 
+// stop stops the updater and leaves the message as it is.
+func (t *tracker) stop() {
+	t.once.Do(func() { close(t.done) })
+	t.wg.Wait()
+}
+
 // finish stops the updater and writes the final state, no sooner than the
 // update interval allows.
 func (t *tracker) finish(ctx context.Context, final statusView) {
-	close(t.done)
-	t.wg.Wait()
+	t.stop()
 	t.mu.Lock()
 	if final.Steps == nil {
 		final.Steps = t.view.Steps

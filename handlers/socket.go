@@ -95,6 +95,30 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 	}
 	b.work = w
 
+	// Before taking work: the investigations a stop or a crash cut off
+	// (this process's before it restarted, or another replica's) are
+	// marked failed and their threads told; then again every
+	// RecoverEvery, for leases that expire later.
+	rctx, cancelRecover := context.WithTimeout(ctx, 2*time.Minute)
+	b.recoverInterrupted(rctx)
+	cancelRecover()
+	recoverCtx, stopRecover := context.WithCancel(ctx)
+	defer stopRecover()
+	recoverDone := make(chan struct{})
+	go func() {
+		defer close(recoverDone)
+		t := time.NewTicker(b.opts.RecoverEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-recoverCtx.Done():
+				return
+			case <-t.C:
+				b.recoverInterrupted(recoverCtx)
+			}
+		}
+	}()
+
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	runDone := make(chan struct{})
@@ -120,6 +144,8 @@ loop:
 	// Stop taking work: close the socket (Slack redelivers to another
 	// replica what this one does not acknowledge) and the queues.
 	stopRun()
+	stopRecover()
+	<-recoverDone
 	b.log.Info("stopping: finishing in-flight work", "grace", b.opts.Grace)
 	w.quick.close()
 	finished := make(chan struct{})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,8 +65,10 @@ type Feedback struct {
 }
 
 // Store keeps investigations by thread, the notes and feedback of their
-// threads, and the keys of the events already handled. It is small on
-// purpose: a persistent implementation replaces Memory later.
+// threads, the keys of the events already handled, and a lease per
+// investigation. Memory is one (a single process, lost on restart); package
+// store has the file (bbolt) and DynamoDB ones, which survive restarts and
+// are shared by replicas.
 type Store interface {
 	// Claim records key and reports whether this is its first claim; a
 	// second delivery of the same event gets false.
@@ -83,10 +86,50 @@ type Store interface {
 	// SetFeedback records a verdict on a hypothesis, replacing an earlier
 	// one on the same hypothesis.
 	SetFeedback(ctx context.Context, channel, threadTS string, f Feedback) error
+
+	// Leases guard investigations: whoever works on the investigation of
+	// a thread holds the lease LeaseKey(channel, threadTS), from before it
+	// Puts it queued until after it Puts it done or failed, renewing it
+	// well within its ttl.
+	Leases
+	// Interrupted returns the investigations left queued or running whose
+	// lease nobody holds: whoever worked on them stopped or crashed. They
+	// come oldest first.
+	//
+	// To take one over, a replica Acquires its lease (only one wins),
+	// reads it again, marks it failed (or resumes it), Puts it, tells its
+	// thread and Releases the lease.
+	Interrupted(ctx context.Context) ([]Investigation, error)
 }
 
-// Memory is a Store in memory: what a single replica needs, lost on restart.
-// Claimed keys are forgotten after a TTL.
+// Leases are named, expiring locks held by an owner. Expiry is decided by
+// the clock of whoever asks.
+type Leases interface {
+	// Acquire takes the lease key for owner for ttl, and reports whether
+	// owner holds it now: true when it was free, expired, or owner's
+	// already (which extends it); false when another owner holds it.
+	Acquire(ctx context.Context, key, owner string, ttl time.Duration) (bool, error)
+	// Renew extends owner's lease key to ttl from now. It reports false,
+	// and changes nothing, when owner does not hold the lease (any more):
+	// it expired or another owner has it. Then owner must stop the work
+	// the lease guards.
+	Renew(ctx context.Context, key, owner string, ttl time.Duration) (bool, error)
+	// Release frees owner's lease key. Releasing a lease owner does not
+	// hold is a no-op.
+	Release(ctx context.Context, key, owner string) error
+}
+
+// LeaseKey is the key of the lease on the investigation of a thread.
+func LeaseKey(channel, threadTS string) string {
+	return "inv/" + channel + "/" + threadTS
+}
+
+// active reports whether an investigation in state is still to finish.
+func active(state string) bool { return state == StateQueued || state == StateRunning }
+
+// Memory is a Store in memory: what a single process needs, lost on
+// restart. Claimed keys are forgotten after a TTL; leases expire by the
+// Memory's clock.
 type Memory struct {
 	mu     sync.Mutex
 	ttl    time.Duration
@@ -94,6 +137,12 @@ type Memory struct {
 	claims map[string]time.Time
 	swept  time.Time
 	invs   map[string]*Investigation // by channel/thread
+	leases map[string]memLease
+}
+
+type memLease struct {
+	owner string
+	until time.Time
 }
 
 // NewMemory returns an empty in-memory store that remembers claimed keys
@@ -102,7 +151,14 @@ func NewMemory(ttl time.Duration) *Memory {
 	if ttl <= 0 {
 		ttl = time.Hour
 	}
-	return &Memory{ttl: ttl, now: time.Now, claims: map[string]time.Time{}, invs: map[string]*Investigation{}}
+	return &Memory{ttl: ttl, now: time.Now, claims: map[string]time.Time{}, invs: map[string]*Investigation{}, leases: map[string]memLease{}}
+}
+
+// WithClock makes now the clock that claims and leases expire by (time.Now
+// by default) and returns m. Call it before m is used.
+func (m *Memory) WithClock(now func() time.Time) *Memory {
+	m.now = now
+	return m
 }
 
 func threadKey(channel, ts string) string { return channel + "/" + ts }
@@ -114,13 +170,18 @@ func (m *Memory) Claim(_ context.Context, key string) (bool, error) {
 	now := m.now()
 	if now.Sub(m.swept) > m.ttl/4 {
 		for k, t := range m.claims {
-			if now.Sub(t) > m.ttl {
+			if now.Sub(t) >= m.ttl {
 				delete(m.claims, k)
+			}
+		}
+		for k, l := range m.leases {
+			if !now.Before(l.until) {
+				delete(m.leases, k)
 			}
 		}
 		m.swept = now
 	}
-	if t, ok := m.claims[key]; ok && now.Sub(t) <= m.ttl {
+	if t, ok := m.claims[key]; ok && now.Sub(t) < m.ttl {
 		return false, nil
 	}
 	m.claims[key] = now
@@ -162,7 +223,12 @@ func (m *Memory) Recent(_ context.Context, channel string, since time.Time) ([]I
 			out = append(out, clone(*inv))
 		}
 	}
-	slices.SortFunc(out, func(a, b Investigation) int { return b.Started.Compare(a.Started) })
+	slices.SortFunc(out, func(a, b Investigation) int {
+		if c := b.Started.Compare(a.Started); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ThreadTS, a.ThreadTS)
+	})
 	return out, nil
 }
 
@@ -188,7 +254,70 @@ func (m *Memory) SetFeedback(_ context.Context, channel, threadTS string, f Feed
 	}
 	inv.Feedback = slices.DeleteFunc(inv.Feedback, func(o Feedback) bool { return o.Hypothesis == f.Hypothesis })
 	inv.Feedback = append(inv.Feedback, f)
+	slices.SortStableFunc(inv.Feedback, func(a, b Feedback) int { return a.Hypothesis - b.Hypothesis })
 	return nil
+}
+
+// Acquire implements Leases.
+func (m *Memory) Acquire(_ context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if l, ok := m.leases[key]; ok && l.owner != owner && now.Before(l.until) {
+		return false, nil
+	}
+	m.leases[key] = memLease{owner: owner, until: now.Add(ttl)}
+	return true, nil
+}
+
+// Renew implements Leases.
+func (m *Memory) Renew(_ context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	l, ok := m.leases[key]
+	if !ok || l.owner != owner || !now.Before(l.until) {
+		return false, nil
+	}
+	m.leases[key] = memLease{owner: owner, until: now.Add(ttl)}
+	return true, nil
+}
+
+// Release implements Leases.
+func (m *Memory) Release(_ context.Context, key, owner string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l, ok := m.leases[key]; ok && l.owner == owner {
+		delete(m.leases, key)
+	}
+	return nil
+}
+
+// Interrupted implements Store.
+func (m *Memory) Interrupted(_ context.Context) ([]Investigation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	var out []Investigation
+	for _, inv := range m.invs {
+		if !active(inv.State) {
+			continue
+		}
+		if l, ok := m.leases[LeaseKey(inv.Channel, inv.ThreadTS)]; ok && now.Before(l.until) {
+			continue
+		}
+		out = append(out, clone(*inv))
+	}
+	slices.SortFunc(out, func(a, b Investigation) int {
+		if c := a.Started.Compare(b.Started); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Channel, b.Channel); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ThreadTS, b.ThreadTS)
+	})
+	return out, nil
 }
 
 // clone copies the slices a caller might append to.

@@ -37,7 +37,9 @@ import (
 //
 // A second process that opens the same file waits a few seconds for its
 // lock and then fails: a file is for one bot; several replicas share a
-// Dynamo store.
+// Dynamo store. Hence the leases found in the file when it is opened are a
+// stopped process's, and OpenBolt drops them: a bot that restarts on its
+// file finds what it was working on Interrupted at once.
 type Bolt struct {
 	db   *bolt.DB
 	ttl  time.Duration
@@ -86,7 +88,15 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 				return err
 			}
 		}
-		return nil
+		// The file is locked by one process at a time, so the leases in it
+		// belong to a process that stopped: they are dropped, and what that
+		// process was working on is Interrupted now, not when its leases
+		// expire.
+		if err := tx.DeleteBucket(bLeases); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bLeases)
+		return err
 	})
 	if err != nil {
 		db.Close()

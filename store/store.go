@@ -44,45 +44,22 @@ const DefaultPath = "unstuck.db"
 // Options.ClaimTTL is zero. Slack retries a delivery within minutes.
 const DefaultClaimTTL = time.Hour
 
-// Store is what the bot keeps: handlers.Store, leases, and the
-// investigations a crash or a stop cut off.
+// Store is what the bot keeps (handlers.Store: investigations, threads,
+// notes, feedback, event claims, leases and the investigations a crash or a
+// stop cut off) and the store's own resources to close.
 type Store interface {
 	handlers.Store
-	Leases
-	// Interrupted returns the investigations left queued or running whose
-	// lease (LeaseKey of their channel and thread) nobody holds: the replica
-	// that worked on them stopped or crashed. They come oldest first.
-	//
-	// To take one over, a replica Acquires its lease (which only one replica
-	// wins), then marks it failed or resumes it, Puts it, tells its thread
-	// and Releases the lease. A replica working on an investigation holds
-	// its lease from before it Puts it queued until after it Puts it done or
-	// failed, renewing it well within its ttl.
-	Interrupted(ctx context.Context) ([]handlers.Investigation, error)
 	// Close releases the store's resources (the file of a Bolt store).
 	Close() error
 }
 
-// Leases are named, expiring locks held by an owner (a replica's id).
-type Leases interface {
-	// Acquire takes the lease key for owner for ttl, and reports whether
-	// owner holds it now: true when it was free, expired, or owner's
-	// already (which extends it); false when another owner holds it.
-	Acquire(ctx context.Context, key, owner string, ttl time.Duration) (bool, error)
-	// Renew extends owner's lease key to ttl from now. It reports false,
-	// and changes nothing, when owner does not hold the lease (any more):
-	// it expired or another owner has it. Then owner must stop the work
-	// the lease guards.
-	Renew(ctx context.Context, key, owner string, ttl time.Duration) (bool, error)
-	// Release frees owner's lease key. Releasing a lease owner does not
-	// hold is a no-op.
-	Release(ctx context.Context, key, owner string) error
-}
+// Leases are named, expiring locks held by an owner (a replica's run of an
+// investigation); see handlers.Leases.
+type Leases = handlers.Leases
 
-// LeaseKey is the key of the lease on the investigation of a thread.
-func LeaseKey(channel, threadTS string) string {
-	return "inv/" + channel + "/" + threadTS
-}
+// LeaseKey is the key of the lease on the investigation of a thread
+// (handlers.LeaseKey).
+func LeaseKey(channel, threadTS string) string { return handlers.LeaseKey(channel, threadTS) }
 
 // Options tune a store. The zero value is ready to use.
 type Options struct {

@@ -50,13 +50,28 @@ type backend struct {
 	open func(t testing.TB, opts Options) (s Store, replica func(Options) Store)
 	// shared says whether two replicas may be open at once.
 	shared bool
+	// memory: handlers.Memory, which every handlers.Store is held to as
+	// well; lost on restart, and it keeps values as they are.
+	memory bool
 }
 
 func backends() []backend {
 	return []backend{
 		{name: "bolt", open: openBoltTest},
 		{name: "dynamodb", open: openDynamoTest, shared: true},
+		{name: "memory", open: openMemoryTest, memory: true},
 	}
+}
+
+// memoryStore is handlers.Memory as a Store.
+type memoryStore struct{ *handlers.Memory }
+
+func (memoryStore) Close() error { return nil }
+
+func openMemoryTest(t testing.TB, opts Options) (Store, func(Options) Store) {
+	opts = opts.withDefaults()
+	m := memoryStore{handlers.NewMemory(opts.ClaimTTL).WithClock(opts.Now)}
+	return m, func(Options) Store { t.Fatal("a memory store has no replica"); return nil }
 }
 
 func openBoltTest(t testing.TB, opts Options) (Store, func(Options) Store) {
@@ -455,6 +470,9 @@ var suite = []struct {
 		}
 	}},
 	{"NonFiniteNumbers", func(t *testing.T, b backend) {
+		if b.memory {
+			t.Skip("memory keeps numbers as they are")
+		}
 		ctx := context.Background()
 		st, _ := b.open(t, Options{})
 		inv := sampleInv("C1", "1.0", time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC))
@@ -502,6 +520,9 @@ var suite = []struct {
 		}
 	}},
 	{"Restart", func(t *testing.T, b backend) {
+		if b.memory {
+			t.Skip("memory is lost on restart")
+		}
 		ctx, clk := context.Background(), newClock()
 		st, replica := b.open(t, Options{Now: clk.Now})
 		inv := sampleInv("C1", "1.0", clk.Now())
@@ -532,6 +553,23 @@ var suite = []struct {
 		}
 		if rec, _ := st.Recent(ctx, "C1", time.Time{}); threads(rec) != "1.0" {
 			t.Fatalf("Recent after a restart = %s", threads(rec))
+		}
+		if b.name == "bolt" {
+			// The file was the stopped process's alone: its leases went
+			// with it, even unexpired ones.
+			_, err := st.Acquire(ctx, LeaseKey("C1", "2.0"), "before", time.Hour)
+			must(t, err)
+			inv := sampleInv("C1", "2.0", clk.Now())
+			inv.State = handlers.StateRunning
+			must(t, st.Put(ctx, inv))
+			must(t, st.Close())
+			st = replica(Options{Now: clk.Now})
+			if ints, err := st.Interrupted(ctx); err != nil || threads(ints) != "1.0 2.0" {
+				t.Fatalf("Interrupted after a restart with a live lease = %s, %v; want 1.0 2.0", threads(ints), err)
+			}
+			if ok, err := st.Acquire(ctx, LeaseKey("C1", "2.0"), "after", time.Minute); !ok || err != nil {
+				t.Fatalf("the stopped process's lease outlived it: %v %v", ok, err)
+			}
 		}
 	}},
 	{"Replicas", func(t *testing.T, b backend) {

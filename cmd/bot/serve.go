@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/sim"
+	"github.com/unstuck/unstuck/store"
 )
 
 // cmdServe runs the Slack bot over socket mode until ctx ends (SIGINT or
@@ -39,6 +41,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	profile := fs.String("profile", "", "AWS shared-config profile (default: AWS_PROFILE)")
 	charts := fs.Bool("charts", true, "upload a chart of the alarm's metric with each report")
 	debug := fs.Bool("debug", false, "log every socket-mode message (payloads included)")
+	storeSpec := fs.String("store", "", "where the bot keeps investigations, threads, notes, feedback, event de-duplication and leases:\n"+
+		"PATH: a file (bbolt), created on first run; one bot process per file\n"+
+		"dynamodb://TABLE: a DynamoDB table, with the standard AWS configuration (AWS_REGION, AWS_PROFILE,\n"+
+		"AWS_ENDPOINT_URL_DYNAMODB ...); for several replicas; key schema in docs/store.md\n"+
+		"(default: the file "+store.DefaultPath+" in the working directory)")
+	storeCreate := fs.Bool("store-create", false, "with --store dynamodb://TABLE: create the table (on-demand, TTL on \"expires\") if it does not exist")
 	var st simSettings
 	fs.DurationVar(&st.latency, "sim-latency", 0, "with --scenario: simulated latency of each API call")
 	fs.DurationVar(&st.logsLatency, "sim-logs-latency", 0, "with --scenario: simulated latency of each logs query")
@@ -51,6 +59,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *workers < 1 || *queue < 1 || *deadline <= 0 || *grace <= 0 {
 		return usageError{"--workers and --queue must be at least 1, --deadline and --grace positive"}
+	}
+	if _, err := store.ParseSpec(*storeSpec); err != nil {
+		return usageError{"--store: " + err.Error()}
 	}
 	appToken, botToken, apiURL, err := slackEnv()
 	if err != nil {
@@ -105,10 +116,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	api := slack.New(botToken, apiOpts...)
 	sm := socketmode.New(api, socketmode.OptionDebug(*debug), socketmode.OptionLog(log.New(stderr, "socketmode: ", log.LstdFlags)))
-	bot := handlers.New(api, handlers.NewMemory(0), backends, cfg, opts)
+	db, err := store.Open(ctx, *storeSpec, store.Options{CreateTable: *storeCreate})
+	if err != nil {
+		return err
+	}
+	closeDB := sync.OnceValue(db.Close)
+	defer closeDB()
+	logger.Info("store opened", "store", cmp.Or(*storeSpec, store.DefaultPath))
+	bot := handlers.New(api, db, backends, cfg, opts)
 	fmt.Fprintln(stdout, "unstuck: serving Slack over socket mode; Ctrl-C to stop")
 	if err := bot.Serve(ctx, sm); err != nil {
 		return err
+	}
+	if err := closeDB(); err != nil {
+		return fmt.Errorf("closing the store: %w", err)
 	}
 	fmt.Fprintln(stdout, "unstuck: stopped")
 	return nil

@@ -46,7 +46,7 @@ func TestServeScenario(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--scenario", "dynamodb-policy-change", "--grace", "5s", "--charts=false"}, &stdout, &stderr)
+		done <- run(ctx, []string{"serve", "--scenario", "dynamodb-policy-change", "--grace", "5s", "--charts=false", "--store", filepath.Join(t.TempDir(), "unstuck.db")}, &stdout, &stderr)
 	}()
 	if !srv.WaitFor(10*time.Second, srv.Connected) {
 		t.Fatalf("no connection; stderr:\n%s", stderr.String())
@@ -97,6 +97,8 @@ func TestServeErrors(t *testing.T) {
 		{"unknown scenario", "xapp-1", "xoxb-2", []string{"--scenario", "nope"}, 1, "no embedded scenario"},
 		{"bad workers", "xapp-1", "xoxb-2", []string{"--workers", "0"}, 2, "--workers"},
 		{"stray argument", "xapp-1", "xoxb-2", []string{"extra"}, 2, "unexpected argument"},
+		{"unknown store scheme", "xapp-1", "xoxb-2", []string{"--store", "redis://x"}, 2, "dynamodb://TABLE"},
+		{"bad table name", "xapp-1", "xoxb-2", []string{"--store", "dynamodb://a"}, 2, "table name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

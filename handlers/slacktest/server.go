@@ -1,7 +1,9 @@
 // Package slacktest is a Slack-compatible server on loopback for tests: the
-// socket-mode side (apps.connections.open, a websocket that says hello,
-// delivers envelopes, records acknowledgements, redelivers what was not
-// acknowledged when a connection drops, pings, asks for refreshes) and the
+// socket-mode side (apps.connections.open, websockets that say hello; each
+// envelope delivered to a random one of the app's open connections, as
+// Slack spreads them over a scaled-out app's replicas, and optionally
+// delivered twice; acknowledgements recorded; what was not acknowledged
+// redelivered when its connection drops; pings; refresh requests) and the
 // Web API methods the bot calls (auth.test, chat.postMessage, chat.update,
 // chat.postEphemeral, files upload v2, usergroups.users.list), with a model
 // of the channels' messages to assert on. The real slack-go client talks to
@@ -12,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -53,6 +56,8 @@ type Call struct {
 	Method string
 	Args   map[string]string
 	At     time.Time
+	// TS is the ts of the message a chat.postMessage posted.
+	TS string
 }
 
 // Ack is an envelope's acknowledgement.
@@ -79,11 +84,30 @@ type delivery struct {
 	sentAt   time.Time
 	sentOn   *conn
 	acked    bool
+	// duplicate: a second delivery of another envelope's payload.
+	duplicate bool
+}
+
+// Delivery is what became of one envelope.
+type Delivery struct {
+	EnvelopeID string
+	Type       string
+	// Connection is the number (1, 2, …, in order of opening) of the
+	// connection it was last sent on; 0 when it was not sent yet.
+	Connection int
+	Attempts   int
+	Acked      bool
+	// Duplicate is a second delivery of the previous envelope's payload.
+	Duplicate bool
 }
 
 type conn struct {
 	ws *websocket.Conn
 	wm sync.Mutex
+	n  int
+	// closed and refreshing are guarded by the server's mu.
+	closed     bool
+	refreshing bool
 }
 
 func (c *conn) write(v any) error {
@@ -91,6 +115,18 @@ func (c *conn) write(v any) error {
 	defer c.wm.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	return c.ws.WriteJSON(v)
+}
+
+// Options tune a Server. The zero value delivers every envelope once.
+type Options struct {
+	// Duplicates is the share of envelopes (0 to 1) that are delivered a
+	// second time, as a new envelope with the same payload and
+	// retry_attempt 1, to a random connection (the same or another): the
+	// duplicates a bot must handle once.
+	Duplicates float64
+	// Seed seeds the random choices of connections and duplicates; zero
+	// takes a random seed.
+	Seed uint64
 }
 
 // Server is the fake Slack.
@@ -101,10 +137,12 @@ type Server struct {
 	srv      *httptest.Server
 	upgrader websocket.Upgrader
 	ping     time.Duration
+	opts     Options
 
 	mu          sync.Mutex
+	rng         *rand.Rand
 	changed     chan struct{}
-	cur         *conn
+	conns       []*conn // open, in order of opening
 	connections int
 	deliveries  []*delivery
 	byID        map[string]*delivery
@@ -127,9 +165,19 @@ type Response struct {
 	Text         string `json:"text"`
 }
 
-// NewServer starts a server on loopback; Close stops it.
-func NewServer() *Server {
+// NewServer starts a server on loopback that delivers every envelope once;
+// Close stops it.
+func NewServer() *Server { return NewServerWith(Options{}) }
+
+// NewServerWith starts a server on loopback with options; Close stops it.
+func NewServerWith(o Options) *Server {
+	seed := o.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
 	s := &Server{
+		opts:       o,
+		rng:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		ping:       time.Second,
 		changed:    make(chan struct{}),
 		byID:       map[string]*delivery{},
@@ -150,18 +198,29 @@ func NewServer() *Server {
 	return s
 }
 
-// Close stops the server and drops the connection.
+// Close stops the server and drops the connections.
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
-	c := s.cur
-	s.cur = nil
+	conns := s.takeConns()
 	s.mu.Unlock()
-	if c != nil {
+	for _, c := range conns {
 		_ = c.ws.Close()
 	}
 	s.srv.CloseClientConnections()
 	s.srv.Close()
+}
+
+// takeConns marks every open connection closed and returns them; call with
+// mu held.
+func (s *Server) takeConns() []*conn {
+	conns := s.conns
+	s.conns = nil
+	for _, c := range conns {
+		c.closed = true
+	}
+	s.notify()
+	return conns
 }
 
 // Leave makes the bot not a member of a channel: posting there fails with
@@ -321,10 +380,28 @@ func (s *Server) Connections() int {
 }
 
 // Connected reports whether a websocket connection is open.
-func (s *Server) Connected() bool {
+func (s *Server) Connected() bool { return s.Open() > 0 }
+
+// Open is how many websocket connections are open.
+func (s *Server) Open() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cur != nil
+	return len(s.conns)
+}
+
+// Deliveries returns what became of each envelope, in order of sending.
+func (s *Server) Deliveries() []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Delivery, 0, len(s.deliveries))
+	for _, d := range s.deliveries {
+		dd := Delivery{EnvelopeID: d.id, Type: d.typ, Attempts: d.attempts, Acked: d.acked, Duplicate: d.duplicate}
+		if d.sentOn != nil {
+			dd.Connection = d.sentOn.n
+		}
+		out = append(out, dd)
+	}
+	return out
 }
 
 // Acks returns the acknowledgements received.
@@ -356,33 +433,48 @@ func (s *Server) WaitAck(envelopeID string, timeout time.Duration) (Ack, bool) {
 }
 
 // Send delivers an envelope of a type (slash_commands, events_api,
-// interactive) with a payload, now if a connection is open, else as soon
-// as one is. It returns the envelope id.
+// interactive) with a payload to a random open connection, now if one is
+// open, else as soon as one is; with Options.Duplicates, sometimes a second
+// time. It returns the envelope id.
 func (s *Server) Send(typ string, payload any) string {
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		panic(err)
 	}
 	s.mu.Lock()
-	s.envSeq++
-	d := &delivery{id: fmt.Sprintf("env-%06d", s.envSeq), typ: typ, payload: raw}
-	s.deliveries = append(s.deliveries, d)
-	s.byID[d.id] = d
-	c := s.cur
+	d := s.newDelivery(typ, raw)
+	var dup *delivery
+	if s.opts.Duplicates > 0 && s.rng.Float64() < s.opts.Duplicates {
+		dup = s.newDelivery(typ, raw)
+		dup.duplicate = true
+	}
 	s.mu.Unlock()
-	if c != nil {
-		s.deliver(c, d)
+	s.deliver(d)
+	if dup != nil {
+		s.deliver(dup)
 	}
 	return d.id
 }
 
-// deliver writes an envelope on a connection.
-func (s *Server) deliver(c *conn, d *delivery) {
+// newDelivery records a new envelope; call with mu held.
+func (s *Server) newDelivery(typ string, raw json.RawMessage) *delivery {
+	s.envSeq++
+	d := &delivery{id: fmt.Sprintf("env-%06d", s.envSeq), typ: typ, payload: raw}
+	s.deliveries = append(s.deliveries, d)
+	s.byID[d.id] = d
+	return d
+}
+
+// deliver writes an envelope on a random open connection, unless it is
+// acknowledged or on its way on an open connection already; with none
+// open, it waits for the next.
+func (s *Server) deliver(d *delivery) {
 	s.mu.Lock()
-	if d.acked || d.sentOn == c {
+	if d.acked || (d.sentOn != nil && !d.sentOn.closed) || len(s.conns) == 0 {
 		s.mu.Unlock()
 		return
 	}
+	c := s.conns[s.rng.IntN(len(s.conns))]
 	d.attempts++
 	d.sentOn = c
 	d.sentAt = time.Now()
@@ -392,31 +484,50 @@ func (s *Server) deliver(c *conn, d *delivery) {
 		"payload":                  d.payload,
 		"accepts_response_payload": d.typ != "events_api",
 	}
-	if d.attempts > 1 {
-		env["retry_attempt"] = d.attempts - 1
+	if retry := d.attempts - 1; retry > 0 || d.duplicate {
+		env["retry_attempt"] = max(retry, 1)
 		env["retry_reason"] = "timeout"
 	}
+	s.notify()
 	s.mu.Unlock()
 	_ = c.write(env)
 }
 
-// Drop closes the websocket abruptly, as a network failure would.
+// redeliver sends again what was not acknowledged and whose connection
+// closed (or that never went out).
+func (s *Server) redeliver() {
+	s.mu.Lock()
+	var pending []*delivery
+	for _, d := range s.deliveries {
+		if !d.acked && (d.sentOn == nil || d.sentOn.closed) {
+			pending = append(pending, d)
+		}
+	}
+	s.mu.Unlock()
+	for _, d := range pending {
+		s.deliver(d)
+	}
+}
+
+// Drop closes the websockets abruptly, as a network failure would.
 func (s *Server) Drop() {
 	s.mu.Lock()
-	c := s.cur
-	s.cur = nil
+	conns := s.takeConns()
 	s.mu.Unlock()
-	if c != nil {
+	for _, c := range conns {
 		_ = c.ws.UnderlyingConn().Close()
 	}
 }
 
-// Refresh asks the client to reconnect, as Slack does every few hours.
+// Refresh asks the clients to reconnect, as Slack does every few hours.
 func (s *Server) Refresh() {
 	s.mu.Lock()
-	c := s.cur
+	conns := slices.Clone(s.conns)
+	for _, c := range conns {
+		c.refreshing = true
+	}
 	s.mu.Unlock()
-	if c != nil {
+	for _, c := range conns {
 		_ = c.write(map[string]any{"type": "disconnect", "reason": "refresh_requested", "debug_info": map[string]any{"host": "slacktest"}})
 	}
 }
@@ -433,37 +544,38 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
-	old := s.cur
-	s.cur = c
+	// Slack closes a connection it asked to refresh once a new one is up.
+	var refreshed []*conn
+	s.conns = slices.DeleteFunc(s.conns, func(o *conn) bool {
+		if o.refreshing {
+			o.closed = true
+			refreshed = append(refreshed, o)
+			return true
+		}
+		return false
+	})
 	s.connections++
-	n := s.connections
+	c.n = s.connections
+	s.conns = append(s.conns, c)
+	n := len(s.conns)
 	s.notify()
 	s.mu.Unlock()
-	if old != nil {
-		// Slack closes the old connection once the new one is up.
+	if len(refreshed) > 0 {
 		go func() {
 			time.Sleep(100 * time.Millisecond)
-			_ = old.ws.Close()
+			for _, o := range refreshed {
+				_ = o.ws.Close()
+			}
 		}()
 	}
 	_ = c.write(map[string]any{
 		"type":            "hello",
-		"num_connections": 1,
+		"num_connections": n,
 		"debug_info":      map[string]any{"host": "slacktest", "build_number": 1, "approximate_connection_time": 18060},
 		"connection_info": map[string]any{"app_id": AppID},
 	})
 	// Deliver what waited, and redeliver what was not acknowledged.
-	s.mu.Lock()
-	var pending []*delivery
-	for _, d := range s.deliveries {
-		if !d.acked {
-			pending = append(pending, d)
-		}
-	}
-	s.mu.Unlock()
-	for _, d := range pending {
-		s.deliver(c, d)
-	}
+	s.redeliver()
 
 	done := make(chan struct{})
 	go func() {
@@ -475,7 +587,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 				return
 			case <-t.C:
 				c.wm.Lock()
-				err := ws.WriteControl(websocket.PingMessage, []byte(fmt.Sprint(n)), time.Now().Add(time.Second))
+				err := ws.WriteControl(websocket.PingMessage, []byte(fmt.Sprint(c.n)), time.Now().Add(time.Second))
 				c.wm.Unlock()
 				if err != nil {
 					return
@@ -488,11 +600,12 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
 			s.mu.Lock()
-			if s.cur == c {
-				s.cur = nil
-			}
+			c.closed = true
+			s.conns = slices.DeleteFunc(s.conns, func(o *conn) bool { return o == c })
 			s.notify()
 			s.mu.Unlock()
+			// What it did not acknowledge goes to another connection.
+			s.redeliver()
 			return
 		}
 		var ack struct {
@@ -568,6 +681,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	delete(a, "token")
 	s.mu.Lock()
 	s.calls = append(s.calls, Call{Method: method, Args: a, At: time.Now()})
+	call := len(s.calls) - 1
 	s.notify()
 	s.mu.Unlock()
 
@@ -587,9 +701,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	case "auth.test":
 		reply(w, map[string]any{"ok": true, "url": "https://slacktest.slack.com/", "team": "test", "user": "unstuck", "team_id": TeamID, "user_id": BotUserID, "bot_id": BotID})
 	case "chat.postMessage":
-		s.postMessage(w, a, false)
+		s.postMessage(w, a, false, call)
 	case "chat.postEphemeral":
-		s.postMessage(w, a, true)
+		s.postMessage(w, a, true, call)
 	case "chat.update":
 		s.updateMessage(w, a)
 	case "files.getUploadURLExternal":
@@ -630,7 +744,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) postMessage(w http.ResponseWriter, a map[string]string, eph bool) {
+func (s *Server) postMessage(w http.ResponseWriter, a map[string]string, eph bool, call int) {
 	if a["channel"] == "" {
 		fail(w, "channel_not_found")
 		return
@@ -656,6 +770,7 @@ func (s *Server) postMessage(w http.ResponseWriter, a map[string]string, eph boo
 		m.User, m.BotID = BotUserID, BotID
 	}
 	s.msgs = append(s.msgs, m)
+	s.calls[call].TS = m.TS
 	s.notify()
 	s.mu.Unlock()
 	if eph {

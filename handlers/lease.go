@@ -1,0 +1,213 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+)
+
+// defaultReplicaID names this process among the bot's replicas: host, pid
+// and a random part, so that a restarted process (same host, same pid in a
+// container) never passes for the one before it.
+func defaultReplicaID() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "host"
+	}
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8])
+}
+
+// hold is a lease on one investigation, held while it waits and runs: a
+// goroutine renews it every third of its ttl. When the lease is lost —
+// Renew says another owner has it, or no renewal succeeded before it
+// expired — lost is done and the work must stop without posting.
+type hold struct {
+	b     *Bot
+	key   string
+	owner string
+	ttl   time.Duration
+
+	lost context.Context
+	lose context.CancelFunc
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	mu    sync.Mutex
+	until time.Time // when the lease expires at the latest, by this process's wall clock
+}
+
+// acquire takes the lease on the investigation of a thread for owner and
+// starts renewing it; nil when another owner holds it.
+func (b *Bot) acquire(ctx context.Context, channel, threadTS, owner string) (*hold, error) {
+	key := LeaseKey(channel, threadTS)
+	at := time.Now()
+	ok, err := b.store.Acquire(ctx, key, owner, b.opts.LeaseTTL)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, nil
+	}
+	lost, lose := context.WithCancel(context.Background())
+	h := &hold{b: b, key: key, owner: owner, ttl: b.opts.LeaseTTL, lost: lost, lose: lose,
+		stop: make(chan struct{}), done: make(chan struct{}), until: at.Add(b.opts.LeaseTTL)}
+	go h.keep()
+	return h, nil
+}
+
+// keep renews the lease until release, or until it is lost.
+func (h *hold) keep() {
+	defer close(h.done)
+	every := h.ttl / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		if !h.renew() {
+			return
+		}
+	}
+}
+
+// renew extends the lease once; false when it is lost.
+func (h *hold) renew() bool {
+	at := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), h.ttl/3)
+	ok, err := h.b.store.Renew(ctx, h.key, h.owner, h.ttl)
+	cancel()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case err == nil && ok:
+		h.until = at.Add(h.ttl)
+		return true
+	case err == nil:
+		h.b.log.Warn("lease lost: another replica took the investigation over", "lease", h.key)
+	case time.Now().Before(h.until):
+		h.b.log.Warn("lease renewal failed; trying again", "lease", h.key, "err", err)
+		return true
+	default:
+		h.b.log.Warn("lease expired: renewals failed", "lease", h.key, "err", err)
+	}
+	h.lose()
+	return false
+}
+
+// confirm renews the lease now, before work that must happen only once
+// (posting the report); false when it is lost.
+func (h *hold) confirm() bool {
+	if h.lost.Err() != nil {
+		return false
+	}
+	return h.renew()
+}
+
+// isLost reports whether the lease was lost.
+func (h *hold) isLost() bool { return h.lost.Err() != nil }
+
+// release stops renewing and frees the lease (if this owner still holds
+// it). It may be called more than once.
+func (h *hold) release(ctx context.Context) {
+	if h == nil {
+		return
+	}
+	h.once.Do(func() {
+		close(h.stop)
+		<-h.done
+		if err := h.b.store.Release(ctx, h.key, h.owner); err != nil {
+			h.b.log.Warn("lease release", "lease", h.key, "err", err)
+		}
+		h.lose()
+	})
+}
+
+// restartedText is what an interrupted investigation's thread is told
+// when the bot comes back.
+func restartedText(alarm string) string {
+	return fmt.Sprintf(":arrows_counterclockwise: I restarted while I was investigating *%s*, so this investigation did not finish. Press *Re-run* to investigate it again, or mention me with `rerun`.", EscapeLine(alarm))
+}
+
+// stoppingText is what a thread is told when shutdown cuts its
+// investigation off.
+func stoppingText(alarm string) string {
+	return fmt.Sprintf(":arrows_counterclockwise: I'm restarting, so my investigation of *%s* did not finish. Press *Re-run* to investigate it again, or mention me with `rerun`.", EscapeLine(alarm))
+}
+
+// errRestarted is the failure of an investigation cut off by a restart.
+const errRestarted = "the bot restarted while it was investigating"
+
+// recoverInterrupted takes over the investigations whose worker stopped or
+// crashed (Store.Interrupted): for each, the one replica that acquires its
+// lease marks it failed, updates its status message and tells its thread,
+// with a Re-run button. Resuming is left to a person: an investigation that
+// brought its process down would bring the next one down too.
+func (b *Bot) recoverInterrupted(ctx context.Context) {
+	invs, err := b.store.Interrupted(ctx)
+	if err != nil {
+		b.log.Warn("interrupted investigations", "err", err)
+		return
+	}
+	for _, inv := range invs {
+		if ctx.Err() != nil {
+			return
+		}
+		b.recoverOne(ctx, inv)
+	}
+}
+
+func (b *Bot) recoverOne(ctx context.Context, inv Investigation) {
+	h, err := b.acquire(ctx, inv.Channel, inv.ThreadTS, b.owner("recover"))
+	if err != nil {
+		b.log.Warn("interrupted: lease", "thread", inv.ThreadTS, "err", err)
+		return
+	}
+	if h == nil {
+		return // another replica works on it, or takes it over
+	}
+	defer h.release(context.WithoutCancel(ctx))
+	// Read it again under the lease: its worker may have finished it since
+	// the list was read, and nobody starts another run while we hold it.
+	cur, err := b.store.Thread(ctx, inv.Channel, inv.ThreadTS)
+	if err != nil || !active(cur.State) || cur.ID != inv.ID {
+		return
+	}
+	b.log.Info("taking over an interrupted investigation", "alarm", cur.Alarm.Name, "channel", cur.Channel, "thread", cur.ThreadTS, "state", cur.State)
+	if cur.StatusTS != "" {
+		blocks, fallback := statusMessage(statusView{Alarm: cur.Alarm.Name, Requester: cur.Requester, State: StateFailed, Error: errRestarted})
+		if err := b.update(ctx, cur.Channel, cur.StatusTS, blocks, fallback); err != nil {
+			b.log.Warn("status update", "err", err)
+		}
+	}
+	b.offerRerun(ctx, cur, restartedText(cur.Alarm.Name))
+	cur.State, cur.Error = StateFailed, errRestarted
+	if err := b.store.Put(ctx, cur); err != nil {
+		b.log.Error("store", "err", err)
+	}
+}
+
+// offerRerun posts text (mrkdwn) in an investigation's thread with a
+// Re-run button.
+func (b *Bot) offerRerun(ctx context.Context, inv Investigation, text string) {
+	blocks := []slack.Block{
+		slack.NewSectionBlock(mrkdwn(text), nil, nil),
+		slack.NewActionBlock("rerun", button(ActionRerun, "Re-run", buttonValue(inv.ThreadTS, -1), slack.StylePrimary)),
+	}
+	if _, err := b.post(ctx, inv.Channel, inv.ThreadTS, blocks, text); err != nil {
+		b.log.Warn("re-run offer", "err", err)
+	}
+}
+
+// owner is a lease owner unique to this replica and one piece of work.
+func (b *Bot) owner(what string) string {
+	return fmt.Sprintf("%s#%s-%d", b.replica, what, b.seq.Add(1))
+}

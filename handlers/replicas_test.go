@@ -1,0 +1,760 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/unstuck/unstuck/handlers"
+	"github.com/unstuck/unstuck/handlers/slacktest"
+	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/llm"
+	"github.com/unstuck/unstuck/scenario"
+	"github.com/unstuck/unstuck/scenarios"
+	"github.com/unstuck/unstuck/sim"
+	"github.com/unstuck/unstuck/store"
+	"github.com/unstuck/unstuck/store/storetest"
+)
+
+// This file runs the bot as replicas and across restarts, on the
+// persistent stores: a process that crashes mid-investigation, another that
+// comes back on the same store, two replicas behind one Slack app.
+
+var dynamo struct {
+	once sync.Once
+	srv  *storetest.Server
+	err  error
+	seq  atomic.Int64
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dynamo.srv != nil {
+		dynamo.srv.Stop()
+	}
+	os.Exit(code)
+}
+
+// openStore opens a store the way `bot serve --store` does: "bolt" is a
+// file in dir, "dynamodb" a new table (one per call of newTable) on
+// dynalite, started once for the package. Without node the DynamoDB
+// variant skips, unless CI is set.
+func openStore(t *testing.T, kind, where string) store.Store {
+	t.Helper()
+	spec := where
+	if kind == "dynamodb" {
+		dynamo.once.Do(func() {
+			dynamo.srv, dynamo.err = storetest.Start()
+			if dynamo.err == nil {
+				dynamo.err = dynamo.srv.Setenv()
+			}
+		})
+		if dynamo.err != nil {
+			if storetest.Required() {
+				t.Fatalf("no DynamoDB-compatible server (CI is set, so this must run): %v", dynamo.err)
+			}
+			t.Skipf("no DynamoDB-compatible server: %v", dynamo.err)
+		}
+		spec = "dynamodb://" + where
+	}
+	st, err := store.Open(context.Background(), spec, store.Options{CreateTable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// newTable names a new DynamoDB table for a test.
+func newTable(t *testing.T) string {
+	return fmt.Sprintf("handlers-%s-%d", strings.ReplaceAll(strings.ReplaceAll(t.Name(), "/", "-"), "_", "-"), dynamo.seq.Add(1))
+}
+
+// errCrashed is what a crashed process's calls return.
+var errCrashed = errors.New("the process crashed")
+
+// crash is a switch that makes a replica behave as a crashed process: once
+// set, its Slack Web API calls and store calls fail and have no effect, so
+// whatever it was doing is left as it was.
+type crash struct{ on atomic.Bool }
+
+func (c *crash) err() error {
+	if c.on.Load() {
+		return errCrashed
+	}
+	return nil
+}
+
+// crashingSlack is a SlackAPI that stops when its crash switch is set.
+type crashingSlack struct {
+	handlers.SlackAPI
+	c *crash
+}
+
+func (s crashingSlack) PostMessageContext(ctx context.Context, ch string, o ...slack.MsgOption) (string, string, error) {
+	if err := s.c.err(); err != nil {
+		return "", "", err
+	}
+	return s.SlackAPI.PostMessageContext(ctx, ch, o...)
+}
+
+func (s crashingSlack) UpdateMessageContext(ctx context.Context, ch, ts string, o ...slack.MsgOption) (string, string, string, error) {
+	if err := s.c.err(); err != nil {
+		return "", "", "", err
+	}
+	return s.SlackAPI.UpdateMessageContext(ctx, ch, ts, o...)
+}
+
+func (s crashingSlack) PostEphemeralContext(ctx context.Context, ch, user string, o ...slack.MsgOption) (string, error) {
+	if err := s.c.err(); err != nil {
+		return "", err
+	}
+	return s.SlackAPI.PostEphemeralContext(ctx, ch, user, o...)
+}
+
+func (s crashingSlack) UploadFileContext(ctx context.Context, p slack.UploadFileParameters) (*slack.FileSummary, error) {
+	if err := s.c.err(); err != nil {
+		return nil, err
+	}
+	return s.SlackAPI.UploadFileContext(ctx, p)
+}
+
+// crashingStore is a Store that stops when its crash switch is set.
+type crashingStore struct {
+	handlers.Store
+	c *crash
+}
+
+func (s crashingStore) Claim(ctx context.Context, key string) (bool, error) {
+	if err := s.c.err(); err != nil {
+		return false, err
+	}
+	return s.Store.Claim(ctx, key)
+}
+
+func (s crashingStore) Put(ctx context.Context, inv handlers.Investigation) error {
+	if err := s.c.err(); err != nil {
+		return err
+	}
+	return s.Store.Put(ctx, inv)
+}
+
+func (s crashingStore) AddNote(ctx context.Context, ch, ts string, n investigate.Note) error {
+	if err := s.c.err(); err != nil {
+		return err
+	}
+	return s.Store.AddNote(ctx, ch, ts, n)
+}
+
+func (s crashingStore) SetFeedback(ctx context.Context, ch, ts string, f handlers.Feedback) error {
+	if err := s.c.err(); err != nil {
+		return err
+	}
+	return s.Store.SetFeedback(ctx, ch, ts, f)
+}
+
+func (s crashingStore) Acquire(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	if err := s.c.err(); err != nil {
+		return false, err
+	}
+	return s.Store.Acquire(ctx, key, owner, ttl)
+}
+
+func (s crashingStore) Renew(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	if err := s.c.err(); err != nil {
+		return false, err
+	}
+	return s.Store.Renew(ctx, key, owner, ttl)
+}
+
+func (s crashingStore) Release(ctx context.Context, key, owner string) error {
+	if err := s.c.err(); err != nil {
+		return err
+	}
+	return s.Store.Release(ctx, key, owner)
+}
+
+// gate holds investigations mid-run while it is closed: a slow
+// investigation, cut off by whatever ends its context, or let through when
+// the gate opens.
+type gate struct {
+	handlers.Investigator
+	closed  atomic.Bool
+	running chan string // the alarm of each investigation the gate holds
+
+	mu     sync.Mutex
+	opened chan struct{}
+}
+
+// close holds the investigations that start from now on.
+func (g *gate) close() {
+	g.mu.Lock()
+	g.opened = make(chan struct{})
+	g.mu.Unlock()
+	g.closed.Store(true)
+}
+
+// open lets the held investigations through.
+func (g *gate) open() {
+	g.closed.Store(false)
+	g.mu.Lock()
+	if g.opened != nil {
+		close(g.opened)
+		g.opened = nil
+	}
+	g.mu.Unlock()
+}
+
+func (g *gate) Run(ctx context.Context, req investigate.Request, progress func(investigate.Event)) (investigate.Report, error) {
+	g.mu.Lock()
+	opened := g.opened
+	g.mu.Unlock()
+	if g.closed.Load() && opened != nil {
+		progress(investigate.Event{Check: "topology", Stage: investigate.StageStarted})
+		g.running <- req.Alarm
+		select {
+		case <-ctx.Done():
+			return investigate.Report{}, ctx.Err()
+		case <-opened:
+		}
+	}
+	return g.Investigator.Run(ctx, req, progress)
+}
+
+// replica is one bot process: its own Slack client and socket, its own
+// simulator, a store (shared with others or not) and a crash switch.
+type replica struct {
+	name   string
+	bot    *handlers.Bot
+	gate   *gate
+	crash  *crash
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+func startReplica(t *testing.T, name string, srv *slacktest.Server, st handlers.Store, cfg handlers.Config, opts handlers.Options) *replica {
+	t.Helper()
+	f, err := scenario.Load(scenarios.FS, "dynamodb-policy-change.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := sim.New(f.Scenario, sim.Options{})
+	be := handlers.SourcesBackend(backend.Sources(), investigate.Options{
+		Reasoner: llm.NewOffline(),
+		Lookback: backend.Now().Sub(f.Scenario.Start()),
+		Clock:    backend.Now,
+	}, []string{f.Scenario.Alarm.Name})
+	r := &replica{name: name, crash: &crash{}, done: make(chan error, 1)}
+	r.gate = &gate{Investigator: be.Investigator, running: make(chan string, 16)}
+	be.Investigator = r.gate
+
+	client := slack.New(slacktest.BotToken, slack.OptionAPIURL(srv.URL), slack.OptionAppLevelToken(slacktest.AppToken))
+	sm := socketmode.New(client)
+	opts.Clock = backend.Now
+	opts.ReplicaID = name
+	if opts.UpdateInterval == 0 {
+		opts.UpdateInterval = 20 * time.Millisecond
+	}
+	if opts.Grace == 0 {
+		opts.Grace = 10 * time.Second
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(testWriter(), nil)).With("replica", name)
+	r.bot = handlers.New(crashingSlack{client, r.crash}, crashingStore{st, r.crash}, handlers.OneBackend(be), cfg, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- r.bot.Serve(ctx, sm) }()
+	t.Cleanup(r.stop)
+	return r
+}
+
+// stop ends Serve and waits for it.
+func (r *replica) stop() {
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+			panic("replica " + r.name + ": Serve did not return")
+		}
+	})
+}
+
+// kill crashes the replica: from now on nothing it does reaches Slack or
+// the store, and its socket closes.
+func (r *replica) kill() {
+	r.crash.on.Store(true)
+	r.stop()
+}
+
+// botThreadMessages are the bot's messages in a thread (the root left
+// out) whose blocks contain text.
+func botThreadMessages(srv *slacktest.Server, ch, thread, text string) []slacktest.Message {
+	var out []slacktest.Message
+	for _, m := range srv.Thread(ch, thread) {
+		if m.TS != thread && m.User == slacktest.BotUserID && strings.Contains(blocksText(m), text) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// callText is the text of a chat.postMessage call: its blocks' texts and
+// its fallback.
+func callText(c slacktest.Call) string {
+	return blocksText(slacktest.Message{Blocks: json.RawMessage(c.Args["blocks"])}) + "\n" + c.Args["text"]
+}
+
+// slash runs /investigate as user and returns its thread, the bot's first
+// message (found by the requester it names).
+func slash(t *testing.T, srv *slacktest.Server, asker, text string) string {
+	t.Helper()
+	env := srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, asker, text))
+	if _, ok := srv.WaitAck(env, 3*time.Second); !ok {
+		t.Fatalf("/investigate %s: no ack within 3 s", text)
+	}
+	var root string
+	if !srv.WaitFor(10*time.Second, func() bool {
+		for _, c := range srv.Calls("chat.postMessage") {
+			// TS is set once the message is posted.
+			if c.TS != "" && c.Args["channel"] == channel && c.Args["thread_ts"] == "" && strings.Contains(callText(c), "<@"+asker+">") {
+				root = c.TS
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("/investigate %s: no first message", text)
+	}
+	return root
+}
+
+// mention asks a question in a thread and returns the answer's text.
+func mention(t *testing.T, srv *slacktest.Server, thread, question string) string {
+	t.Helper()
+	before := len(srv.Thread(channel, thread))
+	text := "<@" + slacktest.BotUserID + "> " + question
+	ts := srv.Post(slacktest.Message{Channel: channel, User: user, ThreadTS: thread, Text: text})
+	srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.Mention(channel, user, text, ts, thread)))
+	var got string
+	if !srv.WaitFor(10*time.Second, func() bool {
+		for _, m := range srv.Thread(channel, thread)[before:] {
+			if m.User == slacktest.BotUserID {
+				got = blocksText(m)
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("%q: no answer in the thread", question)
+	}
+	return got
+}
+
+// A bot that crashes mid-investigation and comes back on the same store:
+// the thread it was working in is told, with a Re-run button that works;
+// a follow-up and a button in an earlier thread are answered from the
+// stored investigation.
+func TestRestartTellsInterruptedThread(t *testing.T) {
+	for _, kind := range []string{"bolt", "dynamodb"} {
+		t.Run(kind, func(t *testing.T) {
+			where := filepath.Join(t.TempDir(), "unstuck.db")
+			if kind == "dynamodb" {
+				where = newTable(t)
+			}
+			testRestart(t, kind, where)
+		})
+	}
+}
+
+func testRestart(t *testing.T, kind, where string) {
+	ctx := context.Background()
+	srv := slacktest.NewServer()
+	defer srv.Close()
+	leaseTTL := time.Second
+	opts := handlers.Options{LeaseTTL: leaseTTL, Grace: 200 * time.Millisecond}
+
+	stA := openStore(t, kind, where)
+	a := startReplica(t, "A", srv, stA, handlers.Config{}, opts)
+	if !srv.WaitFor(5*time.Second, srv.Connected) {
+		t.Fatal("A did not connect")
+	}
+	// One investigation finishes before the crash...
+	done := slash(t, srv, "U0DONE", "orders-api-5xx")
+	if !srv.WaitFor(10*time.Second, func() bool { return len(botThreadMessages(srv, channel, done, "*Summary*")) == 1 }) {
+		t.Fatal("no report before the crash")
+	}
+	// ...another is cut off by it.
+	a.gate.close()
+	cut := slash(t, srv, "U0CUT", "orders-api-5xx")
+	select {
+	case <-a.gate.running:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second investigation did not start")
+	}
+	a.kill()
+	if err := stA.Close(); err != nil {
+		t.Fatal(err)
+	}
+	posts := len(srv.Calls("chat.postMessage"))
+	if inv, err := openAndRead(t, kind, where, cut); err != nil || inv.State != handlers.StateRunning {
+		t.Fatalf("after the crash the store has %+v, %v; want it running", inv.State, err)
+	}
+	if n := len(botThreadMessages(srv, channel, cut, "restart")); n != 0 {
+		t.Fatalf("the crashed bot told the thread itself (%d messages)", n)
+	}
+
+	// The bot comes back and, before it takes work, tells the thread: on
+	// a file at once (the file was the crashed process's alone, so its
+	// leases went with it); on DynamoDB once the crashed process's lease
+	// has expired.
+	if kind == "dynamodb" {
+		time.Sleep(leaseTTL + 100*time.Millisecond)
+	}
+	stB := openStore(t, kind, where)
+	defer stB.Close()
+	b := startReplica(t, "B", srv, stB, handlers.Config{}, handlers.Options{LeaseTTL: leaseTTL})
+	var notice slacktest.Message
+	if !srv.WaitFor(10*time.Second, func() bool {
+		ms := botThreadMessages(srv, channel, cut, "I restarted while I was investigating")
+		if len(ms) > 0 {
+			notice = ms[0]
+		}
+		return len(ms) > 0
+	}) {
+		t.Fatalf("the interrupted thread was not told: %+v", srv.Thread(channel, cut))
+	}
+	if !strings.Contains(string(notice.Blocks), handlers.ActionRerun) {
+		t.Errorf("the notice has no Re-run button: %s", notice.Blocks)
+	}
+	if m, _ := srv.Message(channel, cut); !strings.Contains(blocksText(m), "Could not investigate") || !strings.Contains(blocksText(m), "restarted") {
+		t.Errorf("the status message was not updated: %s", blocksText(m))
+	}
+	if !srv.WaitFor(5*time.Second, func() bool {
+		inv, err := stB.Thread(ctx, channel, cut)
+		return err == nil && inv.State == handlers.StateFailed && inv.Error != ""
+	}) {
+		inv, err := stB.Thread(ctx, channel, cut)
+		t.Errorf("stored state %q, %v; want failed", inv.State, err)
+	}
+	if len(srv.Calls("chat.postMessage")) <= posts {
+		t.Fatal("no new messages")
+	}
+
+	// A follow-up in the finished thread is answered from the store.
+	if got := mention(t, srv, done, "what changed?"); !strings.Contains(got, "PutResourcePolicy") {
+		t.Errorf("follow-up after the restart: %s", got)
+	}
+	// A follow-up in the interrupted thread says what happened.
+	if got := mention(t, srv, cut, "summary"); !strings.Contains(got, "did not finish") {
+		t.Errorf("summary of the interrupted investigation: %s", got)
+	}
+	// A button on the report from before the restart is recorded.
+	rep := botThreadMessages(srv, channel, done, "*Summary*")[0]
+	srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, "U0CAROL", rep.TS, done, handlers.ActionAccept, done+"/0"))
+	if !srv.WaitFor(10*time.Second, func() bool {
+		inv, err := stB.Thread(ctx, channel, done)
+		return err == nil && len(inv.Feedback) == 1 && inv.Feedback[0].User == "U0CAROL"
+	}) {
+		t.Error("the verdict on the old report was not recorded")
+	}
+	// Re-run from the notice: the report arrives in the thread.
+	srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, notice.TS, cut, handlers.ActionRerun, cut+"/-1"))
+	if !srv.WaitFor(10*time.Second, func() bool { return len(botThreadMessages(srv, channel, cut, "*Summary*")) == 1 }) {
+		t.Fatalf("Re-run after the restart gave no report: %+v", srv.Thread(channel, cut))
+	}
+	b.stop()
+	if n := len(botThreadMessages(srv, channel, cut, "I restarted while I was investigating")); n != 1 {
+		t.Errorf("the thread was told %d times; want once", n)
+	}
+}
+
+// openAndRead reads a thread's investigation with a store of its own (the
+// file is free once its process stopped).
+func openAndRead(t *testing.T, kind, where, thread string) (handlers.Investigation, error) {
+	st := openStore(t, kind, where)
+	defer st.Close()
+	return st.Thread(context.Background(), channel, thread)
+}
+
+// Two replicas share a store; one crashes mid-investigation; the other,
+// which kept running, takes the investigation over once its lease expires
+// (not before) and tells its thread once.
+func TestReplicaTakesOverCrashedReplica(t *testing.T) {
+	for _, kind := range []string{"dynamodb", "memory"} {
+		t.Run(kind, func(t *testing.T) {
+			var stA, stB handlers.Store
+			if kind == "memory" {
+				m := handlers.NewMemory(0)
+				stA, stB = m, m
+			} else {
+				table := newTable(t)
+				a, b := openStore(t, kind, table), openStore(t, kind, table)
+				defer a.Close()
+				defer b.Close()
+				stA, stB = a, b
+			}
+			srv := slacktest.NewServer()
+			defer srv.Close()
+			leaseTTL := time.Second
+			a := startReplica(t, "A", srv, stA, handlers.Config{}, handlers.Options{LeaseTTL: leaseTTL, Grace: 100 * time.Millisecond})
+			if !srv.WaitFor(5*time.Second, func() bool { return srv.Open() == 1 }) {
+				t.Fatal("A did not connect")
+			}
+			a.gate.close()
+			thread := slash(t, srv, "U0CUT", "orders-api-5xx")
+			select {
+			case <-a.gate.running:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the investigation did not start")
+			}
+			// B starts while A works: A's lease keeps B away from it,
+			// also across several of B's rounds.
+			startReplica(t, "B", srv, stB, handlers.Config{}, handlers.Options{LeaseTTL: leaseTTL, RecoverEvery: 100 * time.Millisecond})
+			if !srv.WaitFor(5*time.Second, func() bool { return srv.Open() == 2 }) {
+				t.Fatal("B did not connect")
+			}
+			time.Sleep(2 * leaseTTL)
+			if n := len(botThreadMessages(srv, channel, thread, "restarted")); n != 0 {
+				t.Fatalf("B took over an investigation A was working on (%d messages)", n)
+			}
+			a.kill()
+			if !srv.WaitFor(10*time.Second, func() bool {
+				return len(botThreadMessages(srv, channel, thread, "I restarted while I was investigating")) > 0
+			}) {
+				t.Fatalf("B did not take over: %+v", srv.Thread(channel, thread))
+			}
+			time.Sleep(5 * 100 * time.Millisecond) // several more of B's rounds
+			if n := len(botThreadMessages(srv, channel, thread, "I restarted while I was investigating")); n != 1 {
+				t.Errorf("the thread was told %d times; want once", n)
+			}
+		})
+	}
+}
+
+// Two replicas on one store behind one Slack app whose envelopes go to a
+// random connection, some twice: every command is answered exactly once,
+// every alarm message handled once, every investigation posted once,
+// every question answered once.
+func TestTwoReplicas(t *testing.T) {
+	for _, kind := range []string{"dynamodb", "memory"} {
+		t.Run(kind, func(t *testing.T) {
+			var stA, stB handlers.Store
+			if kind == "memory" {
+				m := handlers.NewMemory(0)
+				stA, stB = m, m
+			} else {
+				table := newTable(t)
+				a, b := openStore(t, kind, table), openStore(t, kind, table)
+				defer a.Close()
+				defer b.Close()
+				stA, stB = a, b
+			}
+			testTwoReplicas(t, stA, stB)
+		})
+	}
+}
+
+func testTwoReplicas(t *testing.T, stA, stB handlers.Store) {
+	const commands, alarms, questions = 20, 6, 6
+	srv := slacktest.NewServerWith(slacktest.Options{Duplicates: 0.4, Seed: 6})
+	defer srv.Close()
+	opts := handlers.Options{Workers: 2}
+	a := startReplica(t, "A", srv, stA, watching, opts)
+	b := startReplica(t, "B", srv, stB, watching, opts)
+	if !srv.WaitFor(5*time.Second, func() bool { return srv.Open() == 2 }) {
+		t.Fatalf("%d connections open; want 2", srv.Open())
+	}
+
+	asker := func(i int) string { return fmt.Sprintf("U0ASK%03d", i) }
+	for i := range commands {
+		srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, asker(i), "orders-api-5xx"))
+	}
+	var alarmTS []string
+	for range alarms {
+		ts := srv.Post(slacktest.Message{Channel: alarmsCh, BotID: "B0AWS"})
+		srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(alarmsCh, "B0AWS", "AWS Chatbot", "", ts, chatbotAlarm("orders-api-5xx"), nil)))
+		alarmTS = append(alarmTS, ts)
+	}
+
+	posts := func() []slacktest.Call { return srv.Calls("chat.postMessage") }
+	// roots are the first messages of the commands' investigations, by
+	// asker; reports the report posts, by thread.
+	count := func() (roots map[string][]string, reports, joins map[string]int) {
+		roots, reports, joins = map[string][]string{}, map[string]int{}, map[string]int{}
+		for _, c := range posts() {
+			switch {
+			case c.TS == "":
+				// Not posted yet.
+			case c.Args["thread_ts"] == "" && c.Args["channel"] == channel:
+				for i := range commands {
+					if strings.Contains(callText(c), "<@"+asker(i)+">") {
+						roots[asker(i)] = append(roots[asker(i)], c.TS)
+					}
+				}
+			case strings.Contains(c.Args["blocks"], "*Summary*"):
+				reports[c.Args["thread_ts"]]++
+			case strings.Contains(c.Args["text"], "already investigating"):
+				joins[c.Args["thread_ts"]]++
+			}
+		}
+		return roots, reports, joins
+	}
+	if !srv.WaitFor(60*time.Second, func() bool {
+		roots, reports, joins := count()
+		if len(roots) < commands {
+			return false
+		}
+		for _, ts := range roots {
+			if reports[ts[0]] == 0 {
+				return false
+			}
+		}
+		for _, ts := range alarmTS {
+			if reports[ts]+joins[ts] == 0 {
+				return false
+			}
+		}
+		return true
+	}) {
+		roots, reports, joins := count()
+		t.Fatalf("not every command and alarm was handled: roots %v, reports %v, joins %v", roots, reports, joins)
+	}
+
+	// Questions in the threads, each delivered like the rest.
+	roots, _, _ := count()
+	var threads []string
+	for i := range questions {
+		thread := roots[asker(i)][0]
+		threads = append(threads, thread)
+		text := "<@" + slacktest.BotUserID + "> what changed?"
+		ts := srv.Post(slacktest.Message{Channel: channel, User: user, ThreadTS: thread, Text: text})
+		srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.Mention(channel, user, text, ts, thread)))
+	}
+	answers := func(thread string) int {
+		n := 0
+		for _, c := range posts() {
+			if c.Args["thread_ts"] == thread && strings.Contains(c.Args["blocks"], "PutResourcePolicy") && !strings.Contains(c.Args["blocks"], "*Summary*") {
+				n++
+			}
+		}
+		return n
+	}
+	if !srv.WaitFor(30*time.Second, func() bool {
+		for _, th := range threads {
+			if answers(th) == 0 {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatal("not every question was answered")
+	}
+
+	// Two clicks on Re-run in one thread (two clicks, not one delivered
+	// twice) while the first re-run is held: the lease lets one replica
+	// run it and the other says so.
+	rerun := roots[asker(commands-1)][0]
+	a.gate.close()
+	b.gate.close()
+	for range 2 {
+		srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, rerun, rerun, handlers.ActionRerun, rerun+"/-1"))
+	}
+	busy := func() int {
+		n := 0
+		for _, m := range srv.Messages(channel) {
+			if m.Ephemeral && strings.Contains(m.Text, "already being investigated") {
+				n++
+			}
+		}
+		return n
+	}
+	if !srv.WaitFor(10*time.Second, func() bool { return busy() == 1 }) {
+		t.Fatalf("the second Re-run was not refused: %d refusals", busy())
+	}
+	select {
+	case <-a.gate.running:
+	case <-b.gate.running:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no re-run started")
+	}
+	a.gate.open()
+	b.gate.open()
+	if !srv.WaitFor(10*time.Second, func() bool {
+		_, reports, _ := count()
+		return reports[rerun] == 2
+	}) {
+		t.Fatal("the re-run gave no report")
+	}
+
+	// Every envelope is acknowledged; stopping both replicas lets what is
+	// in flight finish, so the counts below are final.
+	if !srv.WaitFor(10*time.Second, func() bool {
+		for _, d := range srv.Deliveries() {
+			if !d.Acked {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Errorf("envelopes not acknowledged: %+v", srv.Deliveries())
+	}
+	a.stop()
+	b.stop()
+
+	byConn, dups := map[int]int{}, 0
+	for _, d := range srv.Deliveries() {
+		byConn[d.Connection]++
+		if d.Duplicate {
+			dups++
+		}
+	}
+	t.Logf("envelopes per connection %v, %d duplicates", byConn, dups)
+	if len(byConn) < 2 || dups == 0 {
+		t.Fatalf("the server did not exercise the replicas: per connection %v, %d duplicates", byConn, dups)
+	}
+
+	roots, reports, joins := count()
+	for i := range commands {
+		if n := len(roots[asker(i)]); n != 1 {
+			t.Errorf("command %d answered %d times; want once", i, n)
+			continue
+		}
+		want := 1
+		if roots[asker(i)][0] == rerun {
+			want = 2 // and the re-run's
+		}
+		if n := reports[roots[asker(i)][0]]; n != want {
+			t.Errorf("command %d: %d reports in its thread; want %d", i, n, want)
+		}
+	}
+	for i, ts := range alarmTS {
+		if reports[ts]+joins[ts] != 1 {
+			t.Errorf("alarm message %d: %d reports and %d join notes; want one of them, once", i, reports[ts], joins[ts])
+		}
+	}
+	for _, th := range threads {
+		if n := answers(th); n != 1 {
+			t.Errorf("question in %s answered %d times; want once", th, n)
+		}
+	}
+	if n := busy(); n != 1 {
+		t.Errorf("%d refusals of a second Re-run; want 1", n)
+	}
+	for _, m := range srv.Messages(channel) {
+		if m.Ephemeral && !strings.Contains(m.Text, "already being investigated") {
+			t.Errorf("unexpected ephemeral message: %s", m.Text)
+		}
+	}
+}
