@@ -107,13 +107,7 @@ func TestComponentOneInstanceFails(t *testing.T) {
 		logLine{"INFO request <*> GET /api/items 200 <*>ms", "i-3", 800, time.Time{}},
 		logLine{"ERROR request <*> failed: open /var/lib/app/reply.tmpl: no such file or directory", "i-3", 800, t0},
 	)
-	es := webEdges()
-	for i := range es {
-		if es[i].caller == "web-alb" && es[i].instance == "i-3" {
-			es[i].fail, es[i].from, es[i].exception = 1, t0, "TemplateError: no such file"
-		}
-	}
-	f.traces = tracesOf(es...)
+	f.traces = tracesOf(alter(webEdges(), func(e edge) bool { return e.caller == "web-alb" && e.instance == "i-3" }, failing(1, "TemplateError: no such file"))...)
 	// A healthy peer is busy: the obvious suspect, and wrong.
 	f.series["i-1|AWS/EC2|CPUUtilization"] = level(25, 92, t0.Add(-10*time.Minute))
 
@@ -150,16 +144,9 @@ func TestDependencyFailsAndChangeOnItWins(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := webEnv()
-			es := webEdges()
-			for i := range es {
-				if es[i].callee == "table" {
-					es[i].fail, es[i].from, es[i].exception = 1, t0, "AccessDeniedException: not authorized to perform dynamodb:PutItem"
-				}
-				if es[i].callee == "payments" {
-					// Slow but not failing: a red herring for an error alarm.
-					es[i].latencyAfter, es[i].from = 600*time.Millisecond, t0
-				}
-			}
+			es := alter(webEdges(), into("table"), failing(1, "AccessDeniedException: not authorized to perform dynamodb:PutItem"))
+			// Slow but not failing: a red herring for an error alarm.
+			alter(es, into("payments"), func(e *edge) { e.latencyAfter, e.from = 600*time.Millisecond, t0 })
 			f.traces = tracesOf(es...)
 			f.changes = []Change{{ID: "e0", Time: t0.Add(-40 * time.Minute), Event: "UpdateFunctionCode20150331v2",
 				Source: "lambda.amazonaws.com", Resource: "reports-fn", Actor: "arn:aws:sts::1:assumed-role/github-deployer/ci"}}
@@ -183,13 +170,9 @@ func TestDependencyFailsAndChangeOnItWins(t *testing.T) {
 
 func TestThrottledCallsAreALimit(t *testing.T) {
 	f := webEnv()
-	es := webEdges()
-	for i := range es {
-		if es[i].callee == "table" {
-			es[i].throttle, es[i].from, es[i].exception = 0.5, t0, "ProvisionedThroughputExceededException"
-		}
-	}
-	f.traces = tracesOf(es...)
+	f.traces = tracesOf(alter(webEdges(), into("table"), func(e *edge) {
+		e.throttle, e.from, e.exception = 0.5, t0, "ProvisionedThroughputExceededException"
+	})...)
 	rep := investigateFake(t, f)
 	if h := top(t, rep); h.Cause != CauseLimit || h.Resource != "table" || h.Actions[0].Kind != ActionScale {
 		t.Fatalf("top = %s %s %s, want limit table scale", h.Cause, h.Resource, h.Actions[0].Kind)
@@ -249,13 +232,7 @@ func TestLimitAndALimitLoweredByAPerson(t *testing.T) {
 
 func TestChangeAfterOnsetIsRuledOut(t *testing.T) {
 	f := webEnv()
-	es := webEdges()
-	for i := range es {
-		if es[i].callee == "payments" {
-			es[i].fail, es[i].from, es[i].exception = 0.9, t0, "503 Service Unavailable"
-		}
-	}
-	f.traces = tracesOf(es...)
+	f.traces = tracesOf(alter(webEdges(), into("payments"), failing(0.9, "503 Service Unavailable"))...)
 	f.changes = []Change{{ID: "late", Time: t0.Add(2 * time.Minute), Event: "UpdateService",
 		Source: "ecs.amazonaws.com", Resource: "app", Actor: "arn:aws:sts::1:assumed-role/deployer/ci"}}
 	rep := investigateFake(t, f)
@@ -296,13 +273,7 @@ func TestNewTrafficMixIsASystemChange(t *testing.T) {
 
 func TestHealthEventOnDependency(t *testing.T) {
 	f := webEnv()
-	es := webEdges()
-	for i := range es {
-		if es[i].callee == "table" {
-			es[i].fail, es[i].from, es[i].exception = 0.4, t0, "InternalServerError"
-		}
-	}
-	f.traces = tracesOf(es...)
+	f.traces = tracesOf(alter(webEdges(), into("table"), failing(0.4, "InternalServerError"))...)
 	f.health = []HealthEvent{{ARN: "arn:aws:health:us-east-1::event/DYNAMODB/X", Service: "DYNAMODB", Type: "AWS_DYNAMODB_OPERATIONAL_ISSUE",
 		Status: "open", Start: t0.Add(-time.Minute), Description: "Increased error rates. We are investigating."}}
 	rep := investigateFake(t, f)
@@ -348,13 +319,7 @@ func TestFailingSourcesLeaveACompleteReport(t *testing.T) {
 
 func TestSlowSourceHitsTheCheckDeadline(t *testing.T) {
 	f := webEnv()
-	es := webEdges()
-	for i := range es {
-		if es[i].callee == "payments" {
-			es[i].fail, es[i].from, es[i].exception = 0.9, t0, "503 Service Unavailable"
-		}
-	}
-	f.traces = tracesOf(es...)
+	f.traces = tracesOf(alter(webEdges(), into("payments"), failing(0.9, "503 Service Unavailable"))...)
 	f.delay["logs"] = 5 * time.Second
 	rep, err := New(f.sources(), Options{CheckTimeout: 100 * time.Millisecond}).Run(context.Background(), Request{Alarm: "web-5xx", Now: t0.Add(3 * time.Minute)}, nil)
 	if err != nil {

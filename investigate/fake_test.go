@@ -234,3 +234,24 @@ func tracesOf(edges ...edge) func(window) []TraceGroup {
 		return out
 	}
 }
+
+// alter changes the edges that match, in place, and returns them.
+func alter(es []edge, match func(edge) bool, change func(*edge)) []edge {
+	for i := range es {
+		if match(es[i]) {
+			change(&es[i])
+		}
+	}
+	return es
+}
+
+// into matches the edges that call a callee.
+func into(callee string) func(edge) bool {
+	return func(e edge) bool { return e.callee == callee }
+}
+
+// failing makes an edge fail a share of its calls from t0 on, with an
+// exception.
+func failing(share float64, exception string) func(*edge) {
+	return func(e *edge) { e.fail, e.from, e.exception = share, t0, exception }
+}
