@@ -121,6 +121,8 @@ func checkChanges(ctx context.Context, r *run) result {
 	if !ok {
 		return res
 	}
+	// The source's slice is its own (an adapter may cache it): sort a copy.
+	changes = append([]Change(nil), changes...)
 	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Time.Before(changes[j].Time) })
 	shared := r.shared(ctx)
 	text, fails := shared.errorText, shared.failing
