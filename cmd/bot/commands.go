@@ -52,7 +52,7 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 				return usageError{fmt.Sprintf("--at %q: want an RFC 3339 instant like 2024-12-03T10:33:00Z", *at)}
 			}
 		}
-		rep, err = investigateAlarm(ctx, *alarm, now, awstelemetry.Options{Region: *region, Profile: *profile, RoleARN: *role}, reasoner)
+		rep, err = investigateAlarm(ctx, *alarm, now, awstelemetry.Options{Region: *region, Profile: *profile, RoleARN: *role}, investigate.Options{Reasoner: reasoner})
 	} else {
 		if *region != "" || *profile != "" || *role != "" || *at != "" {
 			return usageError{"--region, --profile, --role and --at go with --alarm"}
@@ -80,7 +80,7 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 
 // investigateAlarm investigates a real CloudWatch alarm, reading AWS with
 // the standard credential chain, as of now (zero: the present).
-func investigateAlarm(ctx context.Context, name string, now time.Time, opts awstelemetry.Options, reasoner investigate.Reasoner) (investigate.Report, error) {
+func investigateAlarm(ctx context.Context, name string, now time.Time, opts awstelemetry.Options, engineOpts investigate.Options) (investigate.Report, error) {
 	if !now.IsZero() && opts.Now == nil {
 		opts.Now = func() time.Time { return now }
 	}
@@ -89,7 +89,7 @@ func investigateAlarm(ctx context.Context, name string, now time.Time, opts awst
 		return investigate.Report{}, fmt.Errorf("aws: %w", err)
 	}
 	session := client.NewSession()
-	engine := investigate.New(session.Sources(), investigate.Options{Reasoner: reasoner})
+	engine := investigate.New(session.Sources(), engineOpts)
 	rep, err := engine.Run(ctx, investigate.Request{Alarm: name, Now: now}, nil)
 	if err != nil {
 		return rep, err

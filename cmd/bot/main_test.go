@@ -11,11 +11,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/unstuck/unstuck/awstelemetry"
 	"github.com/unstuck/unstuck/awstelemetry/awstest"
+	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/llm"
 	"github.com/unstuck/unstuck/llm/llmtest"
 )
@@ -266,9 +268,9 @@ func TestInvestigateWritesAChart(t *testing.T) {
 // endpoints that speak each service's real protocol, and investigates it the
 // way `bot investigate --alarm web-alb-target-5xx` does: the same culprit
 // as the simulator, from the real SDK clients.
-func TestInvestigateRealAlarmEndToEnd(t *testing.T) {
-	// Hermetic: no AWS settings of the machine (a CA bundle, a profile, a
-	// region) reach the clients.
+// hermeticAWS keeps the machine's AWS settings (a CA bundle, a profile, a
+// region) away from the clients.
+func hermeticAWS(t *testing.T) {
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
 			t.Setenv(k, "")
@@ -277,15 +279,24 @@ func TestInvestigateRealAlarmEndToEnd(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// albAWS serves the ALB incident through fake AWS endpoints.
+func albAWS(t *testing.T) (*awstest.Server, *awstest.ALBWorld, awstelemetry.Options) {
 	srv := awstest.New()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	world := awstest.NewALBWorld()
 	world.Install(srv)
-	opts := awstelemetry.Options{
-		Region: "us-east-1", Endpoint: srv.URL, HTTPClient: srv.Client(),
+	return srv, world, awstelemetry.Options{
+		Region: "us-east-1", Endpoint: srv.URL, HTTPClient: srv.Client(), MaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 	}
-	rep, err := investigateAlarm(context.Background(), "web-alb-target-5xx", world.Fires, opts, llm.NewOffline())
+}
+
+func TestInvestigateRealAlarmEndToEnd(t *testing.T) {
+	hermeticAWS(t)
+	_, world, opts := albAWS(t)
+	rep, err := investigateAlarm(context.Background(), "web-alb-target-5xx", world.Fires, opts, investigate.Options{Reasoner: llm.NewOffline()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,6 +322,59 @@ func TestAlarmFlags(t *testing.T) {
 	} {
 		if code, _, errs := runBot(t, tt.args...); code != 2 || !strings.Contains(errs, tt.want) {
 			t.Errorf("%v: exit %d, %q", tt.args, code, errs)
+		}
+	}
+}
+
+// TestEveryServiceFailingLeavesACompleteReport throttles, denies or hangs
+// each AWS service an ALB investigation reads, in turn, and checks that the
+// investigation still ends in a complete report that says what it could not
+// read.
+func TestEveryServiceFailingLeavesACompleteReport(t *testing.T) {
+	hermeticAWS(t)
+	services := []struct{ op, throttle, denied string }{
+		{"CloudWatch.GetMetricData", "Throttling", "AccessDenied"},
+		{"CloudWatch Logs.StartQuery", "ThrottlingException", "AccessDeniedException"},
+		{"XRay.GetServiceGraph", "ThrottledException", "AccessDeniedException"},
+		{"CloudTrail.LookupEvents", "ThrottlingException", "AccessDeniedException"},
+		{"Elastic Load Balancing v2.DescribeLoadBalancers", "Throttling", "AccessDenied"},
+		{"EC2.DescribeInstances", "RequestLimitExceeded", "UnauthorizedOperation"},
+		{"Auto Scaling.DescribeAutoScalingGroups", "Throttling", "AccessDenied"},
+		{"DynamoDB.DescribeTable", "ThrottlingException", "AccessDeniedException"},
+		{"Health.DescribeEvents", "ThrottlingException", "AccessDeniedException"},
+	}
+	for _, svc := range services {
+		for _, mode := range []string{"throttle", "denied", "timeout"} {
+			t.Run(svc.op+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				srv, world, opts := albAWS(t)
+				var fail any
+				want := ""
+				switch mode {
+				case "throttle":
+					fail, want = awstest.Throttle(svc.throttle), svc.throttle
+				case "denied":
+					fail, want = awstest.Denied(svc.denied), svc.denied
+				case "timeout":
+					fail, want = awstest.Hang, "deadline exceeded"
+				}
+				srv.Reply(svc.op, fail)
+				rep, err := investigateAlarm(context.Background(), "web-alb-target-5xx", world.Fires, opts,
+					investigate.Options{Reasoner: llm.NewOffline(), CheckTimeout: 2 * time.Second})
+				if err != nil {
+					t.Fatalf("no report: %v", err)
+				}
+				if rep.Scope.Alarm != "web-alb-target-5xx" || rep.Summary == "" || rep.Findings == nil || rep.Hypotheses == nil {
+					t.Errorf("incomplete report: scope %+v, summary %q", rep.Scope, rep.Summary)
+				}
+				said := false
+				for _, u := range rep.Unavailable {
+					said = said || strings.Contains(u.Error, want)
+				}
+				if !said {
+					t.Errorf("unavailable %+v does not say %q", rep.Unavailable, want)
+				}
+			})
 		}
 	}
 }

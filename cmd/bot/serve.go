@@ -50,6 +50,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var st simSettings
 	fs.DurationVar(&st.latency, "sim-latency", 0, "with --scenario: simulated latency of each API call")
 	fs.DurationVar(&st.logsLatency, "sim-logs-latency", 0, "with --scenario: simulated latency of each logs query")
+	faults := simFaultFlags(fs)
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -98,7 +99,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		s := f.Scenario
-		backend := sim.New(s, st.options())
+		backend := sim.New(s, faults.apply(st.options()))
 		// The scenario's clock is the investigation's "now", so that
 		// --since and --at read the simulated telemetry.
 		engineOpts.Clock = backend.Now
