@@ -34,6 +34,7 @@ const (
 type harness struct {
 	t      testing.TB
 	srv    *slacktest.Server
+	bot    *handlers.Bot
 	store  *handlers.Memory
 	sc     *scenario.Scenario
 	cancel context.CancelFunc
@@ -81,7 +82,7 @@ func newHarness(t testing.TB, s setup) *harness {
 	bot := handlers.New(api, store, handlers.OneBackend(be), s.cfg, opts)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, srv: srv, store: store, sc: f.Scenario, cancel: cancel, done: make(chan error, 1)}
+	h := &harness{t: t, srv: srv, bot: bot, store: store, sc: f.Scenario, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- bot.Serve(ctx, sm) }()
 	t.Cleanup(func() {
 		h.stop()

@@ -439,6 +439,7 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 		b.log.Warn("investigation taken over before it ran", "alarm", inv.Alarm.Name, "thread", inv.ThreadTS)
 		return
 	}
+	b.metrics.InvestigationStarted()
 
 	inv.State = StateRunning
 	if cur, err := b.store.Thread(ictx, inv.Channel, inv.ThreadTS); err == nil {
@@ -455,9 +456,13 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 		Notes:    inv.Notes,
 	}, tr.event)
 	view.Elapsed = time.Since(began)
+	for _, u := range rep.Unavailable {
+		b.metrics.SourceError(sourceKind(u.Source))
+	}
 	if lease.isLost() {
 		// Whoever took it over has told the thread.
 		tr.stop()
+		b.metrics.InvestigationFinished(OutcomeTakenOver, view.Elapsed)
 		b.log.Warn("investigation taken over by another replica; its result is dropped", "alarm", inv.Alarm.Name, "thread", inv.ThreadTS)
 		return
 	}
@@ -473,6 +478,7 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 			Source: "deadline",
 			Error:  fmt.Sprintf("the investigation's %s deadline passed; what was not read by then is missing", b.opts.Deadline),
 		})
+		b.metrics.SourceError("deadline")
 		view.CutShort = true
 	}
 	if err != nil {
@@ -485,11 +491,13 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 			b.offerRerun(out, inv, stoppingText(inv.Alarm.Name))
 		}
 		b.log.Warn("investigation failed", "alarm", inv.Alarm.Name, "err", err)
+		b.metrics.InvestigationFinished(OutcomeFailed, view.Elapsed)
 		return
 	}
 	// Once only: the report is posted by the holder of the lease.
 	if !lease.confirm() {
 		tr.stop()
+		b.metrics.InvestigationFinished(OutcomeTakenOver, view.Elapsed)
 		b.log.Warn("investigation taken over by another replica; its report is dropped", "alarm", inv.Alarm.Name, "thread", inv.ThreadTS)
 		return
 	}
@@ -514,6 +522,11 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 	view.Steps = tr.steps()
 	tr.finish(out, view)
 	b.log.Info("investigated", "alarm", inv.Alarm.Name, "wall", view.Elapsed, "hypotheses", len(rep.Hypotheses))
+	if view.CutShort {
+		b.metrics.InvestigationFinished(OutcomeCutShort, view.Elapsed)
+	} else {
+		b.metrics.InvestigationFinished(OutcomeDone, view.Elapsed)
+	}
 	if b.opts.Charts {
 		b.uploadChart(out, inv, rep)
 	}

@@ -207,6 +207,8 @@ type Options struct {
 	// RecoverEvery is how often interrupted investigations are looked for,
 	// besides at start (default 1m).
 	RecoverEvery time.Duration
+	// Metrics receives the bot's measurements of itself (default: none).
+	Metrics Metrics
 }
 
 // Bot is the Slack bot. Create it with New and run it with Serve.
@@ -224,6 +226,9 @@ type Bot struct {
 
 	seq  atomic.Int64
 	work *workers // set by Serve
+
+	metrics Metrics
+	socket  socketState
 
 	groupsMu sync.Mutex
 	groups   map[string]groupMembers
@@ -271,7 +276,10 @@ func New(api SlackAPI, store Store, backends Backends, cfg Config, opts Options)
 	if opts.RecoverEvery <= 0 {
 		opts.RecoverEvery = time.Minute
 	}
-	return &Bot{api: api, store: store, backends: backends, cfg: cfg, opts: opts, log: opts.Logger, replica: opts.ReplicaID, groups: map[string]groupMembers{}}
+	if opts.Metrics == nil {
+		opts.Metrics = NopMetrics{}
+	}
+	return &Bot{api: api, store: store, backends: backends, cfg: cfg, opts: opts, log: opts.Logger, replica: opts.ReplicaID, groups: map[string]groupMembers{}, metrics: opts.Metrics}
 }
 
 // OneBackend serves every channel from the same backend (the simulator, or

@@ -173,6 +173,7 @@ func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client) {
 	pause := time.Second
 	for ctx.Err() == nil {
 		err := sm.RunContext(ctx)
+		b.socket.up.Store(false)
 		if ctx.Err() != nil {
 			return
 		}
@@ -189,6 +190,7 @@ func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client) {
 // onSocketEvent acknowledges an envelope at once and hands its work to a
 // pool. Nothing here waits on the network except the acknowledgement.
 func (b *Bot) onSocketEvent(ctx context.Context, sm *socketmode.Client, w *workers, evt socketmode.Event) {
+	arrived := time.Now()
 	var env envelope
 	switch evt.Type {
 	case socketmode.EventTypeSlashCommand, socketmode.EventTypeEventsAPI, socketmode.EventTypeInteractive:
@@ -206,9 +208,16 @@ func (b *Bot) onSocketEvent(ctx context.Context, sm *socketmode.Client, w *worke
 			return
 		}
 	case socketmode.EventTypeConnected:
+		b.socket.up.Store(true)
 		b.log.Info("connected to Slack")
 		return
+	case socketmode.EventTypeConnecting, socketmode.EventTypeDisconnect, socketmode.EventTypeInvalidAuth:
+		b.socket.up.Store(false)
+		return
 	case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError, socketmode.EventTypeErrorWriteFailed:
+		if evt.Type == socketmode.EventTypeConnectionError {
+			b.socket.up.Store(false)
+		}
 		b.log.Warn("socket mode", "event", evt.Type, "data", fmt.Sprint(evt.Data))
 		return
 	default:
@@ -218,6 +227,7 @@ func (b *Bot) onSocketEvent(ctx context.Context, sm *socketmode.Client, w *worke
 	ackCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := sm.AckCtx(ackCtx, env.EnvelopeID, payload)
 	cancel()
+	b.metrics.Acked(env.Type, time.Since(arrived), err)
 	if err != nil {
 		b.log.Warn("ack failed", "envelope", env.EnvelopeID, "err", err)
 	}

@@ -50,6 +50,8 @@ type chat struct {
 	format   atomic.Int32
 	fixedFmt bool
 	retries  *retryDoer
+	// onUsage, when set, is told the tokens of every reply.
+	onUsage func(Usage)
 }
 
 const (
@@ -175,6 +177,7 @@ func (c *chat) complete(ctx context.Context, rq request) (reply, error) {
 		}
 		u := Usage{Prompt: resp.Usage.PromptTokens, Completion: resp.Usage.CompletionTokens, Requests: 1}
 		if len(resp.Choices) == 0 {
+			c.observe(u)
 			spent.add(u)
 			return reply{usage: spent}, errors.New("the reply has no choices")
 		}
@@ -185,6 +188,7 @@ func (c *chat) complete(ctx context.Context, rq request) (reply, error) {
 			out, _ := json.Marshal(ch.Message)
 			u.Prompt, u.Completion = estimateTokens(len(b)), estimateTokens(len(out))
 		}
+		c.observe(u)
 		spent.add(u)
 		return reply{msg: ch.Message, finish: ch.FinishReason, usage: spent}, nil
 	}
@@ -349,4 +353,10 @@ func limitStrings(s []string, n int) []string {
 	}
 	out := append([]string(nil), s[:n]...)
 	return append(out, fmt.Sprintf("and %d more", len(s)-n))
+}
+
+func (c *chat) observe(u Usage) {
+	if c.onUsage != nil {
+		c.onUsage(u)
+	}
 }

@@ -60,6 +60,14 @@ func (m *Model) Redactor() *Redactor {
 	return m.red
 }
 
+// OnUsage has f told the tokens of every reply the model gets (for the
+// bot's metrics). Call it before the model is used; nil stops it.
+func (m *Model) OnUsage(f func(Usage)) {
+	if m != nil {
+		m.chat.onUsage = f
+	}
+}
+
 // LastUsage is the token usage of the most recent Reason.
 func (m *Model) LastUsage() Usage {
 	if m == nil {

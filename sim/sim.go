@@ -64,8 +64,11 @@
 package sim
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -98,7 +101,30 @@ type Options struct {
 	// Now is the simulated instant of the investigation. Zero means the
 	// alarm's fire time; it is kept within the telemetry range.
 	Now time.Time
+	// FaultRate is the share of calls (0 to 1), of every kind, that meet a
+	// fault chosen at random: a throttling error (ErrThrottled), an
+	// AccessDenied error (ErrAccessDenied) or a slow call (SlowBy more
+	// latency). Unlike the telemetry, faults are a shared random stream:
+	// which call meets one depends on the order of the calls.
+	FaultRate float64
+	// FaultSeed seeds the faults; zero takes a random seed.
+	FaultSeed int64
+	// SlowBy is the latency a slow call adds; zero means 5 s.
+	SlowBy time.Duration
 }
+
+// The errors of Options.FaultRate, worded as AWS words them.
+var (
+	ErrThrottled    = errors.New("ThrottlingException: Rate exceeded")
+	ErrAccessDenied = errors.New("AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/unstuck/bot is not authorized to perform this action")
+)
+
+// Fault kinds, counted in Faults.
+const (
+	FaultThrottled = "throttled"
+	FaultDenied    = "denied"
+	FaultSlow      = "slow"
+)
 
 // Sim is a simulated AWS account built from one scenario. It is safe for
 // concurrent use: everything is computed on demand from immutable state.
@@ -121,9 +147,11 @@ type Sim struct {
 
 	edges []*edge // trace groups, in a fixed order
 
-	mu    sync.Mutex
-	calls map[string]int
-	total int
+	mu     sync.Mutex
+	calls  map[string]int
+	total  int
+	rng    *rand.Rand // faults; guarded by mu
+	faults map[string]int
 }
 
 // New builds a simulator for s. s must not change afterwards.
@@ -134,6 +162,14 @@ func New(s *scenario.Scenario, opts Options) *Sim {
 		seed:  mix64(uint64(s.Seed) ^ 0x51ed5eed),
 		step:  s.Step,
 		calls: map[string]int{},
+	}
+	if opts.FaultRate > 0 {
+		seed := uint64(opts.FaultSeed)
+		if seed == 0 {
+			seed = rand.Uint64()
+		}
+		m.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+		m.faults = map[string]int{}
 	}
 	if m.step <= 0 {
 		m.step = time.Minute
@@ -192,17 +228,44 @@ func (m *Sim) TotalCalls() int {
 	return m.total
 }
 
+// Faults returns how many calls met each fault of Options.FaultRate (a
+// copy).
+func (m *Sim) Faults() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]int, len(m.faults))
+	for k, v := range m.faults {
+		out[k] = v
+	}
+	return out
+}
+
+// fault draws the fault of one call, if any; call with mu held.
+func (m *Sim) fault() string {
+	if m.rng == nil || m.rng.Float64() >= m.opts.FaultRate {
+		return ""
+	}
+	f := [...]string{FaultThrottled, FaultDenied, FaultSlow}[m.rng.IntN(3)]
+	m.faults[f]++
+	return f
+}
+
 // call counts a call of kind, waits its latency and returns the configured
 // failure, if any.
 func (m *Sim) call(ctx context.Context, kind string) error {
 	m.mu.Lock()
 	m.calls[kind]++
 	m.total++
+	fault := m.fault()
 	m.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sim %s: %w", kind, err)
 	}
-	if d := m.opts.Latency[kind]; d > 0 {
+	d := m.opts.Latency[kind]
+	if fault == FaultSlow {
+		d += cmp.Or(m.opts.SlowBy, 5*time.Second)
+	}
+	if d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
@@ -213,6 +276,12 @@ func (m *Sim) call(ctx context.Context, kind string) error {
 	}
 	if err := m.opts.Fail[kind]; err != nil {
 		return fmt.Errorf("sim %s: %w", kind, err)
+	}
+	switch fault {
+	case FaultThrottled:
+		return fmt.Errorf("sim %s: %w", kind, ErrThrottled)
+	case FaultDenied:
+		return fmt.Errorf("sim %s: %w", kind, ErrAccessDenied)
 	}
 	return nil
 }

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
-	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -22,6 +20,8 @@ import (
 	"github.com/unstuck/unstuck/awstelemetry"
 	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/llm"
+	"github.com/unstuck/unstuck/metrics"
 	"github.com/unstuck/unstuck/sim"
 	"github.com/unstuck/unstuck/store"
 )
@@ -51,6 +51,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&st.latency, "sim-latency", 0, "with --scenario: simulated latency of each API call")
 	fs.DurationVar(&st.logsLatency, "sim-logs-latency", 0, "with --scenario: simulated latency of each logs query")
 	faults := simFaultFlags(fs)
+	logFormat := fs.String("log-format", "text", "log format: text or json (log/slog; tokens and secrets are redacted from every line)")
+	logLevel := fs.String("log-level", "info", "least level logged: debug, info, warn or error")
+	httpAddr := fs.String("http-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address, e.g. :9090 (default: off)")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -77,7 +80,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger, err := serveLogger(stderr, *logFormat, *logLevel, model, appToken, botToken)
+	if err != nil {
+		return err
+	}
+	mets := metrics.New()
+	model.OnUsage(func(u llm.Usage) { mets.ModelTokens(u.Prompt, u.Completion) })
 	opts := handlers.Options{
 		Workers:  *workers,
 		Queue:    *queue,
@@ -87,6 +95,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Charts:   *charts,
 		// Postmortem drafts are written offline when no model is set.
 		Summarizer: assistant{model},
+		Metrics:    mets,
 	}
 	if model != nil {
 		opts.Answerer = assistant{model}
@@ -116,7 +125,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		apiOpts = append(apiOpts, slack.OptionAPIURL(apiURL))
 	}
 	api := slack.New(botToken, apiOpts...)
-	sm := socketmode.New(api, socketmode.OptionDebug(*debug), socketmode.OptionLog(log.New(stderr, "socketmode: ", log.LstdFlags)))
+	sm := socketmode.New(api, socketmode.OptionDebug(*debug), socketmode.OptionLog(stdLogger(logger, "socketmode: ")))
 	db, err := store.Open(ctx, *storeSpec, store.Options{CreateTable: *storeCreate})
 	if err != nil {
 		return err
@@ -125,6 +134,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer closeDB()
 	logger.Info("store opened", "store", cmp.Or(*storeSpec, store.DefaultPath))
 	bot := handlers.New(api, db, backends, cfg, opts)
+	if *httpAddr != "" {
+		stopHTTP, err := serveHTTP(*httpAddr, mets, bot, logger)
+		if err != nil {
+			return fmt.Errorf("--http-addr: %w", err)
+		}
+		defer stopHTTP()
+	}
 	fmt.Fprintln(stdout, "unstuck: serving Slack over socket mode; Ctrl-C to stop")
 	if err := bot.Serve(ctx, sm); err != nil {
 		return err

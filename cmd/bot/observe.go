@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/unstuck/unstuck/handlers"
+	"github.com/unstuck/unstuck/llm"
+	"github.com/unstuck/unstuck/logging"
+	"github.com/unstuck/unstuck/metrics"
+)
+
+// serveLogger is bot serve's logger: text or JSON at level, with the
+// model's redactor (llm's built-in rules and its configured patterns) and
+// the process's own tokens and keys scrubbed from every line.
+func serveLogger(w io.Writer, format, level string, model *llm.Model, secrets ...string) (*slog.Logger, error) {
+	lvl, err := logging.ParseLevel(level)
+	if err != nil {
+		return nil, usageError{"--log-level: " + err.Error()}
+	}
+	secrets = append(secrets, os.Getenv("OPENAI_API_KEY"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))
+	l, err := logging.New(w, format, lvl, logging.Literal(model.Redactor().Redact, secrets...))
+	if err != nil {
+		return nil, usageError{"--log-format: " + err.Error()}
+	}
+	return l, nil
+}
+
+// stdLogger routes a library's log.Logger (socket mode's) into logger.
+func stdLogger(logger *slog.Logger, prefix string) *log.Logger {
+	l := slog.NewLogLogger(logger.Handler(), slog.LevelInfo)
+	l.SetPrefix(prefix)
+	return l
+}
+
+// serveHTTP serves /metrics, /healthz and /readyz on addr until stop is
+// called; ready when the socket is connected and the store answers.
+func serveHTTP(addr string, m *metrics.Bot, bot *handlers.Bot, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{
+		Handler: m.Handler(map[string]metrics.Check{
+			"slack": bot.SocketConnected,
+			"store": bot.StoreReachable,
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          stdLogger(logger, "http: "),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server", "err", err)
+		}
+	}()
+	logger.Info("serving /metrics, /healthz and /readyz", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
