@@ -845,3 +845,17 @@ func TestE2EPostmortem(t *testing.T) {
 		t.Errorf("draft %q: want the accepted hypothesis, and no ping", last)
 	}
 }
+
+// An investigation that runs longer than the time its outcome may take to
+// be written still posts its report: that time counts from the end of the
+// run (the load driver's fault run found reports lost after slow runs).
+func TestE2ESlowRunStillReports(t *testing.T) {
+	h := newHarness(t, setup{
+		opts: handlers.Options{OutcomeTimeout: 300 * time.Millisecond},
+		sim:  sim.Options{Latency: map[string]time.Duration{sim.KindLogs: 800 * time.Millisecond}},
+	})
+	thread := h.investigate("orders-api-5xx")
+	if _, ok := h.report(channel, thread, 10*time.Second); !ok {
+		t.Fatalf("no report after a run longer than the outcome's timeout: %+v", h.srv.Thread(channel, thread))
+	}
+}

@@ -425,11 +425,11 @@ func notFoundText(target string, err error) string {
 // at the end; if the lease is lost (another replica took the investigation
 // over), it stops and posts nothing more.
 func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backend, view statusView, lease *hold) {
-	// Messages about the outcome go out even when the investigation's own
-	// context has ended.
-	out, cancelOut := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancelOut()
-	defer lease.release(out)
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OutcomeTimeout)
+		defer cancel()
+		lease.release(rctx)
+	}()
 
 	began := time.Now()
 	ictx, cancel := context.WithTimeout(ctx, b.opts.Deadline)
@@ -456,6 +456,11 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 		Notes:    inv.Notes,
 	}, tr.event)
 	view.Elapsed = time.Since(began)
+	// Messages about the outcome go out even when the investigation's own
+	// context has ended; their time counts from the end of the run, however
+	// long the run took.
+	out, cancelOut := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OutcomeTimeout)
+	defer cancelOut()
 	for _, u := range rep.Unavailable {
 		b.metrics.SourceError(sourceKind(u.Source))
 	}

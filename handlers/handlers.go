@@ -174,6 +174,10 @@ type Options struct {
 	Queue int
 	// Deadline bounds one investigation (default 5m).
 	Deadline time.Duration
+	// OutcomeTimeout bounds the writing of an investigation's outcome
+	// (store, status, report, chart), counted from the end of its run
+	// (default 30s).
+	OutcomeTimeout time.Duration
 	// Grace is how long in-flight work may finish after the context of
 	// Serve ends (default 30s).
 	Grace time.Duration
@@ -251,6 +255,9 @@ func New(api SlackAPI, store Store, backends Backends, cfg Config, opts Options)
 	}
 	if opts.Deadline <= 0 {
 		opts.Deadline = 5 * time.Minute
+	}
+	if opts.OutcomeTimeout <= 0 {
+		opts.OutcomeTimeout = 30 * time.Second
 	}
 	if opts.Grace <= 0 {
 		opts.Grace = 30 * time.Second
