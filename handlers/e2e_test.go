@@ -106,43 +106,12 @@ func (h *harness) stop() {
 	})
 }
 
-// blocksText is every text in a message's blocks, joined.
-func blocksText(m slacktest.Message) string {
-	var blocks []any
-	_ = json.Unmarshal(m.Blocks, &blocks)
-	var b strings.Builder
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			if s, ok := x["text"].(string); ok {
-				b.WriteString(s)
-				b.WriteString("\n")
-			}
-			for k, e := range x {
-				if k != "text" {
-					walk(e)
-				}
-			}
-			if t, ok := x["text"].(map[string]any); ok {
-				walk(t)
-			}
-		}
-	}
-	walk(blocks)
-	return b.String()
-}
-
 // report waits for the report in a thread and returns its message.
 func (h *harness) report(ch, thread string, timeout time.Duration) (slacktest.Message, bool) {
 	var rep slacktest.Message
 	ok := h.srv.WaitFor(timeout, func() bool {
 		for _, m := range h.srv.Thread(ch, thread) {
-			if m.User == slacktest.BotUserID && strings.Contains(blocksText(m), "*Summary*") {
+			if m.User == slacktest.BotUserID && strings.Contains(m.BlocksText(), "*Summary*") {
 				rep = m
 				return true
 			}
@@ -187,7 +156,7 @@ func TestE2ESlashCommand(t *testing.T) {
 	if !ok {
 		t.Fatal("no report in the thread")
 	}
-	text := blocksText(rep)
+	text := rep.BlocksText()
 	for _, want := range []string{"1. A change the team made to orders-table", "own-change", "rollback", "PutResourcePolicy"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report lacks %q:\n%s", want, text)
@@ -196,10 +165,10 @@ func TestE2ESlashCommand(t *testing.T) {
 	// The first message ends as a summary of the outcome.
 	if !h.srv.WaitFor(5*time.Second, func() bool {
 		m, _ := h.srv.Message(channel, thread)
-		return strings.Contains(blocksText(m), "Investigated") && strings.Contains(blocksText(m), "orders-table")
+		return strings.Contains(m.BlocksText(), "Investigated") && strings.Contains(m.BlocksText(), "orders-table")
 	}) {
 		m, _ := h.srv.Message(channel, thread)
-		t.Errorf("first message not updated to the outcome: %s", blocksText(m))
+		t.Errorf("first message not updated to the outcome: %s", m.BlocksText())
 	}
 	inv, err := h.store.Thread(context.Background(), channel, thread)
 	if err != nil || inv.State != handlers.StateDone || inv.Report == nil {
@@ -257,8 +226,8 @@ func TestE2EAlarmMessage(t *testing.T) {
 	if !ok {
 		t.Fatalf("no report in the alarm's thread: %+v", h.srv.Thread(alarmsCh, ts))
 	}
-	if !strings.Contains(blocksText(rep), "orders-table") {
-		t.Errorf("report does not name the culprit: %s", blocksText(rep))
+	if !strings.Contains(rep.BlocksText(), "orders-table") {
+		t.Errorf("report does not name the culprit: %s", rep.BlocksText())
 	}
 	// A later OK is noted in the thread.
 	okTS := h.srv.Post(slacktest.Message{Channel: alarmsCh, BotID: "B0AWS"})
@@ -372,7 +341,7 @@ func TestE2EFollowUp(t *testing.T) {
 				msgs := h.srv.Thread(channel, thread)
 				for _, m := range msgs[before:] {
 					if m.User == slacktest.BotUserID {
-						got = blocksText(m)
+						got = m.BlocksText()
 						return true
 					}
 				}
@@ -412,7 +381,7 @@ func TestE2ENotesAndRerun(t *testing.T) {
 	var second slacktest.Message
 	if !h.srv.WaitFor(10*time.Second, func() bool {
 		for _, m := range h.srv.Thread(channel, thread) {
-			if m.TS != first.TS && m.User == slacktest.BotUserID && strings.Contains(blocksText(m), "*Summary*") {
+			if m.TS != first.TS && m.User == slacktest.BotUserID && strings.Contains(m.BlocksText(), "*Summary*") {
 				second = m
 				return true
 			}
@@ -421,7 +390,7 @@ func TestE2ENotesAndRerun(t *testing.T) {
 	}) {
 		t.Fatal("no second report")
 	}
-	text := blocksText(second)
+	text := second.BlocksText()
 	if !strings.Contains(text, "Notes from the thread") || !strings.Contains(text, "payments looks fine") {
 		t.Errorf("the second report does not show the note:\n%s", text)
 	}
@@ -448,10 +417,10 @@ func TestE2EButton(t *testing.T) {
 	}
 	if !h.srv.WaitFor(5*time.Second, func() bool {
 		m, _ := h.srv.Message(channel, rep.TS)
-		return len(m.Updates) > 0 && strings.Contains(blocksText(m), "Accepted by <@U0CAROL>")
+		return len(m.Updates) > 0 && strings.Contains(m.BlocksText(), "Accepted by <@U0CAROL>")
 	}) {
 		m, _ := h.srv.Message(channel, rep.TS)
-		t.Fatalf("the report was not updated: %s", blocksText(m))
+		t.Fatalf("the report was not updated: %s", m.BlocksText())
 	}
 	inv, err := h.store.Thread(context.Background(), channel, thread)
 	if err != nil || len(inv.Feedback) != 1 {
@@ -465,7 +434,7 @@ func TestE2EButton(t *testing.T) {
 	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, rep.TS, thread, handlers.ActionChanges, thread+"/-1"))
 	if !h.srv.WaitFor(5*time.Second, func() bool {
 		msgs := h.srv.Thread(channel, thread)
-		return len(msgs) > before && strings.Contains(blocksText(msgs[len(msgs)-1]), "PutResourcePolicy")
+		return len(msgs) > before && strings.Contains(msgs[len(msgs)-1].BlocksText(), "PutResourcePolicy")
 	}) {
 		t.Error("What changed? did not answer")
 	}
@@ -637,8 +606,8 @@ func TestE2EResourceTarget(t *testing.T) {
 		t.Fatalf("no investigation of the table's alarm: %+v", h.srv.Messages(channel))
 	}
 	rep, ok := h.report(channel, root, 10*time.Second)
-	if !ok || !strings.Contains(blocksText(rep), "telemetry 12:04") {
-		t.Errorf("the report does not read the 2h window: %s", blocksText(rep))
+	if !ok || !strings.Contains(rep.BlocksText(), "telemetry 12:04") {
+		t.Errorf("the report does not read the 2h window: %s", rep.BlocksText())
 	}
 }
 
@@ -721,15 +690,15 @@ func TestE2EDeadline(t *testing.T) {
 	if !ok {
 		t.Fatal("no report")
 	}
-	if !strings.Contains(blocksText(rep), "deadline") {
-		t.Errorf("the report does not say the deadline cut it short:\n%s", blocksText(rep))
+	if !strings.Contains(rep.BlocksText(), "deadline") {
+		t.Errorf("the report does not say the deadline cut it short:\n%s", rep.BlocksText())
 	}
 	if !h.srv.WaitFor(5*time.Second, func() bool {
 		m, _ := h.srv.Message(channel, thread)
-		return strings.Contains(blocksText(m), "cut it short")
+		return strings.Contains(m.BlocksText(), "cut it short")
 	}) {
 		m, _ := h.srv.Message(channel, thread)
-		t.Errorf("status = %s", blocksText(m))
+		t.Errorf("status = %s", m.BlocksText())
 	}
 }
 
@@ -756,8 +725,8 @@ func TestE2EGraceExpires(t *testing.T) {
 		t.Errorf("Serve took %s to return", d)
 	}
 	m, _ := h.srv.Message(channel, thread)
-	if !strings.Contains(blocksText(m), "restarting") {
-		t.Errorf("status = %s", blocksText(m))
+	if !strings.Contains(m.BlocksText(), "restarting") {
+		t.Errorf("status = %s", m.BlocksText())
 	}
 }
 
@@ -836,7 +805,7 @@ func TestE2EPostmortem(t *testing.T) {
 		if len(msgs) <= before {
 			return false
 		}
-		last = blocksText(msgs[len(msgs)-1])
+		last = msgs[len(msgs)-1].BlocksText()
 		return strings.Contains(last, "Postmortem draft")
 	}) {
 		t.Fatal("no postmortem draft in the thread")

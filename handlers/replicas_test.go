@@ -303,7 +303,7 @@ func (r *replica) kill() {
 func botThreadMessages(srv *slacktest.Server, ch, thread, text string) []slacktest.Message {
 	var out []slacktest.Message
 	for _, m := range srv.Thread(ch, thread) {
-		if m.TS != thread && m.User == slacktest.BotUserID && strings.Contains(blocksText(m), text) {
+		if m.TS != thread && m.User == slacktest.BotUserID && strings.Contains(m.BlocksText(), text) {
 			out = append(out, m)
 		}
 	}
@@ -313,7 +313,7 @@ func botThreadMessages(srv *slacktest.Server, ch, thread, text string) []slackte
 // callText is the text of a chat.postMessage call: its blocks' texts and
 // its fallback.
 func callText(c slacktest.Call) string {
-	return blocksText(slacktest.Message{Blocks: json.RawMessage(c.Args["blocks"])}) + "\n" + c.Args["text"]
+	return slacktest.Message{Blocks: json.RawMessage(c.Args["blocks"])}.BlocksText() + "\n" + c.Args["text"]
 }
 
 // slash runs /investigate as user and returns its thread, the bot's first
@@ -351,7 +351,7 @@ func mention(t *testing.T, srv *slacktest.Server, thread, question string) strin
 	if !srv.WaitFor(10*time.Second, func() bool {
 		for _, m := range srv.Thread(channel, thread)[before:] {
 			if m.User == slacktest.BotUserID {
-				got = blocksText(m)
+				got = m.BlocksText()
 				return true
 			}
 		}
@@ -438,8 +438,8 @@ func testRestart(t *testing.T, kind, where string) {
 	if !strings.Contains(string(notice.Blocks), handlers.ActionRerun) {
 		t.Errorf("the notice has no Re-run button: %s", notice.Blocks)
 	}
-	if m, _ := srv.Message(channel, cut); !strings.Contains(blocksText(m), "Could not investigate") || !strings.Contains(blocksText(m), "restarted") {
-		t.Errorf("the status message was not updated: %s", blocksText(m))
+	if m, _ := srv.Message(channel, cut); !strings.Contains(m.BlocksText(), "Could not investigate") || !strings.Contains(m.BlocksText(), "restarted") {
+		t.Errorf("the status message was not updated: %s", m.BlocksText())
 	}
 	if !srv.WaitFor(5*time.Second, func() bool {
 		inv, err := stB.Thread(ctx, channel, cut)

@@ -469,7 +469,7 @@ func (p *phase) results(srv *slacktest.Server) results {
 			continue
 		}
 		m.Posted = c.At
-		for _, u := range mentions(c.Args["text"] + "\n" + blocksText(slacktest.Message{Blocks: json.RawMessage(c.Args["blocks"])})) {
+		for _, u := range mentions(c.Args["text"] + "\n" + slacktest.Message{Blocks: json.RawMessage(c.Args["blocks"])}.BlocksText()) {
 			if _, ok := p.sent[u]; ok {
 				roots[u] = append(roots[u], m)
 			}
@@ -509,14 +509,14 @@ func (p *phase) results(srv *slacktest.Server) results {
 		p.threads[root.TS] = u
 		r.first = append(r.first, root.Posted.Sub(p.sent[u]))
 		n, failures := 0, 0
-		if strings.Contains(blocksText(root), "Could not investigate") {
+		if strings.Contains(root.BlocksText(), "Could not investigate") {
 			failures++
 		}
 		for _, m := range srv.Thread(p.channel, root.TS) {
 			if m.User != slacktest.BotUserID || m.TS == root.TS {
 				continue
 			}
-			t := blocksText(m)
+			t := m.BlocksText()
 			if strings.Contains(t, "Could not investigate") {
 				failures++
 			}
@@ -546,7 +546,7 @@ func (p *phase) results(srv *slacktest.Server) results {
 			// the requester was told privately.
 			r.final++
 			r.failed++
-			if t := blocksText(root); strings.Contains(t, "Exception") || strings.Contains(t, "not authorized") {
+			if t := root.BlocksText(); strings.Contains(t, "Exception") || strings.Contains(t, "not authorized") {
 				r.failedSaid++
 			}
 		}
@@ -625,7 +625,7 @@ func alarmAnswers(srv *slacktest.Server, tss []string, pressed map[string]bool) 
 			if m.User != slacktest.BotUserID {
 				continue
 			}
-			switch t := blocksText(m); {
+			switch t := m.BlocksText(); {
 			case strings.Contains(t, "*Summary*"), strings.Contains(t, "I follow it there"):
 				if n == 0 {
 					if strings.Contains(t, "*Summary*") {
@@ -659,7 +659,7 @@ func rerunRestarted(srv *slacktest.Server, pressed map[string]bool, channel stri
 		if m.User != slacktest.BotUserID || m.ThreadTS == "" || pressed[m.ThreadTS] {
 			continue
 		}
-		if t := blocksText(m); strings.Contains(t, "I restarted while") || strings.Contains(t, "I'm restarting") {
+		if t := m.BlocksText(); strings.Contains(t, "I restarted while") || strings.Contains(t, "I'm restarting") {
 			u := requester(m.ThreadTS)
 			if u == "" {
 				continue
@@ -678,37 +678,6 @@ func baselineAnswered(srv *slacktest.Server) int {
 		}
 	}
 	return n
-}
-
-// blocksText is every text in a message's blocks, joined.
-func blocksText(m slacktest.Message) string {
-	var blocks any
-	_ = json.Unmarshal(m.Blocks, &blocks)
-	var b strings.Builder
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			if s, ok := x["text"].(string); ok {
-				b.WriteString(s)
-				b.WriteString("\n")
-			}
-			for k, e := range x {
-				if k != "text" {
-					walk(e)
-				}
-			}
-			if t, ok := x["text"].(map[string]any); ok {
-				walk(t)
-			}
-		}
-	}
-	walk(blocks)
-	return b.String()
 }
 
 func freeAddr() (string, error) {

@@ -861,3 +861,35 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	_, _ = w.Write([]byte("OK - " + fmt.Sprint(len(data))))
 }
+
+// BlocksText is every text in the message's blocks, joined by newlines, for
+// assertions; the order of a block's fields is not kept.
+func (m Message) BlocksText() string {
+	var blocks any
+	_ = json.Unmarshal(m.Blocks, &blocks)
+	var b strings.Builder
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			if s, ok := x["text"].(string); ok {
+				b.WriteString(s)
+				b.WriteString("\n")
+			}
+			for k, e := range x {
+				if k != "text" {
+					walk(e)
+				}
+			}
+			if t, ok := x["text"].(map[string]any); ok {
+				walk(t)
+			}
+		}
+	}
+	walk(blocks)
+	return b.String()
+}
