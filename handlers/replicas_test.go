@@ -77,6 +77,20 @@ func openStore(t *testing.T, kind, where string) store.Store {
 }
 
 // newTable names a new DynamoDB table for a test.
+// sharedStores opens two handles on one store, as two replicas would: one
+// Memory, or two clients of one DynamoDB table, closed when the test ends.
+func sharedStores(t *testing.T, kind string) (handlers.Store, handlers.Store) {
+	t.Helper()
+	if kind == "memory" {
+		m := handlers.NewMemory(0)
+		return m, m
+	}
+	table := newTable(t)
+	a, b := openStore(t, kind, table), openStore(t, kind, table)
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
 func newTable(t *testing.T) string {
 	return fmt.Sprintf("handlers-%s-%d", strings.ReplaceAll(strings.ReplaceAll(t.Name(), "/", "-"), "_", "-"), dynamo.seq.Add(1))
 }
@@ -494,17 +508,7 @@ func openAndRead(t *testing.T, kind, where, thread string) (handlers.Investigati
 func TestReplicaTakesOverCrashedReplica(t *testing.T) {
 	for _, kind := range []string{"dynamodb", "memory"} {
 		t.Run(kind, func(t *testing.T) {
-			var stA, stB handlers.Store
-			if kind == "memory" {
-				m := handlers.NewMemory(0)
-				stA, stB = m, m
-			} else {
-				table := newTable(t)
-				a, b := openStore(t, kind, table), openStore(t, kind, table)
-				defer a.Close()
-				defer b.Close()
-				stA, stB = a, b
-			}
+			stA, stB := sharedStores(t, kind)
 			srv := slacktest.NewServer()
 			defer srv.Close()
 			leaseTTL := time.Second
@@ -550,17 +554,7 @@ func TestReplicaTakesOverCrashedReplica(t *testing.T) {
 func TestTwoReplicas(t *testing.T) {
 	for _, kind := range []string{"dynamodb", "memory"} {
 		t.Run(kind, func(t *testing.T) {
-			var stA, stB handlers.Store
-			if kind == "memory" {
-				m := handlers.NewMemory(0)
-				stA, stB = m, m
-			} else {
-				table := newTable(t)
-				a, b := openStore(t, kind, table), openStore(t, kind, table)
-				defer a.Close()
-				defer b.Close()
-				stA, stB = a, b
-			}
+			stA, stB := sharedStores(t, kind)
 			testTwoReplicas(t, stA, stB)
 		})
 	}
