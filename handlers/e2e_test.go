@@ -35,7 +35,7 @@ type harness struct {
 	t      testing.TB
 	srv    *slacktest.Server
 	bot    *handlers.Bot
-	store  *handlers.Memory
+	store  handlers.Store
 	sc     *scenario.Scenario
 	cancel context.CancelFunc
 	done   chan error
@@ -47,6 +47,8 @@ type setup struct {
 	cfg      handlers.Config
 	opts     handlers.Options
 	sim      sim.Options
+	// store is the bot's store; a new Memory when nil.
+	store handlers.Store
 }
 
 func newHarness(t testing.TB, s setup) *harness {
@@ -68,7 +70,10 @@ func newHarness(t testing.TB, s setup) *harness {
 	srv := slacktest.NewServer()
 	api := slack.New(slacktest.BotToken, slack.OptionAPIURL(srv.URL), slack.OptionAppLevelToken(slacktest.AppToken))
 	sm := socketmode.New(api)
-	store := handlers.NewMemory(0)
+	var store handlers.Store = handlers.NewMemory(0)
+	if s.store != nil {
+		store = s.store
+	}
 	opts := s.opts
 	opts.Clock = backend.Now
 	if opts.UpdateInterval == 0 {

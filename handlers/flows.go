@@ -44,14 +44,19 @@ func (b *Bot) routeCommand(payload json.RawMessage) (any, job) {
 	}
 	s := start{ch: ch, channel: cmd.ChannelID, user: cmd.UserID, responseURL: cmd.ResponseURL, target: c.Target, region: c.Region, now: c.At, lookback: c.Since}
 	return nil, job{
-		run: func(ctx context.Context) {
-			if !b.claim(ctx, "command:"+cmd.TriggerID) {
-				return
-			}
-			b.start(ctx, s)
-		},
-		busy: func() { b.tell(context.Background(), s, "I'm too busy right now; try again in a minute.") },
+		key:  eventKey("command", cmd.TriggerID),
+		run:  func(ctx context.Context) { b.start(ctx, s) },
+		tell: func(ctx context.Context, text string) { b.tell(ctx, s, text) },
 	}
+}
+
+// eventKey is the key of an event (Event.Key) of a kind and an id; "" when
+// the id is missing.
+func eventKey(kind, id string, more ...string) string {
+	if id == "" {
+		return ""
+	}
+	return kind + ":" + strings.Join(append([]string{id}, more...), "/")
 }
 
 // routeEvent turns an Events API payload into work: a mention, an alarm
@@ -77,11 +82,7 @@ func (b *Bot) routeEvent(payload json.RawMessage) job {
 		if m.fromBot() {
 			return job{}
 		}
-		return job{run: func(ctx context.Context) {
-			if b.claim(ctx, "event:"+cb.EventID) {
-				b.onMention(ctx, ch, m)
-			}
-		}}
+		return job{key: eventKey("event", cb.EventID), run: func(ctx context.Context) { b.onMention(ctx, ch, m) }}
 	case "message":
 		switch m.Subtype {
 		case "", "bot_message", "thread_broadcast", "file_share":
@@ -92,20 +93,18 @@ func (b *Bot) routeEvent(payload json.RawMessage) job {
 			if m.inThread() || !ch.watches(m) {
 				return job{}
 			}
-			return job{run: func(ctx context.Context) {
-				if b.claim(ctx, "event:"+cb.EventID) && b.claim(ctx, "alarm:"+m.Channel+"/"+m.TS) {
-					b.onBotMessage(ctx, ch, m)
-				}
-			}}
+			return job{
+				// Keyed by the message, not the event: the same message
+				// may come as more than one event.
+				key:  eventKey("alarm", m.Channel, m.TS),
+				run:  func(ctx context.Context) { b.onBotMessage(ctx, ch, m) },
+				tell: func(ctx context.Context, text string) { b.reply(ctx, m.Channel, m.TS, text) },
+			}
 		}
 		if !m.inThread() || b.mentionsMe(m.Text) {
 			return job{} // top-level chatter; mentions come as app_mention
 		}
-		return job{run: func(ctx context.Context) {
-			if b.claim(ctx, "event:"+cb.EventID) {
-				b.onThreadMessage(ctx, m)
-			}
-		}}
+		return job{key: eventKey("event", cb.EventID), run: func(ctx context.Context) { b.onThreadMessage(ctx, m) }}
 	}
 	return job{}
 }
@@ -124,16 +123,20 @@ func (b *Bot) routeInteraction(payload json.RawMessage) job {
 	if !strings.HasPrefix(a.ActionID, "unstuck.") {
 		return job{}
 	}
-	return job{run: func(ctx context.Context) {
-		if !b.claim(ctx, "action:"+p.TriggerID+"/"+a.ActionID+"/"+a.ActionTS) {
-			return
-		}
-		if !b.allowed(ctx, ch, p.User.ID) {
-			b.ephemeral(ctx, p.channel(), p.User.ID, p.threadTS(), "Only members of this channel's unstuck user group may use these buttons.")
-			return
-		}
-		b.onAction(ctx, ch, p, a.ActionID, a.Value)
-	}}
+	return job{
+		key:  eventKey("action", p.TriggerID, a.ActionID, a.ActionTS),
+		tell: func(ctx context.Context, text string) { b.ephemeral(ctx, p.channel(), p.User.ID, p.threadTS(), text) },
+		run:  func(ctx context.Context) { b.onInteraction(ctx, ch, p, a.ActionID, a.Value) },
+	}
+}
+
+// onInteraction handles a button click.
+func (b *Bot) onInteraction(ctx context.Context, ch Channel, p blockActions, actionID, value string) {
+	if !b.allowed(ctx, ch, p.User.ID) {
+		b.ephemeral(ctx, p.channel(), p.User.ID, p.threadTS(), "Only members of this channel's unstuck user group may use these buttons.")
+		return
+	}
+	b.onAction(ctx, ch, p, actionID, value)
 }
 
 func (b *Bot) isSelf(m message) bool {
@@ -142,19 +145,6 @@ func (b *Bot) isSelf(m message) bool {
 
 func (b *Bot) mentionsMe(text string) bool {
 	return b.botUserID != "" && strings.Contains(text, "<@"+b.botUserID)
-}
-
-// claim de-duplicates deliveries; a store failure lets the work through.
-func (b *Bot) claim(ctx context.Context, key string) bool {
-	ok, err := b.store.Claim(ctx, key)
-	if err != nil {
-		b.log.Warn("de-dup store", "err", err)
-		return true
-	}
-	if !ok {
-		b.log.Info("duplicate delivery ignored", "key", key)
-	}
-	return ok
 }
 
 // allowed checks the channel's user-group restriction.
@@ -382,6 +372,10 @@ func (b *Bot) start(ctx context.Context, s start) {
 	}
 	if err := b.store.Put(ctx, inv); err != nil {
 		b.log.Error("store", "err", err)
+	} else {
+		// From here on the investigation is kept (Interrupted), not the
+		// event that started it.
+		b.handledWith(ctx)
 	}
 	if !b.work.slow.submit(func(ctx context.Context) { b.investigate(ctx, inv, backend, view, lease) }) {
 		inv.State, inv.Error = StateFailed, "too many investigations are waiting; try again in a few minutes"

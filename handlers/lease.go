@@ -45,7 +45,12 @@ type hold struct {
 // acquire takes the lease on the investigation of a thread for owner and
 // starts renewing it; nil when another owner holds it.
 func (b *Bot) acquire(ctx context.Context, channel, threadTS, owner string) (*hold, error) {
-	key := LeaseKey(channel, threadTS)
+	return b.acquireKey(ctx, LeaseKey(channel, threadTS), owner)
+}
+
+// acquireKey takes the lease key for owner and starts renewing it; nil
+// when another owner holds it.
+func (b *Bot) acquireKey(ctx context.Context, key, owner string) (*hold, error) {
 	at := time.Now()
 	ok, err := b.store.Acquire(ctx, key, owner, b.opts.LeaseTTL)
 	if err != nil {
@@ -192,6 +197,70 @@ func (b *Bot) recoverOne(ctx context.Context, inv Investigation) {
 	cur.State, cur.Error = StateFailed, errRestarted
 	if err := b.store.Put(ctx, cur); err != nil {
 		b.log.Error("store", "err", err)
+	}
+}
+
+// eventGrace is how old an unhandled event must be before a periodic pass
+// takes it over: longer than the moment between keeping an event and
+// taking its lease (intake).
+const eventGrace = 10 * time.Second
+
+// maxEventRetries is how many times an event is taken over: an event whose
+// handling brought its process down twice is not tried a third time.
+const maxEventRetries = 1
+
+// gaveUpText is what the sender of an event is told when the bot gives up
+// on it.
+const gaveUpText = ":warning: I restarted twice while I was handling this, so I stopped trying. Please ask again."
+
+// recoverEvents handles the events acknowledged and kept (Inbox) whose
+// handler stopped or crashed before it finished with them: for each, the
+// one replica that acquires its lease counts a retry and queues its work
+// again, as if Slack had delivered it again. before bounds when they
+// arrived.
+func (b *Bot) recoverEvents(ctx context.Context, before time.Time) {
+	evs, err := b.store.Unhandled(ctx, before)
+	if err != nil {
+		b.log.Warn("unhandled events", "err", err)
+		return
+	}
+	for _, ev := range evs {
+		if ctx.Err() != nil {
+			return
+		}
+		h, err := b.acquireKey(ctx, EventLeaseKey(ev.Key), b.owner("retry"))
+		if err != nil {
+			b.log.Warn("unhandled event: lease", "key", ev.Key, "err", err)
+			continue
+		}
+		if h == nil {
+			continue // another replica handles it
+		}
+		// Read it again under the lease: its handler may have finished
+		// it since the list was read.
+		cur, ok, err := b.store.Retry(ctx, ev.Key)
+		if err != nil || !ok {
+			h.release(context.WithoutCancel(ctx))
+			continue
+		}
+		_, j := b.route(envelope{Type: cur.Type, Payload: cur.Payload})
+		switch {
+		case j.run == nil:
+			// Nothing to do for it now (the channel is no longer served).
+			b.handled(ctx, cur.Key)
+			h.release(context.WithoutCancel(ctx))
+		case cur.Retries > maxEventRetries:
+			b.log.Warn("giving up on an event whose handling stopped more than once", "key", cur.Key, "retries", cur.Retries)
+			if j.tell != nil {
+				j.tell(ctx, gaveUpText)
+			}
+			b.handled(ctx, cur.Key)
+			h.release(context.WithoutCancel(ctx))
+		default:
+			b.log.Info("handling an event a stop cut off", "key", cur.Key, "type", cur.Type, "received", cur.Received)
+			j.key = cur.Key
+			b.dispatch(b.work, j, h, true)
+		}
 	}
 }
 

@@ -150,11 +150,18 @@ type crashingStore struct {
 	c *crash
 }
 
-func (s crashingStore) Claim(ctx context.Context, key string) (bool, error) {
+func (s crashingStore) Receive(ctx context.Context, ev handlers.Event) (bool, error) {
 	if err := s.c.err(); err != nil {
 		return false, err
 	}
-	return s.Store.Claim(ctx, key)
+	return s.Store.Receive(ctx, ev)
+}
+
+func (s crashingStore) Handled(ctx context.Context, key string) error {
+	if err := s.c.err(); err != nil {
+		return err
+	}
+	return s.Store.Handled(ctx, key)
 }
 
 func (s crashingStore) Put(ctx context.Context, inv handlers.Investigation) error {

@@ -74,6 +74,8 @@ func (p *pool) close() { p.once.Do(func() { close(p.jobs) }) }
 // investigation never delays an answer.
 type workers struct {
 	quick, slow *pool
+	// intake counts the envelopes being kept and acknowledged.
+	intake sync.WaitGroup
 }
 
 // Serve runs the bot on a socket-mode client until ctx ends, then stops
@@ -98,9 +100,13 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 	// Before taking work: the investigations a stop or a crash cut off
 	// (this process's before it restarted, or another replica's) are
 	// marked failed and their threads told; then again every
-	// RecoverEvery, for leases that expire later.
+	// RecoverEvery, for leases that expire later. The events acknowledged
+	// and not handled are handled again: at start all whose lease is free
+	// (this process has none in hand yet), later those older than
+	// eventGrace.
 	rctx, cancelRecover := context.WithTimeout(ctx, 2*time.Minute)
 	b.recoverInterrupted(rctx)
+	b.recoverEvents(rctx, time.Now())
 	cancelRecover()
 	recoverCtx, stopRecover := context.WithCancel(ctx)
 	defer stopRecover()
@@ -115,6 +121,7 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 				return
 			case <-t.C:
 				b.recoverInterrupted(recoverCtx)
+				b.recoverEvents(recoverCtx, time.Now().Add(-eventGrace))
 			}
 		}
 	}()
@@ -146,6 +153,7 @@ loop:
 	stopRun()
 	stopRecover()
 	<-recoverDone
+	w.intake.Wait()
 	b.log.Info("stopping: finishing in-flight work", "grace", b.opts.Grace)
 	w.quick.close()
 	finished := make(chan struct{})
@@ -223,7 +231,16 @@ func (b *Bot) onSocketEvent(ctx context.Context, sm *socketmode.Client, w *worke
 	default:
 		return
 	}
-	payload, job := b.route(env)
+	payload, j := b.route(env)
+	if j.run == nil {
+		b.ack(ctx, sm, env, payload, arrived)
+		return
+	}
+	w.intake.Go(func() { b.intake(ctx, sm, w, env, payload, j, arrived) })
+}
+
+// ack acknowledges an envelope with its payload.
+func (b *Bot) ack(ctx context.Context, sm *socketmode.Client, env envelope, payload any, arrived time.Time) {
 	ackCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := sm.AckCtx(ackCtx, env.EnvelopeID, payload)
 	cancel()
@@ -231,27 +248,118 @@ func (b *Bot) onSocketEvent(ctx context.Context, sm *socketmode.Client, w *worke
 	if err != nil {
 		b.log.Warn("ack failed", "envelope", env.EnvelopeID, "err", err)
 	}
-	if job.run == nil {
+}
+
+// receiveTimeout bounds keeping an event before it is acknowledged: Slack
+// wants the acknowledgement within 3s.
+const receiveTimeout = 1500 * time.Millisecond
+
+// intake keeps an event in the store, acknowledges it, takes the lease on
+// handling it and queues its work. An event is kept before it is
+// acknowledged because Slack does not deliver an acknowledged envelope
+// again: if this process dies before the event is handled, whoever comes
+// next finds it (recoverEvents). A duplicate delivery is acknowledged and
+// dropped. When the store fails, the event is handled without being kept.
+func (b *Bot) intake(ctx context.Context, sm *socketmode.Client, w *workers, env envelope, ackPayload any, j job, arrived time.Time) {
+	ev := Event{Key: j.key, Type: env.Type, Payload: env.Payload, Received: time.Now()}
+	rctx, cancel := context.WithTimeout(ctx, receiveTimeout)
+	first, err := b.store.Receive(rctx, ev)
+	cancel()
+	kept := err == nil
+	if err != nil {
+		if ctx.Err() != nil {
+			return // stopping: left unacknowledged, Slack delivers it again
+		}
+		b.log.Warn("event store: handling the event without keeping it", "key", j.key, "err", err)
+		first = true
+	}
+	// Kept, it is this process's to handle even if it is stopping now.
+	ctx = context.WithoutCancel(ctx)
+	b.ack(ctx, sm, env, ackPayload, arrived)
+	if !first {
+		b.log.Info("duplicate delivery ignored", "key", j.key)
 		return
 	}
-	p := w.quick
-	if job.slow {
-		p = w.slow
-	}
-	if !p.submit(job.run) {
-		b.log.Warn("queue full: dropping work", "envelope", env.EnvelopeID, "type", env.Type)
-		if job.busy != nil {
-			go job.busy()
+	var lease *hold
+	if kept {
+		h, err := b.acquireKey(ctx, EventLeaseKey(j.key), b.owner("event"))
+		switch {
+		case err != nil:
+			b.log.Warn("event lease: handling the event without it", "key", j.key, "err", err)
+		case h == nil:
+			return // another replica took it over already
 		}
+		lease = h
+	}
+	b.dispatch(w, j, lease, kept)
+}
+
+// dispatch queues an event's work. The work runs under the event's lease
+// (nil when the event is not kept) and marks the event handled when it
+// ends, unless shutdown cut it off: then the event is left for whoever
+// comes next.
+func (b *Bot) dispatch(w *workers, j job, lease *hold, kept bool) {
+	finish := func(ctx context.Context, handled bool) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OutcomeTimeout)
+		defer cancel()
+		if kept && handled {
+			b.handled(ctx, j.key)
+		}
+		lease.release(ctx)
+	}
+	run := func(ctx context.Context) {
+		handled := false
+		defer func() { finish(ctx, handled) }()
+		if ctx.Err() != nil {
+			return // cut off by shutdown before it ran
+		}
+		if kept {
+			ctx = withEvent(ctx, j.key)
+		}
+		j.run(ctx)
+		handled = ctx.Err() == nil
+	}
+	if !w.quick.submit(run) {
+		b.log.Warn("queue full: dropping work", "key", j.key)
+		go func() {
+			if j.tell != nil {
+				j.tell(context.Background(), "I'm too busy right now; try again in a minute.")
+			}
+			finish(context.Background(), true)
+		}()
 	}
 }
 
 // job is the work an envelope asks for.
 type job struct {
-	run  func(context.Context)
-	slow bool
-	// busy tells the user when the queue is full.
-	busy func()
+	// key identifies the event across deliveries (Event.Key).
+	key string
+	run func(context.Context)
+	// tell answers whoever sent the event, when its work cannot be done;
+	// nil when there is nobody to tell.
+	tell func(ctx context.Context, text string)
+}
+
+type eventKeyCtx struct{}
+
+// withEvent marks ctx as the handling of the kept event key.
+func withEvent(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, eventKeyCtx{}, key)
+}
+
+// handledWith marks the kept event whose handling ctx is, if any, handled:
+// its work is kept elsewhere from now on (an investigation that was Put).
+func (b *Bot) handledWith(ctx context.Context) {
+	if key, ok := ctx.Value(eventKeyCtx{}).(string); ok {
+		b.handled(ctx, key)
+	}
+}
+
+// handled forgets a kept event.
+func (b *Bot) handled(ctx context.Context, key string) {
+	if err := b.store.Handled(ctx, key); err != nil {
+		b.log.Warn("event store: handled", "key", key, "err", err)
+	}
 }
 
 // route decides, without I/O, what an envelope's acknowledgement carries
@@ -259,13 +367,18 @@ type job struct {
 func (b *Bot) route(env envelope) (ackPayload any, j job) {
 	switch env.Type {
 	case socketmode.RequestTypeSlashCommands:
-		return b.routeCommand(env.Payload)
+		ackPayload, j = b.routeCommand(env.Payload)
 	case socketmode.RequestTypeEventsAPI:
-		return nil, b.routeEvent(env.Payload)
+		j = b.routeEvent(env.Payload)
 	case socketmode.RequestTypeInteractive:
-		return nil, b.routeInteraction(env.Payload)
+		j = b.routeInteraction(env.Payload)
 	}
-	return nil, job{}
+	if j.run != nil && j.key == "" {
+		// A payload without its id: its deliveries cannot be told apart
+		// beyond their envelope.
+		j.key = "envelope:" + env.EnvelopeID
+	}
+	return ackPayload, j
 }
 
 // errStopped marks work cut short by shutdown.

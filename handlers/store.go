@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -65,14 +66,11 @@ type Feedback struct {
 }
 
 // Store keeps investigations by thread, the notes and feedback of their
-// threads, the keys of the events already handled, and a lease per
-// investigation. Memory is one (a single process, lost on restart); package
+// threads, the events acknowledged (their keys, to drop second deliveries,
+// and the events themselves until they are handled), and leases. Memory is one (a single process, lost on restart); package
 // store has the file (bbolt) and DynamoDB ones, which survive restarts and
 // are shared by replicas.
 type Store interface {
-	// Claim records key and reports whether this is its first claim; a
-	// second delivery of the same event gets false.
-	Claim(ctx context.Context, key string) (bool, error)
 	// Put saves an investigation under its channel and thread.
 	Put(ctx context.Context, inv Investigation) error
 	// Thread returns the investigation of a thread, with its notes and
@@ -100,7 +98,53 @@ type Store interface {
 	// reads it again, marks it failed (or resumes it), Puts it, tells its
 	// thread and Releases the lease.
 	Interrupted(ctx context.Context) ([]Investigation, error)
+	// Inbox keeps the events acknowledged and not yet handled.
+	Inbox
 }
+
+// Event is a Slack delivery the bot acknowledged, kept until it is handled:
+// Slack does not deliver an acknowledged envelope again, so an event that a
+// stop or a crash cut off is found in the store and handled by whoever
+// comes next.
+type Event struct {
+	// Key identifies the event across its deliveries ("command:" and the
+	// trigger id, "event:" and the event id, ...). It is also its claim.
+	Key string `json:"key"`
+	// Type is the socket-mode envelope type: slash_commands, events_api
+	// or interactive.
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload"`
+	// Received is when it arrived, by the receiving replica's clock.
+	Received time.Time `json:"received"`
+	// Retries counts the times it was taken over after whoever handled it
+	// stopped.
+	Retries int `json:"retries,omitempty"`
+}
+
+// Inbox keeps the events the bot acknowledged until it has handled them.
+// Whoever handles an event holds the lease EventLeaseKey(key) from just
+// after Receive until after Handled.
+type Inbox interface {
+	// Receive records ev.Key and reports whether this is its first
+	// record (a second delivery of the same event gets false, for the
+	// store's claim TTL); when it is, ev is kept until Handled.
+	Receive(ctx context.Context, ev Event) (bool, error)
+	// Handled forgets a kept event; its claim stays. Forgetting an event
+	// that is not kept is a no-op.
+	Handled(ctx context.Context, key string) error
+	// Unhandled returns the kept events received before before whose
+	// lease nobody holds, oldest first: whoever handled them stopped.
+	//
+	// To take one over, a replica Acquires its lease (only one wins),
+	// calls Retry, handles it, calls Handled and Releases the lease.
+	Unhandled(ctx context.Context, before time.Time) ([]Event, error)
+	// Retry counts one more retry of a kept event and returns it, with
+	// the count; false when it is no longer kept (it was handled since).
+	Retry(ctx context.Context, key string) (Event, bool, error)
+}
+
+// EventLeaseKey is the key of the lease on handling the event key.
+func EventLeaseKey(key string) string { return "event/" + key }
 
 // Leases are named, expiring locks held by an owner. Expiry is decided by
 // the clock of whoever asks.
@@ -138,6 +182,7 @@ type Memory struct {
 	swept  time.Time
 	invs   map[string]*Investigation // by channel/thread
 	leases map[string]memLease
+	inbox  map[string]Event
 }
 
 type memLease struct {
@@ -151,7 +196,7 @@ func NewMemory(ttl time.Duration) *Memory {
 	if ttl <= 0 {
 		ttl = time.Hour
 	}
-	return &Memory{ttl: ttl, now: time.Now, claims: map[string]time.Time{}, invs: map[string]*Investigation{}, leases: map[string]memLease{}}
+	return &Memory{ttl: ttl, now: time.Now, claims: map[string]time.Time{}, invs: map[string]*Investigation{}, leases: map[string]memLease{}, inbox: map[string]Event{}}
 }
 
 // WithClock makes now the clock that claims and leases expire by (time.Now
@@ -163,10 +208,15 @@ func (m *Memory) WithClock(now func() time.Time) *Memory {
 
 func threadKey(channel, ts string) string { return channel + "/" + ts }
 
-// Claim implements Store.
+// Claim records key and reports whether this is its first claim within
+// the TTL.
 func (m *Memory) Claim(_ context.Context, key string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.claim(key), nil
+}
+
+func (m *Memory) claim(key string) bool {
 	now := m.now()
 	if now.Sub(m.swept) > m.ttl/4 {
 		for k, t := range m.claims {
@@ -182,10 +232,74 @@ func (m *Memory) Claim(_ context.Context, key string) (bool, error) {
 		m.swept = now
 	}
 	if t, ok := m.claims[key]; ok && now.Sub(t) < m.ttl {
-		return false, nil
+		return false
 	}
 	m.claims[key] = now
+	return true
+}
+
+// Receive implements Inbox.
+func (m *Memory) Receive(_ context.Context, ev Event) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.claim(ev.Key) {
+		return false, nil
+	}
+	ev.Payload = slices.Clone(ev.Payload)
+	m.inbox[ev.Key] = ev
 	return true, nil
+}
+
+// Handled implements Inbox.
+func (m *Memory) Handled(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.inbox, key)
+	return nil
+}
+
+// Unhandled implements Inbox.
+func (m *Memory) Unhandled(_ context.Context, before time.Time) ([]Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	var out []Event
+	for _, ev := range m.inbox {
+		if !ev.Received.Before(before) {
+			continue
+		}
+		if l, ok := m.leases[EventLeaseKey(ev.Key)]; ok && now.Before(l.until) {
+			continue
+		}
+		ev.Payload = slices.Clone(ev.Payload)
+		out = append(out, ev)
+	}
+	SortEvents(out)
+	return out, nil
+}
+
+// Retry implements Inbox.
+func (m *Memory) Retry(_ context.Context, key string) (Event, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ev, ok := m.inbox[key]
+	if !ok {
+		return Event{}, false, nil
+	}
+	ev.Retries++
+	m.inbox[key] = ev
+	ev.Payload = slices.Clone(ev.Payload)
+	return ev, true, nil
+}
+
+// SortEvents sorts events oldest first, then by key.
+func SortEvents(evs []Event) {
+	slices.SortFunc(evs, func(a, b Event) int {
+		if c := a.Received.Compare(b.Received); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
 }
 
 // Put implements Store.

@@ -34,6 +34,7 @@ import (
 //	claims    event key                                  → until (Unix ns, 8 bytes big-endian)
 //	claimexp  until (8 bytes) event key                  → empty (expiry order, for sweeping)
 //	leases    lease key                                  → until (8 bytes) owner
+//	inbox     event key                                  → handlers.Event as JSON (kept until Handled)
 //
 // A second process that opens the same file waits a few seconds for its
 // lock and then fails: a file is for one bot; several replicas share a
@@ -57,6 +58,7 @@ var (
 	bClaims   = []byte("claims")
 	bClaimExp = []byte("claimexp")
 	bLeases   = []byte("leases")
+	bInbox    = []byte("inbox")
 )
 
 // sweepMax bounds the expired claims one write transaction deletes.
@@ -83,7 +85,7 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 	// A write waits at most this long for others to share its transaction.
 	db.MaxBatchDelay = 1 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bInv, bChan, bActive, bClaims, bClaimExp, bLeases} {
+		for _, b := range [][]byte{bInv, bChan, bActive, bClaims, bClaimExp, bLeases, bInbox} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -136,8 +138,23 @@ func (s *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	return s.db.Batch(fn)
 }
 
-// Claim implements handlers.Store.
+// Claim implements Store.
 func (s *Bolt) Claim(ctx context.Context, k string) (bool, error) {
+	claim := s.claimer()
+	var first bool
+	err := s.update(ctx, func(tx *bolt.Tx) (err error) {
+		first, err = claim(tx, k)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: claim: %w", err)
+	}
+	return first, nil
+}
+
+// claimer returns a function that claims a key in a write transaction,
+// sweeping expired claims now and then.
+func (s *Bolt) claimer() func(tx *bolt.Tx, k string) (bool, error) {
 	now := s.now()
 	sweep := false
 	s.mu.Lock()
@@ -145,35 +162,120 @@ func (s *Bolt) Claim(ctx context.Context, k string) (bool, error) {
 		sweep, s.swept = true, now
 	}
 	s.mu.Unlock()
-	var first bool
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		first = false
+	return func(tx *bolt.Tx, k string) (bool, error) {
 		claims, exp := tx.Bucket(bClaims), tx.Bucket(bClaimExp)
 		if sweep {
 			if err := sweepClaims(claims, exp, now); err != nil {
-				return err
+				return false, err
 			}
 		}
 		old := claims.Get([]byte(k))
 		if old != nil {
 			if now.Before(fromU64(old)) {
-				return nil
+				return false, nil
 			}
 			if err := exp.Delete(append(slices.Clone(old), k...)); err != nil {
-				return err
+				return false, err
 			}
 		}
 		until := u64(now.Add(s.ttl))
 		if err := claims.Put([]byte(k), until); err != nil {
+			return false, err
+		}
+		return true, exp.Put(append(until, k...), nil)
+	}
+}
+
+// Receive implements handlers.Inbox: the claim and the kept event are one
+// transaction.
+func (s *Bolt) Receive(ctx context.Context, ev handlers.Event) (bool, error) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return false, fmt.Errorf("store: receive %s: %w", ev.Key, err)
+	}
+	claim := s.claimer()
+	var first bool
+	err = s.update(ctx, func(tx *bolt.Tx) (err error) {
+		first, err = claim(tx, ev.Key)
+		if err != nil || !first {
 			return err
 		}
-		first = true
-		return exp.Put(append(until, k...), nil)
+		return tx.Bucket(bInbox).Put([]byte(ev.Key), data)
 	})
 	if err != nil {
-		return false, fmt.Errorf("store: claim: %w", err)
+		return false, fmt.Errorf("store: receive %s: %w", ev.Key, err)
 	}
 	return first, nil
+}
+
+// Handled implements handlers.Inbox.
+func (s *Bolt) Handled(ctx context.Context, k string) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bInbox).Delete([]byte(k))
+	})
+	if err != nil {
+		return fmt.Errorf("store: handled %s: %w", k, err)
+	}
+	return nil
+}
+
+// Unhandled implements handlers.Inbox.
+func (s *Bolt) Unhandled(ctx context.Context, before time.Time) ([]handlers.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out []handlers.Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		leases := tx.Bucket(bLeases)
+		return tx.Bucket(bInbox).ForEach(func(k, v []byte) error {
+			var ev handlers.Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("event %q: %w", k, err)
+			}
+			if !ev.Received.Before(before) {
+				return nil
+			}
+			if l, held := getLease(leases, handlers.EventLeaseKey(ev.Key)); held && now.Before(l.until) {
+				return nil
+			}
+			out = append(out, ev)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: unhandled: %w", err)
+	}
+	handlers.SortEvents(out)
+	return out, nil
+}
+
+// Retry implements handlers.Inbox.
+func (s *Bolt) Retry(ctx context.Context, k string) (handlers.Event, bool, error) {
+	var ev handlers.Event
+	var kept bool
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		ev, kept = handlers.Event{}, false
+		b := tx.Bucket(bInbox)
+		v := b.Get([]byte(k))
+		if v == nil {
+			return nil
+		}
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return err
+		}
+		ev.Retries++
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		kept = true
+		return b.Put([]byte(k), data)
+	})
+	if err != nil {
+		return handlers.Event{}, false, fmt.Errorf("store: retry %s: %w", k, err)
+	}
+	return ev, kept, nil
 }
 
 // sweepClaims deletes up to sweepMax claims expired by now.

@@ -52,6 +52,7 @@ type DynamoAPI interface {
 //	active (in flight)    ACTIVE                   <channel>#<thread_ts>           ch, ts, v (a token new with every Put)
 //	event claim           E#<event key>            E                               until (Unix ms), expires
 //	lease                 L#<lease key>            L                               owner, until (Unix ms), expires
+//	kept event (inbox)    INBOX                    <event key>                     data (handlers.Event as JSON), retries
 //
 // <started> is the start in UTC as 2006-01-02T15:04:05.000000000Z, so that
 // the sort key orders by time. Thread returns a thread's partition in one
@@ -230,6 +231,7 @@ const (
 	skFB    = "FB#"
 	skClaim = "E"
 	skLease = "L"
+	pkInbox = "INBOX"
 )
 
 func conditionFailed(err error) bool {
@@ -243,8 +245,16 @@ func untilAttrs(t time.Time) (types.AttributeValue, types.AttributeValue) {
 	return n(ms), n((ms + 999) / 1000)
 }
 
-// Claim implements handlers.Store.
+// Claim implements Store.
 func (d *Dynamo) Claim(ctx context.Context, k string) (bool, error) {
+	first, err := d.claim(ctx, k)
+	if err != nil {
+		return false, fmt.Errorf("store: claim: %w", err)
+	}
+	return first, nil
+}
+
+func (d *Dynamo) claim(ctx context.Context, k string) (bool, error) {
 	now := d.now()
 	until, expires := untilAttrs(now.Add(d.ttl))
 	_, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{
@@ -260,9 +270,119 @@ func (d *Dynamo) Claim(ctx context.Context, k string) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("store: claim: %w", err)
+		return false, err
 	}
 	return true, nil
+}
+
+// Receive implements handlers.Inbox: the claim, then the kept event. A
+// crash between the two writes loses the event as it would have been lost
+// without an inbox; the reverse order would keep the event of a duplicate
+// delivery.
+func (d *Dynamo) Receive(ctx context.Context, ev handlers.Event) (bool, error) {
+	name, data, err := encodeData(ev)
+	if err != nil {
+		return false, fmt.Errorf("store: receive %s: %w", ev.Key, err)
+	}
+	first, err := d.claim(ctx, ev.Key)
+	if err != nil || !first {
+		if err != nil {
+			err = fmt.Errorf("store: receive %s: %w", ev.Key, err)
+		}
+		return false, err
+	}
+	_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &d.table,
+		Item:      map[string]types.AttributeValue{"PK": s(pkInbox), "SK": s(ev.Key), name: data, "retries": n(int64(ev.Retries))},
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: receive %s: %w", ev.Key, err)
+	}
+	return true, nil
+}
+
+// Handled implements handlers.Inbox.
+func (d *Dynamo) Handled(ctx context.Context, k string) error {
+	_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &d.table, Key: itemKey(pkInbox, k)})
+	if err != nil {
+		return fmt.Errorf("store: handled %s: %w", k, err)
+	}
+	return nil
+}
+
+// inboxEvent decodes a kept event.
+func inboxEvent(item map[string]types.AttributeValue) (handlers.Event, error) {
+	var ev handlers.Event
+	if err := decodeData(item, &ev); err != nil {
+		return ev, err
+	}
+	if r, ok := getN(item, "retries"); ok {
+		ev.Retries = int(r)
+	}
+	return ev, nil
+}
+
+// Unhandled implements handlers.Inbox. The inbox is one partition: it
+// holds only the events in hand, a few per replica.
+func (d *Dynamo) Unhandled(ctx context.Context, before time.Time) ([]handlers.Event, error) {
+	now := d.now()
+	var kept []handlers.Event
+	p := dynamodb.NewQueryPaginator(d.api, &dynamodb.QueryInput{
+		TableName:                 &d.table,
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pkInbox)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store: unhandled: %w", err)
+		}
+		for _, item := range page.Items {
+			ev, err := inboxEvent(item)
+			if err != nil {
+				return nil, fmt.Errorf("store: unhandled: %w", err)
+			}
+			if ev.Received.Before(before) {
+				kept = append(kept, ev)
+			}
+		}
+	}
+	var out []handlers.Event
+	for _, ev := range kept {
+		h, err := d.held(ctx, handlers.EventLeaseKey(ev.Key), now)
+		if err != nil {
+			return nil, fmt.Errorf("store: unhandled: %w", err)
+		}
+		if !h {
+			out = append(out, ev)
+		}
+	}
+	handlers.SortEvents(out)
+	return out, nil
+}
+
+// Retry implements handlers.Inbox.
+func (d *Dynamo) Retry(ctx context.Context, k string) (handlers.Event, bool, error) {
+	out, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &d.table,
+		Key:                       itemKey(pkInbox, k),
+		UpdateExpression:          aws.String("ADD retries :one"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if conditionFailed(err) {
+		return handlers.Event{}, false, nil
+	}
+	if err != nil {
+		return handlers.Event{}, false, fmt.Errorf("store: retry %s: %w", k, err)
+	}
+	ev, err := inboxEvent(out.Attributes)
+	if err != nil {
+		return handlers.Event{}, false, fmt.Errorf("store: retry %s: %w", k, err)
+	}
+	return ev, true, nil
 }
 
 func encodeData(v any) (name string, av types.AttributeValue, err error) {

@@ -45,10 +45,15 @@ const DefaultPath = "unstuck.db"
 const DefaultClaimTTL = time.Hour
 
 // Store is what the bot keeps (handlers.Store: investigations, threads,
-// notes, feedback, event claims, leases and the investigations a crash or a
-// stop cut off) and the store's own resources to close.
+// notes, feedback, leases, the investigations a crash or a stop cut off,
+// and the events acknowledged and not handled), event claims, and the
+// store's own resources to close.
 type Store interface {
 	handlers.Store
+	// Claim records key and reports whether this is its first claim within
+	// the claim TTL; a second delivery of the same event gets false.
+	// Receive is Claim and more.
+	Claim(ctx context.Context, key string) (bool, error)
 	// Close releases the store's resources (the file of a Bolt store).
 	Close() error
 }

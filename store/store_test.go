@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -469,6 +470,110 @@ var suite = []struct {
 			t.Fatalf("Interrupted after the leases expired = %s; want 1.0 3.0", ts)
 		}
 	}},
+	{"Inbox", func(t *testing.T, b backend) {
+		ctx, clk := context.Background(), newClock()
+		st, replica := b.open(t, Options{ClaimTTL: time.Hour, Now: clk.Now})
+		t0 := clk.Now()
+		receive := func(key string, at time.Duration, first bool) {
+			t.Helper()
+			ev := handlers.Event{Key: key, Type: "events_api", Payload: json.RawMessage(`{"event_id":"` + key + `","text":"caf\u00e9 <@U1>"}`), Received: t0.Add(at)}
+			got, err := st.Receive(ctx, ev)
+			if err != nil || got != first {
+				t.Fatalf("Receive(%q) = %v, %v; want %v", key, got, err, first)
+			}
+		}
+		unhandled := func(before time.Time) string {
+			t.Helper()
+			evs, err := st.Unhandled(ctx, before)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, ev := range evs {
+				keys = append(keys, fmt.Sprintf("%s:%d", ev.Key, ev.Retries))
+			}
+			return strings.Join(keys, " ")
+		}
+		receive("event:B", time.Second, true)
+		receive("event:A", 2*time.Second, true)
+		receive("event:C", 0, true)
+		receive("event:A", 3*time.Second, false) // a duplicate delivery
+		if got, _ := st.Claim(ctx, "event:C"); got {
+			t.Fatal("Receive did not claim its key")
+		}
+		if got, want := unhandled(t0.Add(time.Hour)), "event:C:0 event:B:0 event:A:0"; got != want {
+			t.Fatalf("Unhandled = %q; want %q (oldest first)", got, want)
+		}
+		if got, want := unhandled(t0.Add(1500*time.Millisecond)), "event:C:0 event:B:0"; got != want {
+			t.Fatalf("Unhandled before 1.5s = %q; want %q", got, want)
+		}
+		// A leased event is in hand; a handled one is gone, its claim kept.
+		if ok, err := st.Acquire(ctx, handlers.EventLeaseKey("event:B"), "A", time.Minute); !ok || err != nil {
+			t.Fatalf("acquire: %v %v", ok, err)
+		}
+		must(t, st.Handled(ctx, "event:C"))
+		must(t, st.Handled(ctx, "event:nothing")) // no-op
+		if got, want := unhandled(t0.Add(time.Hour)), "event:A:0"; got != want {
+			t.Fatalf("Unhandled with B leased and C handled = %q; want %q", got, want)
+		}
+		receive("event:C", 4*time.Second, false)
+		// Taking one over counts a retry, and returns the event whole.
+		ev, ok, err := st.Retry(ctx, "event:A")
+		if err != nil || !ok || ev.Retries != 1 || ev.Type != "events_api" || !ev.Received.Equal(t0.Add(2*time.Second)) {
+			t.Fatalf("Retry = %+v, %v, %v", ev, ok, err)
+		}
+		var payload map[string]string
+		if err := json.Unmarshal(ev.Payload, &payload); err != nil || payload["text"] != "café <@U1>" {
+			t.Fatalf("the payload did not survive: %s (%v)", ev.Payload, err)
+		}
+		if ev, _, _ = st.Retry(ctx, "event:A"); ev.Retries != 2 {
+			t.Fatalf("a second Retry counts %d; want 2", ev.Retries)
+		}
+		if _, ok, err := st.Retry(ctx, "event:C"); ok || err != nil {
+			t.Fatalf("Retry of a handled event = %v, %v; want false", ok, err)
+		}
+		clk.Add(2 * time.Minute) // B's lease expires
+		if got, want := unhandled(t0.Add(time.Hour)), "event:B:0 event:A:2"; got != want {
+			t.Fatalf("Unhandled after the lease expired = %q; want %q", got, want)
+		}
+		if b.shared {
+			// Another replica sees them.
+			c := replica(Options{ClaimTTL: time.Hour, Now: clk.Now})
+			evs, err := c.Unhandled(ctx, t0.Add(time.Hour))
+			if err != nil || len(evs) != 2 {
+				t.Fatalf("another replica's Unhandled = %v, %v", evs, err)
+			}
+		}
+	}},
+	{"ReceiveConcurrentOneWins", func(t *testing.T, b backend) {
+		ctx := context.Background()
+		st, replica := b.open(t, Options{})
+		stores := []Store{st}
+		if b.shared {
+			stores = append(stores, replica(Options{}))
+		}
+		var wins atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 32 {
+			wg.Go(func() {
+				ev := handlers.Event{Key: "command:T1", Type: "slash_commands", Payload: json.RawMessage(`{}`), Received: time.Now()}
+				first, err := stores[i%len(stores)].Receive(ctx, ev)
+				if err != nil {
+					t.Error(err)
+				}
+				if first {
+					wins.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("%d deliveries were first; want 1", wins.Load())
+		}
+		if evs, err := st.Unhandled(ctx, time.Now().Add(time.Second)); err != nil || len(evs) != 1 {
+			t.Fatalf("Unhandled = %v, %v; want the one event", evs, err)
+		}
+	}},
 	{"NonFiniteNumbers", func(t *testing.T, b backend) {
 		if b.memory {
 			t.Skip("memory keeps numbers as they are")
@@ -537,6 +642,11 @@ var suite = []struct {
 		if !first {
 			t.Fatal("first claim lost")
 		}
+		if _, err := st.Receive(ctx, handlers.Event{Key: "event:kept", Type: "events_api", Payload: json.RawMessage(`{}`), Received: clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = st.Acquire(ctx, handlers.EventLeaseKey("event:kept"), "before", time.Minute)
+		must(t, err)
 		must(t, st.Close()) // the process stops
 		clk.Add(2 * time.Minute)
 		st = replica(Options{Now: clk.Now}) // and comes back
@@ -550,6 +660,9 @@ var suite = []struct {
 		ints, err := st.Interrupted(ctx)
 		if err != nil || threads(ints) != "1.0" {
 			t.Fatalf("Interrupted after a restart = %s, %v; want 1.0", threads(ints), err)
+		}
+		if evs, err := st.Unhandled(ctx, clk.Now()); err != nil || len(evs) != 1 || evs[0].Key != "event:kept" {
+			t.Fatalf("Unhandled after a restart = %v, %v; want event:kept", evs, err)
 		}
 		if rec, _ := st.Recent(ctx, "C1", time.Time{}); threads(rec) != "1.0" {
 			t.Fatalf("Recent after a restart = %s", threads(rec))

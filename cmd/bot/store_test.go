@@ -132,8 +132,9 @@ func threadHas(srv *slacktest.Server, thread, text string, timeout time.Duration
 }
 
 // bot serve --store PATH, killed with SIGKILL mid-investigation and started
-// again on the same file: the thread it was working in is told, and a
-// follow-up in an earlier thread is answered from the file.
+// again on the same file: the thread it was working in is told, a command
+// acknowledged just before a kill is answered, and a follow-up in an
+// earlier thread is answered from the file.
 func TestServeStoreSurvivesKill(t *testing.T) {
 	srv := slacktest.NewServer()
 	defer srv.Close()
@@ -174,7 +175,42 @@ func TestServeStoreSurvivesKill(t *testing.T) {
 		t.Fatal("the thread was told before the bot came back")
 	}
 
+	// One that acknowledges a command and is killed before it has even
+	// found the alarm: Slack will not deliver the command again, so the
+	// next bot must find it in the file.
+	stuck := serve("--sim-latency", "10m")
+	acked := srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", "C0INCIDENT", "U0ACKED", "orders-api-5xx"))
+	if _, ok := srv.WaitAck(acked, 5*time.Second); !ok {
+		t.Fatalf("no ack; stderr:\n%s", stuck.stderr.String())
+	}
+	time.Sleep(200 * time.Millisecond)
+	stuck.kill()
+	if !srv.WaitFor(10*time.Second, func() bool { return !srv.Connected() }) {
+		t.Fatal("the killed bot's socket stayed open")
+	}
+	answers := func() []string {
+		var roots []string
+		for _, m := range srv.Messages("C0INCIDENT") {
+			if m.ThreadTS == "" && m.User == slacktest.BotUserID && strings.Contains(blockTexts(m.Blocks), "<@U0ACKED>") {
+				roots = append(roots, m.TS)
+			}
+		}
+		return roots
+	}
+	if n := len(answers()); n != 0 {
+		t.Fatalf("the stuck bot answered %d times", n)
+	}
+
 	again := serve()
+	if !srv.WaitFor(15*time.Second, func() bool { return len(answers()) > 0 }) {
+		t.Fatalf("the command acknowledged before the kill was not answered; stderr:\n%s", again.stderr.String())
+	}
+	if threadHas(srv, answers()[0], "*Summary*", 15*time.Second) != 1 {
+		t.Fatalf("no report for the command acknowledged before the kill; stderr:\n%s", again.stderr.String())
+	}
+	if n := len(answers()); n != 1 {
+		t.Fatalf("the command acknowledged before the kill was answered %d times", n)
+	}
 	if threadHas(srv, cut, "I restarted while I was investigating", 15*time.Second) != 1 {
 		t.Fatalf("the interrupted thread was not told once: %+v\nstderr:\n%s", srv.Thread("C0INCIDENT", cut), again.stderr.String())
 	}

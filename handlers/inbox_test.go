@@ -1,0 +1,174 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/unstuck/unstuck/handlers"
+	"github.com/unstuck/unstuck/handlers/slacktest"
+)
+
+// keptEvent is an event a stopped bot acknowledged and kept, and never
+// handled.
+func keptEvent(t *testing.T, key, typ string, payload map[string]any, retries int) handlers.Event {
+	t.Helper()
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return handlers.Event{Key: key, Type: typ, Payload: raw, Received: time.Now().Add(-time.Minute), Retries: retries}
+}
+
+// A bot that died after acknowledging a command and an alarm message, and
+// before handling them, left them kept in the store: the next bot handles
+// both once, as if Slack had delivered them again, and forgets them.
+func TestKeptEventsAreHandledAfterARestart(t *testing.T) {
+	store := handlers.NewMemory(0)
+	ctx := context.Background()
+	cmd := slacktest.SlashCommand("/investigate", channel, user, "orders-api-5xx")
+	alarmTS := "1700000000.000100"
+	alarm := slacktest.EventCallback("Ev0KEPT", slacktest.BotMessage(alarmsCh, "B0AWS", "AWS Chatbot", "", alarmTS, chatbotAlarm("orders-api-5xx"), nil))
+	for _, ev := range []handlers.Event{
+		keptEvent(t, "command:"+cmd["trigger_id"].(string), "slash_commands", cmd, 0),
+		keptEvent(t, "event:Ev0KEPT", "events_api", alarm, 0),
+	} {
+		if first, err := store.Receive(ctx, ev); !first || err != nil {
+			t.Fatalf("seeding the store: %v %v", first, err)
+		}
+	}
+
+	h := newHarness(t, setup{cfg: watching, store: store})
+	var root string
+	if !h.srv.WaitFor(10*time.Second, func() bool {
+		for _, m := range h.srv.Messages(channel) {
+			if m.User == slacktest.BotUserID && m.ThreadTS == "" && strings.Contains(m.BlocksText(), "<@"+user+">") {
+				root = m.TS
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("the kept command was not answered: %+v", h.srv.Messages(channel))
+	}
+	if _, ok := h.report(channel, root, 15*time.Second); !ok {
+		t.Fatalf("no report for the kept command: %+v", h.srv.Thread(channel, root))
+	}
+	if _, ok := h.report(alarmsCh, alarmTS, 15*time.Second); !ok {
+		t.Fatalf("no report for the kept alarm message: %+v", h.srv.Thread(alarmsCh, alarmTS))
+	}
+	// Once each, and forgotten.
+	roots := 0
+	for _, m := range h.srv.Messages(channel) {
+		if m.User == slacktest.BotUserID && m.ThreadTS == "" && !m.Ephemeral {
+			roots++
+		}
+	}
+	if roots != 1 {
+		t.Errorf("%d answers to the kept command; want 1", roots)
+	}
+	if evs, err := store.Unhandled(ctx, time.Now().Add(time.Hour)); err != nil || len(evs) != 0 {
+		t.Errorf("still kept after they were handled: %+v %v", evs, err)
+	}
+	// A delivery of the same command now is a duplicate.
+	h.srv.Send(slacktest.TypeSlash, cmd)
+	time.Sleep(500 * time.Millisecond)
+	for _, m := range h.srv.Messages(channel) {
+		if m.User == slacktest.BotUserID && m.ThreadTS == "" && !m.Ephemeral && m.TS != root {
+			t.Fatalf("a duplicate delivery was answered again: %s", m.BlocksText())
+		}
+	}
+}
+
+// An event whose handling was cut off twice is not tried a third time:
+// its sender is told, and it is forgotten.
+func TestKeptEventGivenUpAfterRetries(t *testing.T) {
+	store := handlers.NewMemory(0)
+	ctx := context.Background()
+	cmd := slacktest.SlashCommand("/investigate", channel, user, "orders-api-5xx")
+	if _, err := store.Receive(ctx, keptEvent(t, "command:"+cmd["trigger_id"].(string), "slash_commands", cmd, 1)); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, setup{cfg: watching, store: store})
+	if !h.srv.WaitFor(10*time.Second, func() bool {
+		for _, m := range h.srv.Messages(channel) {
+			if m.Ephemeral && m.User == user && strings.Contains(m.Text, "restarted twice") {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("the sender was not told: %+v", h.srv.Messages(channel))
+	}
+	for _, m := range h.srv.Messages(channel) {
+		if m.User == slacktest.BotUserID && !m.Ephemeral {
+			t.Errorf("an event given up on was handled: %s", m.BlocksText())
+		}
+	}
+	if evs, _ := store.Unhandled(ctx, time.Now().Add(time.Hour)); len(evs) != 0 {
+		t.Errorf("still kept: %+v", evs)
+	}
+}
+
+// receipts is a Memory store that notes when each event was kept and
+// handled.
+type receipts struct {
+	*handlers.Memory
+	mu      sync.Mutex
+	kept    map[string]time.Time
+	handled map[string]time.Time
+}
+
+func (r *receipts) Receive(ctx context.Context, ev handlers.Event) (bool, error) {
+	first, err := r.Memory.Receive(ctx, ev)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.kept[ev.Key]; !ok {
+		r.kept[ev.Key] = time.Now()
+	}
+	return first, err
+}
+
+func (r *receipts) Handled(ctx context.Context, key string) error {
+	r.mu.Lock()
+	if _, ok := r.handled[key]; !ok {
+		r.handled[key] = time.Now()
+	}
+	r.mu.Unlock()
+	return r.Memory.Handled(ctx, key)
+}
+
+// Every envelope with work is kept before it is acknowledged, and
+// forgotten once handled.
+func TestEventsKeptUntilHandled(t *testing.T) {
+	store := &receipts{Memory: handlers.NewMemory(0), kept: map[string]time.Time{}, handled: map[string]time.Time{}}
+	h := newHarness(t, setup{cfg: watching, store: store})
+	cmd := slacktest.SlashCommand("/investigate", channel, user, "orders-api-5xx")
+	key := "command:" + cmd["trigger_id"].(string)
+	ack, ok := h.srv.WaitAck(h.srv.Send(slacktest.TypeSlash, cmd), 3*time.Second)
+	if !ok {
+		t.Fatal("no ack")
+	}
+	store.mu.Lock()
+	kept, wasKept := store.kept[key]
+	store.mu.Unlock()
+	if !wasKept || kept.After(ack.At) {
+		t.Fatalf("the command was not kept before its ack: kept %v (%v), acked %v", wasKept, kept, ack.At)
+	}
+	// Handled once the investigation is kept instead, long before the
+	// report.
+	if !h.srv.WaitFor(15*time.Second, func() bool {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		_, ok := store.handled[key]
+		return ok
+	}) {
+		t.Fatal("the command was never marked handled")
+	}
+	if _, kept, err := store.Memory.Retry(context.Background(), key); kept || err != nil {
+		t.Fatal("the command is still kept after it was handled")
+	}
+}
