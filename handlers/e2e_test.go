@@ -49,6 +49,8 @@ type setup struct {
 	sim      sim.Options
 	// store is the bot's store; a new Memory when nil.
 	store handlers.Store
+	// investigator replaces the engine when not nil.
+	investigator handlers.Investigator
 }
 
 func newHarness(t testing.TB, s setup) *harness {
@@ -66,6 +68,9 @@ func newHarness(t testing.TB, s setup) *harness {
 		Lookback: backend.Now().Sub(f.Scenario.Start()),
 		Clock:    backend.Now,
 	}, []string{f.Scenario.Alarm.Name})
+	if s.investigator != nil {
+		be.Investigator = s.investigator
+	}
 
 	srv := slacktest.NewServer()
 	api := slack.New(slacktest.BotToken, slack.OptionAPIURL(srv.URL), slack.OptionAppLevelToken(slacktest.AppToken))

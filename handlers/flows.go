@@ -379,13 +379,13 @@ func (b *Bot) start(ctx context.Context, s start) {
 	}
 	if !b.work.slow.submit(func(ctx context.Context) { b.investigate(ctx, inv, backend, view, lease) }) {
 		inv.State, inv.Error = StateFailed, "too many investigations are waiting; try again in a few minutes"
+		view.State, view.Error = StateFailed, inv.Error
+		blocks, fallback := statusMessage(view)
+		_ = b.update(ctx, inv.Channel, inv.StatusTS, blocks, fallback)
 		if err := b.store.Put(ctx, inv); err != nil {
 			b.log.Error("store", "err", err)
 		}
 		lease.release(ctx)
-		view.State, view.Error = StateFailed, inv.Error
-		blocks, fallback := statusMessage(view)
-		_ = b.update(ctx, inv.Channel, inv.StatusTS, blocks, fallback)
 	}
 }
 
@@ -480,15 +480,19 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 		b.metrics.SourceError("deadline")
 		view.CutShort = true
 	}
+	// The thread is told the outcome before the store says it: a crash in
+	// between leaves the investigation running in the store, and whoever
+	// comes next tells the thread again (Interrupted), where the other
+	// order would leave a thread that is never told.
 	if err != nil {
 		inv.State, inv.Error = StateFailed, failureText(ictx, ctx, err, b.opts.Deadline)
-		_ = b.store.Put(out, inv)
-		lease.release(out)
 		view.State, view.Error = StateFailed, inv.Error
 		tr.finish(out, view)
 		if ctx.Err() != nil {
 			b.offerRerun(out, inv, stoppingText(inv.Alarm.Name))
 		}
+		_ = b.store.Put(out, inv)
+		lease.release(out)
 		b.log.Warn("investigation failed", "alarm", inv.Alarm.Name, "err", err)
 		b.metrics.InvestigationFinished(OutcomeFailed, view.Elapsed)
 		return
@@ -500,9 +504,10 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 		b.log.Warn("investigation taken over by another replica; its report is dropped", "alarm", inv.Alarm.Name, "thread", inv.ThreadTS)
 		return
 	}
-	// Stored before it is posted, so that a question or a click on the
-	// report finds it.
-	inv.State, inv.Report, inv.ReportTS = StateDone, &rep, nil
+	// The report is stored before it is posted, so that a question or a
+	// click on it finds it, and the investigation is stored done once it
+	// is posted.
+	inv.Report, inv.ReportTS = &rep, nil
 	_ = b.store.Put(out, inv)
 	cur, _ := b.store.Thread(out, inv.Channel, inv.ThreadTS)
 	msgs, fallback := reportMessages(rep, reportView{ThreadTS: inv.ThreadTS, Feedback: cur.Feedback, Joined: cur.Joined})
@@ -514,6 +519,7 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 		}
 		inv.ReportTS = append(inv.ReportTS, ts)
 	}
+	inv.State = StateDone
 	_ = b.store.Put(out, inv)
 	// Done: a re-run may take the thread from here.
 	lease.release(out)

@@ -3,13 +3,16 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/handlers/slacktest"
+	"github.com/unstuck/unstuck/investigate"
 )
 
 // keptEvent is an event a stopped bot acknowledged and kept, and never
@@ -170,5 +173,72 @@ func TestEventsKeptUntilHandled(t *testing.T) {
 	}
 	if _, kept, err := store.Memory.Retry(context.Background(), key); kept || err != nil {
 		t.Fatal("the command is still kept after it was handled")
+	}
+}
+
+// witness is a Memory store that checks, whenever an investigation is
+// stored finished, that its thread was told: a crash right after that
+// write must not leave a thread nobody tells.
+type witness struct {
+	*handlers.Memory
+	srv      atomic.Pointer[slacktest.Server]
+	mu       sync.Mutex
+	finished []string
+	untold   []string
+}
+
+func (w *witness) Put(ctx context.Context, inv handlers.Investigation) error {
+	if srv := w.srv.Load(); srv != nil && (inv.State == handlers.StateDone || inv.State == handlers.StateFailed) {
+		status, _ := srv.Message(inv.Channel, inv.StatusTS)
+		told := inv.State == handlers.StateFailed && strings.Contains(status.BlocksText(), "Could not investigate")
+		for _, m := range srv.Thread(inv.Channel, inv.ThreadTS) {
+			told = told || (inv.State == handlers.StateDone && strings.Contains(m.BlocksText(), "*Summary*"))
+		}
+		w.mu.Lock()
+		w.finished = append(w.finished, inv.State)
+		if !told {
+			w.untold = append(w.untold, inv.State)
+		}
+		w.mu.Unlock()
+	}
+	return w.Memory.Put(ctx, inv)
+}
+
+// failingRun is an engine whose every run fails.
+type failingRun struct{ err error }
+
+func (f failingRun) Run(context.Context, investigate.Request, func(investigate.Event)) (investigate.Report, error) {
+	return investigate.Report{}, f.err
+}
+
+// An investigation is stored done or failed only once its thread has the
+// report or the failure.
+func TestOutcomeToldBeforeStored(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		inv  handlers.Investigator
+		want string
+	}{
+		{"done", nil, handlers.StateDone},
+		{"failed", failingRun{errors.New("read alarm: AccessDeniedException: not authorized")}, handlers.StateFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &witness{Memory: handlers.NewMemory(0)}
+			h := newHarness(t, setup{cfg: watching, store: w, investigator: tc.inv})
+			w.srv.Store(h.srv)
+			thread := h.investigate("orders-api-5xx")
+			if !h.srv.WaitFor(15*time.Second, func() bool {
+				inv, err := w.Thread(context.Background(), channel, thread)
+				return err == nil && inv.State == tc.want
+			}) {
+				inv, _ := w.Thread(context.Background(), channel, thread)
+				t.Fatalf("stored %s; want %s", inv.State, tc.want)
+			}
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if len(w.untold) > 0 {
+				t.Errorf("stored finished (%v) before the thread was told: %v", w.finished, w.untold)
+			}
+		})
 	}
 }
