@@ -14,7 +14,8 @@
 // (--sim-fault-rate), the model is down, slow or answers garbage (a
 // scripted OpenAI-compatible server), the websockets are dropped and
 // refreshed mid-run, and the bot is killed (SIGKILL) and restarted with the
-// same store mid-run.
+// same store mid-run, while the alarm messages, spread over the first 12s,
+// are still arriving.
 //
 // It exits 1 when the run fails: a command not answered or answered twice,
 // a panic in the bot's stderr, or a bot that does not stop cleanly on
@@ -245,7 +246,14 @@ func run(c config) (bool, error) {
 
 	start := time.Now()
 	ph := sendCommands(srv, cmdChannel, "U", c.n, alarm)
-	alarmTS := sendAlarms(srv, c.alarms, alarm)
+	// Alarm messages: all at once; with -faults, spread over the first 12s
+	// so that some arrive around the kill at 10s.
+	var spread time.Duration
+	if c.faults {
+		spread = 12 * time.Second
+	}
+	alarmsSent := make(chan []string, 1)
+	go func() { alarmsSent <- sendAlarms(srv, c.alarms, alarm, spread) }()
 
 	var events []string
 	if c.faults {
@@ -267,6 +275,8 @@ func run(c config) (bool, error) {
 		procs = append(procs, bot)
 		events = append(events, fmt.Sprintf("%5.1fs bot restarted", time.Since(start).Seconds()))
 	}
+
+	alarmTS := <-alarmsSent
 
 	// Wait for every answer: a report for each command and alarm.
 	alarmPressed := map[string]bool{}
@@ -339,7 +349,7 @@ func run(c config) (bool, error) {
 	}
 	fmt.Printf("first message    p50 %s  p99 %s\n", ms(q(res.first, .5)), ms(q(res.first, .99)))
 	fmt.Printf("report           p50 %s  p99 %s\n", ms(q(res.report, .5)), ms(q(res.report, .99)))
-	fmt.Printf("commands         %d answered, %d lost, %d duplicated; %d reports, %d told why they could not be investigated (%d naming the failing source), %d refused or answered privately\n",
+	fmt.Printf("commands         %d answered, %d lost, %d duplicated; %d reports, %d told why they could not be investigated (%d naming the AWS error), %d refused or answered privately\n",
 		res.answered, res.lost, res.duplicated, res.reports, res.failed, res.failedSaid, res.ephemeral)
 	fmt.Printf("alarm messages   %d of %d answered: %d reported, %d joined the investigation of the same alarm under way, %d told why not; %d duplicated\n",
 		al.answered(), len(alarmTS), al.reported, al.joined, al.failed, al.duplicated)
@@ -369,6 +379,18 @@ func run(c config) (bool, error) {
 		}
 	} else if res.reports != c.n || res.failed > 0 || countOver(ph.ackLat, c.ackThreshold) > 0 {
 		ok = false
+	}
+	if c.faults && len(res.unfinished) > 0 {
+		fmt.Println("commands answered without an outcome (the bot's messages in their threads):")
+		for _, ts := range res.unfinished {
+			fmt.Printf("  %s (Re-run pressed: %v): %q\n", ts, ph.pressed[ts], botSaid(srv, cmdChannel, ts))
+		}
+	}
+	if lost := unansweredAlarms(srv, alarmTS, alarmPressed); len(lost) > 0 {
+		fmt.Println("alarm messages without an answer (the bot's messages in their threads):")
+		for _, l := range lost {
+			fmt.Println("  " + l)
+		}
 	}
 	if !ok && !c.keep {
 		fmt.Println("bot stderr (last lines):")
@@ -449,6 +471,8 @@ type results struct {
 	answered, lost, duplicated, reports, unavailable int
 	ephemeral, failed, failedSaid, final             int
 	first, report                                    []time.Duration
+	// unfinished are the threads answered without an outcome yet.
+	unfinished []string
 }
 
 // results reads the channel: each user's top-level bot messages (its
@@ -478,10 +502,12 @@ func (p *phase) results(srv *slacktest.Server) results {
 	// Answers that are not a thread: ephemeral messages and response_url
 	// replies to the requester.
 	private := map[string]int{}
+	privateNamed := map[string]bool{}
 	for _, m := range srv.Messages(p.channel) {
 		if m.Ephemeral {
 			if _, ok := p.sent[m.User]; ok {
 				private[m.User]++
+				privateNamed[m.User] = privateNamed[m.User] || namesCause(m.Text)
 			}
 		}
 	}
@@ -508,9 +534,10 @@ func (p *phase) results(srv *slacktest.Server) results {
 		root := ms[0]
 		p.threads[root.TS] = u
 		r.first = append(r.first, root.Posted.Sub(p.sent[u]))
-		n, failures := 0, 0
-		if strings.Contains(root.BlocksText(), "Could not investigate") {
+		n, failures, named := 0, 0, privateNamed[u]
+		if t := root.BlocksText(); strings.Contains(t, "Could not investigate") {
 			failures++
+			named = named || namesCause(t)
 		}
 		for _, m := range srv.Thread(p.channel, root.TS) {
 			if m.User != slacktest.BotUserID || m.TS == root.TS {
@@ -519,6 +546,7 @@ func (p *phase) results(srv *slacktest.Server) results {
 			t := m.BlocksText()
 			if strings.Contains(t, "Could not investigate") {
 				failures++
+				named = named || namesCause(t)
 			}
 			if strings.Contains(t, "*Summary*") {
 				if n++; n > 1 {
@@ -546,14 +574,21 @@ func (p *phase) results(srv *slacktest.Server) results {
 			// the requester was told privately.
 			r.final++
 			r.failed++
-			if t := root.BlocksText(); strings.Contains(t, "Exception") || strings.Contains(t, "not authorized") {
+			if named {
 				r.failedSaid++
 			}
+		default:
+			r.unfinished = append(r.unfinished, root.TS)
 		}
 	}
 	slices.Sort(r.first)
 	slices.Sort(r.report)
 	return r
+}
+
+// namesCause reports whether a failure says which AWS call failed and how.
+func namesCause(text string) bool {
+	return strings.Contains(text, "Exception") || strings.Contains(text, "not authorized")
 }
 
 // mentions are the users a text mentions.
@@ -578,10 +613,14 @@ func mentions(text string) []string {
 }
 
 // sendAlarms posts n alarm messages as Amazon Q Developer in chat
-// applications posts them, and delivers their events.
-func sendAlarms(srv *slacktest.Server, n int, name string) []string {
+// applications posts them, and delivers their events, one after another
+// over spread.
+func sendAlarms(srv *slacktest.Server, n int, name string, spread time.Duration) []string {
 	var tss []string
-	for range n {
+	for i := range n {
+		if spread > 0 && i > 0 {
+			time.Sleep(spread / time.Duration(n))
+		}
 		ts := srv.Post(slacktest.Message{Channel: alarmChannel, BotID: "B0AWS", Text: ""})
 		link := "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/" + name
 		att := []map[string]any{{
@@ -635,7 +674,7 @@ func alarmAnswers(srv *slacktest.Server, tss []string, pressed map[string]bool) 
 					}
 				}
 				n++
-			case strings.Contains(t, "Could not investigate"):
+			case toldWhyNot(t):
 				failures++
 			}
 		}
@@ -649,6 +688,56 @@ func alarmAnswers(srv *slacktest.Server, tss []string, pressed map[string]bool) 
 		a.duplicated += max(n-1, 0)
 	}
 	return a
+}
+
+// toldWhyNot reports whether a bot message in an alarm's thread says why
+// the alarm could not be investigated.
+func toldWhyNot(text string) bool {
+	for _, why := range []string{
+		"Could not investigate", // the status message, failed
+		"I could not look up",   // the alarm read failed
+		"I can't find an alarm",
+		"I can't read this channel's AWS account",
+		"I'm too busy",
+		"restarted twice",
+		"I can't reach my store",
+	} {
+		if strings.Contains(text, why) {
+			return true
+		}
+	}
+	return false
+}
+
+// unansweredAlarms are the alarm messages without an answer, each with the
+// bot's messages in its thread.
+func unansweredAlarms(srv *slacktest.Server, tss []string, pressed map[string]bool) []string {
+	var out []string
+	for _, ts := range tss {
+		if alarmAnswers(srv, []string{ts}, pressed).answered() > 0 {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: %q", ts, botSaid(srv, alarmChannel, ts)))
+	}
+	return out
+}
+
+// botSaid is the start of each of the bot's messages in a thread.
+func botSaid(srv *slacktest.Server, channel, thread string) []string {
+	var said []string
+	for _, m := range srv.Thread(channel, thread) {
+		if m.User == slacktest.BotUserID {
+			said = append(said, strings.ReplaceAll(truncate(m.BlocksText(), 100), "\n", " "))
+		}
+	}
+	return said
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // rerunRestarted presses Re-run, as the requester would, in each thread
