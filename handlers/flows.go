@@ -302,8 +302,18 @@ func (b *Bot) start(ctx context.Context, s start) {
 	if alarm.Region != "" {
 		region = alarm.Region
 	}
-	if s.fromAlarm && b.join(ctx, s, alarm) {
-		return
+	if s.fromAlarm {
+		// Messages of one alarm that arrive together (two notifiers post
+		// it) are grouped one at a time, so that each sees the
+		// investigation the one before started and joins it.
+		g, err := b.acquireWait(ctx, groupKey(s.channel, alarm.Name), b.owner("group"), groupWait)
+		if err != nil {
+			b.log.Warn("alarm group lease: grouping without it", "alarm", alarm.Name, "err", err)
+		}
+		defer g.release(context.WithoutCancel(ctx))
+		if b.join(ctx, s, alarm) {
+			return
+		}
 	}
 
 	inv := Investigation{

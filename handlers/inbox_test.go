@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -240,5 +241,36 @@ func TestOutcomeToldBeforeStored(t *testing.T) {
 				t.Errorf("stored finished (%v) before the thread was told: %v", w.finished, w.untold)
 			}
 		})
+	}
+}
+
+// Two messages of the same alarm at once (two notifiers posting it): one
+// investigation, which the other joins.
+func TestSimultaneousAlarmMessagesJoin(t *testing.T) {
+	h := newHarness(t, setup{cfg: watching})
+	var tss []string
+	for i := range 4 {
+		tss = append(tss, h.postAlarm("orders-api-5xx", fmt.Sprintf("Ev0SAME%d", i)))
+	}
+	reports, joins := 0, 0
+	if !h.srv.WaitFor(15*time.Second, func() bool {
+		reports, joins = 0, 0
+		for _, ts := range tss {
+			for _, m := range h.srv.Thread(alarmsCh, ts) {
+				switch t := m.BlocksText(); {
+				case m.User != slacktest.BotUserID:
+				case strings.Contains(t, "*Summary*"):
+					reports++
+				case strings.Contains(t, "I follow it there"):
+					joins++
+				}
+			}
+		}
+		return reports+joins >= len(tss)
+	}) {
+		t.Fatalf("%d reports and %d joins for %d alarm messages", reports, joins, len(tss))
+	}
+	if reports != 1 || joins != len(tss)-1 {
+		t.Errorf("%d reports and %d joins; want 1 and %d", reports, joins, len(tss)-1)
 	}
 }

@@ -48,6 +48,34 @@ func (b *Bot) acquire(ctx context.Context, channel, threadTS, owner string) (*ho
 	return b.acquireKey(ctx, LeaseKey(channel, threadTS), owner)
 }
 
+// groupWait bounds the wait for the lease on grouping an alarm's messages:
+// its holder keeps it while it starts one investigation.
+const groupWait = 10 * time.Second
+
+// groupKey is the key of the lease on grouping the messages of an alarm
+// in a channel.
+func groupKey(channel, alarm string) string { return "group/" + channel + "/" + alarm }
+
+// acquireWait takes the lease key for owner, waiting up to wait while
+// another owner holds it; the error says why it could not.
+func (b *Bot) acquireWait(ctx context.Context, key, owner string, wait time.Duration) (*hold, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	pause := 20 * time.Millisecond
+	for {
+		h, err := b.acquireKey(ctx, key, owner)
+		if h != nil || err != nil {
+			return h, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lease %s: held by another for %s: %w", key, wait, ctx.Err())
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 500*time.Millisecond)
+	}
+}
+
 // acquireKey takes the lease key for owner and starts renewing it; nil
 // when another owner holds it.
 func (b *Bot) acquireKey(ctx context.Context, key, owner string) (*hold, error) {
