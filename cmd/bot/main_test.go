@@ -17,6 +17,7 @@ import (
 
 	"github.com/unstuck/unstuck/awstelemetry"
 	"github.com/unstuck/unstuck/awstelemetry/awstest"
+	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/llm"
 	"github.com/unstuck/unstuck/llm/llmtest"
@@ -376,5 +377,32 @@ func TestEveryServiceFailingLeavesACompleteReport(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// bot serve's AWS backend reports, as bot investigate --alarm does, the
+// parts of a source it could not read: here the alarm's history.
+func TestServeBackendSaysWhatAWSPartlyFailed(t *testing.T) {
+	hermeticAWS(t)
+	srv, world, opts := albAWS(t)
+	srv.Reply("CloudWatch.DescribeAlarmHistory", awstest.Denied("AccessDenied"))
+	backends := &awsBackends{base: opts, engine: investigate.Options{Reasoner: llm.NewOffline()}, clients: map[string]*awstelemetry.Client{}}
+	be, err := backends.Backend(context.Background(), handlers.Channel{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := be.Investigator.Run(context.Background(), investigate.Request{Alarm: "web-alb-target-5xx", Now: world.Fires}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	said := false
+	for _, u := range rep.Unavailable {
+		said = said || (strings.Contains(u.Error, "alarm history") && strings.Contains(u.Error, "AccessDenied"))
+	}
+	if !said {
+		t.Errorf("unavailable %+v does not say the alarm history was denied", rep.Unavailable)
+	}
+	if rep.Stats.APICalls == 0 {
+		t.Errorf("stats %+v: AWS calls are not counted", rep.Stats)
 	}
 }
