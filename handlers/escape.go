@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/unstuck/unstuck/redact"
 )
 
 // Untrusted text — log lines, event fields, alarm messages, what people type,
@@ -15,7 +17,7 @@ import (
 // formatting around it:
 //
 //   - secrets (AWS keys, Slack and other tokens, passwords in URLs, private
-//     keys) are redacted first;
+//     keys, …) are redacted first, with package redact's built-in rules;
 //   - &, < and > become entities, so no <@U…>, <!channel>, <!subteam^…> or
 //     <url|label> survives;
 //   - the broadcast words (@channel, @here, @everyone) get a word joiner after
@@ -34,32 +36,10 @@ const (
 	wordJoiner     = "\u2060"
 )
 
-// redaction is one kind of secret and what replaces it.
-type redaction struct {
-	re   *regexp.Regexp
-	repl string
-}
-
-var redactions = []redaction{
-	{regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)`), "[redacted private key]"},
-	{regexp.MustCompile(`\b(?:AKIA|ASIA|AIDA|AROA)[0-9A-Z]{16}\b`), "[redacted AWS key id]"},
-	{regexp.MustCompile(`(?i)((?:aws_?)?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}`), "${1}[redacted]"},
-	{regexp.MustCompile(`\bxox[abposre]-[A-Za-z0-9-]+`), "[redacted Slack token]"},
-	{regexp.MustCompile(`\bxapp-[A-Za-z0-9-]+`), "[redacted Slack token]"},
-	{regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{20,}`), "[redacted token]"},
-	{regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{20,}`), "[redacted token]"},
-	{regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9._~+/-]{8,}=*`), "Bearer [redacted]"},
-	{regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@`), "${1}[redacted]@"},
-	{regexp.MustCompile(`(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|apikey)(["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)`), "${1}${2}[redacted]"},
-}
-
-// Redact removes secrets from s.
-func Redact(s string) string {
-	for _, r := range redactions {
-		s = r.re.ReplaceAllString(s, r.repl)
-	}
-	return s
-}
+// Redact removes secrets from s with package redact's built-in rules, the
+// ones the model's input and the logs pass too; a secret becomes
+// "[REDACTED:KIND]".
+func Redact(s string) string { return redact.Redact(s) }
 
 var (
 	broadcastRe = regexp.MustCompile(`(?i)@(channel|here|everyone)\b`)

@@ -314,9 +314,10 @@ func TestEscape(t *testing.T) {
 		{"0.35 before, 544 after", "0.35 before, 544 after"},
 		{"i-0abc123 at 14:00", "i-0abc123 at 14:00"},
 		{"line\nbreak", "line\nbreak"},
-		{"key AKIAIOSFODNN7EXAMPLE", "key [redacted AWS key id]"},
-		{"password=hunter2 ok", "password=[redacted] ok"},
-		{"https://u:p4ss@h/x", "https:\u200b//u:[redacted]@h/x"},
+		{"key AKIAIOSFODNN7EXAMPLE", "key [REDACTED:aws-access-key-id]"},
+		{"password=hunter2 ok", "password=[REDACTED:password] ok"},
+		{"https://u:p4ss@h/x", "https:\u200b//u:[REDACTED:password]@h/x"},
+		{"jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl here", "jwt [REDACTED:jwt] here"},
 		{"bell\a", "bell"},
 	}
 	for _, tt := range tests {

@@ -13,6 +13,7 @@ import (
 	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/redact"
 )
 
 // Querier is what a follow-up answer may look at: the engine's own queries.
@@ -240,7 +241,7 @@ const (
 type toolkit struct {
 	q    Querier
 	r    investigate.Report
-	red  *Redactor
+	red  *redact.Redactor
 	topo *investigate.Topology
 	terr error
 }

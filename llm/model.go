@@ -10,6 +10,7 @@ import (
 	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/redact"
 )
 
 // Model is the reasoner that asks an OpenAI-compatible model to re-rank,
@@ -23,7 +24,7 @@ import (
 type Model struct {
 	cfg     Config
 	chat    *chat
-	red     *Redactor
+	red     *redact.Redactor
 	offline *Offline
 
 	mu   sync.Mutex
@@ -40,7 +41,7 @@ func NewModel(cfg Config) (*Model, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Model{cfg: cfg, chat: newChat(cfg), red: NewRedactor(cfg.Redact...), offline: NewOffline()}, nil
+	return &Model{cfg: cfg, chat: newChat(cfg), red: redact.New(cfg.Redact...), offline: NewOffline()}, nil
 }
 
 // Name is the model's name as reports show it.
@@ -53,7 +54,7 @@ func (m *Model) Name() string {
 
 // Redactor returns the redactor the model uses (the built-in rules and the
 // configured patterns), for the Slack side to use on what it posts.
-func (m *Model) Redactor() *Redactor {
+func (m *Model) Redactor() *redact.Redactor {
 	if m == nil {
 		return defaultRedactor
 	}

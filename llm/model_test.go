@@ -13,6 +13,7 @@ import (
 
 	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/llm/llmtest"
+	"github.com/unstuck/unstuck/redact"
 )
 
 const scen = "dynamodb-policy-change"
@@ -406,7 +407,7 @@ func TestUnreachableServer(t *testing.T) {
 
 func TestBudgetSummarisesFindings(t *testing.T) {
 	base := engineReport(t, "alb-5xx-one-bad-instance")
-	red := NewRedactor()
+	red := redact.New()
 	full, err := buildReasonPrompt(base, red, 1<<20)
 	if err != nil {
 		t.Fatal(err)

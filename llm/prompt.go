@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/redact"
 )
 
 // The prompt quotes everything that comes from telemetry or people —
@@ -180,7 +181,7 @@ func priority(r investigate.Report) []investigate.Finding {
 	return out
 }
 
-func toPromptFinding(f investigate.Finding, summaryLen int, red *Redactor) promptFinding {
+func toPromptFinding(f investigate.Finding, summaryLen int, red *redact.Redactor) promptFinding {
 	return promptFinding{
 		ID: f.ID, Kind: f.Kind, Resource: f.Resource, Time: clock(f.Time),
 		Summary: truncate(red.Redact(f.Summary), summaryLen),
@@ -225,7 +226,7 @@ type reasonPrompt struct {
 // buildReasonPrompt builds the prompt from a report, fitting it to budget
 // tokens: summaries are cut shorter, then the least telling findings are
 // left out (by id), until it fits.
-func buildReasonPrompt(r investigate.Report, red *Redactor, budget int) (reasonPrompt, error) {
+func buildReasonPrompt(r investigate.Report, red *redact.Redactor, budget int) (reasonPrompt, error) {
 	d := promptData{
 		Scope: promptScope{
 			Alarm: r.Scope.Alarm, Resource: r.Scope.Resource, Metric: r.Scope.Metric,

@@ -12,6 +12,7 @@ import (
 	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/redact"
 )
 
 // Summary sections, in order; a model's draft must have each.
@@ -72,7 +73,7 @@ func minutes(d time.Duration) string {
 // the report's). It is plain text: a title line, then each section under
 // its name alone on a line, items as "• " lines. It quotes findings and
 // notes, so it is untrusted text to escape.
-func OfflineSummary(r investigate.Report, accepted []string, notes []investigate.Note, red *Redactor) string {
+func OfflineSummary(r investigate.Report, accepted []string, notes []investigate.Note, red *redact.Redactor) string {
 	if red == nil {
 		red = defaultRedactor
 	}

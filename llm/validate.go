@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/redact"
 )
 
 // Text limits of what the model writes.
@@ -228,7 +229,7 @@ func clean(s string, n int) string {
 	for strings.Contains(s, "\n\n\n") {
 		s = strings.ReplaceAll(s, "\n\n\n", "\n\n")
 	}
-	return truncate(strings.TrimSpace(Redact(s)), n)
+	return truncate(strings.TrimSpace(redact.Redact(s)), n)
 }
 
 // merged is the outcome of combining the model's hypotheses with the

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/unstuck/unstuck/llm"
+	"github.com/unstuck/unstuck/redact"
 )
 
 type stringer struct{ s string }
@@ -23,7 +23,7 @@ func TestRedactingHandler(t *testing.T) {
 	)
 	for _, format := range []string{FormatText, FormatJSON} {
 		var buf bytes.Buffer
-		l, err := New(&buf, format, slog.LevelDebug, Literal(llm.Redact, own))
+		l, err := New(&buf, format, slog.LevelDebug, Literal(redact.Redact, own))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +45,7 @@ func TestRedactingHandler(t *testing.T) {
 }
 
 func TestNewRejects(t *testing.T) {
-	if _, err := New(&bytes.Buffer{}, "xml", slog.LevelInfo, llm.Redact); err == nil {
+	if _, err := New(&bytes.Buffer{}, "xml", slog.LevelInfo, redact.Redact); err == nil {
 		t.Error("xml accepted")
 	}
 	for _, s := range []string{"debug", "INFO", "warn", "error"} {
