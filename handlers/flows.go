@@ -307,7 +307,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 		// it) are grouped one at a time, so that each sees the
 		// investigation the one before started and joins it.
 		g, err := b.acquireWait(ctx, groupKey(s.channel, alarm.Name), b.owner("group"), groupWait)
-		if err != nil {
+		if g == nil {
 			b.log.Warn("alarm group lease: grouping without it", "alarm", alarm.Name, "err", err)
 		}
 		defer g.release(context.WithoutCancel(ctx))
@@ -334,7 +334,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 	// soon as its first message gives the thread.
 	var lease *hold
 	if s.threadTS != "" {
-		h, err := b.acquire(ctx, s.channel, s.threadTS, inv.ID)
+		h, err := b.acquireWait(ctx, LeaseKey(s.channel, s.threadTS), inv.ID, threadWait)
 		if err != nil {
 			b.log.Error("lease", "err", err)
 			b.tell(ctx, s, "I can't reach my store right now, so I can't start; try again in a minute.")

@@ -184,6 +184,14 @@ func FuzzPayloads(f *testing.F) {
 		if env.Type != socketmode.RequestTypeSlashCommands && ack != nil {
 			t.Fatalf("ack payload %v for %s", ack, env.Type)
 		}
+		// Work is kept, and its deliveries told apart, by its key: every
+		// piece of work has one, the same on every delivery.
+		if j.run != nil && j.key == "" {
+			t.Fatal("work without an event key")
+		}
+		if _, again := b.route(env); again.key != j.key {
+			t.Fatalf("event key %q, then %q for the same envelope", j.key, again.key)
+		}
 		// What routeEvent reads of a message.
 		var cb eventCallback
 		var m message

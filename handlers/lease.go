@@ -57,24 +57,29 @@ const groupWait = 10 * time.Second
 func groupKey(channel, alarm string) string { return "group/" + channel + "/" + alarm }
 
 // acquireWait takes the lease key for owner, waiting up to wait while
-// another owner holds it; the error says why it could not.
+// another owner holds it; nil when another owner still holds it then.
 func (b *Bot) acquireWait(ctx context.Context, key, owner string, wait time.Duration) (*hold, error) {
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
+	end := time.Now().Add(wait)
 	pause := 20 * time.Millisecond
 	for {
 		h, err := b.acquireKey(ctx, key, owner)
-		if h != nil || err != nil {
+		if h != nil || err != nil || !time.Now().Add(pause).Before(end) {
 			return h, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("lease %s: held by another for %s: %w", key, wait, ctx.Err())
+			return nil, ctx.Err()
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 500*time.Millisecond)
 	}
 }
+
+// threadWait is how long a new run in an existing thread (a Re-run, an
+// alarm message) waits for the run before it to let the thread go: a
+// click on Re-run as the report appears comes while that run still
+// stores its outcome.
+const threadWait = 3 * time.Second
 
 // acquireKey takes the lease key for owner and starts renewing it; nil
 // when another owner holds it.

@@ -90,7 +90,9 @@ func TestServeObservability(t *testing.T) {
 	var metrics string
 	if !srv.WaitFor(5*time.Second, func() bool {
 		_, metrics = get(t, base+"/metrics")
-		return strings.Contains(metrics, `unstuck_investigations_finished_total{outcome="done"} 1`)
+		// The count, then the duration: wait for both.
+		return strings.Contains(metrics, `unstuck_investigations_finished_total{outcome="done"} 1`) &&
+			strings.Contains(metrics, `unstuck_investigation_duration_seconds_count{outcome="done"} 1`)
 	}) {
 		t.Errorf("no finished investigation in /metrics:\n%s", metrics)
 	}
