@@ -99,7 +99,7 @@ func TestKeptEventGivenUpAfterRetries(t *testing.T) {
 	h := newHarness(t, setup{cfg: watching, store: store})
 	if !h.srv.WaitFor(10*time.Second, func() bool {
 		for _, m := range h.srv.Messages(channel) {
-			if m.Ephemeral && m.User == user && strings.Contains(m.Text, "restarted twice") {
+			if m.Ephemeral && m.User == user && strings.Contains(m.Text, "cut off twice") {
 				return true
 			}
 		}

@@ -244,7 +244,7 @@ const maxEventRetries = 1
 
 // gaveUpText is what the sender of an event is told when the bot gives up
 // on it.
-const gaveUpText = ":warning: I restarted twice while I was handling this, so I stopped trying. Please ask again."
+const gaveUpText = ":warning: My handling of this was cut off twice (a restart or a crash), so I stopped trying. Please ask again."
 
 // recoverEvents handles the events acknowledged and kept (Inbox) whose
 // handler stopped or crashed before it finished with them: for each, the

@@ -699,7 +699,7 @@ func toldWhyNot(text string) bool {
 		"I can't find an alarm",
 		"I can't read this channel's AWS account",
 		"I'm too busy",
-		"restarted twice",
+		"cut off twice",
 		"I can't reach my store",
 	} {
 		if strings.Contains(text, why) {
