@@ -268,7 +268,7 @@ func (m *Memory) Unhandled(_ context.Context, before time.Time) ([]Event, error)
 		if !ev.Received.Before(before) {
 			continue
 		}
-		if l, ok := m.leases[EventLeaseKey(ev.Key)]; ok && now.Before(l.until) {
+		if m.held(EventLeaseKey(ev.Key), now) {
 			continue
 		}
 		ev.Payload = slices.Clone(ev.Payload)
@@ -372,6 +372,12 @@ func (m *Memory) SetFeedback(_ context.Context, channel, threadTS string, f Feed
 	return nil
 }
 
+// held reports whether someone holds lease key at now; m.mu is held.
+func (m *Memory) held(key string, now time.Time) bool {
+	l, ok := m.leases[key]
+	return ok && now.Before(l.until)
+}
+
 // Acquire implements Leases.
 func (m *Memory) Acquire(_ context.Context, key, owner string, ttl time.Duration) (bool, error) {
 	m.mu.Lock()
@@ -417,7 +423,7 @@ func (m *Memory) Interrupted(_ context.Context) ([]Investigation, error) {
 		if !active(inv.State) {
 			continue
 		}
-		if l, ok := m.leases[LeaseKey(inv.Channel, inv.ThreadTS)]; ok && now.Before(l.until) {
+		if m.held(LeaseKey(inv.Channel, inv.ThreadTS), now) {
 			continue
 		}
 		out = append(out, clone(*inv))

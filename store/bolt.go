@@ -236,7 +236,7 @@ func (s *Bolt) Unhandled(ctx context.Context, before time.Time) ([]handlers.Even
 			if !ev.Received.Before(before) {
 				return nil
 			}
-			if l, held := getLease(leases, handlers.EventLeaseKey(ev.Key)); held && now.Before(l.until) {
+			if leaseHeld(leases, handlers.EventLeaseKey(ev.Key), now) {
 				return nil
 			}
 			out = append(out, ev)
@@ -461,6 +461,12 @@ func getLease(b *bolt.Bucket, k string) (lease, bool) {
 	return lease{until: fromU64(v[:8]), owner: string(v[8:])}, true
 }
 
+// leaseHeld reports whether someone holds lease k at now.
+func leaseHeld(b *bolt.Bucket, k string, now time.Time) bool {
+	l, ok := getLease(b, k)
+	return ok && now.Before(l.until)
+}
+
 func putLease(b *bolt.Bucket, k string, l lease) error {
 	return b.Put([]byte(k), append(u64(l.until), l.owner...))
 }
@@ -532,7 +538,7 @@ func (s *Bolt) Interrupted(ctx context.Context) ([]handlers.Investigation, error
 			if err != nil || !ok || !active(inv.State) {
 				return err
 			}
-			if l, held := getLease(leases, LeaseKey(inv.Channel, inv.ThreadTS)); held && now.Before(l.until) {
+			if leaseHeld(leases, LeaseKey(inv.Channel, inv.ThreadTS), now) {
 				return nil
 			}
 			out = append(out, inv)

@@ -327,26 +327,15 @@ func inboxEvent(item map[string]types.AttributeValue) (handlers.Event, error) {
 func (d *Dynamo) Unhandled(ctx context.Context, before time.Time) ([]handlers.Event, error) {
 	now := d.now()
 	var kept []handlers.Event
-	p := dynamodb.NewQueryPaginator(d.api, &dynamodb.QueryInput{
-		TableName:                 &d.table,
-		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pkInbox)},
-		ConsistentRead:            aws.Bool(true),
+	err := d.partition(ctx, pkInbox, func(item map[string]types.AttributeValue) error {
+		ev, err := inboxEvent(item)
+		if err == nil && ev.Received.Before(before) {
+			kept = append(kept, ev)
+		}
+		return err
 	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("store: unhandled: %w", err)
-		}
-		for _, item := range page.Items {
-			ev, err := inboxEvent(item)
-			if err != nil {
-				return nil, fmt.Errorf("store: unhandled: %w", err)
-			}
-			if ev.Received.Before(before) {
-				kept = append(kept, ev)
-			}
-		}
+	if err != nil {
+		return nil, fmt.Errorf("store: unhandled: %w", err)
 	}
 	var out []handlers.Event
 	for _, ev := range kept {
@@ -522,6 +511,29 @@ func (d *Dynamo) Put(ctx context.Context, inv handlers.Investigation) error {
 	return nil
 }
 
+// partition calls each for every item of partition pk, in sort-key order,
+// with consistent reads; an error from each stops the walk and is returned.
+func (d *Dynamo) partition(ctx context.Context, pk string, each func(item map[string]types.AttributeValue) error) error {
+	p := dynamodb.NewQueryPaginator(d.api, &dynamodb.QueryInput{
+		TableName:                 &d.table,
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, item := range page.Items {
+			if err := each(item); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Thread implements handlers.Store. A thread's feedback comes ordered by
 // hypothesis.
 func (d *Dynamo) Thread(ctx context.Context, channel, threadTS string) (handlers.Investigation, error) {
@@ -529,36 +541,26 @@ func (d *Dynamo) Thread(ctx context.Context, channel, threadTS string) (handlers
 	found := false
 	var notes []investigate.Note
 	var fb []handlers.Feedback
-	p := dynamodb.NewQueryPaginator(d.api, &dynamodb.QueryInput{
-		TableName:                 &d.table,
-		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(threadPK(channel, threadTS))},
-		ConsistentRead:            aws.Bool(true),
+	err := d.partition(ctx, threadPK(channel, threadTS), func(item map[string]types.AttributeValue) error {
+		switch sk := getS(item, "SK"); {
+		case sk == skInv:
+			found = true
+			return decodeData(item, &inv)
+		case strings.HasPrefix(sk, skNote):
+			var note investigate.Note
+			err := decodeData(item, &note)
+			notes = append(notes, note)
+			return err
+		case strings.HasPrefix(sk, skFB):
+			var f handlers.Feedback
+			err := decodeData(item, &f)
+			fb = append(fb, f)
+			return err
+		}
+		return nil
 	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return inv, fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, err)
-		}
-		for _, item := range page.Items {
-			var err error
-			switch sk := getS(item, "SK"); {
-			case sk == skInv:
-				found = true
-				err = decodeData(item, &inv)
-			case strings.HasPrefix(sk, skNote):
-				var note investigate.Note
-				err = decodeData(item, &note)
-				notes = append(notes, note)
-			case strings.HasPrefix(sk, skFB):
-				var f handlers.Feedback
-				err = decodeData(item, &f)
-				fb = append(fb, f)
-			}
-			if err != nil {
-				return inv, fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, err)
-			}
-		}
+	if err != nil {
+		return inv, fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, err)
 	}
 	if !found {
 		return handlers.Investigation{}, fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, handlers.ErrNotFound)
@@ -779,20 +781,12 @@ func (d *Dynamo) Interrupted(ctx context.Context) ([]handlers.Investigation, err
 	now := d.now()
 	type ref struct{ ch, ts, v string }
 	var refs []ref
-	p := dynamodb.NewQueryPaginator(d.api, &dynamodb.QueryInput{
-		TableName:                 &d.table,
-		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pkAct)},
-		ConsistentRead:            aws.Bool(true),
+	err := d.partition(ctx, pkAct, func(item map[string]types.AttributeValue) error {
+		refs = append(refs, ref{getS(item, "ch"), getS(item, "ts"), getS(item, "v")})
+		return nil
 	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("store: interrupted: %w", err)
-		}
-		for _, item := range page.Items {
-			refs = append(refs, ref{getS(item, "ch"), getS(item, "ts"), getS(item, "v")})
-		}
+	if err != nil {
+		return nil, fmt.Errorf("store: interrupted: %w", err)
 	}
 	var out []handlers.Investigation
 	for _, r := range refs {

@@ -188,29 +188,12 @@ var suite = []struct {
 	}},
 	{"ClaimConcurrentOneWins", func(t *testing.T, b backend) {
 		ctx := context.Background()
-		st, replica := b.open(t, Options{})
-		stores := []Store{st}
-		if b.shared {
-			stores = append(stores, replica(Options{}))
-		}
+		stores := replicas(t, b)
 		for round := range 5 {
 			key := fmt.Sprintf("Ev%d", round)
-			var wins atomic.Int64
-			var wg sync.WaitGroup
-			for i := range 48 {
-				wg.Go(func() {
-					ok, err := stores[i%len(stores)].Claim(ctx, key)
-					if err != nil {
-						t.Error(err)
-					}
-					if ok {
-						wins.Add(1)
-					}
-				})
-			}
-			wg.Wait()
-			if wins.Load() != 1 {
-				t.Fatalf("%s: %d goroutines won the claim; want exactly 1", key, wins.Load())
+			wins := race(t, stores, 48, func(st Store, _ int) (bool, error) { return st.Claim(ctx, key) })
+			if wins != 1 {
+				t.Fatalf("%s: %d goroutines won the claim; want exactly 1", key, wins)
 			}
 		}
 	}},
@@ -401,27 +384,11 @@ var suite = []struct {
 	}},
 	{"LeaseConcurrentOneWins", func(t *testing.T, b backend) {
 		ctx := context.Background()
-		st, replica := b.open(t, Options{})
-		stores := []Store{st}
-		if b.shared {
-			stores = append(stores, replica(Options{}))
-		}
-		var wins atomic.Int64
-		var wg sync.WaitGroup
-		for i := range 32 {
-			wg.Go(func() {
-				ok, err := stores[i%len(stores)].Acquire(ctx, "inv", fmt.Sprintf("replica-%d", i), time.Minute)
-				if err != nil {
-					t.Error(err)
-				}
-				if ok {
-					wins.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		if wins.Load() != 1 {
-			t.Fatalf("%d owners acquired the lease; want exactly 1", wins.Load())
+		wins := race(t, replicas(t, b), 32, func(st Store, i int) (bool, error) {
+			return st.Acquire(ctx, "inv", fmt.Sprintf("replica-%d", i), time.Minute)
+		})
+		if wins != 1 {
+			t.Fatalf("%d owners acquired the lease; want exactly 1", wins)
 		}
 	}},
 	{"Interrupted", func(t *testing.T, b backend) {
@@ -547,30 +514,14 @@ var suite = []struct {
 	}},
 	{"ReceiveConcurrentOneWins", func(t *testing.T, b backend) {
 		ctx := context.Background()
-		st, replica := b.open(t, Options{})
-		stores := []Store{st}
-		if b.shared {
-			stores = append(stores, replica(Options{}))
+		stores := replicas(t, b)
+		wins := race(t, stores, 32, func(st Store, _ int) (bool, error) {
+			return st.Receive(ctx, handlers.Event{Key: "command:T1", Type: "slash_commands", Payload: json.RawMessage(`{}`), Received: time.Now()})
+		})
+		if wins != 1 {
+			t.Fatalf("%d deliveries were first; want 1", wins)
 		}
-		var wins atomic.Int64
-		var wg sync.WaitGroup
-		for i := range 32 {
-			wg.Go(func() {
-				ev := handlers.Event{Key: "command:T1", Type: "slash_commands", Payload: json.RawMessage(`{}`), Received: time.Now()}
-				first, err := stores[i%len(stores)].Receive(ctx, ev)
-				if err != nil {
-					t.Error(err)
-				}
-				if first {
-					wins.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		if wins.Load() != 1 {
-			t.Fatalf("%d deliveries were first; want 1", wins.Load())
-		}
-		if evs, err := st.Unhandled(ctx, time.Now().Add(time.Second)); err != nil || len(evs) != 1 {
+		if evs, err := stores[0].Unhandled(ctx, time.Now().Add(time.Second)); err != nil || len(evs) != 1 {
 			t.Fatalf("Unhandled = %v, %v; want the one event", evs, err)
 		}
 	}},
@@ -705,6 +656,37 @@ var suite = []struct {
 			t.Fatal("c took a's lease")
 		}
 	}},
+}
+
+// replicas opens the backend's store and, when the backend is shared by
+// replicas, a second replica of it.
+func replicas(t *testing.T, b backend) []Store {
+	st, replica := b.open(t, Options{})
+	stores := []Store{st}
+	if b.shared {
+		stores = append(stores, replica(Options{}))
+	}
+	return stores
+}
+
+// race runs try from n goroutines at once, spread over stores, and returns
+// how many it reported true for; an error fails the test.
+func race(t *testing.T, stores []Store, n int, try func(st Store, i int) (bool, error)) int64 {
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ok, err := try(stores[i%len(stores)], i)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return wins.Load()
 }
 
 func must(t testing.TB, err error) {
