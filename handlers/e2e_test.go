@@ -219,6 +219,19 @@ var watching = handlers.Config{Channels: map[string]handlers.Channel{
 	alarmsCh: {Alarms: handlers.AlarmsAuto, AlarmSenders: []string{"AWS Chatbot"}, Account: "123456789012", Regions: []string{"us-east-1"}},
 }}
 
+// toldPrivately waits for an ephemeral message to user in the channel that
+// contains text.
+func (h *harness) toldPrivately(user, text string, timeout time.Duration) bool {
+	return h.srv.WaitFor(timeout, func() bool {
+		for _, m := range h.srv.Messages(channel) {
+			if m.Ephemeral && m.User == user && strings.Contains(m.Text, text) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // postAlarm posts a chatbot alarm message in the alarms channel and
 // delivers its event; it returns the message's ts.
 func (h *harness) postAlarm(name, eventID string) string {
@@ -562,14 +575,7 @@ func TestE2EUsageAndUnknownAlarm(t *testing.T) {
 	}
 
 	h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, user, "orders-api-5xxx"))
-	if !h.srv.WaitFor(5*time.Second, func() bool {
-		for _, m := range h.srv.Messages(channel) {
-			if m.Ephemeral && m.User == user && strings.Contains(m.Text, "orders-api-5xx`") {
-				return true
-			}
-		}
-		return false
-	}) {
+	if !h.toldPrivately(user, "orders-api-5xx`", 5*time.Second) {
 		t.Fatalf("no ephemeral with the closest names: %+v", h.srv.Messages(channel))
 	}
 	for _, m := range h.srv.Messages(channel) {
@@ -634,14 +640,7 @@ func TestE2EAccess(t *testing.T) {
 		t.Errorf("other channel: ack = %s", ack.Payload)
 	}
 	h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, "U0MALLORY", "orders-api-5xx"))
-	if !h.srv.WaitFor(5*time.Second, func() bool {
-		for _, m := range h.srv.Messages(channel) {
-			if m.Ephemeral && m.User == "U0MALLORY" && strings.Contains(m.Text, "user group") {
-				return true
-			}
-		}
-		return false
-	}) {
+	if !h.toldPrivately("U0MALLORY", "user group", 5*time.Second) {
 		t.Error("a user outside the group was not refused")
 	}
 	thread := h.investigate("orders-api-5xx")
@@ -762,14 +761,7 @@ func TestE2EAckUnparseablePayload(t *testing.T) {
 		t.Fatal("not acknowledged")
 	}
 	// And it is handled: the thread is unknown, so the user is told.
-	if !h.srv.WaitFor(5*time.Second, func() bool {
-		for _, m := range h.srv.Messages(channel) {
-			if m.Ephemeral && m.User == "U0CAROL" && strings.Contains(m.Text, "no longer know") {
-				return true
-			}
-		}
-		return false
-	}) {
+	if !h.toldPrivately("U0CAROL", "no longer know", 5*time.Second) {
 		t.Errorf("the click was not handled: %+v", h.srv.Messages(channel))
 	}
 }

@@ -97,14 +97,7 @@ func TestKeptEventGivenUpAfterRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, setup{cfg: watching, store: store})
-	if !h.srv.WaitFor(10*time.Second, func() bool {
-		for _, m := range h.srv.Messages(channel) {
-			if m.Ephemeral && m.User == user && strings.Contains(m.Text, "cut off twice") {
-				return true
-			}
-		}
-		return false
-	}) {
+	if !h.toldPrivately(user, "cut off twice", 10*time.Second) {
 		t.Fatalf("the sender was not told: %+v", h.srv.Messages(channel))
 	}
 	for _, m := range h.srv.Messages(channel) {
@@ -117,13 +110,13 @@ func TestKeptEventGivenUpAfterRetries(t *testing.T) {
 	}
 }
 
-// receipts is a Memory store that notes when each event was kept and
-// handled.
+// receipts is a Memory store that notes when each event was kept, and how
+// many times it was marked handled.
 type receipts struct {
 	*handlers.Memory
 	mu      sync.Mutex
 	kept    map[string]time.Time
-	handled map[string]time.Time
+	handled map[string]int
 }
 
 func (r *receipts) Receive(ctx context.Context, ev handlers.Event) (bool, error) {
@@ -138,9 +131,7 @@ func (r *receipts) Receive(ctx context.Context, ev handlers.Event) (bool, error)
 
 func (r *receipts) Handled(ctx context.Context, key string) error {
 	r.mu.Lock()
-	if _, ok := r.handled[key]; !ok {
-		r.handled[key] = time.Now()
-	}
+	r.handled[key]++
 	r.mu.Unlock()
 	return r.Memory.Handled(ctx, key)
 }
@@ -148,7 +139,7 @@ func (r *receipts) Handled(ctx context.Context, key string) error {
 // Every envelope with work is kept before it is acknowledged, and
 // forgotten once handled.
 func TestEventsKeptUntilHandled(t *testing.T) {
-	store := &receipts{Memory: handlers.NewMemory(0), kept: map[string]time.Time{}, handled: map[string]time.Time{}}
+	store := &receipts{Memory: handlers.NewMemory(0), kept: map[string]time.Time{}, handled: map[string]int{}}
 	h := newHarness(t, setup{cfg: watching, store: store})
 	cmd := slacktest.SlashCommand("/investigate", channel, user, "orders-api-5xx")
 	key := "command:" + cmd["trigger_id"].(string)
@@ -167,13 +158,29 @@ func TestEventsKeptUntilHandled(t *testing.T) {
 	if !h.srv.WaitFor(15*time.Second, func() bool {
 		store.mu.Lock()
 		defer store.mu.Unlock()
-		_, ok := store.handled[key]
-		return ok
+		return store.handled[key] > 0
 	}) {
 		t.Fatal("the command was never marked handled")
 	}
 	if _, kept, err := store.Memory.Retry(context.Background(), key); kept || err != nil {
 		t.Fatal("the command is still kept after it was handled")
+	}
+	// Once: the work that stored its investigation ends without another
+	// write.
+	if !h.srv.WaitFor(15*time.Second, func() bool {
+		for _, m := range h.srv.Messages(channel) {
+			if m.User == slacktest.BotUserID && m.ThreadTS != "" && strings.Contains(m.BlocksText(), "*Summary*") {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatal("no report")
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if n := store.handled[key]; n != 1 {
+		t.Errorf("the command was marked handled %d times; want 1", n)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack/socketmode"
@@ -299,11 +300,15 @@ func (b *Bot) intake(ctx context.Context, sm *socketmode.Client, w *workers, env
 // ends, unless shutdown cut it off: then the event is left for whoever
 // comes next.
 func (b *Bot) dispatch(w *workers, j job, lease *hold, kept bool) {
+	var ev *keptEvent
+	if kept {
+		ev = &keptEvent{key: j.key}
+	}
 	finish := func(ctx context.Context, handled bool) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OutcomeTimeout)
 		defer cancel()
-		if kept && handled {
-			b.handled(ctx, j.key)
+		if handled {
+			b.forget(ctx, ev)
 		}
 		lease.release(ctx)
 	}
@@ -313,8 +318,8 @@ func (b *Bot) dispatch(w *workers, j job, lease *hold, kept bool) {
 		if ctx.Err() != nil {
 			return // cut off by shutdown before it ran
 		}
-		if kept {
-			ctx = withEvent(ctx, j.key)
+		if ev != nil {
+			ctx = context.WithValue(ctx, keptEventCtx{}, ev)
 		}
 		j.run(ctx)
 		handled = ctx.Err() == nil
@@ -340,26 +345,39 @@ type job struct {
 	tell func(ctx context.Context, text string)
 }
 
-type eventKeyCtx struct{}
-
-// withEvent marks ctx as the handling of the kept event key.
-func withEvent(ctx context.Context, key string) context.Context {
-	return context.WithValue(ctx, eventKeyCtx{}, key)
+// keptEvent is an event kept in the store (Inbox) while its work runs.
+type keptEvent struct {
+	key string
+	// forgotten is set once Handled succeeded, so that it is written once.
+	forgotten atomic.Bool
 }
 
-// handledWith marks the kept event whose handling ctx is, if any, handled:
-// its work is kept elsewhere from now on (an investigation that was Put).
+type keptEventCtx struct{}
+
+// handledWith forgets the kept event whose work ctx is, if any, before
+// that work ends: the work is kept elsewhere from now on (an investigation
+// that was Put).
 func (b *Bot) handledWith(ctx context.Context) {
-	if key, ok := ctx.Value(eventKeyCtx{}).(string); ok {
-		b.handled(ctx, key)
+	if ev, ok := ctx.Value(keptEventCtx{}).(*keptEvent); ok {
+		b.forget(ctx, ev)
 	}
 }
 
-// handled forgets a kept event.
-func (b *Bot) handled(ctx context.Context, key string) {
+// forget marks a kept event handled, unless it was already; nil is no
+// event.
+func (b *Bot) forget(ctx context.Context, ev *keptEvent) {
+	if ev != nil && !ev.forgotten.Load() && b.handled(ctx, ev.key) {
+		ev.forgotten.Store(true)
+	}
+}
+
+// handled forgets a kept event; false when the store failed.
+func (b *Bot) handled(ctx context.Context, key string) bool {
 	if err := b.store.Handled(ctx, key); err != nil {
 		b.log.Warn("event store: handled", "key", key, "err", err)
+		return false
 	}
+	return true
 }
 
 // route decides, without I/O, what an envelope's acknowledgement carries
