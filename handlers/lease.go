@@ -276,24 +276,26 @@ func (b *Bot) recoverEvents(ctx context.Context, before time.Time) {
 			h.release(context.WithoutCancel(ctx))
 			continue
 		}
+		// Its work, or what stands for it, runs as any event's does: under
+		// the lease, and the event is forgotten when it ends.
 		_, j := b.route(envelope{Type: cur.Type, Payload: cur.Payload})
 		switch {
 		case j.run == nil:
 			// Nothing to do for it now (the channel is no longer served).
-			b.handled(ctx, cur.Key)
-			h.release(context.WithoutCancel(ctx))
+			j.run = func(context.Context) {}
 		case cur.Retries > maxEventRetries:
 			b.log.Warn("giving up on an event whose handling stopped more than once", "key", cur.Key, "retries", cur.Retries)
-			if j.tell != nil {
-				j.tell(ctx, gaveUpText)
+			tell := j.tell
+			j.run = func(ctx context.Context) {
+				if tell != nil {
+					tell(ctx, gaveUpText)
+				}
 			}
-			b.handled(ctx, cur.Key)
-			h.release(context.WithoutCancel(ctx))
 		default:
 			b.log.Info("handling an event a stop cut off", "key", cur.Key, "type", cur.Type, "received", cur.Received)
-			j.key = cur.Key
-			b.dispatch(b.work, j, h, true)
 		}
+		j.key = cur.Key
+		b.dispatch(b.work, j, h, true)
 	}
 }
 
