@@ -101,7 +101,7 @@ func limitActions(r *run, id string, quota *Quota) ([]Action, []string) {
 		case conf["reserved_concurrency"] != "":
 			step = fmt.Sprintf("Raise the reserved concurrency of %s (now %s): aws lambda put-function-concurrency", id, conf["reserved_concurrency"])
 		case quota != nil:
-			step = fmt.Sprintf("Request a higher %s for %s (now %s) through Service Quotas, and meanwhile reserve concurrency for %s so other functions cannot starve it", quota.Name[len("the "):], id, num(quota.Value), id)
+			step = fmt.Sprintf("Request a higher %s for %s (now %s) through Service Quotas, and meanwhile reserve concurrency for %s so other functions cannot starve it", strings.TrimPrefix(quota.Name, "the "), id, num(quota.Value), id)
 		}
 		return []Action{{ActionScale, step}},
 			[]string{
@@ -125,6 +125,10 @@ func limitActions(r *run, id string, quota *Quota) ([]Action, []string) {
 		return []Action{{ActionScale, fmt.Sprintf("Add capacity next to %s (raise the Auto Scaling group's desired count) or move it to a larger type", id)}},
 			[]string{fmt.Sprintf("Alarm on %s's saturation (CPU, memory, disk at 80%%)", id)}
 	case TypeECS:
+		if quota != nil {
+			return []Action{{ActionScale, fmt.Sprintf("Request a higher %s (now %s) through Service Quotas so %s can place the tasks it asks for; meanwhile free capacity elsewhere in the account", strings.TrimPrefix(quota.Name, "the "), num(quota.Value), id)}},
+				[]string{fmt.Sprintf("Alarm on the account's usage at 80%% of %s", strings.TrimPrefix(quota.Name, "the "))}
+		}
 		return []Action{{ActionScale, fmt.Sprintf("Raise the desired task count of %s, or its task's CPU and memory", id)}},
 			[]string{fmt.Sprintf("Target-track %s on CPU and memory at 60–70%%", id)}
 	}

@@ -26,6 +26,7 @@ const (
 	roleHealthyHosts       // healthy hosts: bad when it falls
 	roleCapacity           // desired or in-service capacity
 	roleBacklog            // queue depth or age
+	roleLag                // how far a replica is behind its source
 )
 
 // rises reports whether a rise of the metric is the bad direction.
@@ -87,6 +88,7 @@ var catalog = map[string][]metricSpec{
 		{"AWS/ECS", "CPUUtilization", "Average", roleUtilisation, "%"},
 		{"AWS/ECS", "MemoryUtilization", "Average", roleMemory, "%"},
 		{"ECS/ContainerInsights", "RunningTaskCount", "Average", roleCapacity, "tasks"},
+		{"ECS/ContainerInsights", "DesiredTaskCount", "Average", roleCapacity, "tasks"},
 	},
 	TypeLambda: {
 		{"AWS/Lambda", "Invocations", "Sum", roleRequests, "invocations/min"},
@@ -112,6 +114,7 @@ var catalog = map[string][]metricSpec{
 		{"AWS/RDS", "FreeStorageSpace", "Average", roleFreeStorage, "bytes"},
 		{"AWS/RDS", "ReadLatency", "Average", roleLatency, "s"},
 		{"AWS/RDS", "WriteLatency", "Average", roleLatency, "s"},
+		{"AWS/RDS", "ReplicaLag", "Average", roleLag, "s"},
 	},
 	TypeSQS: {
 		{"AWS/SQS", "NumberOfMessagesSent", "Sum", roleRequests, "messages/min"},

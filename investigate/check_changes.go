@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -76,20 +77,25 @@ func isDeploy(event string) bool {
 // kindWords are what failures say when a kind of change breaks things. change
 // is matched against "eventSource eventName"; words against the failures'
 // own text (log lines, exceptions, Health events), lower-cased.
+//
+// weight says how specific the words are to that kind of change: a disabled
+// key's error names KMS, while a timeout has many causes.
 var kindWords = []struct {
 	change *regexp.Regexp
 	words  *regexp.Regexp
+	weight float64
 }{
-	{regexp.MustCompile(`^kms\.`), regexp.MustCompile(`kms|kmsdisabled|kmsinvalidstate|kmsaccessdenied|decrypt|key is (not enabled|disabled|pending deletion)`)},
-	{regexp.MustCompile(`^(iam|sts)\.|Policy|Permission`), regexp.MustCompile(`accessdenied|access denied|not authorized|forbidden|unauthori[sz]ed`)},
+	{regexp.MustCompile(`^kms\.`), regexp.MustCompile(`kms|kmsdisabled|kmsinvalidstate|kmsaccessdenied|decrypt|key is (not enabled|disabled|pending deletion)`), 0.9},
+	{regexp.MustCompile(`^(iam|sts)\.|Policy|Permission`), regexp.MustCompile(`accessdenied|access denied|not authorized|forbidden|unauthori[sz]ed`), 0.8},
 	// Only a change that takes access away breaks connectivity.
-	{regexp.MustCompile(`Revoke|DeleteSecurityGroup|NetworkAcl|DeleteRoute|ReplaceRoute|ModifySecurityGroupRules|DisassociateRouteTable`), regexp.MustCompile(`connection (refused|reset|timed out)|connect timeout|i/o timeout|timed out|etimedout|unreachable|no route to host`)},
-	{regexp.MustCompile(`^(ssm|secretsmanager)\.|Parameter|Secret`), regexp.MustCompile(`config|parameter|secret|syntaxerror|invalid json|unexpected token|parse error|failed to parse|missing required`)},
-	{regexp.MustCompile(`Concurrency|Throughput|UpdateTable|Capacity|ModifyDB`), regexp.MustCompile(`throttl|rate exceeded|too many|provisionedthroughputexceeded|limit exceeded`)},
+	{regexp.MustCompile(`Revoke|DeleteSecurityGroup|NetworkAcl|DeleteRoute|ReplaceRoute|ModifySecurityGroupRules|DisassociateRouteTable`), regexp.MustCompile(`connection (refused|reset|timed out)|connect timeout|i/o timeout|timed out|etimedout|unreachable|no route to host`), 0.5},
+	{regexp.MustCompile(`^(ssm|secretsmanager)\.|Parameter|Secret`), regexp.MustCompile(`config|parameter|secret|syntaxerror|invalid json|unexpected token|parse error|failed to parse|missing required`), 0.5},
+	{regexp.MustCompile(`Concurrency|Throughput|UpdateTable|Capacity|ModifyDB`), regexp.MustCompile(`throttl|rate exceeded|too many|provisionedthroughputexceeded|limit exceeded`), 0.5},
 }
 
 // mentioned says how the failures' words point at a change: 1 when they name
-// its resource, 0.5 when they say what its kind of change breaks, else 0.
+// its resource, kindWords' weight when they say what its kind of change
+// breaks, else 0.
 func mentioned(text string, ch Change, names []string) float64 {
 	if text == "" {
 		return 0
@@ -101,7 +107,7 @@ func mentioned(text string, ch Change, names []string) float64 {
 	}
 	for _, kw := range kindWords {
 		if kw.change.MatchString(ch.Source+" "+ch.Event) && kw.words.MatchString(text) {
-			return 0.5
+			return kw.weight
 		}
 	}
 	return 0
@@ -171,7 +177,8 @@ func checkChanges(ctx context.Context, r *run) result {
 			ws = 1
 		}
 		ws = math.Min(1, ws+0.5*mention)
-		score := 0.9 * wt * ws * risk(ch.Event)
+		plaus := r.plausibility(ctx, ch, changes[:i])
+		score := 0.9 * wt * ws * risk(ch.Event) * plaus
 		if score < 0.02 {
 			continue
 		}
@@ -199,7 +206,7 @@ func checkChanges(ctx context.Context, r *run) result {
 		if who == actorService {
 			cause = CauseSystemChange
 		}
-		c := &candidate{cause: cause, resource: culprit, score: score, evidence: []*finding{f}, change: &changes[i]}
+		c := &candidate{cause: cause, resource: culprit, score: score, evidence: []*finding{f}, change: &changes[i], plausible: plaus}
 		c.actions, c.prevention = changeActions(r, c.cause, culprit, ch)
 		res.candidates = append(res.candidates, c)
 	}
@@ -256,4 +263,73 @@ func paramsText(p map[string]string) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// plausibility says whether a change of this kind can break what runs, from
+// what it did rather than only its event name (see risk): adding capacity
+// (a scale-out, often automation answering the very load that pages) and
+// settings that do not touch the serving path (backups, maintenance windows,
+// deletion protection) cannot make requests fail or slow down.
+func (r *run) plausibility(ctx context.Context, ch Change, earlier []Change) float64 {
+	if v, ok := desiredIn(ch); ok && r.addsCapacity(ctx, ch, v, earlier) {
+		return 0.15
+	}
+	inert, other := 0, 0
+	for k := range ch.Params {
+		switch {
+		case inertParam.MatchString(k):
+			inert++
+		case !nameParam.MatchString(k):
+			other++
+		}
+	}
+	if inert > 0 && other == 0 {
+		return 0.1
+	}
+	return 1
+}
+
+// inertParam matches request parameters that set what is away from a
+// resource's serving path; nameParam those that only say which resource.
+var (
+	inertParam = regexp.MustCompile(`(?i)^(backupretentionperiod|preferredbackupwindow|preferredmaintenancewindow|copytagstosnapshot|deletionprotection|tags|tagkeys|tagspecifications|description)$`)
+	nameParam  = regexp.MustCompile(`(?i)^(applyimmediately|dbinstanceidentifier|dbclusteridentifier|resourcearn|resourcename|tablename|functionname|cluster|service)$`)
+)
+
+// desiredIn is the desired count a scaling change sets, if it sets one.
+func desiredIn(ch Change) (float64, bool) {
+	for k, v := range ch.Params {
+		switch strings.ToLower(k) {
+		case "desiredcount", "desiredcapacity":
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
+}
+
+// addsCapacity reports whether a desired count is more than the resource had
+// just before: more than an earlier change set, or than its capacity metric.
+func (r *run) addsCapacity(ctx context.Context, ch Change, v float64, earlier []Change) bool {
+	id := r.resolve(ch.Resource)
+	for i := len(earlier) - 1; i >= 0; i-- {
+		if e := earlier[i]; r.resolve(e.Resource) == id && id != "" {
+			if prev, ok := desiredIn(e); ok {
+				return v > prev
+			}
+		}
+	}
+	if rs, ok := r.g.byID[id]; ok {
+		for _, spec := range catalog[rs.Type] {
+			if spec.Role != roleCapacity {
+				continue
+			}
+			if s, ok := r.series(ctx, id, spec); ok {
+				if before := s.values(window{ch.Time.Add(-30 * time.Minute), ch.Time}); len(before) > 0 {
+					return v > median(before)
+				}
+			}
+		}
+	}
+	return false
 }

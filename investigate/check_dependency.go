@@ -35,111 +35,50 @@ func checkDependency(ctx context.Context, r *run) result {
 			cands[key] = c
 		}
 		c.score = noisyOr(c.score, score)
-		c.evidence = append(c.evidence, f)
+		c.evidence = appendUnique(c.evidence, f)
 		return c
 	}
-	failsOnErrors := r.symptom.Role != roleLatency
-
-	if before, during, ok := r.traces(ctx); ok {
-		b, d := byEdge(before, false), byEdge(during, false)
-		keys := make([]string, 0, len(d))
-		for k := range d {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		failingFrom := map[string]bool{} // callers with a failing outgoing call
-		for _, k := range keys {
-			if r.g.typeOf(d[k].caller) == TypeService && edgeFailing(b[k], d[k]) {
-				failingFrom[d[k].caller] = true
-			}
-		}
-		for _, k := range keys {
-			e := d[k]
-			if r.g.typeOf(e.caller) != TypeService {
-				continue // entry edges: the service itself, not what it depends on
-			}
-			if !r.g.has(e.callee) {
-				continue
-			}
-			pb := b[k]
-			switch {
-			case edgeFailing(pb, e):
-				before := 0.0
-				if pb != nil {
-					before = pb.failRate()
-				}
-				f := &finding{Finding: Finding{
-					Kind: FindingTrace, Check: CheckDependency, Resource: e.callee, Time: r.onset,
-					Summary: fmt.Sprintf("calls from %s to %s fail since %s: %s%% of %d traced calls (%s%% before); exception: %q",
-						e.caller, r.g.label(e.callee), clock(r.onset), num(100*e.failRate()), e.requests, num(100*before), e.topException()),
-					Before: ptr(100 * before), During: ptr(100 * e.failRate()), Unit: "% failed",
-					Link: r.traceLink(e.traceIDs),
-				}, weight: 0.9}
-				res.findings = append(res.findings, f)
-				if float64(e.throttles) >= 0.5*float64(e.failures) {
-					// Throttling is the callee at a limit, not the callee down.
-					addCand(CauseLimit, e.callee, 0.55, f)
-					continue
-				}
-				if failingFrom[e.callee] {
-					continue // it fails because of what it calls
-				}
-				score := 0.7
-				if !failsOnErrors {
-					score = 0.55
-				}
-				addCand(CauseDependency, e.callee, score, f)
-			case edgeSlow(pb, e):
-				f := &finding{Finding: Finding{
-					Kind: FindingTrace, Check: CheckDependency, Resource: e.callee, Time: r.onset,
-					Summary: fmt.Sprintf("calls from %s to %s are slower since %s: %s ms on average (%s ms before), with %s%% failing",
-						e.caller, r.g.label(e.callee), clock(r.onset), num(ms(e.latency)), num(ms(pb.latency)), num(100*e.failRate())),
-					Before: ptr(ms(pb.latency)), During: ptr(ms(e.latency)), Unit: "ms",
-					Link: r.traceLink(e.traceIDs),
-				}, weight: 0.5}
-				res.findings = append(res.findings, f)
-				// Slow but not failing explains a latency alarm, not an
-				// error alarm.
-				score := 0.55
-				if failsOnErrors {
-					score = 0.15
-				}
-				addCand(CauseDependency, e.callee, score, f)
-			}
-		}
+	// Health first: it is one call, and waiting for the logs and traces the
+	// walk reads must not turn its own failure into a timeout.
+	events, healthOK := get(ctx, r, "health", r.health)
+	sigs := r.scoredSignals(ctx)
+	alarmUnit := r.g.alarmUnit()
+	outside := r.outsideTraffic(sigs)
+	for _, c := range outside {
+		res.findings = append(res.findings, c.evidence...)
 	}
-
-	// Error metrics of what the services call, where traces say nothing.
-	for _, id := range r.g.inScope() {
-		if len(r.g.related(id, RelCalls, false)) == 0 {
+	for _, l := range r.localize(sigs) {
+		if l.score < minScore {
 			continue
 		}
-		res0 := r.g.byID[id]
-		for _, spec := range catalog[res0.Type] {
-			if spec.Role != roleErrors {
-				continue
-			}
-			s, ok := r.series(ctx, id, spec)
-			if !ok {
-				continue
-			}
-			sh := r.shiftOf(s, spec)
-			if !sh.moved {
-				continue
-			}
-			f := &finding{Finding: Finding{
-				Kind: FindingMetric, Check: CheckDependency, Resource: id, Time: startOr(sh.start, r.onset),
-				Summary: fmt.Sprintf("%s %s rose to %s%s since %s (%s before)",
-					id, spec.Name, num(sh.during), unitSuffix(spec.Unit), clock(startOr(sh.start, r.onset)), num(sh.before)),
-				Before: ptr(sh.before), During: ptr(sh.during), Unit: spec.Unit, Link: r.metricLink(id, spec),
-			}, weight: 0.6, series: metricKey(id, spec), spec: spec}
-			res.findings = append(res.findings, f)
-			addCand(CauseDependency, id, 0.45*r.alignment(sh.start), f)
+		culprit := r.culpritOf(l.node)
+		f := r.signalFinding(l.sig, CheckDependency)
+		res.findings = append(res.findings, f)
+		evidence := []*finding{f}
+		if q := r.quietFinding(sigs[l.class], l); q != nil {
+			res.findings = append(res.findings, q)
+			evidence = append(evidence, q)
+		}
+		cause, score := CauseDependency, l.score
+		switch {
+		case l.sig.throttle && r.g.typeOf(culprit) != TypeExternal:
+			// Throttling by an AWS resource is that resource at its limit;
+			// a vendor that throttles is a dependency failing us.
+			cause = CauseLimit
+		case alarmUnit[l.node] || alarmUnit[culprit]:
+			// Nothing it depends on explains the alarm's own resource: the
+			// fault is in the part behind the alarm itself.
+			cause, score = CauseComponent, 0.5*score
+		}
+		c := addCand(cause, culprit, score, evidence[0])
+		c.located = true
+		for _, e := range evidence[1:] {
+			c.evidence = appendUnique(c.evidence, e)
 		}
 	}
 
 	// AWS Health events open at the onset on what is in scope.
-	if events, ok := get(ctx, r, "health", r.health); ok {
+	if healthOK {
 		fails := r.shared(ctx).failing
 		for _, ev := range events {
 			if ev.Start.After(r.onset.Add(10*r.step)) || (!ev.End.IsZero() && ev.End.Before(r.onset)) {
@@ -173,9 +112,12 @@ func checkDependency(ctx context.Context, r *run) result {
 	sort.Strings(keys)
 	for _, k := range keys {
 		c := cands[k]
-		if c.cause == CauseLimit {
+		switch c.cause {
+		case CauseLimit:
 			c.actions, c.prevention = limitActions(r, c.resource, nil)
-		} else {
+		case CauseComponent:
+			c.actions, c.prevention = componentActions(r, c.resource, false)
+		default:
 			health := false
 			for _, f := range c.evidence {
 				health = health || f.Kind == FindingHealth
@@ -184,6 +126,7 @@ func checkDependency(ctx context.Context, r *run) result {
 		}
 		res.candidates = append(res.candidates, c)
 	}
+	res.candidates = append(res.candidates, outside...)
 	return res
 }
 

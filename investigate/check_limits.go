@@ -167,7 +167,66 @@ func checkLimits(ctx context.Context, r *run) result {
 		c.actions, c.prevention = limitActions(r, id, quota)
 		res.candidates = append(res.candidates, c)
 	}
+	res.add(r.cannotGrow(ctx, quotas))
 	sort.SliceStable(res.candidates, func(i, j int) bool { return res.candidates[i].score > res.candidates[j].score })
+	return res
+}
+
+// cannotGrow finds groups (ECS services, Auto Scaling groups) that want
+// more capacity than they run since the onset: the tasks or instances asked
+// for cannot be placed or launched, which is a limit (an account quota, the
+// subnets' addresses, an instance type's availability) however busy the
+// running ones are.
+func (r *run) cannotGrow(ctx context.Context, quotas []Quota) result {
+	var res result
+	for _, id := range r.g.inScope() {
+		rs := r.g.byID[id]
+		var desired, running *metricSpec
+		for i, spec := range catalog[rs.Type] {
+			if spec.Role != roleCapacity {
+				continue
+			}
+			if strings.Contains(spec.Name, "Desired") {
+				desired = &catalog[rs.Type][i]
+			} else {
+				running = &catalog[rs.Type][i]
+			}
+		}
+		if desired == nil || running == nil {
+			continue
+		}
+		ds, ok1 := r.series(ctx, id, *desired)
+		rn, ok2 := r.series(ctx, id, *running)
+		if !ok1 || !ok2 {
+			continue
+		}
+		base := r.scoreBaseline()
+		gapBefore := mean(ds.values(base)) - mean(rn.values(base))
+		want, have := maxOf(ds.values(r.during)), mean(rn.values(r.during))
+		if want-have < 1 || want-have < 0.1*have || gapBefore > 0.5 {
+			continue
+		}
+		what := ""
+		var quota *Quota
+		for i, q := range quotas {
+			if q.Resource == id {
+				quota = &Quota{Resource: id, Name: "the " + q.Name, Value: q.Value}
+				what = fmt.Sprintf("; the %s quota %s (%s) applies to it: %s", q.Service, q.Code, q.Name, num(quotas[i].Value))
+				break
+			}
+		}
+		f := &finding{Finding: Finding{
+			Kind: FindingMetric, Check: CheckLimits, Resource: id, Time: r.onset,
+			Summary: fmt.Sprintf("%s wants %s %s but runs %s since %s: it cannot add the capacity it asks for%s",
+				id, num(want), desired.Unit, num(have), clock(r.onset), what),
+			Before: ptr(gapBefore), During: ptr(want - have), Unit: desired.Unit + " missing",
+			Link: r.metricLink(id, *running),
+		}, weight: 0.8, series: metricKey(id, *running), spec: *running}
+		res.findings = append(res.findings, f)
+		c := &candidate{cause: CauseLimit, resource: id, score: 0.6, evidence: []*finding{f}}
+		c.actions, c.prevention = limitActions(r, id, quota)
+		res.candidates = append(res.candidates, c)
+	}
 	return res
 }
 

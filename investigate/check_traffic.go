@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -186,7 +187,7 @@ func (r *run) capacityLoss(ctx context.Context) result {
 			continue
 		}
 		for _, spec := range catalog[rs.Type] {
-			if spec.Role != roleCapacity || spec.Name == "GroupDesiredCapacity" {
+			if spec.Role != roleCapacity || strings.Contains(spec.Name, "Desired") {
 				continue
 			}
 			s, ok := r.series(ctx, id, spec)

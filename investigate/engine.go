@@ -253,11 +253,20 @@ type candidate struct {
 	prevention []string
 	// change is the change a change hypothesis rests on.
 	change *Change
+	// plausible is how well the change's kind can produce a failure, 0 to 1
+	// (check_changes.go's plausibility).
+	plausible float64
 	// saturation marks a limit that rests only on utilisation (CPU, memory,
 	// disk), not on a hard limit that rejects work.
 	saturation bool
 	// surge marks a system change that rests on more traffic.
 	surge bool
+	// drives is the resource on the alarm's path that a traffic candidate
+	// from outside that path uses.
+	drives string
+	// located marks where the graph walk ended: the fault is there, and
+	// what kind of cause it is comes from the typed candidates on it.
+	located bool
 }
 
 // run is the state of one investigation.
@@ -465,11 +474,12 @@ const (
 // baseline: logs of every group in scope and traces, before and during.
 func (r *run) startWindowed(ctx context.Context) {
 	r.during = window{r.onset, r.telemetry.end}
-	r.baseline = window{r.onset.Add(-baselineGap - baselineLength), r.onset.Add(-baselineGap)}
+	gap := r.scoreBaseline()
+	r.baseline = window{gap.end.Add(-baselineLength), gap.end}
 	if r.baseline.start.Before(r.telemetry.start) {
 		r.baseline.start = r.telemetry.start
 	}
-	if r.baseline.end.Sub(r.baseline.start) < minBaseline {
+	if r.baseline.end.Sub(r.baseline.start) < min(minBaseline, r.step) {
 		// Rates over a few minutes say nothing about normal: compare nothing
 		// rather than call everything new.
 		err := fmt.Errorf("only %s of telemetry before the onset; at least %s is needed to compare with", ago(max(0, r.baseline.end.Sub(r.baseline.start))), minBaseline)

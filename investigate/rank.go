@@ -103,6 +103,8 @@ func (r *run) rank(results map[string]result) []*candidate {
 		cands = append(cands, c)
 	}
 
+	r.typeLocated(cands)
+
 	// A dependency that fails because it is at its limit is a limit: the
 	// more specific explanation, and scaling it is the move.
 	for _, l := range cands {
@@ -138,6 +140,7 @@ func (r *run) rank(results map[string]result) []*candidate {
 			if !r.linked(c.resource, x.resource) {
 				link = mentioned(evidenceText(x), *c.change, changeNames(r, *c.change))
 			}
+			link *= c.plausible
 			if link == 0 {
 				continue
 			}
@@ -197,6 +200,99 @@ func (r *run) rank(results map[string]result) []*candidate {
 		out = append(out, c)
 	}
 	return out
+}
+
+// unitOf is the part of the system a located resource stands for: the
+// resource, the hosts it runs on and the services on it, and the entry
+// resources that send it traffic, with their targets.
+func (r *run) unitOf(id string) map[string]bool {
+	unit := map[string]bool{id: true}
+	for _, h := range r.g.hosts(id) {
+		unit[h] = true
+	}
+	for _, s := range r.g.servicesOn(id) {
+		unit[s] = true
+	}
+	for _, e := range r.g.entriesOf(id) {
+		unit[e] = true
+	}
+	if t := r.g.typeOf(id); t == TypeALB || t == TypeAPIGateway {
+		for _, x := range r.g.targets(id) {
+			unit[x] = true
+		}
+	}
+	for x := range unit {
+		if g := r.g.group(x); g != "" {
+			unit[g] = true
+		}
+	}
+	return unit
+}
+
+// typeLocated gives the cause to where the walk located the fault. The walk
+// says where; what kind of cause it is comes from what else was found in the
+// same part: a limit reached there, one of its hosts failing apart from its
+// peers, or more traffic entering it. Such a typed candidate takes on the
+// location's support, and the untyped location steps back. Changes are typed
+// in rank's change rule, which weighs when they happened.
+func (r *run) typeLocated(cands []*candidate) {
+	// Traffic from outside the alarm's path that drove a shared resource to
+	// its limit, or into the fault the walk located, is the cause to act on.
+	for _, t := range cands {
+		if t.drives == "" {
+			continue
+		}
+		for _, x := range cands {
+			if x.resource != t.drives || x.change != nil || !(x.located || (x.cause == CauseLimit && !x.saturation)) {
+				continue
+			}
+			t.score = noisyOr(t.score, 0.9*x.score)
+			t.evidence = appendUnique(t.evidence, x.evidence...)
+			x.score *= 0.5
+		}
+	}
+	for _, l := range cands {
+		if !l.located || l.change != nil {
+			continue
+		}
+		unit := r.unitOf(l.resource)
+		// More traffic is how a hard limit (a quota, throttles, connections
+		// at their maximum) was reached, not the cause to act on: the limit
+		// rejects the work, and raising it is the move.
+		hardLimit := false
+		for _, x := range cands {
+			hardLimit = hardLimit || (x.cause == CauseLimit && !x.saturation && unit[x.resource])
+		}
+		for _, x := range cands {
+			if x == l || x.located || x.change != nil {
+				continue
+			}
+			var share float64
+			switch {
+			case (x.cause == CauseLimit || x.cause == CauseComponent) && unit[x.resource]:
+				share = 0.8
+			case x.cause == CauseSystemChange && x.surge && !hardLimit && (unit[x.resource] || r.g.downstream(x.resource)[l.resource]) && !r.hardLimitBelow(cands, x.resource):
+				share = 0.7
+			default:
+				continue
+			}
+			x.score = noisyOr(x.score, share*l.score)
+			x.evidence = appendUnique(x.evidence, l.evidence...)
+			l.score *= 1 - 0.5*share
+		}
+	}
+}
+
+// hardLimitBelow reports whether a limit that rejects work (not mere
+// utilisation) was reached on what a resource's traffic reaches.
+func (r *run) hardLimitBelow(cands []*candidate, id string) bool {
+	below := r.g.downstream(id)
+	for _, x := range cands {
+		if x.cause == CauseLimit && !x.saturation && below[x.resource] {
+			return true
+		}
+	}
+	return false
 }
 
 // evidenceText is what a candidate's failures say, lower-cased: its log,

@@ -1,0 +1,666 @@
+package investigate
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// This file localizes the fault on the dependency graph: every resource's
+// signals are scored against their own normal (anomaly.go), and the walk from
+// the alarm's resource down every relation it depends through (targets,
+// runs-on, calls, and what the services on a host call) finds the deepest
+// anomalous resource that explains the anomalies above it. A hop that only
+// passes a slower or failing callee along — a load balancer, a gateway, a
+// function waiting on a table — is discounted by how much of its own move
+// what it calls accounts for.
+
+// class is the kind of symptom a signal shows.
+type class int
+
+const (
+	classLatency class = iota
+	classErrors
+	classTraffic
+	// classState is a resource's own health apart from what its callers
+	// see: a replica falling behind, a failed status check. It explains its callers' latency and errors.
+	classState
+)
+
+func (c class) String() string {
+	switch c {
+	case classLatency:
+		return "latency"
+	case classErrors:
+		return "errors"
+	case classState:
+		return "health"
+	}
+	return "traffic"
+}
+
+// classOf is the class of a metric role, and false for roles that are no
+// symptom a caller sees.
+func classOf(ro role) (class, bool) {
+	switch ro {
+	case roleLatency:
+		return classLatency, true
+	case roleErrors, roleThrottles:
+		return classErrors, true
+	case roleRequests:
+		return classTraffic, true
+	case roleHealth, roleLag:
+		// A backlog is not here: a queue's depth grows with what is sent
+		// to it, and its senders do not wait on it.
+		return classState, true
+	}
+	return 0, false
+}
+
+// Units of a signal's magnitude, which decide whether two magnitudes can be
+// compared.
+const (
+	magMS    = "ms"
+	magCount = "count"
+	magShare = "share"
+)
+
+// signal is one scored reading of a resource.
+type signal struct {
+	node  string
+	class class
+	a     anomaly
+	// mag is the move in magUnit: milliseconds, failures per period or a
+	// share of calls.
+	mag     float64
+	magUnit string
+	// what says what was measured, for the finding: "TargetResponseTime",
+	// "traced calls from PetSite".
+	what  string
+	unit  string
+	start time.Time
+	// finding is built from the signal when it is cited.
+	kind     string
+	series   string
+	spec     metricSpec
+	link     string
+	throttle bool // most of the failures are throttles
+	note     string
+	// confined are the caller's hosts an edge's anomaly is confined to,
+	// when it shows on fewer than half of them: the callee is then fine,
+	// and what differs is on the caller's side.
+	confined []string
+}
+
+// confinedTo returns the hosts of an edge's caller that alone show the
+// edge's anomaly, or nil when it shows on half of them or more (or the edge
+// is served by fewer than two hosts).
+func confinedTo(edge string, before, during map[string]*edgeStats, c class) []string {
+	var hosts, bad []string
+	for k, e := range during {
+		at := strings.LastIndex(k, "@")
+		if at < 0 || k[:at] != edge || k[at+1:] == "" {
+			continue
+		}
+		host := k[at+1:]
+		hosts = append(hosts, host)
+		pb := before[k]
+		nb, rate, lat := 0, 0.0, time.Duration(0)
+		if pb != nil {
+			nb, rate, lat = pb.requests, pb.failRate(), pb.latency
+		}
+		var a anomaly
+		if c == classLatency {
+			a = meanAnomaly(lat, nb, e.latency, e.requests)
+		} else {
+			a = shareAnomaly(rate, nb, e.failRate(), e.requests)
+		}
+		if a.z >= anomalyZ {
+			bad = append(bad, host)
+		}
+	}
+	if len(hosts) < 2 || len(bad) == 0 || 2*len(bad) >= len(hosts) {
+		return nil
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+// nodeSignals are the strongest signal of each resource in one class, and the
+// resources that have any reading of that class at all.
+type nodeSignals struct {
+	best    map[string]*signal
+	hasData map[string]bool
+}
+
+// scoredSignals reads every signal of every resource in scope, once per
+// investigation: metrics of the catalogue, traced calls into each resource,
+// and error lines in each service's logs.
+func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
+	out := map[class]*nodeSignals{}
+	for _, c := range []class{classLatency, classErrors, classTraffic, classState} {
+		out[c] = &nodeSignals{best: map[string]*signal{}, hasData: map[string]bool{}}
+	}
+	keep := func(s *signal) {
+		ns := out[s.class]
+		ns.hasData[s.node] = true
+		if b := ns.best[s.node]; b == nil || s.a.z > b.a.z {
+			ns.best[s.node] = s
+		}
+	}
+	base, during := r.scoreBaseline(), r.during
+	for _, id := range r.g.inScope() {
+		res := r.g.byID[id]
+		for _, spec := range catalog[res.Type] {
+			c, ok := classOf(spec.Role)
+			if spec.Role == roleClientErrors && r.symptom.Role == roleClientErrors {
+				// An alarm on client errors makes them the symptom.
+				c, ok = classErrors, true
+			}
+			if !ok {
+				continue
+			}
+			s, ok := r.series(ctx, id, spec)
+			if !ok {
+				continue
+			}
+			a, ok := seriesAnomaly(s, spec, base, during)
+			if !ok {
+				continue
+			}
+			sig := &signal{node: id, class: c, a: a, what: spec.Name, unit: spec.Unit,
+				kind: FindingMetric, series: metricKey(id, spec), spec: spec, link: r.metricLink(id, spec)}
+			sig.mag = a.delta(spec.Role.rises())
+			switch {
+			case c == classLatency:
+				sig.mag, sig.magUnit = toMS(spec, sig.mag), magMS
+			default:
+				sig.magUnit = magCount
+			}
+			sig.throttle = spec.Role == roleThrottles
+			if t, found := departure(s, base, window{base.start, r.telemetry.end}, dirOf(spec), a.spread*anomalyZ/2); found {
+				sig.start = t
+			}
+			keep(sig)
+		}
+	}
+	if before, dur, ok := r.traces(ctx); ok {
+		b, d := byEdge(before, false), byEdge(dur, false)
+		bi, di := byEdge(before, true), byEdge(dur, true)
+		keys := make([]string, 0, len(d))
+		for k := range d {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			e := d[k]
+			if !r.g.has(e.callee) {
+				continue
+			}
+			pb := b[k]
+			nb, bRate, bLat := 0, 0.0, time.Duration(0)
+			if pb != nil {
+				nb, bRate, bLat = pb.requests, pb.failRate(), pb.latency
+			}
+			from := "traced requests into " + e.callee
+			if e.caller != "client" {
+				from = "traced calls from " + e.caller + " to " + e.callee
+			}
+			fa := shareAnomaly(bRate, nb, e.failRate(), e.requests)
+			keep(&signal{node: e.callee, class: classErrors, a: fa, mag: fa.during - fa.before, magUnit: magShare,
+				what: from, unit: "% failed", kind: FindingTrace, link: r.traceLink(e.traceIDs),
+				throttle: e.failures > 0 && 2*e.throttles >= e.failures, note: e.topException(), start: r.onset,
+				confined: confinedTo(k, bi, di, classErrors)})
+			if la := meanAnomaly(bLat, nb, e.latency, e.requests); la.spread > 0 {
+				keep(&signal{node: e.callee, class: classLatency, a: la, mag: la.during - la.before, magUnit: magMS,
+					what: from, unit: "ms", kind: FindingTrace, link: r.traceLink(e.traceIDs), start: r.onset,
+					confined: confinedTo(k, bi, di, classLatency)})
+			}
+		}
+	}
+	owners := r.g.logGroups()
+	for _, group := range r.sortedGroups() {
+		before, dur, ok := r.logs(ctx, group)
+		if !ok {
+			continue
+		}
+		nb, nd, top := 0, 0, ""
+		topN := 0
+		for _, ps := range r.patternShifts(before, dur) {
+			if !isErrorLine(ps.pattern.Pattern) {
+				continue
+			}
+			nd += ps.pattern.Count
+			if ps.pattern.Count > topN && ps.during > ps.before {
+				top, topN = ps.pattern.Sample, ps.pattern.Count
+			}
+		}
+		for _, p := range before.Patterns {
+			if isErrorLine(p.Pattern) {
+				nb += p.Count
+			}
+		}
+		a := poissonAnomaly(nb, r.baseline.end.Sub(r.baseline.start), nd, r.during.end.Sub(r.during.start))
+		if a.spread == 0 {
+			continue
+		}
+		keep(&signal{node: owners[group], class: classErrors, a: a, mag: a.during - a.before, magUnit: "lines",
+			what: "error lines in " + group, unit: "lines", kind: FindingLog, link: r.logsLink(group), note: top, start: r.onset})
+	}
+	return out
+}
+
+// dirOf is departure's direction for a metric: 1 when it rises when bad.
+func dirOf(spec metricSpec) int {
+	if spec.Role.rises() {
+		return 1
+	}
+	return -1
+}
+
+// scoreBaseline is the window signals are scored against: everything before
+// the onset, less a gap that keeps a ramp into the onset out of it. On
+// coarse data the gap would cost the one or two rows there are, and the
+// median already ignores a ramp's first point.
+func (r *run) scoreBaseline() window {
+	gap := baselineGap
+	if r.step >= baselineGap {
+		gap = 0
+	}
+	return window{r.telemetry.start, r.onset.Add(-gap)}
+}
+
+// dependencies are what a resource's work depends on: what it targets, runs
+// on or calls, and what the services on it call (a function's duration
+// includes the table it waits on).
+func (g *graph) dependencies(id string) []string {
+	seen := map[string]bool{id: true}
+	var out []string
+	add := func(ids ...string) {
+		for _, x := range ids {
+			if !seen[x] {
+				seen[x] = true
+				out = append(out, x)
+			}
+		}
+	}
+	for _, rel := range g.out[id] {
+		if rel.Kind == RelTargets || rel.Kind == RelRunsOn || rel.Kind == RelCalls {
+			add(rel.To)
+		}
+	}
+	// A group's work is done by its members, and a host's by the services
+	// on it and what they call.
+	add(g.related(id, RelMemberOf, false)...)
+	for _, svc := range g.servicesOn(id) {
+		add(svc)
+		add(g.callees(svc)...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// alarmUnit is the part of the system behind the alarm itself: its resource
+// and what serves its requests — targets, the hosts and groups they run on,
+// the services on those hosts — but not what those services call.
+func (g *graph) alarmUnit() map[string]bool {
+	unit := map[string]bool{g.root: true}
+	queue := []string{g.root}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		var next []string
+		for _, rel := range g.out[id] {
+			if rel.Kind == RelTargets || rel.Kind == RelRunsOn {
+				next = append(next, rel.To)
+			}
+		}
+		next = append(next, g.related(id, RelMemberOf, false)...)
+		next = append(next, g.servicesOn(id)...)
+		for _, n := range next {
+			if !unit[n] {
+				unit[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	return unit
+}
+
+// dependents are the resources whose work depends on id: the inverse of
+// dependencies.
+func (g *graph) dependents(id string) []string {
+	seen := map[string]bool{id: true}
+	var out []string
+	add := func(ids ...string) {
+		for _, x := range ids {
+			if !seen[x] {
+				seen[x] = true
+				out = append(out, x)
+			}
+		}
+	}
+	for _, rel := range g.in[id] {
+		if rel.Kind == RelTargets || rel.Kind == RelRunsOn || rel.Kind == RelCalls {
+			add(rel.From)
+			if rel.Kind == RelCalls {
+				add(g.hosts(rel.From)...)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// confinedShare is what a callee keeps of its score when the calls into it
+// fail or slow down from a few of its caller's hosts only.
+const confinedShare = 0.3
+
+// blockedPath is how much a path loses through a resource that has readings
+// of the symptom's class and shows nothing: the fault is unlikely to have
+// passed through it, but a reading can miss what a few calls saw.
+const blockedPath = 0.4
+
+// walk finds, for one class, how well each resource is connected to the alarm
+// through anomalous resources: 1 on a path where every resource with readings
+// is anomalous, less through each one that is not.
+func (r *run) walk(ns *nodeSignals) map[string]float64 {
+	reach := map[string]float64{r.g.root: 1}
+	queue := []string{r.g.root}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		p := reach[id]
+		if id != r.g.root && ns.hasData[id] && !anomalous(ns.best[id]) {
+			p *= blockedPath
+		}
+		for _, d := range r.g.dependencies(id) {
+			if p > reach[d]+1e-9 {
+				reach[d] = p
+				queue = append(queue, d)
+			}
+		}
+	}
+	return reach
+}
+
+func anomalous(s *signal) bool {
+	return s != nil && s.a.z >= anomalyZ
+}
+
+// nearestBelow are the first resources with readings of the class below id,
+// looking through those without readings.
+func (r *run) nearestBelow(ns *nodeSignals, id string) []string {
+	seen := map[string]bool{id: true}
+	var out []string
+	queue := r.g.dependencies(id)
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		if seen[x] {
+			continue
+		}
+		seen[x] = true
+		if ns.hasData[x] {
+			out = append(out, x)
+			continue
+		}
+		queue = append(queue, r.g.dependencies(x)...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// explained is how much of a resource's move what it depends on accounts
+// for, 0 to 1: the nearest anomalous resources below it (in its class, or in
+// their own health), each weighed by its own strength, by the share of the
+// move it can carry where the two moves are in the same unit, and by
+// blockedPath for each resource between them that shows nothing.
+func (r *run) explained(ns, state *nodeSignals, id string) float64 {
+	s := ns.best[id]
+	if s == nil {
+		return 0
+	}
+	weight := map[string]float64{id: 1}
+	queue := []string{id}
+	var sum float64
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		w := weight[x]
+		for _, c := range r.g.dependencies(x) {
+			if _, seen := weight[c]; seen {
+				continue
+			}
+			cs := ns.best[c]
+			if st := state.best[c]; !anomalous(cs) && anomalous(st) {
+				cs = st
+			}
+			if anomalous(cs) {
+				weight[c] = w
+				ratio := 1.0
+				if cs.magUnit == s.magUnit && s.mag > 0 {
+					ratio = math.Min(1, cs.mag/s.mag)
+				}
+				sum += w * ratio * strength(cs.a.z)
+				continue
+			}
+			cw := w
+			if ns.hasData[c] {
+				cw *= blockedPath
+			}
+			weight[c] = cw
+			queue = append(queue, c)
+		}
+	}
+	return math.Min(1, sum)
+}
+
+// localized is a resource the walk ends at, before it is named and typed.
+type localized struct {
+	node   string
+	class  class
+	score  float64
+	sig    *signal
+	reach  float64
+	unexpl float64
+	// below are the resources just below it that show nothing.
+	quiet []string
+}
+
+// localize walks each symptom class and scores every anomalous resource by
+// its strength, what it leaves unexplained and how it connects to the alarm.
+func (r *run) localize(sigs map[class]*nodeSignals) []localized {
+	var out []localized
+	for _, c := range r.symptomClasses() {
+		ns := sigs[c]
+		reach := r.walk(ns)
+		for id, p := range reach {
+			s := ns.best[id]
+			if !anomalous(s) {
+				continue
+			}
+			ex := r.explained(ns, sigs[classState], id)
+			score := strength(s.a.z) * (1 - ex) * p
+			if len(s.confined) > 0 {
+				score *= confinedShare
+			}
+			if c != r.primaryClass() {
+				score *= 0.7
+			}
+			var quiet []string
+			for _, b := range r.nearestBelow(ns, id) {
+				if !anomalous(ns.best[b]) {
+					quiet = append(quiet, b)
+				}
+			}
+			out = append(out, localized{node: id, class: c, score: score, sig: s, reach: p, unexpl: 1 - ex, quiet: quiet})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].score != out[j].score {
+			return out[i].score > out[j].score
+		}
+		return out[i].sig.a.z > out[j].sig.a.z
+	})
+	return out
+}
+
+// primaryClass is the class of the alarm's own symptom.
+func (r *run) primaryClass() class {
+	switch r.symptom.Role {
+	case roleLatency:
+		return classLatency
+	case roleRequests:
+		return classTraffic
+	}
+	return classErrors
+}
+
+// symptomClasses are the classes the walk follows: the alarm's, the other of
+// latency and errors, since a callee timing out shows as both, and the
+// resources' own health.
+func (r *run) symptomClasses() []class {
+	if r.primaryClass() == classLatency {
+		return []class{classLatency, classErrors, classState}
+	}
+	return []class{classErrors, classLatency, classState}
+}
+
+// culpritOf names the resource to act on for an anomalous one: an entry
+// resource passes on what its single target (or the one service on its
+// targets) does.
+func (r *run) culpritOf(id string) string {
+	switch r.g.typeOf(id) {
+	case TypeALB, TypeAPIGateway:
+		targets := r.g.targets(id)
+		if len(targets) == 1 {
+			return targets[0]
+		}
+		if svcs := r.servicesBehind(id); len(svcs) == 1 {
+			return svcs[0]
+		}
+	}
+	return id
+}
+
+// signalFinding turns a signal into a finding.
+func (r *run) signalFinding(s *signal, check string) *finding {
+	at := startOr(s.start, r.onset)
+	var summary string
+	before, during := s.a.before, s.a.during
+	switch s.kind {
+	case FindingMetric:
+		word := "rose"
+		if !s.spec.Role.rises() {
+			word = "fell"
+		}
+		summary = fmt.Sprintf("%s %s %s to %s%s since %s (%s before; %s× its usual variation)",
+			s.node, s.what, word, num(during), unitSuffix(s.unit), clock(at), num(before), num(s.a.z))
+	case FindingTrace:
+		if s.class == classLatency {
+			summary = fmt.Sprintf("%s take %s ms on average since %s (%s ms before; %s× its usual variation)",
+				s.what, num(during), clock(at), num(before), num(s.a.z))
+		} else {
+			before, during = 100*before, 100*during
+			kind := "fail"
+			if s.throttle {
+				kind = "are throttled (429)"
+			}
+			summary = fmt.Sprintf("%s%% of %s %s since %s (%s%% before)", num(during), s.what, kind, clock(at), num(before))
+			if s.note != "" {
+				summary += fmt.Sprintf("; exception: %q", s.note)
+			}
+		}
+		if len(s.confined) > 0 {
+			summary += fmt.Sprintf("; only the calls made from %s show it, not those from their peers", strings.Join(s.confined, ", "))
+		}
+	case FindingLog:
+		summary = fmt.Sprintf("%s: %s since %s where %s were usual", s.what, num(during), clock(at), num(before))
+		if s.note != "" {
+			summary += fmt.Sprintf(": %q", s.note)
+		}
+	}
+	return &finding{Finding: Finding{
+		Kind: s.kind, Check: check, Resource: s.node, Time: at, Summary: summary,
+		Before: ptr(before), During: ptr(during), Unit: s.unit, Link: s.link,
+	}, weight: math.Min(0.95, strength(s.a.z)), series: s.series, spec: s.spec}
+}
+
+// quietFinding says that what a resource depends on shows nothing, which is
+// what makes it the deepest anomalous one.
+func (r *run) quietFinding(ns *nodeSignals, l localized) *finding {
+	if len(l.quiet) == 0 {
+		return nil
+	}
+	var parts []string
+	for _, q := range l.quiet {
+		s := ns.best[q]
+		parts = append(parts, fmt.Sprintf("%s %s %s → %s", q, s.what, num(s.a.before), num(s.a.during)))
+		if len(parts) == 4 {
+			parts = append(parts, "…")
+			break
+		}
+	}
+	return &finding{Finding: Finding{
+		Kind: FindingMetric, Check: CheckDependency, Resource: l.node, Time: r.onset,
+		Summary: fmt.Sprintf("what %s depends on shows no %s change since %s: %s", l.node, l.class, clock(r.onset), strings.Join(parts, "; ")),
+	}, weight: 0.3}
+}
+
+// alarmPath is every resource the alarm's requests reach: the alarm's
+// resource and everything below it.
+func (g *graph) alarmPath() map[string]bool {
+	path := map[string]bool{g.root: true}
+	queue := []string{g.root}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, d := range g.dependencies(id) {
+			if !path[d] {
+				path[d] = true
+				queue = append(queue, d)
+			}
+		}
+	}
+	return path
+}
+
+// outsideTraffic finds the resources off the alarm's path whose traffic rose
+// at the onset while they use something on it: a batch job or another client
+// reading the same table. Alone that is a weak lead; rank makes it the cause
+// when what it uses reached a limit or is where the walk ended, since the
+// first move is then to hold back that traffic, not to scale for it.
+func (r *run) outsideTraffic(sigs map[class]*nodeSignals) []*candidate {
+	path := r.g.alarmPath()
+	traffic := sigs[classTraffic]
+	var out []*candidate
+	for _, used := range r.g.inScope() {
+		if !path[used] {
+			continue
+		}
+		for _, d := range r.g.dependents(used) {
+			s := traffic.best[d]
+			if path[d] || !anomalous(s) || s.a.during < 1.5*s.a.before {
+				continue
+			}
+			f := r.signalFinding(s, CheckTraffic)
+			f.Summary += fmt.Sprintf("; %s is not on the alarm's path but uses %s", d, used)
+			out = append(out, &candidate{
+				cause: CauseSystemChange, resource: d, score: 0.3 * strength(s.a.z), evidence: []*finding{f}, drives: used,
+				actions: []Action{
+					{ActionBlock, fmt.Sprintf("Hold back %s's traffic to %s (pause or throttle it: lower its concurrency or schedule) so the alarm's path gets %s back", d, used, used)},
+					{ActionScale, fmt.Sprintf("If %s's load is expected, give %s the capacity for both", d, used)},
+				},
+				prevention: []string{
+					fmt.Sprintf("Give %s its own capacity budget on %s (rate-limit it, run it off-peak, or give it a replica)", d, used),
+					fmt.Sprintf("Alarm on %s's share of %s's capacity", d, used),
+				},
+			})
+		}
+	}
+	return out
+}
