@@ -200,9 +200,9 @@ func (r *run) cannotGrow(ctx context.Context, quotas []Quota) result {
 		if !ok1 || !ok2 {
 			continue
 		}
-		base := r.scoreBaseline()
+		base := r.metricBaseline()
 		gapBefore := mean(ds.values(base)) - mean(rn.values(base))
-		want, have := maxOf(ds.values(r.during)), mean(rn.values(r.during))
+		want, have := maxOf(ds.values(r.metricDuring())), mean(rn.values(r.metricDuring()))
 		if want-have < 1 || want-have < 0.1*have || gapBefore > 0.5 {
 			continue
 		}

@@ -34,7 +34,7 @@ func checkTraffic(ctx context.Context, r *run) result {
 			before := mean(s.values(window{r.onset.Add(-baselineGap - baselineLength), r.onset.Add(-30 * time.Minute)}))
 			// At the time the alarm fires a surge is often still rising:
 			// its latest level says more than its mean.
-			latest := s.values(window{r.onset, r.during.end})
+			latest := s.values(r.metricDuring())
 			if before <= 0 || len(latest) == 0 {
 				continue
 			}

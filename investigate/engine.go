@@ -474,8 +474,11 @@ const (
 // baseline: logs of every group in scope and traces, before and during.
 func (r *run) startWindowed(ctx context.Context) {
 	r.during = window{r.onset, r.telemetry.end}
-	gap := r.scoreBaseline()
-	r.baseline = window{gap.end.Add(-baselineLength), gap.end}
+	end := r.onset
+	if r.step < baselineGap {
+		end = r.onset.Add(-baselineGap)
+	}
+	r.baseline = window{end.Add(-baselineLength), end}
 	if r.baseline.start.Before(r.telemetry.start) {
 		r.baseline.start = r.telemetry.start
 	}

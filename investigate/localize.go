@@ -134,6 +134,11 @@ func confinedTo(edge string, before, during map[string]*edgeStats, c class) []st
 type nodeSignals struct {
 	best    map[string]*signal
 	hasData map[string]bool
+	// measured are the resources with readings of their own — metrics or
+	// logs, which see every request — rather than only sampled traces of
+	// calls into them: only those can show that a fault did not pass
+	// through them.
+	measured map[string]bool
 }
 
 // scoredSignals reads every signal of every resource in scope, once per
@@ -142,16 +147,19 @@ type nodeSignals struct {
 func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 	out := map[class]*nodeSignals{}
 	for _, c := range []class{classLatency, classErrors, classTraffic, classState} {
-		out[c] = &nodeSignals{best: map[string]*signal{}, hasData: map[string]bool{}}
+		out[c] = &nodeSignals{best: map[string]*signal{}, hasData: map[string]bool{}, measured: map[string]bool{}}
 	}
 	keep := func(s *signal) {
 		ns := out[s.class]
 		ns.hasData[s.node] = true
+		if s.kind != FindingTrace {
+			ns.measured[s.node] = true
+		}
 		if b := ns.best[s.node]; b == nil || s.a.z > b.a.z {
 			ns.best[s.node] = s
 		}
 	}
-	base, during := r.scoreBaseline(), r.during
+	base, during := r.metricBaseline(), r.metricDuring()
 	for _, id := range r.g.inScope() {
 		res := r.g.byID[id]
 		for _, spec := range catalog[res.Type] {
@@ -261,16 +269,23 @@ func dirOf(spec metricSpec) int {
 	return -1
 }
 
-// scoreBaseline is the window signals are scored against: everything before
-// the onset, less a gap that keeps a ramp into the onset out of it. On
-// coarse data the gap would cost the one or two rows there are, and the
-// median already ignores a ramp's first point.
-func (r *run) scoreBaseline() window {
-	gap := baselineGap
-	if r.step >= baselineGap {
-		gap = 0
+// metricBaseline is the window metrics are scored against: everything before
+// the datapoint that holds the onset, less a gap that keeps a ramp into the
+// onset out of it. On coarse data the gap would cost the one or two rows
+// there are, and the median already ignores a ramp's first point.
+func (r *run) metricBaseline() window {
+	end := r.metricDuring().start
+	if r.step < baselineGap {
+		end = r.onset.Add(-baselineGap)
 	}
-	return window{r.telemetry.start, r.onset.Add(-gap)}
+	return window{r.telemetry.start, end}
+}
+
+// metricDuring is the window of datapoints since the onset. A datapoint is
+// stamped with the start of its period and covers the period, so the one
+// that holds the onset may be stamped up to a period before it.
+func (r *run) metricDuring() window {
+	return window{r.onset.Add(-r.step + time.Nanosecond), r.telemetry.end}
 }
 
 // dependencies are what a resource's work depends on: what it targets, runs
@@ -374,7 +389,7 @@ func (r *run) walk(ns *nodeSignals) map[string]float64 {
 		id := queue[0]
 		queue = queue[1:]
 		p := reach[id]
-		if id != r.g.root && ns.hasData[id] && !anomalous(ns.best[id]) {
+		if id != r.g.root && ns.measured[id] && !anomalous(ns.best[id]) {
 			p *= blockedPath
 		}
 		for _, d := range r.g.dependencies(id) {
@@ -449,7 +464,7 @@ func (r *run) explained(ns, state *nodeSignals, id string) float64 {
 				continue
 			}
 			cw := w
-			if ns.hasData[c] {
+			if ns.measured[c] {
 				cw *= blockedPath
 			}
 			weight[c] = cw

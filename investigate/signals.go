@@ -38,16 +38,10 @@ func minMove(ro role) float64 {
 	return 0
 }
 
-// metricBaseline is the window metrics are compared against: everything from
-// the start of telemetry to shortly before the onset.
-func (r *run) metricBaseline() window {
-	return window{r.telemetry.start, r.onset.Add(-baselineGap)}
-}
-
 // shiftOf compares a series before and during the onset.
 func (r *run) shiftOf(s Series, spec metricSpec) shift {
 	base := s.values(r.metricBaseline())
-	dur := s.values(r.during)
+	dur := s.values(r.metricDuring())
 	if len(base) == 0 || len(dur) == 0 {
 		return shift{}
 	}
