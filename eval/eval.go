@@ -5,6 +5,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +17,11 @@ import (
 // Investigator runs one investigation of a simulated scenario. It receives
 // the scenario only; the answer stays here.
 type Investigator func(ctx context.Context, s *scenario.Scenario) (investigate.Report, error)
+
+// Baseliner ranks a scenario's resources by a trivial statistic, most
+// suspect first, so that the engine can be compared with it on the same
+// telemetry.
+type Baseliner func(ctx context.Context, s *scenario.Scenario) ([]string, error)
 
 // Result is one scenario's score.
 type Result struct {
@@ -33,6 +39,14 @@ type Result struct {
 	// OnsetError is the reported onset minus the true one, in seconds.
 	OnsetError float64 `json:"onset_error_s"`
 	Error      string  `json:"error,omitempty"`
+	// Confidence is the confidence of the first hypothesis; 0 without one.
+	Confidence float64 `json:"confidence"`
+	// ResourceRank is the 1-based rank of the first hypothesis that names
+	// an accepted culprit, whatever its cause; 0 when none does.
+	ResourceRank int `json:"resource_rank"`
+	// BaselineRank is the 1-based rank of the first accepted culprit in the
+	// baseline's ranking; 0 when it has none or no baseline ran.
+	BaselineRank int `json:"baseline_rank,omitempty"`
 }
 
 // Totals are the accuracies over a set of scenarios, 0 to 1.
@@ -43,16 +57,76 @@ type Totals struct {
 	Action    float64 `json:"action"`
 	Onset     float64 `json:"onset"`
 	Errors    int     `json:"errors"`
+	// ResourceTop1 is how often the first hypothesis names an accepted
+	// culprit, whatever its cause: what the baseline is compared with.
+	ResourceTop1 float64 `json:"resource_top1"`
+	// BaselineTop1 and BaselineTop3 are the baseline's, when one ran.
+	BaselineTop1 float64 `json:"baseline_top1,omitempty"`
+	BaselineTop3 float64 `json:"baseline_top3,omitempty"`
+	// Brier is the mean squared difference between the first hypothesis's
+	// confidence and whether it was right (0 is perfect; always answering
+	// 0.5 scores 0.25).
+	Brier float64 `json:"brier"`
+	// Reliability bins the first hypotheses by confidence: how often each
+	// bin was right.
+	Reliability []Bin `json:"reliability"`
 }
+
+// Bin is one confidence bin of a reliability table.
+type Bin struct {
+	// From and To bound the confidences in the bin, [From, To).
+	From float64 `json:"from"`
+	To   float64 `json:"to"`
+	// Count is how many first hypotheses fell in it, Right how many of
+	// them were right, and Mean their mean confidence.
+	Count int     `json:"count"`
+	Right int     `json:"right"`
+	Mean  float64 `json:"mean"`
+}
+
+// binEdges bound the reliability table's bins; investigate.ClearCause is one
+// of them, so the table shows what the "nothing stands out" threshold cuts.
+var binEdges = []float64{0, 0.2, investigate.ClearCause, 0.5, 0.65, 0.8, 1.0001}
 
 // Run investigates each file and scores it. A file without an expect block,
 // or whose investigation fails, scores as a miss with its reason.
 func Run(ctx context.Context, files []*scenario.File, inv Investigator) ([]Result, Totals) {
+	return Compare(ctx, files, inv, nil)
+}
+
+// Compare is Run with the baseline ranked beside each investigation; a nil
+// baseline runs none.
+func Compare(ctx context.Context, files []*scenario.File, inv Investigator, base Baseliner) ([]Result, Totals) {
 	var results []Result
 	for _, f := range files {
-		results = append(results, score(ctx, f, inv))
+		res := score(ctx, f, inv)
+		if base != nil && f.Expect != nil {
+			if ranked, err := base(ctx, f.Scenario); err == nil {
+				for i, id := range ranked {
+					if names(f.Scenario, f.Expect, id) {
+						res.BaselineRank = i + 1
+						break
+					}
+				}
+			}
+		}
+		results = append(results, res)
 	}
-	return results, total(results)
+	t := total(results)
+	if base != nil && len(results) > 0 {
+		var top1, top3 int
+		for _, r := range results {
+			if r.BaselineRank == 1 {
+				top1++
+			}
+			if r.BaselineRank >= 1 && r.BaselineRank <= 3 {
+				top3++
+			}
+		}
+		t.BaselineTop1 = float64(top1) / float64(len(results))
+		t.BaselineTop3 = float64(top3) / float64(len(results))
+	}
+	return results, t
 }
 
 func score(ctx context.Context, f *scenario.File, inv Investigator) Result {
@@ -72,8 +146,15 @@ func score(ctx context.Context, f *scenario.File, inv Investigator) Result {
 	if len(rep.Hypotheses) > 0 {
 		h := rep.Hypotheses[0]
 		res.Got = fmt.Sprintf("%s %s → %s", h.Cause, h.Resource, firstAction(h))
+		res.Confidence = h.Confidence
 	} else {
 		res.Got = "no hypothesis"
+	}
+	for i, h := range rep.Hypotheses {
+		if names(s, e, h.Resource) {
+			res.ResourceRank = i + 1
+			break
+		}
 	}
 	for i, h := range rep.Hypotheses {
 		if !matches(s, e, h) {
@@ -103,14 +184,17 @@ func firstAction(h investigate.Hypothesis) string {
 // matches reports whether a hypothesis names an accepted cause and culprit;
 // the culprit may be named by id, name or ARN.
 func matches(s *scenario.Scenario, e *scenario.Expect, h investigate.Hypothesis) bool {
-	if !slices.Contains(e.Causes, h.Cause) {
-		return false
-	}
+	return slices.Contains(e.Causes, h.Cause) && names(s, e, h.Resource)
+}
+
+// names reports whether a reference (id, name or ARN) names an accepted
+// culprit.
+func names(s *scenario.Scenario, e *scenario.Expect, ref string) bool {
 	for _, id := range e.Resources {
-		if h.Resource == id {
+		if ref == id {
 			return true
 		}
-		if r, ok := s.Resource(id); ok && (h.Resource == r.Name || h.Resource == r.ARN) {
+		if r, ok := s.Resource(id); ok && (ref == r.Name || ref == r.ARN) {
 			return true
 		}
 	}
@@ -122,8 +206,30 @@ func total(results []Result) Totals {
 	if len(results) == 0 {
 		return t
 	}
-	var top1, top3, action, onset int
+	var top1, top3, action, onset, located int
+	var brier float64
+	t.Reliability = make([]Bin, len(binEdges)-1)
+	for i := range t.Reliability {
+		t.Reliability[i].From, t.Reliability[i].To = binEdges[i], math.Min(1, binEdges[i+1])
+	}
 	for _, r := range results {
+		if r.ResourceRank == 1 {
+			located++
+		}
+		right := 0.0
+		if r.Top1 {
+			right = 1
+		}
+		brier += (r.Confidence - right) * (r.Confidence - right)
+		for i := range t.Reliability {
+			if b := &t.Reliability[i]; r.Confidence >= binEdges[i] && r.Confidence < binEdges[i+1] {
+				b.Mean = (b.Mean*float64(b.Count) + r.Confidence) / float64(b.Count+1)
+				b.Count++
+				if r.Top1 {
+					b.Right++
+				}
+			}
+		}
 		if r.Error != "" {
 			t.Errors++
 		}
@@ -142,6 +248,7 @@ func total(results []Result) Totals {
 	}
 	n := float64(len(results))
 	t.Top1, t.Top3, t.Action, t.Onset = float64(top1)/n, float64(top3)/n, float64(action)/n, float64(onset)/n
+	t.ResourceTop1, t.Brier = float64(located)/n, brier/n
 	return t
 }
 

@@ -157,3 +157,19 @@ func investigateScenario(ctx context.Context, s *scenario.Scenario, st simSettin
 	}
 	return engine.Run(ctx, investigate.Request{Alarm: s.Alarm.Name, Now: backend.Now(), Notes: notes}, nil)
 }
+
+// baselineScenario ranks a simulated scenario's resources by the trivial
+// baseline, through the same simulated sources an investigation reads.
+func baselineScenario(ctx context.Context, s *scenario.Scenario) ([]string, error) {
+	backend := sim.New(s, sim.Options{})
+	engine := investigate.New(backend.Sources(), investigate.Options{Lookback: backend.Now().Sub(s.Start())})
+	shifts, err := engine.Baseline(ctx, investigate.Request{Alarm: s.Alarm.Name, Now: backend.Now()})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(shifts))
+	for i, sh := range shifts {
+		ids[i] = sh.Resource
+	}
+	return ids, nil
+}
