@@ -40,6 +40,27 @@ func componentActions(r *run, host string, exhausted bool) ([]Action, []string) 
 	return actions, prevention
 }
 
+// unitActions are the moves for the part behind the alarm when it fails by
+// itself: nothing it depends on, no limit, no single host and no change
+// explains it.
+func unitActions(r *run, id string) ([]Action, []string) {
+	what := id
+	switch r.g.typeOf(id) {
+	case TypeLambda:
+		what = "the function " + id + " (publish the last good version to its alias if its code or configuration changed)"
+	case TypeECS, TypeService:
+		what = id + "'s tasks or instances, one at a time,"
+	}
+	return []Action{
+			{ActionRestart, fmt.Sprintf("Restart %s and watch whether the errors stop; if it was deployed recently, roll it back", what)},
+			{ActionExclude, fmt.Sprintf("If only part of %s fails, take that part out of rotation", id)},
+		},
+		[]string{
+			fmt.Sprintf("Give %s a health check that exercises the path that failed, so a stuck process is replaced by itself", id),
+			fmt.Sprintf("Alarm on %s's own errors and latency, not only on the entry in front of it", id),
+		}
+}
+
 func dimFor(typ string) string {
 	switch typ {
 	case TypeEC2:

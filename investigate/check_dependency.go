@@ -116,7 +116,7 @@ func checkDependency(ctx context.Context, r *run) result {
 		case CauseLimit:
 			c.actions, c.prevention = limitActions(r, c.resource, nil)
 		case CauseComponent:
-			c.actions, c.prevention = componentActions(r, c.resource, false)
+			c.actions, c.prevention = unitActions(r, c.resource)
 		default:
 			health := false
 			for _, f := range c.evidence {

@@ -614,7 +614,11 @@ func (r *run) quietFinding(ns *nodeSignals, l localized) *finding {
 	var parts []string
 	for _, q := range l.quiet {
 		s := ns.best[q]
-		parts = append(parts, fmt.Sprintf("%s %s %s → %s", q, s.what, num(s.a.before), num(s.a.during)))
+		before, during := num(s.a.before), num(s.a.during)
+		if s.magUnit == magShare {
+			before, during = num(100*s.a.before)+"%", num(100*s.a.during)+"%"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s → %s", q, s.what, before, during))
 		if len(parts) == 4 {
 			parts = append(parts, "…")
 			break

@@ -77,7 +77,9 @@ func (r *run) rank(results map[string]result) []*candidate {
 				order = append(order, key)
 				continue
 			}
-			if c.score > m.score {
+			// The checks that type a cause know its specifics (the quota,
+			// the peer); the walk only knows where it is.
+			if (c.score > m.score && c.located == m.located) || (m.located && !c.located) {
 				m.actions, m.prevention = c.actions, c.prevention
 				if c.change != nil {
 					m.change = c.change
@@ -278,7 +280,7 @@ func (r *run) typeLocated(cands []*candidate) {
 			}
 			x.score = noisyOr(x.score, share*l.score)
 			x.evidence = appendUnique(x.evidence, l.evidence...)
-			l.score *= 1 - 0.5*share
+			l.score *= 1 - share
 		}
 	}
 }

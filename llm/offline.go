@@ -34,8 +34,8 @@ var causeText = map[string]struct{ title, because string }{
 		because: "%s ran into a ceiling at the onset, and requests beyond it failed or waited",
 	},
 	investigate.CauseComponent: {
-		title:   "%s is failing while its peers are healthy",
-		because: "%s behaves worse than the peers doing the same work, so the fault is in that one part",
+		title:   "%s is failing by itself",
+		because: "%s behaves worse than before while what it depends on is sound, and where it has peers doing the same work they are healthy, so the fault is in that one part",
 	},
 	investigate.CauseDependency: {
 		title:   "%s, a dependency, is failing",
