@@ -189,7 +189,7 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 				sig.magUnit = magCount
 			}
 			sig.throttle = spec.Role == roleThrottles
-			if t, found := departure(s, base, window{base.start, r.telemetry.end}, dirOf(spec), a.spread*anomalyZ/2); found {
+			if t, found := departure(s, base, window{base.start, r.telemetry.end}, dirOf(spec), a.spread*anomalyZ/2, isCount(spec)); found {
 				sig.start = t
 			}
 			keep(sig)

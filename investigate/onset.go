@@ -37,7 +37,7 @@ func (r *run) findOnset(ctx context.Context) []*finding {
 		return nil
 	}
 	s := series[0]
-	onset, before, during, found := onsetOf(s, fire, r.step, r.alarmDef.Threshold, r.alarmFalls())
+	onset, before, during, found := onsetOf(s, fire, r.step, r.alarmDef.Threshold, r.alarmFalls(), isCount(r.symptom))
 	if !found {
 		return []*finding{{
 			Finding: Finding{
@@ -65,7 +65,7 @@ func (r *run) findOnset(ctx context.Context) []*finding {
 // onsetOf finds the onset in an alarm's series: the departure from the range
 // of its earlier part, up to the fire time. The threshold sets a floor on
 // what counts as a departure, so that noise far below it does not.
-func onsetOf(s Series, fire time.Time, step time.Duration, threshold float64, falls bool) (onset time.Time, before, during float64, found bool) {
+func onsetOf(s Series, fire time.Time, step time.Duration, threshold float64, falls, count bool) (onset time.Time, before, during float64, found bool) {
 	if len(s.Times) == 0 {
 		return time.Time{}, 0, 0, false
 	}
@@ -83,7 +83,7 @@ func onsetOf(s Series, fire time.Time, step time.Duration, threshold float64, fa
 	if floor <= 0 {
 		floor = 1e-9
 	}
-	onset, found = departure(s, reference, search, up, floor)
+	onset, found = departure(s, reference, search, up, floor, count)
 	if !found {
 		return time.Time{}, 0, 0, false
 	}

@@ -62,7 +62,7 @@ func TestOnsetOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _, _, found := onsetOf(seriesOf(tt.fn), fire, time.Minute, tt.threshold, tt.falls)
+			got, _, _, found := onsetOf(seriesOf(tt.fn), fire, time.Minute, tt.threshold, tt.falls, false)
 			if found != tt.wantFound || !got.Equal(tt.want) {
 				t.Errorf("onset = %v (found %v), want %v (found %v)", got.Format("15:04"), found, tt.want.Format("15:04"), tt.wantFound)
 			}

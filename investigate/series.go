@@ -93,13 +93,23 @@ func robustSpread(xs []float64) float64 {
 // departure is the first point of the last run of abnormal points (gaps of one
 // point allowed), extended back over a ramp while points stay beyond a
 // smaller margin. found is false when no point in w is abnormal.
-func departure(s Series, reference, w window, up int, floor float64) (t time.Time, found bool) {
+//
+// count says the series counts events per period, whose noise is Poisson
+// (see noiseOf): a count of 2 against a usual 0 or 1 is no departure. On
+// coarse data (5-minute periods and longer) one normal point inside a run
+// ends it: there a single noisy point would move the onset by a whole
+// period.
+func departure(s Series, reference, w window, up int, floor float64, count bool) (t time.Time, found bool) {
 	ref := s.values(reference)
 	if len(ref) == 0 {
 		return time.Time{}, false
 	}
 	m := median(ref)
 	spread := robustSpread(ref)
+	if count {
+		spread = math.Max(spread, math.Sqrt(math.Max(math.Abs(m), 1)))
+	}
+	coarse := spacing(s) >= 5*time.Minute
 	strong := math.Max(5*spread, floor)
 	weak := math.Max(2.5*spread, floor/4)
 	beyond := func(x, margin float64) bool {
@@ -132,7 +142,7 @@ func departure(s Series, reference, w window, up int, floor float64) (t time.Tim
 			continue
 		}
 		// One normal point inside a run is noise, not a return to normal.
-		if j > 0 && beyond(s.Values[idx[j-1]], strong) {
+		if !coarse && j > 0 && beyond(s.Values[idx[j-1]], strong) {
 			continue
 		}
 		break
@@ -146,13 +156,18 @@ func departure(s Series, reference, w window, up int, floor float64) (t time.Tim
 	for first < last && math.Abs(s.Values[idx[first]]-m) < 0.1*jump {
 		first++
 	}
-	// A ramp leaves the normal range before it crosses the strong margin.
+	// A ramp leaves the normal range before it crosses the strong margin;
+	// on coarse data only a point on the way up from the one before it
+	// counts, so that one noisy point is not taken for a ramp.
 	for first > 0 && beyond(s.Values[idx[first-1]], math.Max(weak, 0.1*jump)) {
+		if coarse && (first < 2 || !beyond(s.Values[idx[first-1]]-s.Values[idx[first-2]]+m, weak)) {
+			break
+		}
 		first--
 	}
 	// A ramp's first points are only part of the way: follow its slope back
 	// to where it left the median (at most a few points).
-	if first+1 < len(idx) && first > 0 {
+	if !coarse && first+1 < len(idx) && first > 0 {
 		v0, v1 := s.Values[idx[first]], s.Values[idx[first+1]]
 		dist, slope := v0-m, v1-v0
 		if up < 0 {
@@ -164,4 +179,13 @@ func departure(s Series, reference, w window, up int, floor float64) (t time.Tim
 		}
 	}
 	return s.Times[idx[first]], true
+}
+
+// spacing is the median time between a series' datapoints.
+func spacing(s Series) time.Duration {
+	var gaps []float64
+	for i := 1; i < len(s.Times); i++ {
+		gaps = append(gaps, float64(s.Times[i].Sub(s.Times[i-1])))
+	}
+	return time.Duration(median(gaps))
 }
