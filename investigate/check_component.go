@@ -149,6 +149,9 @@ func checkComponent(ctx context.Context, r *run) result {
 		res.findings = append(res.findings, r.hostMetricOutliers(ctx, hosts, candFor, exhausted)...)
 	}
 
+	for _, hosts := range r.g.peerGroups() {
+		res.findings = append(res.findings, r.quietPeers(ctx, hosts, candFor)...)
+	}
 	for _, c := range cands {
 		if c.score == 0 {
 			continue
@@ -363,4 +366,56 @@ func unitSuffix(u string) string {
 		return u
 	}
 	return " " + u
+}
+
+// quietPeers finds the hosts that went quiet while their peers kept working:
+// CPU or traffic far below its own normal since the onset, while the peers'
+// held or rose. A stuck worker, a hung process or a host that lost its
+// network does less, not more, and fails the requests sent to it.
+func (r *run) quietPeers(ctx context.Context, hosts []string, candFor func(string) *candidate) []*finding {
+	var findings []*finding
+	typ := r.g.typeOf(hosts[0])
+	for _, spec := range catalog[typ] {
+		if spec.Role != roleUtilisation && spec.Role != roleRequests {
+			continue
+		}
+		levels := map[string]anomaly{}
+		for _, h := range hosts {
+			if s, ok := r.series(ctx, h, spec); ok {
+				if a, ok := seriesAnomaly(s, spec, r.metricBaseline(), r.metricDuring()); ok {
+					levels[h] = a
+				}
+			}
+		}
+		if len(levels) < 2 {
+			continue
+		}
+		for _, h := range hosts {
+			a, ok := levels[h]
+			if !ok || a.z > -anomalyZ || a.during > 0.5*a.before {
+				continue
+			}
+			var peerBefore, peerDuring []float64
+			for _, o := range hosts {
+				if pa, ok := levels[o]; ok && o != h {
+					peerBefore, peerDuring = append(peerBefore, pa.before), append(peerDuring, pa.during)
+				}
+			}
+			pb, pd := median(peerBefore), median(peerDuring)
+			if pd < 0.8*pb {
+				continue // the whole group fell: less traffic, not one host
+			}
+			f := &finding{Finding: Finding{
+				Kind: FindingMetric, Check: CheckComponent, Resource: h, Time: r.onset,
+				Summary: fmt.Sprintf("%s went quiet: %s %s%s since %s (%s before) while its peers went from %s to %s: it stopped doing its share of the work",
+					h, spec.Name, num(a.during), unitSuffix(spec.Unit), clock(r.onset), num(a.before), num(pb), num(pd)),
+				Before: ptr(a.before), During: ptr(a.during), Unit: spec.Unit, Link: r.metricLink(h, spec),
+			}, weight: 0.6, series: metricKey(h, spec), spec: spec}
+			findings = append(findings, f)
+			c := candFor(h)
+			c.evidence = append(c.evidence, f)
+			c.score = noisyOr(c.score, 0.45*strength(-a.z))
+		}
+	}
+	return findings
 }

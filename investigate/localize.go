@@ -591,7 +591,7 @@ func (r *run) signalFinding(s *signal, check string) *finding {
 			}
 		}
 		if len(s.confined) > 0 {
-			summary += fmt.Sprintf("; only the calls made from %s show it, not those from their peers", strings.Join(s.confined, ", "))
+			summary += fmt.Sprintf("; only the calls through %s show it, not those through their peers", strings.Join(s.confined, ", "))
 		}
 	case FindingLog:
 		summary = fmt.Sprintf("%s: %s since %s where %s were usual", s.what, num(during), clock(at), num(before))
