@@ -101,19 +101,54 @@ func noiseOf(base []float64, count bool) float64 {
 }
 
 // shareAnomaly scores a share of n calls (failed, throttled) against the
-// share before, by the binomial spread of the share with the calls seen.
+// share before. The score is the binomial tail: how unlikely at least that
+// many failures are in n calls at the usual rate, as a z-score, so that one
+// failure in three calls is weak evidence and a third of thousands is not.
+// The usual rate is taken one standard error high, since it was itself
+// measured on a sample, and a prior of half a failure keeps a baseline of none
+// from making any failure infinitely surprising.
 func shareAnomaly(before float64, nBefore int, during float64, nDuring int) anomaly {
 	if nDuring == 0 {
 		return anomaly{}
 	}
-	// A prior of one call in each outcome keeps a baseline of zero failures
-	// from making any failure infinitely surprising.
 	p := (before*float64(nBefore) + 0.5) / (float64(nBefore) + 1)
+	p = math.Min(0.999, p+math.Sqrt(p*(1-p)/math.Max(float64(nBefore), 1)))
 	spread := math.Sqrt(p * (1 - p) / float64(nDuring))
-	if nBefore > 0 {
-		spread = math.Sqrt(spread*spread + p*(1-p)/float64(nBefore))
+	a := anomaly{before: before, during: during, spread: spread, points: nBefore}
+	k := math.Round(during * float64(nDuring))
+	if during <= p {
+		a.z = (during - p) / spread
+		return a
 	}
-	return anomaly{before: before, during: during, spread: spread, z: (during - before) / spread, points: nBefore}
+	a.z = tailZ(k, float64(nDuring), p)
+	return a
+}
+
+// maxZ caps a score where a tail probability underflows.
+const maxZ = 40
+
+// tailZ is the z-score of P(X ≥ k) for X binomial(n, p): by the Poisson
+// approximation while n·p is small, by the normal one beyond.
+func tailZ(k, n, p float64) float64 {
+	lambda := n * p
+	if lambda > 50 {
+		return math.Min(maxZ, (k-0.5-lambda)/math.Sqrt(lambda*(1-p)))
+	}
+	// P(X ≥ k) = 1 − Σ_{i<k} e^−λ λ^i / i!, summed in logs.
+	var below float64
+	logTerm := -lambda
+	for i := 0.0; i < k; i++ {
+		below += math.Exp(logTerm)
+		logTerm += math.Log(lambda) - math.Log(i+1)
+		if below >= 1 {
+			break
+		}
+	}
+	tail := 1 - below
+	if tail <= 1e-300 || math.IsNaN(tail) {
+		return maxZ
+	}
+	return math.Min(maxZ, math.Sqrt2*math.Erfinv(1-2*tail))
 }
 
 // meanAnomaly scores a mean latency over n calls against the mean before.

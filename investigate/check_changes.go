@@ -311,9 +311,10 @@ func desiredIn(ch Change) (float64, bool) {
 // addsCapacity reports whether a desired count is more than the resource had
 // just before: more than an earlier change set, or than its capacity metric.
 func (r *run) addsCapacity(ctx context.Context, ch Change, v float64, earlier []Change) bool {
+	key := func(c Change) string { return or(r.resolve(c.Resource), c.Resource) }
 	id := r.resolve(ch.Resource)
 	for i := len(earlier) - 1; i >= 0; i-- {
-		if e := earlier[i]; r.resolve(e.Resource) == id && id != "" {
+		if e := earlier[i]; key(e) == key(ch) {
 			if prev, ok := desiredIn(e); ok {
 				return v > prev
 			}

@@ -319,8 +319,14 @@ func (r *run) hostMetricOutliers(ctx context.Context, hosts []string, candFor fu
 			}
 			// Against its peers, not its own history: a slow leak makes its
 			// own baseline noisy. It must have risen, and stand apart.
+			// Apart from the group: above the median of all of them, so
+			// that a peer gone quiet does not make the busy ones stand out.
 			others := medianOthers(sig, hosts, h)
-			if sh.during-sh.before < minMove(spec.Role) || sh.during-others < minMove(spec.Role) {
+			var all []float64
+			for _, x := range sig {
+				all = append(all, x.during)
+			}
+			if sh.during-sh.before < minMove(spec.Role) || sh.during-median(all) < minMove(spec.Role) {
 				continue
 			}
 			full := (spec.Role == roleMemory || spec.Role == roleDisk) && sh.peak >= 90
