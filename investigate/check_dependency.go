@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // healthServiceTypes maps AWS Health service codes to resource types.
@@ -72,6 +73,10 @@ func checkDependency(ctx context.Context, r *run) result {
 		}
 		c := addCand(cause, culprit, score, evidence[0])
 		c.located = true
+		if l.sig.caller != "" && l.sig.caller != "client" {
+			c.via = l.sig.caller
+		}
+		c.throttled = c.throttled || l.sig.throttle
 		for _, e := range evidence[1:] {
 			c.evidence = appendUnique(c.evidence, e)
 		}
@@ -81,7 +86,9 @@ func checkDependency(ctx context.Context, r *run) result {
 	if healthOK {
 		fails := r.shared(ctx).failing
 		for _, ev := range events {
-			if ev.Start.After(r.onset.Add(10*r.step)) || (!ev.End.IsZero() && ev.End.Before(r.onset)) {
+			// AWS posts an event minutes into the impact, so one that opens
+			// after the onset still explains it.
+			if ev.Start.After(r.onset.Add(healthLag)) || (!ev.End.IsZero() && ev.End.Before(r.onset)) {
 				continue
 			}
 			affected := r.healthAffected(ev)
@@ -100,7 +107,11 @@ func checkDependency(ctx context.Context, r *run) result {
 				if _, bad := fails[id]; bad {
 					score = 0.8
 				}
-				addCand(CauseDependency, id, score*r.alignment(ev.Start), f)
+				align := 1.0
+				if ev.Start.Before(r.onset) {
+					align = r.alignment(ev.Start)
+				}
+				addCand(CauseDependency, id, score*align, f).health = true
 			}
 		}
 	}
@@ -129,6 +140,10 @@ func checkDependency(ctx context.Context, r *run) result {
 	res.candidates = append(res.candidates, outside...)
 	return res
 }
+
+// healthLag is how long after the onset an AWS Health event may open and
+// still be its cause.
+const healthLag = 30 * time.Minute
 
 // healthAffected lists the resources in scope a Health event affects: those
 // it names, or else those of its service (in its AZ, when it has one).

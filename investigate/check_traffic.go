@@ -131,8 +131,11 @@ func checkTraffic(ctx context.Context, r *run) result {
 			}
 		default:
 			// Traffic fell: something upstream changed; worth a finding, not
-			// a cause of errors here.
+			// a cause of errors here — unless the fall is what paged.
 			c.score = 0.15
+			if id == r.alarmDef.Resource && r.alarmFalls() && r.symptom.Role == roleRequests {
+				c.score = 0.6 * r.alignment(surgeStart)
+			}
 			c.evidence = append(c.evidence, surge)
 			c.actions = []Action{{ActionBlock, fmt.Sprintf("Find what stopped sending traffic to %s upstream (DNS, a client release, a routing change) and keep any traffic that is now wrong away from it", id)}}
 			c.prevention = []string{fmt.Sprintf("Alarm on a drop of %s's request count, not only on errors", id)}

@@ -264,6 +264,13 @@ type candidate struct {
 	// drives is the resource on the alarm's path that a traffic candidate
 	// from outside that path uses.
 	drives string
+	// via is the caller whose traced calls into the resource show the
+	// fault, when the walk located it from traces.
+	via string
+	// throttled marks a location whose failures are mostly throttles.
+	throttled bool
+	// health marks a candidate resting on an AWS Health event.
+	health bool
 	// located marks where the graph walk ended: the fault is there, and
 	// what kind of cause it is comes from the typed candidates on it.
 	located bool

@@ -234,7 +234,9 @@ func (g *graph) peerGroups() [][]string {
 	}
 	for _, id := range g.inScope() {
 		switch g.typeOf(id) {
-		case TypeALB, TypeAPIGateway:
+		case TypeALB:
+			// A target group's targets do the same work; an API's
+			// integrations serve different routes, and are no peers.
 			add(g.targets(id))
 		case TypeService:
 			add(g.hosts(id))

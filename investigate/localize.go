@@ -89,6 +89,8 @@ type signal struct {
 	link     string
 	throttle bool // most of the failures are throttles
 	note     string
+	// caller is the calling resource of a traced edge's signal.
+	caller string
 	// confined are the caller's hosts an edge's anomaly is confined to,
 	// when it shows on fewer than half of them: the callee is then fine,
 	// and what differs is on the caller's side.
@@ -218,12 +220,12 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 				from = "traced calls from " + e.caller + " to " + e.callee
 			}
 			fa := shareAnomaly(bRate, nb, e.failRate(), e.requests)
-			keep(&signal{node: e.callee, class: classErrors, a: fa, mag: fa.during - fa.before, magUnit: magShare,
+			keep(&signal{node: e.callee, caller: e.caller, class: classErrors, a: fa, mag: fa.during - fa.before, magUnit: magShare,
 				what: from, unit: "% failed", kind: FindingTrace, link: r.traceLink(e.traceIDs),
 				throttle: e.failures > 0 && 2*e.throttles >= e.failures, note: e.topException(), start: r.onset,
 				confined: confinedTo(k, bi, di, classErrors)})
 			if la := meanAnomaly(bLat, nb, e.latency, e.requests); la.spread > 0 {
-				keep(&signal{node: e.callee, class: classLatency, a: la, mag: la.during - la.before, magUnit: magMS,
+				keep(&signal{node: e.callee, caller: e.caller, class: classLatency, a: la, mag: la.during - la.before, magUnit: magMS,
 					what: from, unit: "ms", kind: FindingTrace, link: r.traceLink(e.traceIDs), start: r.onset,
 					confined: confinedTo(k, bi, di, classLatency)})
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -139,7 +140,18 @@ func (r *run) rank(results map[string]result) []*candidate {
 			// errors name the changed resource (full weight) or what that
 			// kind of change breaks (half).
 			link := 1.0
-			if !r.linked(c.resource, x.resource) {
+			switch {
+			case r.linked(c.resource, x.resource):
+			case x.via != "" && r.unitOf(x.via)[c.resource]:
+				// Calls from the changed part fail or slow down: a caller's
+				// deploy breaks its own calls (a wrong name, a new query).
+				// Throttling is the callee holding its own limit, which a
+				// caller's change reaches only by calling more.
+				link = 0.8
+				if x.throttled {
+					link = 0.2
+				}
+			default:
 				link = mentioned(evidenceText(x), *c.change, changeNames(r, *c.change))
 			}
 			link *= c.plausible
@@ -185,9 +197,14 @@ func (r *run) rank(results map[string]result) []*candidate {
 		}
 	}
 
+	// Ties are broken by how much evidence a candidate rests on; the cause
+	// order and the name only keep the order stable.
 	sort.SliceStable(cands, func(i, j int) bool {
 		if math.Abs(cands[i].score-cands[j].score) > 1e-9 {
 			return cands[i].score > cands[j].score
+		}
+		if len(cands[i].evidence) != len(cands[j].evidence) {
+			return len(cands[i].evidence) > len(cands[j].evidence)
 		}
 		if causeOrder[cands[i].cause] != causeOrder[cands[j].cause] {
 			return causeOrder[cands[i].cause] < causeOrder[cands[j].cause]
@@ -199,9 +216,34 @@ func (r *run) rank(results map[string]result) []*candidate {
 		if c.score < minScore || len(out) == maxHypotheses {
 			break
 		}
+		if restsOn(out, c) {
+			continue
+		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// restsOn reports whether a candidate says again what a higher one says: the
+// same cause or the same resource, on no evidence the higher one lacks. The
+// same traffic surge is one hypothesis, not two.
+func restsOn(higher []*candidate, c *candidate) bool {
+	for _, h := range higher {
+		if h.cause != c.cause && h.resource != c.resource {
+			continue
+		}
+		inside := true
+		for _, f := range c.evidence {
+			if !slices.Contains(h.evidence, f) {
+				inside = false
+				break
+			}
+		}
+		if inside {
+			return true
+		}
+	}
+	return false
 }
 
 // unitOf is the part of the system a located resource stands for: the
@@ -272,6 +314,9 @@ func (r *run) typeLocated(cands []*candidate) {
 			var share float64
 			switch {
 			case (x.cause == CauseLimit || x.cause == CauseComponent) && unit[x.resource]:
+				share = 0.8
+			case x.health && unit[x.resource]:
+				// AWS says the part is impaired: its fault is AWS's.
 				share = 0.8
 			case x.cause == CauseSystemChange && x.surge && !hardLimit && (unit[x.resource] || r.g.downstream(x.resource)[l.resource]) && !r.hardLimitBelow(cands, x.resource):
 				share = 0.7
