@@ -1,6 +1,7 @@
 package investigate
 
 import (
+	"context"
 	"fmt"
 	"strings"
 )
@@ -73,7 +74,7 @@ func dimFor(typ string) string {
 	return "host"
 }
 
-func dependencyActions(r *run, dep string, health bool) ([]Action, []string) {
+func dependencyActions(ctx context.Context, r *run, dep string, health bool) ([]Action, []string) {
 	rs := r.g.byID[dep]
 	callers := r.g.related(dep, RelCalls, false)
 	caller := "its callers"
@@ -91,7 +92,22 @@ func dependencyActions(r *run, dep string, health bool) ([]Action, []string) {
 				fmt.Sprintf("Give %s's calls to %s a timeout, retries with backoff and a circuit breaker", caller, dep),
 				fmt.Sprintf("Subscribe to %s's status page and alarm on its error rate from the caller's side", dep),
 			}
-	case TypeDynamoDB, TypeRDS, TypeSQS:
+	case TypeRDS:
+		if !health && !r.isReplica(ctx, dep) {
+			// A database of the team's own that misbehaves by itself (slow
+			// storage, a stuck engine) has a standby to fail over to; a
+			// replica that lags is taken out of the read path instead.
+			return []Action{
+					{ActionRestart, fmt.Sprintf("Fail %s over to its standby (reboot with failover), or restart it if it has none, and watch its latency", dep)},
+					{ActionExclude, fmt.Sprintf("Meanwhile shed or queue the calls from %s that can wait", caller)},
+				},
+				[]string{
+					fmt.Sprintf("Run %s Multi-AZ and rehearse the failover", dep),
+					fmt.Sprintf("Alarm on %s's read and write latency and its disk queue, not only on the callers' errors", dep),
+				}
+		}
+		fallthrough
+	case TypeDynamoDB, TypeSQS:
 		follow := ""
 		if health {
 			follow = ", and follow the AWS Health event"
@@ -217,4 +233,17 @@ func or(s, fallback string) string {
 		return fallback
 	}
 	return s
+}
+
+// isReplica reports whether a database reports a replica lag: it copies
+// another one.
+func (r *run) isReplica(ctx context.Context, id string) bool {
+	for _, spec := range catalog[r.g.typeOf(id)] {
+		if spec.Role == roleLag {
+			if _, ok := r.series(ctx, id, spec); ok {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -156,7 +156,7 @@ func checkComponent(ctx context.Context, r *run) result {
 		if c.score == 0 {
 			continue
 		}
-		c.actions, c.prevention = componentActions(r, c.resource, exhausted[c.resource])
+		c.actions, c.prevention = componentActions(r, c.resource, exhausted[c.resource] || r.exhausted(ctx, c.resource))
 		res.candidates = append(res.candidates, c)
 	}
 	sort.Slice(res.candidates, func(i, j int) bool { return res.candidates[i].resource < res.candidates[j].resource })
@@ -424,4 +424,19 @@ func (r *run) quietPeers(ctx context.Context, hosts []string, candFor func(strin
 		}
 	}
 	return findings
+}
+
+// exhausted reports whether a host's memory or disk is full since the onset:
+// taking it out moves its load onto peers no better off, while a restart
+// frees what it holds.
+func (r *run) exhausted(ctx context.Context, host string) bool {
+	for _, spec := range catalog[r.g.typeOf(host)] {
+		if spec.Role != roleMemory && spec.Role != roleDisk {
+			continue
+		}
+		if s, ok := r.series(ctx, host, spec); ok && maxOf(s.values(r.metricDuring())) >= 90 {
+			return true
+		}
+	}
+	return false
 }

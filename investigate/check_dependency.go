@@ -133,7 +133,7 @@ func checkDependency(ctx context.Context, r *run) result {
 			for _, f := range c.evidence {
 				health = health || f.Kind == FindingHealth
 			}
-			c.actions, c.prevention = dependencyActions(r, c.resource, health)
+			c.actions, c.prevention = dependencyActions(ctx, r, c.resource, health)
 		}
 		res.candidates = append(res.candidates, c)
 	}

@@ -146,10 +146,11 @@ func (r *run) rank(results map[string]result) []*candidate {
 				// Calls from the changed part fail or slow down: a caller's
 				// deploy breaks its own calls (a wrong name, a new query).
 				// Throttling is the callee holding its own limit, which a
-				// caller's change reaches only by calling more.
+				// caller's change reaches only by calling more: that shows
+				// as more traffic, not through this link.
 				link = 0.8
 				if x.throttled {
-					link = 0.2
+					link = 0
 				}
 			default:
 				link = mentioned(evidenceText(x), *c.change, changeNames(r, *c.change))
@@ -225,11 +226,12 @@ func (r *run) rank(results map[string]result) []*candidate {
 }
 
 // restsOn reports whether a candidate says again what a higher one says: the
-// same cause or the same resource, on no evidence the higher one lacks. The
-// same traffic surge is one hypothesis, not two.
+// same cause, on no evidence the higher one lacks. The same traffic surge is
+// one hypothesis, not two. Another kind of cause on the same evidence stays:
+// it is another reading of it, worth a look when the first is wrong.
 func restsOn(higher []*candidate, c *candidate) bool {
 	for _, h := range higher {
-		if h.cause != c.cause && h.resource != c.resource {
+		if h.cause != c.cause {
 			continue
 		}
 		inside := true
