@@ -91,6 +91,8 @@ type signal struct {
 	note     string
 	// caller is the calling resource of a traced edge's signal.
 	caller string
+	// vanished marks a log pattern that stopped.
+	vanished bool
 	// confined are the caller's hosts an edge's anomaly is confined to,
 	// when it shows on fewer than half of them: the callee is then fine,
 	// and what differs is on the caller's side.
@@ -234,7 +236,7 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 	owners := r.g.logGroups()
 	for _, group := range r.sortedGroups() {
 		before, dur, ok := r.logs(ctx, group)
-		if !ok {
+		if !ok || before.Lines+dur.Lines == 0 {
 			continue
 		}
 		nb, nd, top := 0, 0, ""
@@ -259,8 +261,43 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 		}
 		keep(&signal{node: owners[group], class: classErrors, a: a, mag: a.during - a.before, magUnit: "lines",
 			what: "error lines in " + group, unit: "lines", kind: FindingLog, link: r.logsLink(group), note: top, start: r.onset})
+		if s := r.vanished(group, owners[group], before, dur); s != nil {
+			keep(s)
+		}
 	}
 	return out
+}
+
+// vanished is the strongest log pattern of a group that stopped at the onset
+// while the group kept writing: a fault that only stops a job, a consumer
+// or a code path shows nowhere else.
+func (r *run) vanished(group, owner string, before, during LogStats) *signal {
+	bLen, dLen := r.baseline.end.Sub(r.baseline.start), r.during.end.Sub(r.during.start)
+	now := map[string]int{}
+	for _, p := range during.Patterns {
+		now[p.Pattern] = p.Count
+	}
+	var best *signal
+	for _, p := range before.Patterns {
+		a := poissonAnomaly(p.Count, bLen, now[p.Pattern], dLen)
+		if a.before < 10 || a.during > 0.2*a.before {
+			continue
+		}
+		// The rest of the group must go on: when everything falls quiet,
+		// traffic fell, and no one path stopped.
+		rest := poissonAnomaly(before.Lines-p.Count, bLen, during.Lines-now[p.Pattern], dLen)
+		if rest.before == 0 || rest.during < 0.6*rest.before {
+			continue
+		}
+		// Scored as how surprising its absence is: far below its usual rate.
+		a.z = -a.z
+		if best == nil || a.z > best.a.z {
+			best = &signal{node: owner, class: classState, a: a, mag: a.before - a.during, magUnit: "lines",
+				what: "a log pattern of " + group + " that stopped", unit: "lines", kind: FindingLog,
+				link: r.logsLink(group), note: p.Sample, start: r.onset, vanished: true}
+		}
+	}
+	return best
 }
 
 // dirOf is departure's direction for a metric: 1 when it rises when bad.
@@ -597,6 +634,9 @@ func (r *run) signalFinding(s *signal, check string) *finding {
 		}
 	case FindingLog:
 		summary = fmt.Sprintf("%s: %s since %s where %s were usual", s.what, num(during), clock(at), num(before))
+		if s.vanished {
+			summary = fmt.Sprintf("%s: %s lines since %s where %s were usual, while the rest of its logs went on", s.what, num(during), clock(at), num(before))
+		}
 		if s.note != "" {
 			summary += fmt.Sprintf(": %q", s.note)
 		}

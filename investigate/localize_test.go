@@ -252,3 +252,41 @@ func TestPlausibility(t *testing.T) {
 		})
 	}
 }
+
+func TestAPatternThatStopsIsEvidence(t *testing.T) {
+	f := newFake()
+	f.alarm = Alarm{
+		Name: "api-5xx", Resource: "api", Metric: Metric{Namespace: "AWS/ApiGateway", Name: "5XXError", Dims: map[string]string{"ApiName": "api"}},
+		Stat: "Sum", Period: time.Minute, Threshold: 50, Comparison: "GreaterThanThreshold",
+	}
+	f.topo = Topology{
+		Resources: []Resource{
+			{ID: "api", Type: TypeAPIGateway, Dims: map[string]string{"ApiName": "api"}},
+			{ID: "web", Type: TypeService},
+			{ID: "sync", Type: TypeService, LogGroup: "/app/sync"},
+			{ID: "pricing", Type: TypeService, LogGroup: "/app/pricing"},
+		},
+		Relations: []Relation{{"api", "web", RelTargets}, {"web", "sync", RelCalls}, {"web", "pricing", RelCalls}},
+	}
+	f.series["api|AWS/ApiGateway|5XXError"] = level(1, 300, t0)
+	f.series["api|AWS/ApiGateway|Count"] = level(6000, 6000, t0)
+	// sync stops syncing and says nothing of it; pricing carries on.
+	f.logs["/app/sync"] = func(w window) LogStats {
+		st := logsOf(logLine{"INFO heartbeat ok", "task-1", 60, time.Time{}})(w)
+		if w.start.Before(t0) {
+			end := w.end
+			if end.After(t0) {
+				end = t0
+			}
+			synced := logsOf(logLine{"INFO synced <*> records from the ledger", "task-1", 60, time.Time{}})(window{w.start, end})
+			st.Patterns = append(st.Patterns, synced.Patterns...)
+			st.Lines += synced.Lines
+		}
+		return st
+	}
+	f.logs["/app/pricing"] = logsOf(logLine{"INFO priced <*> items", "task-1", 60, time.Time{}})
+	rep := investigateFake(t, f)
+	if h := top(t, rep); h.Resource != "sync" {
+		t.Fatalf("top = %s %s, want sync; all %+v", h.Cause, h.Resource, rep.Hypotheses)
+	}
+}
