@@ -3,6 +3,7 @@ package investigate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -76,7 +77,13 @@ func dimFor(typ string) string {
 
 func dependencyActions(ctx context.Context, r *run, dep string, health bool) ([]Action, []string) {
 	rs := r.g.byID[dep]
+	// Its callers call it directly, or through the entries in front of it.
 	callers := r.g.related(dep, RelCalls, false)
+	for _, e := range r.g.entriesOf(dep) {
+		callers = append(callers, r.g.related(e, RelCalls, false)...)
+	}
+	slices.Sort(callers)
+	callers = slices.Compact(callers)
 	caller := "its callers"
 	if len(callers) > 0 {
 		caller = strings.Join(callers, ", ")
@@ -89,7 +96,7 @@ func dependencyActions(ctx context.Context, r *run, dep string, health bool) ([]
 		}
 		return []Action{{ActionExclude, fmt.Sprintf("Fail away from %s%s: open the circuit breaker in %s, serve a degraded response or switch to the fallback provider", dep, url, caller)}},
 			[]string{
-				fmt.Sprintf("Give %s's calls to %s a timeout, retries with backoff and a circuit breaker", caller, dep),
+				fmt.Sprintf("Give the calls from %s to %s a timeout, retries with backoff and a circuit breaker", caller, dep),
 				fmt.Sprintf("Subscribe to %s's status page and alarm on its error rate from the caller's side", dep),
 			}
 	case TypeRDS:
@@ -119,7 +126,7 @@ func dependencyActions(ctx context.Context, r *run, dep string, health bool) ([]
 			}
 	case TypeService:
 		return []Action{{ActionExclude, fmt.Sprintf("Fail away from %s: turn off the feature that needs it in %s, or route to a healthy version of it", dep, caller)}},
-			[]string{fmt.Sprintf("Give %s's calls to %s a timeout and a circuit breaker, and alarm on that edge's fault rate", caller, dep)}
+			[]string{fmt.Sprintf("Give the calls from %s to %s a timeout and a circuit breaker, and alarm on that edge's fault rate", caller, dep)}
 	}
 	return []Action{{ActionExclude, fmt.Sprintf("Fail away from %s: stop sending it work from %s until it recovers", dep, caller)}},
 		[]string{fmt.Sprintf("Add a timeout and a circuit breaker to the calls to %s", dep)}

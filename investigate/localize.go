@@ -413,6 +413,10 @@ func (g *graph) dependents(id string) []string {
 // fail or slow down from a few of its caller's hosts only.
 const confinedShare = 0.3
 
+// unseenPath is what a path loses through a resource with no readings of its
+// own in the class.
+const unseenPath = 0.85
+
 // blockedPath is how much a path loses through a resource that has readings
 // of the symptom's class and shows nothing: the fault is unlikely to have
 // passed through it, but a reading can miss what a few calls saw.
@@ -428,8 +432,15 @@ func (r *run) walk(ns *nodeSignals) map[string]float64 {
 		id := queue[0]
 		queue = queue[1:]
 		p := reach[id]
-		if id != r.g.root && ns.measured[id] && !anomalous(ns.best[id]) {
+		switch {
+		case id == r.g.root:
+		case ns.measured[id] && !anomalous(ns.best[id]):
 			p *= blockedPath
+		case !ns.measured[id]:
+			// Nothing says whether the fault passed through here: the
+			// further from the alarm through such resources, the less a
+			// resource explains it.
+			p *= unseenPath
 		}
 		for _, d := range r.g.dependencies(id) {
 			if p > reach[d]+1e-9 {
