@@ -157,6 +157,8 @@ func TestErrors(t *testing.T) {
 		{"bad latency", "fault: 0.5}", "latency: fast}", 33, "traces[0].latency", `bad duration "fast"`},
 		{"until before at", "until: +20m", "until: -1m", 33, "traces[0].until", `until "-1m" is not after at "+0m"`},
 		{"at after end", "at: +0m, until: +20m", "at: +40m", 33, "traces[0].at", `at "+40m" is not before until (default: the end of telemetry, alarm.fires + 30m = +33m)`},
+		{"trace on neither side", "on: fn, at: +0m, until", "on: i-1, at: +0m, until", 33, "traces[0].on", `"i-1" is a host of neither svc nor table (want a host of the caller, the instance making the calls: fn)`},
+		{"trace on client edge", "edge: svc>table, on: fn", "edge: client>web, on: fn", 33, "traces[0].on", `"fn" is not an instance serving web's requests (want i-1)`},
 		{"trace on not a compute", "on: fn, at: +0m, until", "on: table, at: +0m, until", 33, "traces[0].on", `"table" is a resource of type dynamodb`},
 
 		// changes

@@ -948,7 +948,7 @@ func (p *parser) trace(n *yaml.Node, field string) {
 		return
 	}
 	var it TraceItem
-	var callee *Resource
+	var caller, callee *Resource
 	if v := p.req(m, "edge"); v != nil {
 		f := m.field("edge")
 		if s, ok := p.str(v, f); ok {
@@ -966,9 +966,10 @@ func (p *parser) trace(n *yaml.Node, field string) {
 					callee = p.ref(v, f, it.Callee)
 					if callee != nil && callee.Type != "" && !contains(entryTypes, callee.Type) {
 						p.errf(v, f, "bad edge %q: client calls entry resources only (alb, apigw), and %q is of type %s", s, it.Callee, callee.Type)
+						callee = nil
 					}
 				default:
-					p.ref(v, f, it.Caller)
+					caller = p.ref(v, f, it.Caller)
 					callee = p.ref(v, f, it.Callee)
 				}
 			}
@@ -976,8 +977,10 @@ func (p *parser) trace(n *yaml.Node, field string) {
 	}
 	var on *Resource
 	it.On, on = p.refField(m, "on", false, computeType...)
-	if on != nil && callee != nil && callee.Type == "service" && len(callee.RunsOn) > 0 && !contains(callee.RunsOn, on.ID) {
-		p.errf(m.get("on"), m.field("on"), "%q is not one of the resources service %s runs on (%s)", on.ID, callee.ID, strings.Join(callee.RunsOn, ", "))
+	if on != nil && callee != nil && (caller != nil || it.Caller == "client") {
+		if msg := p.traceOn(it.Caller, caller, callee, on.ID); msg != "" {
+			p.errf(m.get("on"), m.field("on"), "%s", msg)
+		}
 	}
 	share := func(k string) *float64 {
 		v := m.get(k)
@@ -1010,6 +1013,139 @@ func (p *parser) trace(n *yaml.Node, field string) {
 	}
 	it.Window = p.window(m, false)
 	p.s.Traces = append(p.s.Traces, it)
+}
+
+// traceOn checks a traces item's on (a host id) against its edge, caller >
+// callee (caller is nil for client), and returns what is wrong, or "". on
+// names the host whose requests the item affects, the one the simulator
+// reports them under:
+//
+//   - SERVICE>X: a host of the service, the instance making the calls; or,
+//     when it is not one of those, a host of X (X itself, or a host of
+//     service X), the instance serving them;
+//   - ENTRY>X: an instance behind the entry that serves its requests to X;
+//   - client>ENTRY: an instance behind the entry.
+func (p *parser) traceOn(callerID string, caller, callee *Resource, on string) string {
+	none := func(why string) string {
+		return fmt.Sprintf("edge %s>%s has no instance to choose from (%s; leave on out)", callerID, callee.ID, why)
+	}
+	switch {
+	case callerID == "client":
+		hosts := p.servingHosts(callee, "")
+		switch {
+		case contains(hosts, on):
+			return ""
+		case len(hosts) == 0:
+			return none(fmt.Sprintf("no instance behind %s serves its requests", callee.ID))
+		}
+		return fmt.Sprintf("%q is not an instance serving %s's requests (want %s)", on, callee.ID, orIDs(hosts))
+	case contains(entryTypes, caller.Type):
+		hosts := p.servingHosts(caller, callee.ID)
+		switch {
+		case contains(hosts, on):
+			return ""
+		case len(hosts) == 0:
+			return none(fmt.Sprintf("no instance behind %s serves its requests to %s", caller.ID, callee.ID))
+		}
+		return fmt.Sprintf("%q is not an instance serving %s's requests to %s (want %s)", on, caller.ID, callee.ID, orIDs(hosts))
+	}
+	from, to := p.hostsOf(caller), p.hostsOf(callee)
+	if contains(from, on) || contains(to, on) {
+		return ""
+	}
+	if len(from) == 0 && len(to) == 0 {
+		side := func(r *Resource) string {
+			if r.Type == "service" {
+				return r.ID + " runs on nothing"
+			}
+			return r.ID + " is a " + r.Type
+		}
+		return none(side(caller) + " and " + side(callee))
+	}
+	var want []string
+	if len(from) > 0 {
+		want = append(want, "a host of the caller, the instance making the calls: "+orIDs(from))
+	}
+	if len(to) > 0 {
+		want = append(want, "a host of the callee, the instance serving them: "+orIDs(to))
+	}
+	return fmt.Sprintf("%q is a host of neither %s nor %s (want %s)", on, caller.ID, callee.ID, strings.Join(want, "; or "))
+}
+
+// hostsOf is what r runs on: a service's hosts, or r itself when it is an
+// ec2, ecs or lambda resource.
+func (p *parser) hostsOf(r *Resource) []string {
+	switch {
+	case contains(computeType, r.Type):
+		return []string{r.ID}
+	case r.Type == "service":
+		var out []string
+		for _, id := range r.RunsOn {
+			if h, ok := p.byID[id]; ok && contains(computeType, h.Type) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// servingHosts are the hosts behind entry resource en that serve its
+// requests (to the resource with id to, when to is not ""), as the simulator
+// routes them: a host target serves them itself, or the services on it do;
+// an Auto Scaling group target through its instances; a service target on
+// its hosts.
+func (p *parser) servingHosts(en *Resource, to string) []string {
+	var out []string
+	add := func(h string) {
+		if !contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	host := func(h *Resource) {
+		served := false
+		for i := range p.s.Resources {
+			s := &p.s.Resources[i]
+			if s.Type == "service" && contains(s.RunsOn, h.ID) {
+				served = true
+				if to == "" || to == s.ID {
+					add(h.ID)
+				}
+			}
+		}
+		if !served && (to == "" || to == h.ID) {
+			add(h.ID)
+		}
+	}
+	for _, id := range en.Targets {
+		t, ok := p.byID[id]
+		if !ok {
+			continue
+		}
+		switch {
+		case contains(computeType, t.Type):
+			host(t)
+		case t.Type == "asg":
+			for i := range p.s.Resources {
+				if r := &p.s.Resources[i]; r.Type == "ec2" && r.ASG == t.ID {
+					host(r)
+				}
+			}
+		case t.Type == "service" && (to == "" || to == t.ID):
+			for _, h := range p.hostsOf(t) {
+				add(h)
+			}
+		}
+	}
+	return out
+}
+
+// orIDs lists ids as "a", "a or b", "a, b or c".
+func orIDs(ids []string) string {
+	if len(ids) == 1 {
+		return ids[0]
+	}
+	return strings.Join(ids[:len(ids)-1], ", ") + " or " + ids[len(ids)-1]
 }
 
 func (p *parser) change(n *yaml.Node, field string) {

@@ -157,11 +157,26 @@ type LogItem struct {
 }
 
 // TraceItem changes the traced requests of one edge.
+//
+// On, when set, limits the item to the requests of one host (an ec2
+// instance, ecs service or lambda function), the instance the simulator
+// reports them under:
+//   - on a service's calls (SERVICE>X), a host of the service: the calls
+//     made from that instance. A host of X that is not also a host of the
+//     service names the instance serving them instead, and the item covers
+//     the share of the calls it serves: all of them when X is that ec2, ecs
+//     or lambda resource, 1/n when X is a service on n hosts.
+//   - on an entry's requests (ENTRY>X), the instance behind the entry that
+//     serves them: X itself, or a host of service X.
+//   - on client>ENTRY, an instance behind the entry: the requests it serves,
+//     as if the item were on the entry's edge to it.
+//
+// The loader rejects an On that is a host of neither side of the edge.
 type TraceItem struct {
 	Window
 	Caller    string // "client" for traffic entering an entry resource
 	Callee    string
-	On        string
+	On        string // a host id, or empty for every request on the edge
 	Fault     *float64
 	Error     *float64
 	Throttle  *float64

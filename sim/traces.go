@@ -20,6 +20,12 @@ import (
 //     serving host (a target with no service on it is its own callee);
 //   - SERVICE>CALLEE, for each calls edge, one per caller host.
 //
+// A traces item's on names a host (see scenario.TraceItem): on a client edge,
+// the item applies to the entry's edges served by that host; on an entry
+// edge, to the edge on that serving host; on a call edge, to the calls made
+// from that host or, when on is a host of the callee instead, to the share
+// of every caller host's calls that the callee host serves.
+//
 // Request counts are X-Ray's sampled counts, not all traffic: with the default
 // sampling rule each host records the first request each second and 5% of the
 // rest, and the decision travels with the trace, so every edge downstream
@@ -41,13 +47,54 @@ type edge struct {
 	svc      *node // entry edges: the service served; call edges: the caller
 	flow     vec
 	children []*edge // a client edge: its entry's edges
-	items    []*scenario.TraceItem
+	items    []edgeItem
 	key      uint64
 	// flowKey seeds the request count: edges that carry the same traffic
 	// (a service's inbound edge on a host and its calls from that host)
 	// trace the same requests.
 	flowKey uint64
 	idx     int
+}
+
+// edgeItem is a traces item as it applies to one edge: part is the share of
+// the edge's requests it covers, 1 unless its on names one of the hosts
+// serving a call edge's callee.
+type edgeItem struct {
+	*scenario.TraceItem
+	part float64
+}
+
+// hostIs reports whether on names host h (by id or name).
+func hostIs(h *node, on string) bool {
+	return h != nil && (h.r.ID == on || h.name == on)
+}
+
+// callPart is the share of call edge e's requests that an item with the
+// given on covers: all of them when on is e's caller host; none when on is
+// another host of the caller; the share the callee serves on on otherwise.
+func callPart(e *edge, on string) float64 {
+	if hostIs(e.host, on) {
+		return 1
+	}
+	for _, h := range e.svc.hosts {
+		if hostIs(h, on) {
+			return 0
+		}
+	}
+	if e.callee.isHost() && hostIs(e.callee, on) {
+		return 1
+	}
+	if e.callee.r.Type != investigate.TypeService || len(e.callee.hosts) == 0 {
+		return 0
+	}
+	// Calls are spread evenly over the callee's hosts.
+	k := 0
+	for _, h := range e.callee.hosts {
+		if hostIs(h, on) {
+			k++
+		}
+	}
+	return float64(k) / float64(len(e.callee.hosts))
 }
 
 func (e *edge) instance() string {
@@ -134,10 +181,24 @@ func (m *Sim) buildEdges() {
 			if e.caller != it.Caller || e.callee.r.ID != it.Callee {
 				continue
 			}
-			if it.On != "" && e.kind != edgeClient && e.instance() != it.On && (e.host == nil || e.host.name != it.On) {
-				continue
+			switch {
+			case it.On == "":
+				e.items = append(e.items, edgeItem{it, 1})
+			case e.kind == edgeClient:
+				for _, ch := range e.children {
+					if hostIs(ch.host, it.On) {
+						ch.items = append(ch.items, edgeItem{it, 1})
+					}
+				}
+			case e.kind == edgeEntry:
+				if hostIs(e.host, it.On) {
+					e.items = append(e.items, edgeItem{it, 1})
+				}
+			default:
+				if part := callPart(e, it.On); part > 0 {
+					e.items = append(e.items, edgeItem{it, part})
+				}
 			}
-			e.items = append(e.items, it)
 		}
 	}
 }
@@ -212,8 +273,14 @@ func itemShare(it *scenario.TraceItem, kind int) *float64 {
 	return it.Throttle
 }
 
-// itemWeight is how much of minute mm item it covers, scaled by its ramp.
-func (m *Sim) itemWeight(w scenario.Window, mm time.Time) float64 {
+// itemWeight is how much of minute mm item it covers, scaled by its ramp and
+// by the share of the edge's requests it applies to.
+func (m *Sim) itemWeight(it edgeItem, mm time.Time) float64 {
+	return m.windowWeight(it.Window, mm) * it.part
+}
+
+// windowWeight is how much of minute mm window w covers, scaled by its ramp.
+func (m *Sim) windowWeight(w scenario.Window, mm time.Time) float64 {
 	a, b := mm, mm.Add(time.Minute)
 	if !w.At.IsZero() && a.Before(w.At) {
 		a = w.At
@@ -300,7 +367,7 @@ func (m *Sim) edgeLat(c *latCtx, e *edge) float64 {
 		if it.Latency == nil {
 			continue
 		}
-		if w := m.itemWeight(it.Window, c.mm); w > 0 {
+		if w := m.itemWeight(it, c.mm); w > 0 {
 			L += (float64(*it.Latency)/float64(time.Millisecond) - L) * w
 		}
 	}
@@ -361,11 +428,11 @@ func (m *Sim) minute(c *latCtx, e *edge, recs []minuteRec) minuteRec {
 			}
 			msg, set := "", false
 			for _, it := range e.items {
-				p := itemShare(it, kind)
+				p := itemShare(it.TraceItem, kind)
 				if p == nil {
 					continue
 				}
-				if w := m.itemWeight(it.Window, mm); w > 0 {
+				if w := m.itemWeight(it, mm); w > 0 {
 					share += (*p - share) * w
 					msg, set = it.Exception, true
 				}
@@ -393,7 +460,7 @@ func (m *Sim) minute(c *latCtx, e *edge, recs []minuteRec) minuteRec {
 		base := m.edgeLat(c, e)
 		hasLat := false
 		for _, it := range e.items {
-			if it.Latency != nil && m.itemWeight(it.Window, mm) > 0 {
+			if it.Latency != nil && m.itemWeight(it, mm) > 0 {
 				hasLat = true
 			}
 		}
@@ -414,9 +481,9 @@ func (m *Sim) minute(c *latCtx, e *edge, recs []minuteRec) minuteRec {
 		share := healthyShare[kind]
 		msg := ""
 		for _, it := range e.items {
-			p := itemShare(it, kind)
+			p := itemShare(it.TraceItem, kind)
 			anyShare := it.Fault != nil || it.Error != nil || it.Throttle != nil
-			w := m.itemWeight(it.Window, mm)
+			w := m.itemWeight(it, mm)
 			if w <= 0 {
 				continue
 			}
