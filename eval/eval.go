@@ -262,3 +262,55 @@ func (t Totals) Passed() bool {
 func Seconds(s float64) string {
 	return (time.Duration(s) * time.Second).String()
 }
+
+// QuietResult is what an investigation claimed in a window before its
+// scenario's incident, when nothing was wrong yet.
+type QuietResult struct {
+	Name string `json:"name"`
+	// Got is the first hypothesis, or "no hypothesis".
+	Got        string  `json:"got"`
+	Confidence float64 `json:"confidence"`
+	// Skipped says why the scenario had no such window.
+	Skipped string `json:"skipped,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// quietMargin is how much normal history a quiet window keeps before its
+// alarm, so the baseline has something to compare with.
+const quietMargin = 30 * time.Minute
+
+// Quiet investigates each scenario as if its alarm had fired before each
+// incident began: the onset, the fire time and the history end before that,
+// by the given lead, so that everything the investigation sees is normal.
+// Whatever it then claims is a false alarm; its confidence shows where the
+// "nothing stands out" line must sit. A scenario with too little history
+// for the lead is skipped.
+func Quiet(ctx context.Context, files []*scenario.File, inv Investigator, lead time.Duration) []QuietResult {
+	var out []QuietResult
+	for _, f := range files {
+		s := *f.Scenario
+		res := QuietResult{Name: s.Name}
+		if s.History < lead+quietMargin {
+			res.Skipped = fmt.Sprintf("%s of history, %s needed", s.History, lead+quietMargin)
+			out = append(out, res)
+			continue
+		}
+		// The incident's telemetry starts where it did; the investigation
+		// ends lead before its onset, and the fault is never reached.
+		s.Onset = s.Onset.Add(-lead)
+		s.History -= lead
+		s.Alarm.Fires = s.Alarm.Fires.Add(-lead)
+		rep, err := inv(ctx, &s)
+		switch {
+		case err != nil:
+			res.Error = err.Error()
+		case len(rep.Hypotheses) == 0:
+			res.Got = "no hypothesis"
+		default:
+			h := rep.Hypotheses[0]
+			res.Got, res.Confidence = fmt.Sprintf("%s %s → %s", h.Cause, h.Resource, firstAction(h)), h.Confidence
+		}
+		out = append(out, res)
+	}
+	return out
+}

@@ -135,3 +135,31 @@ func TestEmbeddedScenarios(t *testing.T) {
 	}
 	t.Logf("%d scenarios: top-1 %.0f%%, top-3 %.0f%%, action %.0f%%, onset %.0f%%", totals.Scenarios, 100*totals.Top1, 100*totals.Top3, 100*totals.Action, 100*totals.Onset)
 }
+
+func TestQuietEndsBeforeTheIncident(t *testing.T) {
+	onset := time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC)
+	long := &scenario.Scenario{Name: "long", Onset: onset, History: 3 * time.Hour, Alarm: scenario.Alarm{Fires: onset.Add(3 * time.Minute)}}
+	short := &scenario.Scenario{Name: "short", Onset: onset, History: 20 * time.Minute, Alarm: scenario.Alarm{Fires: onset.Add(3 * time.Minute)}}
+	var seen []*scenario.Scenario
+	got := eval.Quiet(context.Background(), []*scenario.File{{Scenario: long}, {Scenario: short}}, func(_ context.Context, s *scenario.Scenario) (investigate.Report, error) {
+		seen = append(seen, s)
+		return investigate.Report{Hypotheses: []investigate.Hypothesis{{Cause: "limit", Resource: "t", Confidence: 0.3, Actions: []investigate.Action{{Kind: "scale"}}}}}, nil
+	}, time.Hour)
+	if len(seen) != 1 {
+		t.Fatalf("investigated %d scenarios, want the one with the history for it", len(seen))
+	}
+	s := seen[0]
+	if !s.Alarm.Fires.Equal(onset.Add(-57*time.Minute)) || !s.Onset.Equal(onset.Add(-time.Hour)) || !s.Start().Equal(long.Start()) {
+		t.Errorf("quiet window fires %v, onset %v, starts %v", s.Alarm.Fires, s.Onset, s.Start())
+	}
+	if !long.Onset.Equal(onset) {
+		t.Error("the scenario itself was changed")
+	}
+	want := []eval.QuietResult{
+		{Name: "long", Got: "limit t → scale", Confidence: 0.3},
+		{Name: "short", Skipped: "20m0s of history, 1h30m0s needed"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}

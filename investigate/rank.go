@@ -16,8 +16,11 @@ const (
 	minScore      = 0.05
 	maxConfidence = 0.95
 	// ClearCause is the confidence under which the report says that nothing
-	// stands out rather than presenting its best guess as the cause.
-	ClearCause = 0.35
+	// stands out rather than presenting its best guess as the cause. It
+	// sits between what the engine claimed where nothing was wrong (real
+	// PetShop telemetry before each incident, bot eval --quiet 60m: at most
+	// 0.35) and its lowest right answer on the incidents themselves (0.48).
+	ClearCause = 0.4
 )
 
 // noisyOr combines independent pieces of support for one hypothesis.

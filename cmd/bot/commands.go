@@ -139,9 +139,13 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	mode := fs.String("llm", "auto", "reasoner: auto, offline or openai")
 	minTop1 := fs.Float64("min-top1", -1, "pass when top-1 is at least this share (0 to 1) instead of requiring every scenario right")
+	quiet := fs.Duration("quiet", 0, "investigate each scenario this long before its incident instead, when nothing is wrong, and fail on any claim a report would make")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	if *quiet < 0 {
+		return usageError{fmt.Sprintf("--quiet %v: want a positive duration", *quiet)}
 	}
 	if *minTop1 > 1 {
 		return usageError{fmt.Sprintf("--min-top1 %v: want a share from 0 to 1", *minTop1)}
@@ -154,9 +158,13 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	results, totals := eval.Compare(ctx, files, func(ctx context.Context, s *scenario.Scenario) (investigate.Report, error) {
+	inv := func(ctx context.Context, s *scenario.Scenario) (investigate.Report, error) {
 		return investigateScenario(ctx, s, simSettings{}, reasoner)
-	}, baselineScenario)
+	}
+	if *quiet > 0 {
+		return evalQuiet(ctx, eval.Quiet(ctx, files, inv, *quiet), *asJSON, stdout, stderr)
+	}
+	results, totals := eval.Compare(ctx, files, inv, baselineScenario)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -206,6 +214,51 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if !passed {
+		return exitError{1}
+	}
+	return nil
+}
+
+// evalQuiet prints what the investigations claimed before their incidents
+// and fails when any claim reaches the line above which a report names a
+// cause: each is a confident answer where there was nothing to find.
+func evalQuiet(ctx context.Context, results []eval.QuietResult, asJSON bool, stdout, stderr io.Writer) error {
+	var ran, claims int
+	for _, r := range results {
+		if r.Skipped == "" {
+			ran++
+		}
+		if r.Error != "" || r.Confidence >= investigate.ClearCause {
+			claims++
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Results []eval.QuietResult `json:"results"`
+		}{results}); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SCENARIO (BEFORE ITS INCIDENT)\tGOT (TOP-1)\tCONF")
+		for _, r := range results {
+			got := r.Got
+			switch {
+			case r.Skipped != "":
+				got = "skipped: " + r.Skipped
+			case r.Error != "":
+				got = "error: " + r.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\n", r.Name, got, r.Confidence)
+		}
+		tw.Flush()
+		fmt.Fprintf(stdout, "\n%d quiet windows: %d claimed a cause at %.2f or more (a false alarm each), %d skipped\n",
+			ran, claims, investigate.ClearCause, len(results)-ran)
+	}
+	if claims > 0 || ran == 0 {
+		fmt.Fprintf(stderr, "bot eval: %d false alarms in %d quiet windows\n", claims, ran)
 		return exitError{1}
 	}
 	return nil
