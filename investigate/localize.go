@@ -138,10 +138,9 @@ func confinedTo(edge string, before, during map[string]*edgeStats, c class) []st
 type nodeSignals struct {
 	best    map[string]*signal
 	hasData map[string]bool
-	// measured are the resources with readings of their own — metrics or
-	// logs, which see every request — rather than only sampled traces of
-	// calls into them: only those can show that a fault did not pass
-	// through them.
+	// measured are the resources with metrics of their own, which see
+	// every request, rather than only sampled traces of calls into them or
+	// logs: only those can show that a fault did not pass through them.
 	measured map[string]bool
 }
 
@@ -156,7 +155,10 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 	keep := func(s *signal) {
 		ns := out[s.class]
 		ns.hasData[s.node] = true
-		if s.kind != FindingTrace {
+		// Logs say something when they show errors; their silence is no
+		// sign that a fault did not pass, since many services do not log
+		// what their calls do.
+		if s.kind == FindingMetric {
 			ns.measured[s.node] = true
 		}
 		if b := ns.best[s.node]; b == nil || s.a.z > b.a.z {
@@ -193,7 +195,7 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 				sig.magUnit = magCount
 			}
 			sig.throttle = spec.Role == roleThrottles
-			if t, found := departure(s, base, window{base.start, r.telemetry.end}, dirOf(spec), a.spread*anomalyZ/2, isCount(spec)); found {
+			if t, _, found := departure(s, base, window{base.start, r.telemetry.end}, dirOf(spec), a.spread*anomalyZ/2, isCount(spec)); found {
 				sig.start = t
 			}
 			keep(sig)
@@ -423,33 +425,43 @@ const unseenPath = 0.85
 const blockedPath = 0.4
 
 // walk finds, for one class, how well each resource is connected to the alarm
-// through anomalous resources: 1 on a path where every resource with readings
-// is anomalous, less through each one that is not.
+// through anomalous resources: 1 on a path where every resource with metrics
+// is anomalous, less through each one that is not (blockedPath), and less
+// for each resource with no metrics since the last anomalous one
+// (unseenPath): an anomalous resource on the way is evidence that the fault
+// passed there, which its unmeasured neighbours are not.
 func (r *run) walk(ns *nodeSignals) map[string]float64 {
-	reach := map[string]float64{r.g.root: 1}
+	type state struct{ anchor, cur float64 }
+	reach := map[string]state{r.g.root: {1, 1}}
 	queue := []string{r.g.root}
 	for len(queue) > 0 {
 		id := queue[0]
 		queue = queue[1:]
-		p := reach[id]
+		st := reach[id]
 		switch {
 		case id == r.g.root:
-		case ns.measured[id] && !anomalous(ns.best[id]):
-			p *= blockedPath
-		case !ns.measured[id]:
-			// Nothing says whether the fault passed through here: the
-			// further from the alarm through such resources, the less a
-			// resource explains it.
-			p *= unseenPath
+		case ns.measured[id] && anomalous(ns.best[id]):
+			st = state{st.anchor, st.anchor}
+		case ns.measured[id]:
+			st = state{st.cur * blockedPath, st.cur * blockedPath}
+		default:
+			st.cur *= unseenPath
 		}
 		for _, d := range r.g.dependencies(id) {
-			if p > reach[d]+1e-9 {
-				reach[d] = p
+			if old, seen := reach[d]; !seen || st.cur > old.cur+1e-9 || (st.cur > old.cur-1e-9 && st.anchor > old.anchor+1e-9) {
+				reach[d] = st
 				queue = append(queue, d)
 			}
 		}
 	}
-	return reach
+	out := make(map[string]float64, len(reach))
+	for id, st := range reach {
+		out[id] = st.cur
+		if ns.measured[id] && anomalous(ns.best[id]) {
+			out[id] = st.anchor
+		}
+	}
+	return out
 }
 
 func anomalous(s *signal) bool {

@@ -201,6 +201,15 @@ func TestOnsetOnFiveMinuteData(t *testing.T) {
 			}
 			return 25
 		}},
+		{"an old blip, and a smaller rise that is on now", func(t time.Time) float64 {
+			switch {
+			case t.Equal(t0.Add(-85 * time.Minute)):
+				return 60
+			case t.Before(t0):
+				return wobble(20, 0.05)(t)
+			}
+			return 38
+		}},
 		{"one outlier an hour before", func(t time.Time) float64 {
 			if t.Equal(t0.Add(-time.Hour)) {
 				return 40
@@ -210,7 +219,7 @@ func TestOnsetOnFiveMinuteData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _, _, found := onsetOf(fiveMinute(tt.fn), fire, 5*time.Minute, 5, false, true)
+			got, _, _, found := onsetOf(fiveMinute(tt.fn), fire, 5*time.Minute, 30, false, true)
 			if !found || !got.Equal(t0) {
 				t.Errorf("onset %v (found %v), want %v", got.Format("15:04"), found, t0.Format("15:04"))
 			}

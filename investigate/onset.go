@@ -3,6 +3,7 @@ package investigate
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -83,13 +84,47 @@ func onsetOf(s Series, fire time.Time, step time.Duration, threshold float64, fa
 	if floor <= 0 {
 		floor = 1e-9
 	}
-	onset, found = departure(s, reference, search, up, floor, count)
+	spread := robustSpread(ref)
+	if count {
+		spread = math.Max(spread, math.Sqrt(math.Max(math.Abs(m), 1)))
+	}
+	onset, last, found := departure(s, reference, search, up, floor, count)
+	// The alarm fires now: a run that ended well before the fire time is an
+	// old blip, not the onset of what pages. What pages may be a smaller
+	// rise that is still on: the run of points beyond the weak margin that
+	// reaches the fire time.
+	if !found || last.Before(fire.Add(-2*step)) {
+		onset, found = currentRun(s, search, m, math.Max(2.5*spread, floor/4), up, fire.Add(-2*step))
+	}
 	if !found {
 		return time.Time{}, 0, 0, false
 	}
 	before = mean(s.values(window{onset.Add(-time.Hour), onset}))
 	during = mean(s.values(window{onset, fire.Add(step)}))
 	return onset, before, during, true
+}
+
+// currentRun is the first point of the run of points beyond margin from m
+// (in the direction up) that ends with the newest point of w, when that
+// point is at or after since.
+func currentRun(s Series, w window, m, margin float64, up int, since time.Time) (time.Time, bool) {
+	var idx []int
+	for i, t := range s.Times {
+		if i < len(s.Values) && w.contains(t) && !math.IsNaN(s.Values[i]) && !math.IsInf(s.Values[i], 0) {
+			idx = append(idx, i)
+		}
+	}
+	first := -1
+	for j := len(idx) - 1; j >= 0; j-- {
+		if float64(up)*(s.Values[idx[j]]-m) <= margin {
+			break
+		}
+		first = j
+	}
+	if first < 0 || s.Times[idx[len(idx)-1]].Before(since) {
+		return time.Time{}, false
+	}
+	return s.Times[idx[first]], true
 }
 
 func clock(t time.Time) string {

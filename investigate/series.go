@@ -92,17 +92,18 @@ func robustSpread(xs []float64) float64 {
 // abnormal when it lies beyond max(k·spread, floor) from the median. The
 // departure is the first point of the last run of abnormal points (gaps of one
 // point allowed), extended back over a ramp while points stay beyond a
-// smaller margin. found is false when no point in w is abnormal.
+// smaller margin. end is the run's last abnormal point. found is false when
+// no point in w is abnormal.
 //
 // count says the series counts events per period, whose noise is Poisson
 // (see noiseOf): a count of 2 against a usual 0 or 1 is no departure. On
 // coarse data (5-minute periods and longer) one normal point inside a run
 // ends it: there a single noisy point would move the onset by a whole
 // period.
-func departure(s Series, reference, w window, up int, floor float64, count bool) (t time.Time, found bool) {
+func departure(s Series, reference, w window, up int, floor float64, count bool) (t, end time.Time, found bool) {
 	ref := s.values(reference)
 	if len(ref) == 0 {
-		return time.Time{}, false
+		return time.Time{}, time.Time{}, false
 	}
 	m := median(ref)
 	spread := robustSpread(ref)
@@ -133,7 +134,7 @@ func departure(s Series, reference, w window, up int, floor float64, count bool)
 		}
 	}
 	if last < 0 {
-		return time.Time{}, false
+		return time.Time{}, time.Time{}, false
 	}
 	first := last
 	for j := last - 1; j >= 0; j-- {
@@ -178,7 +179,7 @@ func departure(s Series, reference, w window, up int, floor float64, count bool)
 			first -= min(int(back), first)
 		}
 	}
-	return s.Times[idx[first]], true
+	return s.Times[idx[first]], s.Times[idx[last]], true
 }
 
 // spacing is the median time between a series' datapoints.

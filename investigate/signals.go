@@ -72,7 +72,7 @@ func (r *run) shiftOf(s Series, spec metricSpec) shift {
 	if !up {
 		dir = -1
 	}
-	if t, ok := departure(s, r.metricBaseline(), window{r.telemetry.start, r.telemetry.end}, dir, need/2, isCount(spec)); ok {
+	if t, _, ok := departure(s, r.metricBaseline(), window{r.telemetry.start, r.telemetry.end}, dir, need/2, isCount(spec)); ok {
 		sh.start = t
 	}
 	return sh
