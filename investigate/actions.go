@@ -42,6 +42,19 @@ func componentActions(r *run, host string, exhausted bool) ([]Action, []string) 
 	return actions, prevention
 }
 
+// unknownClientActions are the moves for load on a resource that its known
+// callers did not send.
+func unknownClientActions(r *run, id string) ([]Action, []string) {
+	return []Action{
+			{ActionBlock, fmt.Sprintf("Find who sends %s the extra load (CloudTrail data events, Contributor Insights, access logs by caller) and throttle or stop it", id)},
+			{ActionScale, fmt.Sprintf("If the load is legitimate, give %s the capacity for it", id)},
+		},
+		[]string{
+			fmt.Sprintf("Give every client of %s its own budget (per-client rate limits, a separate table or replica for batch work)", id),
+			fmt.Sprintf("Alarm on %s's load per caller, not only on its errors", id),
+		}
+}
+
 // unitActions are the moves for the part behind the alarm when it fails by
 // itself: nothing it depends on, no limit, no single host and no change
 // explains it.

@@ -44,6 +44,10 @@ func checkDependency(ctx context.Context, r *run) result {
 	events, healthOK := get(ctx, r, "health", r.health)
 	sigs := r.scoredSignals(ctx)
 	alarmUnit := r.g.alarmUnit()
+	// What the walk finds explains the alarm only as far as the alarm's own
+	// signal moved: when it barely did (an alarm on a threshold set close,
+	// or fired on a blip), the strongest lead nearby is only a lead.
+	symptom := 0.6 + 0.4*strength(sigs[r.primaryClass()].best[r.g.root].zOr0())
 	outside := r.outsideTraffic(sigs)
 	for _, c := range outside {
 		res.findings = append(res.findings, c.evidence...)
@@ -60,7 +64,7 @@ func checkDependency(ctx context.Context, r *run) result {
 			res.findings = append(res.findings, q)
 			evidence = append(evidence, q)
 		}
-		cause, score := CauseDependency, l.score
+		cause, score := CauseDependency, l.score*symptom
 		switch {
 		case l.sig.throttle && r.g.typeOf(culprit) != TypeExternal:
 			// Throttling by an AWS resource is that resource at its limit;
@@ -71,8 +75,14 @@ func checkDependency(ctx context.Context, r *run) result {
 			// fault is in the part behind the alarm itself.
 			cause, score = CauseComponent, 0.5*score
 		}
+		if st := sigs[classState].best[l.node]; l.sig.load || (st != nil && st.load && anomalous(st)) {
+			// More load than its callers send: a client the topology does
+			// not know. Holding that traffic back is the move.
+			cause = CauseSystemChange
+		}
 		c := addCand(cause, culprit, score, evidence[0])
 		c.located = true
+		c.surge = c.surge || l.sig.load
 		if l.sig.caller != "" && l.sig.caller != "client" {
 			c.via = l.sig.caller
 		}
@@ -124,6 +134,8 @@ func checkDependency(ctx context.Context, r *run) result {
 	for _, k := range keys {
 		c := cands[k]
 		switch c.cause {
+		case CauseSystemChange:
+			c.actions, c.prevention = unknownClientActions(r, c.resource)
 		case CauseLimit:
 			c.actions, c.prevention = limitActions(r, c.resource, nil)
 		case CauseComponent:

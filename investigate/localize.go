@@ -50,7 +50,7 @@ func classOf(ro role) (class, bool) {
 		return classLatency, true
 	case roleErrors, roleThrottles:
 		return classErrors, true
-	case roleRequests:
+	case roleRequests, roleConsumedRead, roleConsumedWrite:
 		return classTraffic, true
 	case roleHealth, roleLag:
 		// A backlog is not here: a queue's depth grows with what is sent
@@ -93,6 +93,8 @@ type signal struct {
 	caller string
 	// vanished marks a log pattern that stopped.
 	vanished bool
+	// load marks a rise of load that its known callers did not send.
+	load bool
 	// confined are the caller's hosts an edge's anomaly is confined to,
 	// when it shows on fewer than half of them: the callee is then fine,
 	// and what differs is on the caller's side.
@@ -266,6 +268,76 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 		if s := r.vanished(group, owners[group], before, dur); s != nil {
 			keep(s)
 		}
+	}
+	for _, s := range r.unexplainedLoad(out[classTraffic]) {
+		keep(s)
+	}
+	return out
+}
+
+// nearestAbove are the first resources with readings of the class above id
+// (what depends on it), looking through those without readings.
+func (r *run) nearestAbove(ns *nodeSignals, id string) []string {
+	seen := map[string]bool{id: true}
+	var out []string
+	queue := r.g.dependents(id)
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		if seen[x] {
+			continue
+		}
+		seen[x] = true
+		if ns.hasData[x] {
+			out = append(out, x)
+			continue
+		}
+		queue = append(queue, r.g.dependents(x)...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// surge is how many times its usual level a traffic signal rose to.
+func surge(s *signal) float64 {
+	if s == nil || s.a.before <= 0 {
+		return 0
+	}
+	return s.a.during / s.a.before
+}
+
+// unexplainedLoad finds the resources whose load rose at the onset more than
+// any of the resources that call them sent: a client the topology does not
+// know (a batch job, a script, a retry storm from elsewhere) hammers them.
+// Each becomes a health signal of its own, so that it explains what its
+// callers suffer, and is marked so that it can be typed as a change in the
+// system's inputs.
+func (r *run) unexplainedLoad(traffic *nodeSignals) []*signal {
+	var out []*signal
+	for _, id := range r.g.inScope() {
+		s := traffic.best[id]
+		if !anomalous(s) || surge(s) < 1.5 {
+			continue
+		}
+		// The nearest resources above it that count their traffic: if none
+		// does, nothing says where the load came from.
+		above := r.nearestAbove(traffic, id)
+		explained := len(above) == 0
+		for _, d := range above {
+			if ds := traffic.best[d]; anomalous(ds) && surge(ds) >= 0.5*surge(s) {
+				explained = true
+				break
+			}
+		}
+		// An entry's traffic comes from its clients: the traffic check
+		// weighs it.
+		if explained || r.g.typeOf(id) == TypeALB || r.g.typeOf(id) == TypeAPIGateway {
+			continue
+		}
+		u := *s
+		u.class, u.load = classState, true
+		u.what = s.what + ", more than its known callers send"
+		out = append(out, &u)
 	}
 	return out
 }
@@ -464,6 +536,14 @@ func (r *run) walk(ns *nodeSignals) map[string]float64 {
 	return out
 }
 
+// zOr0 is a signal's score, or 0 for none.
+func (s *signal) zOr0() float64 {
+	if s == nil {
+		return 0
+	}
+	return s.a.z
+}
+
 func anomalous(s *signal) bool {
 	return s != nil && s.a.z >= anomalyZ
 }
@@ -513,7 +593,7 @@ func (r *run) explained(ns, state *nodeSignals, id string) float64 {
 				continue
 			}
 			cs := ns.best[c]
-			if st := state.best[c]; !anomalous(cs) && anomalous(st) {
+			if st := state.best[c]; anomalous(st) && (!anomalous(cs) || st.a.z > cs.a.z) {
 				cs = st
 			}
 			if anomalous(cs) {
@@ -552,9 +632,16 @@ type localized struct {
 // its strength, what it leaves unexplained and how it connects to the alarm.
 func (r *run) localize(sigs map[class]*nodeSignals) []localized {
 	var out []localized
+	reaches := map[class]map[string]float64{}
 	for _, c := range r.symptomClasses() {
 		ns := sigs[c]
 		reach := r.walk(ns)
+		if c == classState {
+			// A resource's own health does not pass up to its callers;
+			// what does is the symptom, so the symptom's path stands.
+			reach = reaches[r.primaryClass()]
+		}
+		reaches[c] = reach
 		for id, p := range reach {
 			s := ns.best[id]
 			if !anomalous(s) {
