@@ -22,25 +22,9 @@ type Shift struct {
 // onset the same way, and nothing else: no graph, no traces, no logs, no
 // typing. It exists so that an evaluation can print the two side by side.
 func (e *Engine) Baseline(ctx context.Context, req Request) ([]Shift, error) {
-	if e.src.Alarms == nil {
-		return nil, fmt.Errorf("read alarm: %w", ErrNoSource)
-	}
-	now := req.Now
-	if now.IsZero() {
-		now = e.opts.Clock()
-	}
-	lookback := e.opts.Lookback
-	if req.Lookback > 0 {
-		lookback = req.Lookback
-	}
-	r := &run{src: e.src, timeout: e.opts.CheckTimeout, now: now, telemetry: window{now.Add(-lookback), now.Add(1)}}
-	alarm, err := r.alarm(ctx, req.Alarm)
+	r, err := e.begin(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("read alarm: %w", err)
-	}
-	r.alarmDef = alarm
-	if fire := r.fireTime(); fire.Before(now) {
-		r.telemetry.start = fire.Add(-lookback)
+		return nil, err
 	}
 	r.startBackground(ctx)
 	r.scope(ctx)

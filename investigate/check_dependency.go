@@ -3,7 +3,8 @@ package investigate
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -126,12 +127,7 @@ func checkDependency(ctx context.Context, r *run) result {
 		}
 	}
 
-	keys := make([]string, 0, len(cands))
-	for k := range cands {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(cands)) {
 		c := cands[k]
 		switch c.cause {
 		case CauseSystemChange:

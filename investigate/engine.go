@@ -114,36 +114,13 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 		defer mu.Unlock()
 		progress(ev)
 	}
-	if e.src.Alarms == nil {
-		return Report{}, fmt.Errorf("read alarm: %w", ErrNoSource)
-	}
-	now := req.Now
-	if now.IsZero() {
-		now = e.opts.Clock()
-	}
-	lookback := e.opts.Lookback
-	if req.Lookback > 0 {
-		lookback = req.Lookback
-	}
-	r := &run{
-		src:       e.src,
-		timeout:   e.opts.CheckTimeout,
-		now:       now,
-		telemetry: window{now.Add(-lookback), now.Add(time.Second)},
-		notes:     req.Notes,
-	}
-
 	emit(Event{Check: CheckScope, Stage: StageStarted})
-	alarm, err := r.alarm(ctx, req.Alarm)
+	r, err := e.begin(ctx, req)
 	if err != nil {
 		emit(Event{Check: CheckScope, Stage: StageFailed, Detail: err.Error()})
-		return Report{}, fmt.Errorf("read alarm: %w", err)
+		return Report{}, err
 	}
-	r.alarmDef = alarm
-	// An alarm that fired a while ago is investigated around its firing.
-	if fire := r.fireTime(); fire.Before(now) {
-		r.telemetry.start = fire.Add(-lookback)
-	}
+	alarm := r.alarmDef
 	r.startBackground(ctx)
 	r.scope(ctx)
 	emit(Event{Check: CheckScope, Stage: StageFinished, Detail: fmt.Sprintf("%d resources around %s", len(r.g.dist), alarm.Resource)})
@@ -199,6 +176,39 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 	}
 	report.Stats.WallMS = time.Since(began).Milliseconds()
 	return report, nil
+}
+
+// begin reads the alarm and sets up the investigation of it: when it
+// happens, and the window of telemetry it reads.
+func (e *Engine) begin(ctx context.Context, req Request) (*run, error) {
+	if e.src.Alarms == nil {
+		return nil, fmt.Errorf("read alarm: %w", ErrNoSource)
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = e.opts.Clock()
+	}
+	lookback := e.opts.Lookback
+	if req.Lookback > 0 {
+		lookback = req.Lookback
+	}
+	r := &run{
+		src:       e.src,
+		timeout:   e.opts.CheckTimeout,
+		now:       now,
+		telemetry: window{now.Add(-lookback), now.Add(time.Second)},
+		notes:     req.Notes,
+	}
+	alarm, err := r.alarm(ctx, req.Alarm)
+	if err != nil {
+		return nil, fmt.Errorf("read alarm: %w", err)
+	}
+	r.alarmDef = alarm
+	// An alarm that fired a while ago is investigated around its firing.
+	if fire := r.fireTime(); fire.Before(now) {
+		r.telemetry.start = fire.Add(-lookback)
+	}
+	return r, nil
 }
 
 // safeCheck runs a check and turns a panic into a failed check, so that one

@@ -1,6 +1,9 @@
 package investigate
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // maxScopeDistance is how many relations away from the alarm's resource a
 // resource may be and still be in scope.
@@ -275,6 +278,92 @@ func (g *graph) serviceOfGroup(owner string) string {
 		return s[0]
 	}
 	return owner
+}
+
+// dependencies are what a resource's work depends on: what it targets, runs
+// on or calls, a group's members, and the services on a host with what they
+// call (a function's duration includes the table it waits on).
+func (g *graph) dependencies(id string) []string {
+	var out []string
+	for _, rel := range g.out[id] {
+		if rel.Kind == RelTargets || rel.Kind == RelRunsOn || rel.Kind == RelCalls {
+			out = append(out, rel.To)
+		}
+	}
+	out = append(out, g.related(id, RelMemberOf, false)...)
+	for _, svc := range g.servicesOn(id) {
+		out = append(out, svc)
+		out = append(out, g.callees(svc)...)
+	}
+	return others(out, id)
+}
+
+// dependents are the resources whose work depends on id: the inverse of
+// dependencies.
+func (g *graph) dependents(id string) []string {
+	var out []string
+	for _, rel := range g.in[id] {
+		switch rel.Kind {
+		case RelTargets, RelRunsOn:
+			out = append(out, rel.From)
+		case RelCalls:
+			out = append(out, rel.From)
+			out = append(out, g.hosts(rel.From)...)
+		}
+	}
+	return others(out, id)
+}
+
+// others sorts ids, without repeats and without id itself.
+func others(ids []string, id string) []string {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	return slices.DeleteFunc(ids, func(x string) bool { return x == id })
+}
+
+// alarmUnit is the part of the system behind the alarm itself: its resource
+// and what serves its requests — targets, the hosts and groups they run on,
+// the services on those hosts — but not what those services call.
+func (g *graph) alarmUnit() map[string]bool {
+	unit := map[string]bool{g.root: true}
+	queue := []string{g.root}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		var next []string
+		for _, rel := range g.out[id] {
+			if rel.Kind == RelTargets || rel.Kind == RelRunsOn {
+				next = append(next, rel.To)
+			}
+		}
+		next = append(next, g.related(id, RelMemberOf, false)...)
+		next = append(next, g.servicesOn(id)...)
+		for _, n := range next {
+			if !unit[n] {
+				unit[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	return unit
+}
+
+// alarmPath is every resource the alarm's requests reach: the alarm's
+// resource and everything below it.
+func (g *graph) alarmPath() map[string]bool {
+	path := map[string]bool{g.root: true}
+	queue := []string{g.root}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, d := range g.dependencies(id) {
+			if !path[d] {
+				path[d] = true
+				queue = append(queue, d)
+			}
+		}
+	}
+	return path
 }
 
 // label is how a resource reads in a sentence: its id, and its name where

@@ -3,7 +3,9 @@ package investigate
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -206,12 +208,7 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 	if before, dur, ok := r.traces(ctx); ok {
 		b, d := byEdge(before, false), byEdge(dur, false)
 		bi, di := byEdge(before, true), byEdge(dur, true)
-		keys := make([]string, 0, len(d))
-		for k := range d {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(d)) {
 			e := d[k]
 			if !r.g.has(e.callee) {
 				continue
@@ -278,24 +275,7 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 // nearestAbove are the first resources with readings of the class above id
 // (what depends on it), looking through those without readings.
 func (r *run) nearestAbove(ns *nodeSignals, id string) []string {
-	seen := map[string]bool{id: true}
-	var out []string
-	queue := r.g.dependents(id)
-	for len(queue) > 0 {
-		x := queue[0]
-		queue = queue[1:]
-		if seen[x] {
-			continue
-		}
-		seen[x] = true
-		if ns.hasData[x] {
-			out = append(out, x)
-			continue
-		}
-		queue = append(queue, r.g.dependents(x)...)
-	}
-	sort.Strings(out)
-	return out
+	return nearest(ns, id, r.g.dependents)
 }
 
 // surge is how many times its usual level a traffic signal rose to.
@@ -401,88 +381,6 @@ func (r *run) metricDuring() window {
 	return window{r.onset.Add(-r.step + time.Nanosecond), r.telemetry.end}
 }
 
-// dependencies are what a resource's work depends on: what it targets, runs
-// on or calls, and what the services on it call (a function's duration
-// includes the table it waits on).
-func (g *graph) dependencies(id string) []string {
-	seen := map[string]bool{id: true}
-	var out []string
-	add := func(ids ...string) {
-		for _, x := range ids {
-			if !seen[x] {
-				seen[x] = true
-				out = append(out, x)
-			}
-		}
-	}
-	for _, rel := range g.out[id] {
-		if rel.Kind == RelTargets || rel.Kind == RelRunsOn || rel.Kind == RelCalls {
-			add(rel.To)
-		}
-	}
-	// A group's work is done by its members, and a host's by the services
-	// on it and what they call.
-	add(g.related(id, RelMemberOf, false)...)
-	for _, svc := range g.servicesOn(id) {
-		add(svc)
-		add(g.callees(svc)...)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// alarmUnit is the part of the system behind the alarm itself: its resource
-// and what serves its requests — targets, the hosts and groups they run on,
-// the services on those hosts — but not what those services call.
-func (g *graph) alarmUnit() map[string]bool {
-	unit := map[string]bool{g.root: true}
-	queue := []string{g.root}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		var next []string
-		for _, rel := range g.out[id] {
-			if rel.Kind == RelTargets || rel.Kind == RelRunsOn {
-				next = append(next, rel.To)
-			}
-		}
-		next = append(next, g.related(id, RelMemberOf, false)...)
-		next = append(next, g.servicesOn(id)...)
-		for _, n := range next {
-			if !unit[n] {
-				unit[n] = true
-				queue = append(queue, n)
-			}
-		}
-	}
-	return unit
-}
-
-// dependents are the resources whose work depends on id: the inverse of
-// dependencies.
-func (g *graph) dependents(id string) []string {
-	seen := map[string]bool{id: true}
-	var out []string
-	add := func(ids ...string) {
-		for _, x := range ids {
-			if !seen[x] {
-				seen[x] = true
-				out = append(out, x)
-			}
-		}
-	}
-	for _, rel := range g.in[id] {
-		if rel.Kind == RelTargets || rel.Kind == RelRunsOn || rel.Kind == RelCalls {
-			add(rel.From)
-			if rel.Kind == RelCalls {
-				add(g.hosts(rel.From)...)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // confinedShare is what a callee keeps of its score when the calls into it
 // fail or slow down from a few of its caller's hosts only.
 const confinedShare = 0.3
@@ -551,9 +449,15 @@ func anomalous(s *signal) bool {
 // nearestBelow are the first resources with readings of the class below id,
 // looking through those without readings.
 func (r *run) nearestBelow(ns *nodeSignals, id string) []string {
+	return nearest(ns, id, r.g.dependencies)
+}
+
+// nearest walks from id along next and returns the first resources with
+// readings of the class on each way.
+func nearest(ns *nodeSignals, id string, next func(string) []string) []string {
 	seen := map[string]bool{id: true}
 	var out []string
-	queue := r.g.dependencies(id)
+	queue := next(id)
 	for len(queue) > 0 {
 		x := queue[0]
 		queue = queue[1:]
@@ -565,7 +469,7 @@ func (r *run) nearestBelow(ns *nodeSignals, id string) []string {
 			out = append(out, x)
 			continue
 		}
-		queue = append(queue, r.g.dependencies(x)...)
+		queue = append(queue, next(x)...)
 	}
 	sort.Strings(out)
 	return out
@@ -780,24 +684,6 @@ func (r *run) quietFinding(ns *nodeSignals, l localized) *finding {
 		Kind: FindingMetric, Check: CheckDependency, Resource: l.node, Time: r.onset,
 		Summary: fmt.Sprintf("what %s depends on shows no %s change since %s: %s", l.node, l.class, clock(r.onset), strings.Join(parts, "; ")),
 	}, weight: 0.3}
-}
-
-// alarmPath is every resource the alarm's requests reach: the alarm's
-// resource and everything below it.
-func (g *graph) alarmPath() map[string]bool {
-	path := map[string]bool{g.root: true}
-	queue := []string{g.root}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		for _, d := range g.dependencies(id) {
-			if !path[d] {
-				path[d] = true
-				queue = append(queue, d)
-			}
-		}
-	}
-	return path
 }
 
 // outsideTraffic finds the resources off the alarm's path whose traffic rose

@@ -108,12 +108,7 @@ func onsetOf(s Series, fire time.Time, step time.Duration, threshold float64, fa
 // (in the direction up) that ends with the newest point of w, when that
 // point is at or after since.
 func currentRun(s Series, w window, m, margin float64, up int, since time.Time) (time.Time, bool) {
-	var idx []int
-	for i, t := range s.Times {
-		if i < len(s.Values) && w.contains(t) && !math.IsNaN(s.Values[i]) && !math.IsInf(s.Values[i], 0) {
-			idx = append(idx, i)
-		}
-	}
+	idx := s.indexIn(w)
 	first := -1
 	for j := len(idx) - 1; j >= 0; j-- {
 		if float64(up)*(s.Values[idx[j]]-m) <= margin {

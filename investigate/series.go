@@ -18,13 +18,22 @@ func (w window) contains(t time.Time) bool {
 // values returns the series' values inside w.
 func (s Series) values(w window) []float64 {
 	var out []float64
-	for i, t := range s.Times {
-		// A source may hand back NaN or infinities; they are no reading.
-		if i < len(s.Values) && w.contains(t) && !math.IsNaN(s.Values[i]) && !math.IsInf(s.Values[i], 0) {
-			out = append(out, s.Values[i])
-		}
+	// A source may hand back NaN or infinities; they are no reading.
+	for _, i := range s.indexIn(w) {
+		out = append(out, s.Values[i])
 	}
 	return out
+}
+
+// indexIn returns the indexes of the series' readings inside w.
+func (s Series) indexIn(w window) []int {
+	var idx []int
+	for i, t := range s.Times {
+		if i < len(s.Values) && w.contains(t) && !math.IsNaN(s.Values[i]) && !math.IsInf(s.Values[i], 0) {
+			idx = append(idx, i)
+		}
+	}
+	return idx
 }
 
 func mean(xs []float64) float64 {
@@ -119,12 +128,7 @@ func departure(s Series, reference, w window, up int, floor float64, count bool)
 		}
 		return m-x > margin
 	}
-	var idx []int
-	for i, tt := range s.Times {
-		if i < len(s.Values) && w.contains(tt) && !math.IsNaN(s.Values[i]) && !math.IsInf(s.Values[i], 0) {
-			idx = append(idx, i)
-		}
-	}
+	idx := s.indexIn(w)
 	// Walk back from the newest point to the last abnormal run.
 	last := -1
 	for j := len(idx) - 1; j >= 0; j-- {
