@@ -28,7 +28,9 @@ const (
 	classErrors
 	classTraffic
 	// classState is a resource's own health apart from what its callers
-	// see: a replica falling behind, a failed status check. It explains its callers' latency and errors.
+	// see: a replica falling behind, a failed status check, a log pattern
+	// that stopped, load its callers did not send. It explains its callers'
+	// latency and errors.
 	classState
 )
 
@@ -68,6 +70,7 @@ const (
 	magMS    = "ms"
 	magCount = "count"
 	magShare = "share"
+	magLines = "lines"
 )
 
 // signal is one scored reading of a resource.
@@ -80,7 +83,7 @@ type signal struct {
 	mag     float64
 	magUnit string
 	// what says what was measured, for the finding: "TargetResponseTime",
-	// "traced calls from PetSite".
+	// "traced calls from web to orders".
 	what  string
 	unit  string
 	start time.Time
@@ -97,15 +100,16 @@ type signal struct {
 	vanished bool
 	// load marks a rise of load that its known callers did not send.
 	load bool
-	// confined are the caller's hosts an edge's anomaly is confined to,
-	// when it shows on fewer than half of them: the callee is then fine,
-	// and what differs is on the caller's side.
+	// confined are the instances an edge's anomaly is confined to (those
+	// that served the edge's requests: the caller's for a service's calls,
+	// the callee's behind an entry), when it shows on fewer than half of
+	// them: what differs is on those instances, not at the callee.
 	confined []string
 }
 
-// confinedTo returns the hosts of an edge's caller that alone show the
-// edge's anomaly, or nil when it shows on half of them or more (or the edge
-// is served by fewer than two hosts).
+// confinedTo returns the instances serving an edge that alone show its
+// anomaly, or nil when it shows on half of them or more (or the edge is
+// served by fewer than two).
 func confinedTo(edge string, before, during map[string]*edgeStats, c class) []string {
 	var hosts, bad []string
 	for k, e := range during {
@@ -169,6 +173,17 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 			ns.best[s.node] = s
 		}
 	}
+	r.metricSignals(ctx, keep)
+	r.traceSignals(ctx, keep)
+	r.logSignals(ctx, keep)
+	for _, s := range r.unexplainedLoad(out[classTraffic]) {
+		keep(s)
+	}
+	return out
+}
+
+// metricSignals scores the catalogue's metrics of every resource in scope.
+func (r *run) metricSignals(ctx context.Context, keep func(*signal)) {
 	base, during := r.metricBaseline(), r.metricDuring()
 	for _, id := range r.g.inScope() {
 		res := r.g.byID[id]
@@ -191,12 +206,9 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 			}
 			sig := &signal{node: id, class: c, a: a, what: spec.Name, unit: spec.Unit,
 				kind: FindingMetric, series: metricKey(id, spec), spec: spec, link: r.metricLink(id, spec)}
-			sig.mag = a.delta(spec.Role.rises())
-			switch {
-			case c == classLatency:
+			sig.mag, sig.magUnit = a.delta(spec.Role.rises()), magCount
+			if c == classLatency {
 				sig.mag, sig.magUnit = toMS(spec, sig.mag), magMS
-			default:
-				sig.magUnit = magCount
 			}
 			sig.throttle = spec.Role == roleThrottles
 			if t, _, found := departure(s, base, window{base.start, r.telemetry.end}, dirOf(spec), a.spread*anomalyZ/2, isCount(spec)); found {
@@ -205,43 +217,54 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 			keep(sig)
 		}
 	}
-	if before, dur, ok := r.traces(ctx); ok {
-		b, d := byEdge(before, false), byEdge(dur, false)
-		bi, di := byEdge(before, true), byEdge(dur, true)
-		for _, k := range slices.Sorted(maps.Keys(d)) {
-			e := d[k]
-			if !r.g.has(e.callee) {
-				continue
-			}
-			pb := b[k]
-			nb, bRate, bLat := 0, 0.0, time.Duration(0)
-			if pb != nil {
-				nb, bRate, bLat = pb.requests, pb.failRate(), pb.latency
-			}
-			from := "traced requests into " + e.callee
-			if e.caller != "client" {
-				from = "traced calls from " + e.caller + " to " + e.callee
-			}
-			fa := shareAnomaly(bRate, nb, e.failRate(), e.requests)
-			keep(&signal{node: e.callee, caller: e.caller, class: classErrors, a: fa, mag: fa.during - fa.before, magUnit: magShare,
-				what: from, unit: "% failed", kind: FindingTrace, link: r.traceLink(e.traceIDs),
-				throttle: e.failures > 0 && 2*e.throttles >= e.failures, note: e.topException(), start: r.onset,
-				confined: confinedTo(k, bi, di, classErrors)})
-			if la := meanAnomaly(bLat, nb, e.latency, e.requests); la.spread > 0 {
-				keep(&signal{node: e.callee, caller: e.caller, class: classLatency, a: la, mag: la.during - la.before, magUnit: magMS,
-					what: from, unit: "ms", kind: FindingTrace, link: r.traceLink(e.traceIDs), start: r.onset,
-					confined: confinedTo(k, bi, di, classLatency)})
-			}
+}
+
+// traceSignals scores the failed share and the latency of the traced calls
+// into each resource, edge by edge.
+func (r *run) traceSignals(ctx context.Context, keep func(*signal)) {
+	before, dur, ok := r.traces(ctx)
+	if !ok {
+		return
+	}
+	b, d := byEdge(before, false), byEdge(dur, false)
+	bi, di := byEdge(before, true), byEdge(dur, true)
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		e := d[k]
+		if !r.g.has(e.callee) {
+			continue
+		}
+		pb := b[k]
+		nb, bRate, bLat := 0, 0.0, time.Duration(0)
+		if pb != nil {
+			nb, bRate, bLat = pb.requests, pb.failRate(), pb.latency
+		}
+		from := "traced requests into " + e.callee
+		if e.caller != "client" {
+			from = "traced calls from " + e.caller + " to " + e.callee
+		}
+		fa := shareAnomaly(bRate, nb, e.failRate(), e.requests)
+		keep(&signal{node: e.callee, caller: e.caller, class: classErrors, a: fa, mag: fa.during - fa.before, magUnit: magShare,
+			what: from, unit: "% failed", kind: FindingTrace, link: r.traceLink(e.traceIDs),
+			throttle: e.failures > 0 && 2*e.throttles >= e.failures, note: e.topException(), start: r.onset,
+			confined: confinedTo(k, bi, di, classErrors)})
+		if la := meanAnomaly(bLat, nb, e.latency, e.requests); la.spread > 0 {
+			keep(&signal{node: e.callee, caller: e.caller, class: classLatency, a: la, mag: la.during - la.before, magUnit: magMS,
+				what: from, unit: "ms", kind: FindingTrace, link: r.traceLink(e.traceIDs), start: r.onset,
+				confined: confinedTo(k, bi, di, classLatency)})
 		}
 	}
+}
+
+// logSignals scores the error lines of each log group in scope, and the
+// patterns that stopped.
+func (r *run) logSignals(ctx context.Context, keep func(*signal)) {
 	owners := r.g.logGroups()
 	for _, group := range r.sortedGroups() {
 		before, dur, ok := r.logs(ctx, group)
 		if !ok || before.Lines+dur.Lines == 0 {
 			continue
 		}
-		nb, nd, top := 0, 0, ""
-		topN := 0
+		nb, nd, top, topN := 0, 0, "", 0
 		for _, ps := range r.patternShifts(before, dur) {
 			if !isErrorLine(ps.pattern.Pattern) {
 				continue
@@ -260,16 +283,12 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 		if a.spread == 0 {
 			continue
 		}
-		keep(&signal{node: owners[group], class: classErrors, a: a, mag: a.during - a.before, magUnit: "lines",
+		keep(&signal{node: owners[group], class: classErrors, a: a, mag: a.during - a.before, magUnit: magLines,
 			what: "error lines in " + group, unit: "lines", kind: FindingLog, link: r.logsLink(group), note: top, start: r.onset})
 		if s := r.vanished(group, owners[group], before, dur); s != nil {
 			keep(s)
 		}
 	}
-	for _, s := range r.unexplainedLoad(out[classTraffic]) {
-		keep(s)
-	}
-	return out
 }
 
 // nearestAbove are the first resources with readings of the class above id
@@ -346,7 +365,7 @@ func (r *run) vanished(group, owner string, before, during LogStats) *signal {
 		// Scored as how surprising its absence is: far below its usual rate.
 		a.z = -a.z
 		if best == nil || a.z > best.a.z {
-			best = &signal{node: owner, class: classState, a: a, mag: a.before - a.during, magUnit: "lines",
+			best = &signal{node: owner, class: classState, a: a, mag: a.before - a.during, magUnit: magLines,
 				what: "a log pattern of " + group + " that stopped", unit: "lines", kind: FindingLog,
 				link: r.logsLink(group), note: p.Sample, start: r.onset, vanished: true}
 		}
