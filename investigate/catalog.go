@@ -1,6 +1,9 @@
 package investigate
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // role says what a metric means to the checks.
 type role int
@@ -152,4 +155,14 @@ func specFor(resourceType string, m Metric) metricSpec {
 // metricKey is the query id of a resource's metric.
 func metricKey(resource string, s metricSpec) string {
 	return resource + "|" + s.Namespace + "|" + s.Name
+}
+
+// unit is how a metric's value reads to people at the investigation's
+// resolution: a count per period is per 5 minutes on 5-minute data, not per
+// minute as the catalogue writes it.
+func (r *run) unit(spec metricSpec) string {
+	if r.step <= time.Minute || !strings.HasSuffix(spec.Unit, "/min") {
+		return spec.Unit
+	}
+	return strings.TrimSuffix(spec.Unit, "min") + ago(r.step)
 }

@@ -204,7 +204,7 @@ func (r *run) metricSignals(ctx context.Context, keep func(*signal)) {
 			if !ok {
 				continue
 			}
-			sig := &signal{node: id, class: c, a: a, what: spec.Name, unit: spec.Unit,
+			sig := &signal{node: id, class: c, a: a, what: spec.Name, unit: r.unit(spec),
 				kind: FindingMetric, series: metricKey(id, spec), spec: spec, link: r.metricLink(id, spec)}
 			sig.mag, sig.magUnit = a.delta(spec.Role.rises()), magCount
 			if c == classLatency {
@@ -314,6 +314,8 @@ func surge(s *signal) float64 {
 func (r *run) unexplainedLoad(traffic *nodeSignals) []*signal {
 	var out []*signal
 	for _, id := range r.g.inScope() {
+		// Counts in the thousands make any small rise significant; load
+		// that hammers a resource is at least half again its usual.
 		s := traffic.best[id]
 		if !anomalous(s) || surge(s) < 1.5 {
 			continue
@@ -335,7 +337,6 @@ func (r *run) unexplainedLoad(traffic *nodeSignals) []*signal {
 		}
 		u := *s
 		u.class, u.load = classState, true
-		u.what = s.what + ", more than its known callers send"
 		out = append(out, &u)
 	}
 	return out
@@ -352,6 +353,9 @@ func (r *run) vanished(group, owner string, before, during LogStats) *signal {
 	}
 	var best *signal
 	for _, p := range before.Patterns {
+		// A pattern expected fewer than 10 times can be absent by chance
+		// (one in twenty thousand at 10); one that kept a fifth of its
+		// rate did not stop.
 		a := poissonAnomaly(p.Count, bLen, now[p.Pattern], dLen)
 		if a.before < 10 || a.during > 0.2*a.before {
 			continue
@@ -407,6 +411,11 @@ const confinedShare = 0.3
 // unseenPath is what a path loses through a resource with no readings of its
 // own in the class.
 const unseenPath = 0.85
+
+// otherClass is what a resource keeps of its score when its anomaly is of
+// another class than the alarm's (errors under a latency alarm, its own
+// health): it may explain the alarm, less directly.
+const otherClass = 0.7
 
 // blockedPath is how much a path loses through a resource that has readings
 // of the symptom's class and shows nothing: the fault is unlikely to have
@@ -576,7 +585,7 @@ func (r *run) localize(sigs map[class]*nodeSignals) []localized {
 				score *= confinedShare
 			}
 			if c != r.primaryClass() {
-				score *= 0.7
+				score *= otherClass
 			}
 			var quiet []string
 			for _, b := range r.nearestBelow(ns, id) {
@@ -591,7 +600,10 @@ func (r *run) localize(sigs map[class]*nodeSignals) []localized {
 		if out[i].score != out[j].score {
 			return out[i].score > out[j].score
 		}
-		return out[i].sig.a.z > out[j].sig.a.z
+		if out[i].sig.a.z != out[j].sig.a.z {
+			return out[i].sig.a.z > out[j].sig.a.z
+		}
+		return out[i].node < out[j].node // only to keep runs alike
 	})
 	return out
 }
@@ -647,6 +659,9 @@ func (r *run) signalFinding(s *signal, check string) *finding {
 		}
 		summary = fmt.Sprintf("%s %s %s to %s%s since %s (%s before; %s× its usual variation)",
 			s.node, s.what, word, num(during), unitSuffix(s.unit), clock(at), num(before), num(s.a.z))
+		if s.load {
+			summary += ": more than the resources that call it send, so another client does"
+		}
 	case FindingTrace:
 		if s.class == classLatency {
 			summary = fmt.Sprintf("%s take %s ms on average since %s (%s ms before; %s× its usual variation)",
