@@ -22,10 +22,13 @@ var healthServiceTypes = map[string]string{
 	"AUTOSCALING":          TypeASG,
 }
 
-// checkDependency finds the downstream node where failures or latency start:
-// a traced call from a service to what it calls that fails since the onset
-// while what that node calls in turn does not, an AWS Health event on a
-// dependency, an external API.
+// checkDependency localizes the fault: the deepest anomalous resource below
+// the alarm that explains what is above it (localize.go), typed here only as
+// far as the walk can tell — a throttling AWS resource is at a limit, load
+// its callers did not send is a change in its inputs, the part behind the
+// alarm itself is a component, anything else a dependency; rank types it
+// further from the other checks. It adds the AWS Health events open on what
+// is in scope.
 func checkDependency(ctx context.Context, r *run) result {
 	var res result
 	cands := map[string]*candidate{}
@@ -76,14 +79,16 @@ func checkDependency(ctx context.Context, r *run) result {
 			// fault is in the part behind the alarm itself.
 			cause, score = CauseComponent, 0.5*score
 		}
-		if st := sigs[classState].best[l.node]; l.sig.load || (st != nil && st.load && anomalous(st)) {
+		st := sigs[classState].best[l.node]
+		load := l.sig.load || (st != nil && st.load && anomalous(st))
+		if load {
 			// More load than its callers send: a client the topology does
 			// not know. Holding that traffic back is the move.
 			cause = CauseSystemChange
 		}
 		c := addCand(cause, culprit, score, evidence[0])
 		c.located = true
-		c.surge = c.surge || l.sig.load
+		c.surge = c.surge || load
 		if l.sig.caller != "" && l.sig.caller != "client" {
 			c.via = l.sig.caller
 		}
