@@ -265,14 +265,55 @@ func paramsText(p map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
-// plausibility says whether a change of this kind can break what runs, from
-// what it did rather than only its event name (see risk): adding capacity
-// (a scale-out, often automation answering the very load that pages) and
-// settings that do not touch the serving path (backups, maintenance windows,
-// deletion protection) cannot make requests fail or slow down.
+// The plausibility table: which symptoms a kind of change can produce, from
+// what it did rather than only its event name (risk weighs that). 1 is "can",
+// less is "unlikely"; the kind is read from the event and its parameters.
+//
+//	kind of change                                   errors  latency  traffic
+//	adds capacity (a scale-out: desired count up)     0.15    0.15     0.15
+//	settings away from the serving path (backup        0.1     0.1      0.1
+//	  retention, maintenance windows, tags, deletion
+//	  protection, descriptions) and nothing else
+//	access: IAM, policies, permissions, KMS keys       1       0.3      0.3
+//	anything else (code, configuration, parameters,    1       1        1
+//	  network rules, capacity taken away, limits)
+//
+// Adding capacity is often automation answering the very load that pages.
+// Access taken away makes calls fail at once, and rarely only slower. How
+// closely a change is linked to what failed (the same resource, its caller,
+// the words of its errors) is weighed apart, in rank.
+var plausibilityTable = map[changeKind]map[class]float64{
+	kindAddsCapacity: {classErrors: 0.15, classLatency: 0.15, classTraffic: 0.15},
+	kindInert:        {classErrors: 0.1, classLatency: 0.1, classTraffic: 0.1},
+	kindAccess:       {classErrors: 1, classLatency: 0.3, classTraffic: 0.3},
+}
+
+// changeKind is a kind of change in the plausibility table.
+type changeKind int
+
+const (
+	kindOther changeKind = iota
+	kindAddsCapacity
+	kindInert
+	kindAccess
+)
+
+// accessChange matches the events that grant or take away access.
+var accessChange = regexp.MustCompile(`^(iam|sts|kms)\.|Policy|Permission|Grant|DisableKey|ScheduleKeyDeletion`)
+
+// plausibility is the table's value for a change and the alarm's symptom.
 func (r *run) plausibility(ctx context.Context, ch Change, earlier []Change) float64 {
+	p, ok := plausibilityTable[r.kindOf(ctx, ch, earlier)][r.primaryClass()]
+	if !ok {
+		return 1
+	}
+	return p
+}
+
+// kindOf reads a change's kind from its event and parameters.
+func (r *run) kindOf(ctx context.Context, ch Change, earlier []Change) changeKind {
 	if v, ok := desiredIn(ch); ok && r.addsCapacity(ctx, ch, v, earlier) {
-		return 0.15
+		return kindAddsCapacity
 	}
 	inert, other := 0, 0
 	for k := range ch.Params {
@@ -283,10 +324,13 @@ func (r *run) plausibility(ctx context.Context, ch Change, earlier []Change) flo
 			other++
 		}
 	}
-	if inert > 0 && other == 0 {
-		return 0.1
+	switch {
+	case inert > 0 && other == 0:
+		return kindInert
+	case accessChange.MatchString(ch.Source + " " + ch.Event):
+		return kindAccess
 	}
-	return 1
+	return kindOther
 }
 
 // inertParam matches request parameters that set what is away from a

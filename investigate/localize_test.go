@@ -243,18 +243,27 @@ func TestPlausibility(t *testing.T) {
 		name    string
 		change  Change
 		earlier []Change
+		latency bool // the alarm is on latency, not errors
 		want    float64
 	}{
-		{"a code deploy", Change{Time: at, Event: "UpdateFunctionCode20150331v2", Resource: "fn", Params: map[string]string{"functionName": "fn"}}, nil, 1},
-		{"a resource policy", Change{Time: at, Event: "PutResourcePolicy", Resource: "table", Params: map[string]string{"resourceArn": "arn:aws:dynamodb:us-east-1:1:table/table"}}, nil, 1},
-		{"a backup retention change", Change{Time: at, Event: "ModifyDBInstance", Resource: "db", Params: map[string]string{"dBInstanceIdentifier": "db", "backupRetentionPeriod": "14", "applyImmediately": "true"}}, nil, 0.1},
+		{"a code deploy", Change{Time: at, Event: "UpdateFunctionCode20150331v2", Resource: "fn", Params: map[string]string{"functionName": "fn"}}, nil, false, 1},
+		{"a resource policy", Change{Time: at, Event: "PutResourcePolicy", Resource: "table", Params: map[string]string{"resourceArn": "arn:aws:dynamodb:us-east-1:1:table/table"}}, nil, false, 1},
+		{"a backup retention change", Change{Time: at, Event: "ModifyDBInstance", Resource: "db", Params: map[string]string{"dBInstanceIdentifier": "db", "backupRetentionPeriod": "14", "applyImmediately": "true"}}, nil, false, 0.1},
 		{"a scale-out by automation", Change{Time: at, Event: "UpdateService", Resource: "svc", Params: map[string]string{"desiredCount": "20"}},
-			[]Change{{Time: at.Add(-15 * time.Minute), Event: "UpdateService", Resource: "svc", Params: map[string]string{"desiredCount": "16"}}}, 0.15},
+			[]Change{{Time: at.Add(-15 * time.Minute), Event: "UpdateService", Resource: "svc", Params: map[string]string{"desiredCount": "16"}}}, false, 0.15},
 		{"a scale-in", Change{Time: at, Event: "UpdateService", Resource: "svc", Params: map[string]string{"desiredCount": "4"}},
-			[]Change{{Time: at.Add(-15 * time.Minute), Event: "UpdateService", Resource: "svc", Params: map[string]string{"desiredCount": "16"}}}, 1},
+			[]Change{{Time: at.Add(-15 * time.Minute), Event: "UpdateService", Resource: "svc", Params: map[string]string{"desiredCount": "16"}}}, false, 1},
+		{"a policy, for errors", Change{Time: at, Event: "PutRolePolicy", Source: "iam.amazonaws.com", Resource: "role"}, nil, false, 1},
+		{"a policy, for latency", Change{Time: at, Event: "PutRolePolicy", Source: "iam.amazonaws.com", Resource: "role"}, nil, true, 0.3},
+		{"a key disabled, for latency", Change{Time: at, Event: "DisableKey", Source: "kms.amazonaws.com", Resource: "key"}, nil, true, 0.3},
+		{"a deploy, for latency", Change{Time: at, Event: "UpdateFunctionCode20150331v2", Resource: "fn"}, nil, true, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			r.symptom.Role = roleErrors
+			if tt.latency {
+				r.symptom.Role = roleLatency
+			}
 			if got := r.plausibility(ctx, tt.change, tt.earlier); got != tt.want {
 				t.Errorf("plausibility = %v, want %v", got, tt.want)
 			}
