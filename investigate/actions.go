@@ -42,6 +42,16 @@ func componentActions(r *run, host string, exhausted bool) ([]Action, []string) 
 	return actions, prevention
 }
 
+// busyActions are the moves for a part whose CPU is pinned while its traffic
+// is not up: something in it burns the CPU.
+func busyActions(r *run, id string) ([]Action, []string) {
+	actions, _ := componentActions(r, id, true)
+	return actions, []string{
+		fmt.Sprintf("Profile what burns %s's CPU (a continuous profiler, or a dump before the restart) and fix it", id),
+		fmt.Sprintf("Alarm on %s's CPU against its own traffic, and make its health check fail when it stops answering in time", id),
+	}
+}
+
 // unknownClientActions are the moves for load on a resource that its known
 // callers did not send.
 func unknownClientActions(r *run, id string) ([]Action, []string) {

@@ -73,6 +73,7 @@ func checkLimits(ctx context.Context, r *run) result {
 		var evidence []*finding
 		var score float64
 		saturation := true
+		busy := true // the limit rests on CPU alone
 		lone := false // memory or disk ran out here and on none of its peers
 		var quota *Quota
 		for _, spec := range catalog[rs.Type] {
@@ -143,6 +144,7 @@ func checkLimits(ctx context.Context, r *run) result {
 			if spec.Role != roleUtilisation && spec.Role != roleMemory && spec.Role != roleDisk {
 				saturation = false
 			}
+			busy = busy && spec.Role == roleUtilisation
 			evidence = append(evidence, f)
 			score = noisyOr(score, sc)
 		}
@@ -163,7 +165,7 @@ func checkLimits(ctx context.Context, r *run) result {
 		if len(peers[id]) > 0 {
 			score *= 0.6
 		}
-		c := &candidate{cause: CauseLimit, resource: id, score: score, evidence: evidence, saturation: saturation}
+		c := &candidate{cause: CauseLimit, resource: id, score: score, evidence: evidence, saturation: saturation, busy: busy}
 		c.actions, c.prevention = limitActions(r, id, quota)
 		res.candidates = append(res.candidates, c)
 	}

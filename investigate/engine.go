@@ -269,6 +269,8 @@ type candidate struct {
 	// saturation marks a limit that rests only on utilisation (CPU, memory,
 	// disk), not on a hard limit that rejects work.
 	saturation bool
+	// busy marks a limit that rests on CPU alone.
+	busy bool
 	// surge marks a system change that rests on more traffic.
 	surge bool
 	// drives is the resource on the alarm's path that a traffic candidate

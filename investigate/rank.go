@@ -185,6 +185,23 @@ func (r *run) rank(results map[string]result) []*candidate {
 		}
 	}
 
+	// CPU pinned with no more traffic to explain it is the part misbehaving
+	// (a runaway thread, a hot loop, a bad build), not a capacity limit:
+	// restart it rather than scale it.
+	for _, x := range cands {
+		if x.cause != CauseLimit || !x.busy || x.change != nil {
+			continue
+		}
+		fed := false
+		for _, s := range cands {
+			fed = fed || (s.surge && s.change == nil && s.cause == CauseSystemChange && r.g.downstream(s.resource)[x.resource])
+		}
+		if !fed {
+			x.cause = CauseComponent
+			x.actions, x.prevention = busyActions(r, x.resource)
+		}
+	}
+
 	// A new kind of traffic that drove a resource to its limit is the cause;
 	// the limit is how it showed.
 	demoted := map[*candidate]bool{}
