@@ -308,3 +308,33 @@ func TestAPatternThatStopsIsEvidence(t *testing.T) {
 		t.Fatalf("top = %s %s, want sync; all %+v", h.Cause, h.Resource, rep.Hypotheses)
 	}
 }
+
+func TestPinnedCPUWithoutMoreTrafficIsThePart(t *testing.T) {
+	busy := func(traffic float64) *fake {
+		f := newFake()
+		f.alarm = Alarm{
+			Name: "api-latency", Resource: "alb", Metric: Metric{Namespace: "AWS/ApplicationELB", Name: "TargetResponseTime", Dims: map[string]string{"LoadBalancer": "alb"}},
+			Stat: "Average", Period: time.Minute, Threshold: 0.5, Comparison: "GreaterThanThreshold",
+		}
+		f.topo = Topology{
+			Resources: []Resource{
+				{ID: "alb", Type: TypeALB, Dims: map[string]string{"LoadBalancer": "alb"}},
+				{ID: "quotes-tasks", Type: TypeECS, Dims: map[string]string{"ServiceName": "quotes-tasks"}},
+				{ID: "quotes", Type: TypeService},
+			},
+			Relations: []Relation{{"alb", "quotes-tasks", RelTargets}, {"quotes", "quotes-tasks", RelRunsOn}},
+		}
+		f.series["alb|AWS/ApplicationELB|TargetResponseTime"] = level(0.08, 0.9, t0)
+		f.series["alb|AWS/ApplicationELB|RequestCount"] = level(3000, 3000*traffic, t0)
+		f.series["quotes-tasks|AWS/ECS|CPUUtilization"] = level(30, 99, t0)
+		return f
+	}
+	rep := investigateFake(t, busy(1))
+	if h := top(t, rep); h.Cause != CauseComponent || h.Resource != "quotes-tasks" || h.Actions[0].Kind != ActionRestart {
+		t.Errorf("flat traffic: top = %s %s %s, want component quotes-tasks restart; all %+v", h.Cause, h.Resource, h.Actions[0].Kind, rep.Hypotheses)
+	}
+	rep = investigateFake(t, busy(2.5))
+	if h := top(t, rep); h.Cause == CauseComponent {
+		t.Errorf("traffic up 2.5×: top = %s %s, want the traffic or the limit; all %+v", h.Cause, h.Resource, rep.Hypotheses)
+	}
+}
