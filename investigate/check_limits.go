@@ -73,7 +73,7 @@ func checkLimits(ctx context.Context, r *run) result {
 		var evidence []*finding
 		var score float64
 		saturation := true
-		busy := true // the limit rests on CPU alone
+		busy := true  // the limit rests on CPU alone
 		lone := false // memory or disk ran out here and on none of its peers
 		var quota *Quota
 		for _, spec := range catalog[rs.Type] {

@@ -22,6 +22,10 @@ type graph struct {
 	// event source mapping): still in scope, weighed as distant.
 	far  []string
 	root string
+	// below and above hold each resource's dependencies and dependents,
+	// computed once: the walks ask for them many times, from several
+	// checks at once.
+	below, above map[string][]string
 }
 
 func newGraph(t Topology, root string) *graph {
@@ -45,6 +49,11 @@ func newGraph(t Topology, root string) *graph {
 		}
 		g.out[r.From] = append(g.out[r.From], r)
 		g.in[r.To] = append(g.in[r.To], r)
+	}
+	g.below, g.above = map[string][]string{}, map[string][]string{}
+	for id := range g.byID {
+		g.below[id] = g.dependenciesOf(id)
+		g.above[id] = g.dependentsOf(id)
 	}
 	if _, ok := g.byID[root]; !ok {
 		return g
@@ -283,7 +292,9 @@ func (g *graph) serviceOfGroup(owner string) string {
 // dependencies are what a resource's work depends on: what it targets, runs
 // on or calls, a group's members, and the services on a host with what they
 // call (a function's duration includes the table it waits on).
-func (g *graph) dependencies(id string) []string {
+func (g *graph) dependencies(id string) []string { return g.below[id] }
+
+func (g *graph) dependenciesOf(id string) []string {
 	var out []string
 	for _, rel := range g.out[id] {
 		if rel.Kind == RelTargets || rel.Kind == RelRunsOn || rel.Kind == RelCalls {
@@ -300,7 +311,9 @@ func (g *graph) dependencies(id string) []string {
 
 // dependents are the resources whose work depends on id: the inverse of
 // dependencies.
-func (g *graph) dependents(id string) []string {
+func (g *graph) dependents(id string) []string { return g.above[id] }
+
+func (g *graph) dependentsOf(id string) []string {
 	var out []string
 	for _, rel := range g.in[id] {
 		switch rel.Kind {
