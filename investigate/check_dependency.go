@@ -76,8 +76,16 @@ func checkDependency(ctx context.Context, r *run) result {
 			cause = CauseLimit
 		case alarmUnit[l.node] || alarmUnit[culprit]:
 			// Nothing it depends on explains the alarm's own resource: the
-			// fault is in the part behind the alarm itself.
+			// fault is in the part behind the alarm itself, the suspect
+			// people start from, and the least telling answer.
 			cause, score = CauseComponent, 0.5*score
+		case ownCompute[r.g.typeOf(culprit)]:
+			// A part the team runs (a service, its tasks, instances or
+			// functions) that fails while what it calls is sound has failed
+			// itself: restart or roll it back. Fail away is for what the
+			// team does not run: AWS's tables, queues and databases, and
+			// third parties.
+			cause = CauseComponent
 		}
 		st := sigs[classState].best[l.node]
 		load := l.sig.load || (st != nil && st.load && anomalous(st))
@@ -153,6 +161,9 @@ func checkDependency(ctx context.Context, r *run) result {
 	res.candidates = append(res.candidates, outside...)
 	return res
 }
+
+// ownCompute are the types of the parts the team runs itself.
+var ownCompute = map[string]bool{TypeService: true, TypeLambda: true, TypeECS: true, TypeEC2: true, TypeASG: true}
 
 // healthLag is how long after the onset an AWS Health event may open and
 // still be its cause.

@@ -327,6 +327,12 @@ func (g *graph) dependentsOf(id string) []string {
 	return others(out, id)
 }
 
+// samePart reports whether two resources are one part of the system: a
+// service and a host it runs on.
+func (g *graph) samePart(a, b string) bool {
+	return slices.Contains(g.hosts(a), b) || slices.Contains(g.hosts(b), a)
+}
+
 // others sorts ids, without repeats and without id itself.
 func others(ids []string, id string) []string {
 	slices.Sort(ids)

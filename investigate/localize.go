@@ -150,6 +150,8 @@ type nodeSignals struct {
 	// every request, rather than only sampled traces of calls into them or
 	// logs: only those can show that a fault did not pass through them.
 	measured map[string]bool
+	// async are the edges ("caller>callee") that cannot be synchronous.
+	async map[string]bool
 }
 
 // scoredSignals reads every signal of every resource in scope, once per
@@ -174,7 +176,10 @@ func (r *run) scoredSignals(ctx context.Context) map[class]*nodeSignals {
 		}
 	}
 	r.metricSignals(ctx, keep)
-	r.traceSignals(ctx, keep)
+	async := r.traceSignals(ctx, keep)
+	for _, ns := range out {
+		ns.async = async
+	}
 	r.logSignals(ctx, keep)
 	for _, s := range r.unexplainedLoad(out[classTraffic]) {
 		keep(s)
@@ -221,12 +226,28 @@ func (r *run) metricSignals(ctx context.Context, keep func(*signal)) {
 
 // traceSignals scores the failed share and the latency of the traced calls
 // into each resource, edge by edge.
-func (r *run) traceSignals(ctx context.Context, keep func(*signal)) {
+//
+// It returns the edges that cannot be synchronous: the time spent in them
+// before the onset is many times what the requests into the alarm's resource
+// took in all. Such a call (a workflow started, a message sent) does not
+// hold the alarm's requests up, nor fail them.
+func (r *run) traceSignals(ctx context.Context, keep func(*signal)) map[string]bool {
 	before, dur, ok := r.traces(ctx)
 	if !ok {
-		return
+		return nil
 	}
 	b, d := byEdge(before, false), byEdge(dur, false)
+	async := map[string]bool{}
+	if root := b["client>"+r.g.root]; root != nil && root.requests > 0 {
+		total := float64(root.requests) * float64(root.latency)
+		for k, e := range b {
+			// An entry waits for its targets; only a service's calls can
+			// be fire-and-forget.
+			if r.g.typeOf(e.caller) == TypeService && float64(e.requests)*float64(e.latency) > asyncRatio*total {
+				async[k] = true
+			}
+		}
+	}
 	bi, di := byEdge(before, true), byEdge(dur, true)
 	for _, k := range slices.Sorted(maps.Keys(d)) {
 		e := d[k]
@@ -253,6 +274,7 @@ func (r *run) traceSignals(ctx context.Context, keep func(*signal)) {
 				confined: confinedTo(k, bi, di, classLatency)})
 		}
 	}
+	return async
 }
 
 // logSignals scores the error lines of each log group in scope, and the
@@ -412,6 +434,16 @@ const confinedShare = 0.3
 // own in the class.
 const unseenPath = 0.85
 
+// asyncRatio is how many times the time the alarm's requests took in all a
+// call edge must take before the onset to be no synchronous part of them,
+// and asyncPath what a path loses through such an edge. The margin is wide:
+// a call made by a few of the requests may well take longer than the
+// average request.
+const (
+	asyncRatio = 10
+	asyncPath  = 0.3
+)
+
 // otherClass is what a resource keeps of its score when its anomaly is of
 // another class than the alarm's (errors under a latency alarm, its own
 // health): it may explain the alarm, less directly.
@@ -446,8 +478,12 @@ func (r *run) walk(ns *nodeSignals) map[string]float64 {
 			st.cur *= unseenPath
 		}
 		for _, d := range r.g.dependencies(id) {
-			if old, seen := reach[d]; !seen || st.cur > old.cur+1e-9 || (st.cur > old.cur-1e-9 && st.anchor > old.anchor+1e-9) {
-				reach[d] = st
+			next := st
+			if ns.async[id+">"+d] {
+				next = state{st.anchor * asyncPath, st.cur * asyncPath}
+			}
+			if old, seen := reach[d]; !seen || next.cur > old.cur+1e-9 || (next.cur > old.cur-1e-9 && next.anchor > old.anchor+1e-9) {
+				reach[d] = next
 				queue = append(queue, d)
 			}
 		}
@@ -522,6 +558,13 @@ func (r *run) explained(ns, state *nodeSignals, id string) float64 {
 		w := weight[x]
 		for _, c := range r.g.dependencies(x) {
 			if _, seen := weight[c]; seen {
+				continue
+			}
+			if r.g.samePart(id, c) {
+				// A service and the hosts it runs on are one part: what
+				// the host shows is the service's own, not its cause.
+				weight[c] = w
+				queue = append(queue, c)
 				continue
 			}
 			cs := ns.best[c]
