@@ -7,7 +7,7 @@ import (
 
 // maxScopeDistance is how many relations away from the alarm's resource a
 // resource may be and still be in scope.
-const maxScopeDistance = 5
+const maxScopeDistance = 8
 
 // graph indexes a topology for the walks the checks make.
 type graph struct {
