@@ -42,13 +42,14 @@ func componentActions(r *run, host string, exhausted bool) ([]Action, []string) 
 	return actions, prevention
 }
 
-// busyActions are the moves for a part whose CPU is pinned while its traffic
-// is not up: something in it burns the CPU.
+// busyActions are the moves for a part whose CPU is pinned or memory full
+// while its traffic is not up: something in it burns the CPU or holds the
+// memory.
 func busyActions(r *run, id string) ([]Action, []string) {
 	actions, _ := componentActions(r, id, true)
 	return actions, []string{
-		fmt.Sprintf("Profile what burns %s's CPU (a continuous profiler, or a dump before the restart) and fix it", id),
-		fmt.Sprintf("Alarm on %s's CPU against its own traffic, and make its health check fail when it stops answering in time", id),
+		fmt.Sprintf("Profile what burns %s's CPU or holds its memory (a continuous profiler, or a heap or thread dump before the restart) and fix it", id),
+		fmt.Sprintf("Alarm on %s's CPU and memory against its own traffic, and make its health check fail when it stops answering in time", id),
 	}
 }
 

@@ -3,9 +3,11 @@ package investigate
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // limitOf is the ceiling a metric runs into on a resource, from its
@@ -73,7 +75,7 @@ func checkLimits(ctx context.Context, r *run) result {
 		var evidence []*finding
 		var score float64
 		saturation := true
-		busy := true  // the limit rests on CPU alone
+		busy := true  // the limit rests on CPU or memory alone
 		lone := false // memory or disk ran out here and on none of its peers
 		var quota *Quota
 		for _, spec := range catalog[rs.Type] {
@@ -94,6 +96,10 @@ func checkLimits(ctx context.Context, r *run) result {
 				sc = 0.55
 			case roleConcurrency, roleConnections, roleConsumedRead, roleConsumedWrite, roleUtilisation, roleMemory, roleDisk:
 				limit, what := r.limitOf(rs, spec, quotas)
+				// What reaches a ceiling may fall back just before the
+				// onset (a process killed at the top restarts empty): the
+				// ceiling counts from a little before it.
+				sh.peak = math.Max(sh.peak, maxOf(s.values(window{r.onset.Add(-2 * r.step), r.telemetry.end})))
 				if limit <= 0 || sh.peak < 0.9*limit || sh.before >= 0.9*limit {
 					continue
 				}
@@ -107,6 +113,14 @@ func checkLimits(ctx context.Context, r *run) result {
 				}
 				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s reached %s%s%s (%s before)",
 					id, spec.Name, num(sh.peak), unitSuffix(r.unit(spec)), of, num(sh.before)))
+				if spec.Role == roleMemory || spec.Role == roleDisk {
+					// Memory and disk fill slowly: what made them grow
+					// happened when they started to, long before the limit.
+					if t := risingSince(s, window{r.telemetry.start, r.onset.Add(r.step)}); !t.IsZero() {
+						f.since = t
+						f.Summary += fmt.Sprintf(", growing since %s", clock(t))
+					}
+				}
 				if (spec.Role == roleMemory || spec.Role == roleDisk) && len(peers[id]) > 0 && !r.anyAtLevel(ctx, peers[id], spec, 0.9*limit) {
 					lone = true
 				}
@@ -144,7 +158,7 @@ func checkLimits(ctx context.Context, r *run) result {
 			if spec.Role != roleUtilisation && spec.Role != roleMemory && spec.Role != roleDisk {
 				saturation = false
 			}
-			busy = busy && spec.Role == roleUtilisation
+			busy = busy && (spec.Role == roleUtilisation || spec.Role == roleMemory)
 			evidence = append(evidence, f)
 			score = noisyOr(score, sc)
 		}
@@ -202,10 +216,12 @@ func (r *run) cannotGrow(ctx context.Context, quotas []Quota) result {
 		if !ok1 || !ok2 {
 			continue
 		}
+		// It must have asked for more than before: tasks that die and
+		// restart leave fewer running than desired too, without any limit.
 		base := r.metricBaseline()
 		gapBefore := mean(ds.values(base)) - mean(rn.values(base))
 		want, have := maxOf(ds.values(r.metricDuring())), mean(rn.values(r.metricDuring()))
-		if want-have < 1 || want-have < 0.1*have || gapBefore > 0.5 {
+		if want-have < 1 || want-have < 0.1*have || gapBefore > 0.5 || want <= median(ds.values(base)) {
 			continue
 		}
 		what := ""
@@ -249,4 +265,28 @@ func (r *run) metricFinding(id string, spec metricSpec, sh shift, summary string
 		Summary: summary, Before: ptr(sh.before), During: ptr(sh.peak), Unit: r.unit(spec),
 		Link: r.metricLink(id, spec),
 	}, weight: 0.8, series: metricKey(id, spec), spec: spec}
+}
+
+// risingSince is when a series that ends high last stood near its floor:
+// the start of a steady climb to where it is. Zero when it did not climb by
+// at least a fifth of its scale.
+func risingSince(s Series, w window) time.Time {
+	idx := s.indexIn(w)
+	if len(idx) < 3 {
+		return time.Time{}
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, i := range idx {
+		lo, hi = math.Min(lo, s.Values[i]), math.Max(hi, s.Values[i])
+	}
+	end := s.Values[idx[len(idx)-1]]
+	if hi <= 0 || end-lo < 0.2*hi {
+		return time.Time{}
+	}
+	for j := len(idx) - 1; j >= 0; j-- {
+		if s.Values[idx[j]] <= lo+0.1*(end-lo) {
+			return s.Times[idx[j]]
+		}
+	}
+	return time.Time{}
 }

@@ -251,6 +251,9 @@ type finding struct {
 	// series is the metric key of the series the finding reads, if any.
 	series string
 	spec   metricSpec
+	// since is when what the finding reads started to grow, for a limit
+	// reached by a slow climb (memory, disk): a change then explains it.
+	since time.Time
 }
 
 // candidate is a hypothesis before ranking and wording.
@@ -269,7 +272,7 @@ type candidate struct {
 	// saturation marks a limit that rests only on utilisation (CPU, memory,
 	// disk), not on a hard limit that rejects work.
 	saturation bool
-	// busy marks a limit that rests on CPU alone.
+	// busy marks a limit that rests on CPU or memory alone.
 	busy bool
 	// surge marks a system change that rests on more traffic.
 	surge bool

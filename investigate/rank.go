@@ -134,10 +134,18 @@ func (r *run) rank(results map[string]result) []*candidate {
 		if c.change == nil {
 			continue
 		}
-		near := closeness(r.onset.Sub(c.change.Time))
+		atOnset := closeness(r.onset.Sub(c.change.Time))
 		for _, x := range cands {
 			if x.change != nil || (x.cause == CauseSystemChange && x.resource != c.resource) {
 				continue
+			}
+			// A slow climb to a limit started long before the onset: a
+			// change when it started is as near as one at the onset.
+			near := atOnset
+			for _, f := range x.evidence {
+				if !f.since.IsZero() && !c.change.Time.After(f.since.Add(r.step)) {
+					near = math.Max(near, closeness(f.since.Sub(c.change.Time)))
+				}
 			}
 			// Linked by the topology, or by what the failure says: its
 			// errors name the changed resource (full weight) or what that
@@ -185,9 +193,9 @@ func (r *run) rank(results map[string]result) []*candidate {
 		}
 	}
 
-	// CPU pinned with no more traffic to explain it is the part misbehaving
-	// (a runaway thread, a hot loop, a bad build), not a capacity limit:
-	// restart it rather than scale it.
+	// CPU pinned or memory full with no more traffic to explain it is the
+	// part misbehaving (a runaway thread, a hot loop, a leak, a bad build),
+	// not a capacity limit: restart it rather than scale it.
 	for _, x := range cands {
 		if x.cause != CauseLimit || !x.busy || x.change != nil {
 			continue
