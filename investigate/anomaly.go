@@ -63,6 +63,16 @@ func strength(z float64) float64 {
 	return 1 - math.Exp(-(z-(anomalyZ-1))/6)
 }
 
+// real is how sure a score makes that a move is no noise, between 0 and 1:
+// steeper than strength, since to explain what is above it a resource's
+// move need only be real, not large (its size is weighed apart).
+func real(z float64) float64 {
+	if z <= anomalyZ-1 {
+		return 0
+	}
+	return 1 - math.Exp(-(z-(anomalyZ-1))/2)
+}
+
 // isCount reports whether a metric is a count per period (a Sum), whose
 // noise is Poisson.
 func isCount(spec metricSpec) bool {
@@ -172,6 +182,25 @@ func poissonAnomaly(before int, beforeLen time.Duration, during int, duringLen t
 	expected := float64(before) * float64(duringLen) / float64(beforeLen)
 	spread := math.Sqrt(math.Max(expected, 1))
 	return anomaly{before: expected, during: float64(during), spread: spread, z: (float64(during) - expected) / spread, points: before}
+}
+
+// lowTailZ is how surprising it is to see as few as k events where lambda
+// were expected, as a z-score: the Poisson lower tail P(X ≤ k), where the
+// normal approximation understates the absence of a steady stream.
+func lowTailZ(k, lambda float64) float64 {
+	if lambda <= 0 || k >= lambda {
+		return 0
+	}
+	var p float64
+	logTerm := -lambda
+	for i := 0.0; i <= k; i++ {
+		p += math.Exp(logTerm)
+		logTerm += math.Log(lambda) - math.Log(i+1)
+	}
+	if p <= 1e-300 {
+		return maxZ
+	}
+	return math.Min(maxZ, math.Sqrt2*math.Erfinv(1-2*p))
 }
 
 // toMS converts a latency in a spec's unit to milliseconds.

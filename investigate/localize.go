@@ -389,7 +389,7 @@ func (r *run) vanished(group, owner string, before, during LogStats) *signal {
 			continue
 		}
 		// Scored as how surprising its absence is: far below its usual rate.
-		a.z = -a.z
+		a.z = lowTailZ(a.during, a.before)
 		if best == nil || a.z > best.a.z {
 			best = &signal{node: owner, class: classState, a: a, mag: a.before - a.during, magUnit: magLines,
 				what: "a log pattern of " + group + " that stopped", unit: "lines", kind: FindingLog,
@@ -459,7 +459,8 @@ const blockedPath = 0.4
 // is anomalous, less through each one that is not (blockedPath), and less
 // for each resource with no metrics since the last anomalous one
 // (unseenPath): an anomalous resource on the way is evidence that the fault
-// passed there, which its unmeasured neighbours are not.
+// passed there, which its unmeasured neighbours are not. Less again through
+// a call that cannot be synchronous (asyncPath).
 func (r *run) walk(ns *nodeSignals) map[string]float64 {
 	type state struct{ anchor, cur float64 }
 	reach := map[string]state{r.g.root: {1, 1}}
@@ -467,7 +468,8 @@ func (r *run) walk(ns *nodeSignals) map[string]float64 {
 	for len(queue) > 0 {
 		id := queue[0]
 		queue = queue[1:]
-		st := reach[id]
+		arrived := reach[id]
+		st := arrived
 		switch {
 		case id == r.g.root:
 		case ns.measured[id] && anomalous(ns.best[id]):
@@ -479,6 +481,11 @@ func (r *run) walk(ns *nodeSignals) map[string]float64 {
 		}
 		for _, d := range r.g.dependencies(id) {
 			next := st
+			if r.g.samePart(id, d) {
+				// A service and its host are one part: going from one to
+				// the other is no step along the path.
+				next = arrived
+			}
 			if ns.async[id+">"+d] {
 				next = state{st.anchor * asyncPath, st.cur * asyncPath}
 			}
@@ -488,12 +495,11 @@ func (r *run) walk(ns *nodeSignals) map[string]float64 {
 			}
 		}
 	}
+	// A resource is as well connected as the path that reaches it: its own
+	// anomaly is evidence for what lies below it, not for itself.
 	out := make(map[string]float64, len(reach))
 	for id, st := range reach {
 		out[id] = st.cur
-		if ns.measured[id] && anomalous(ns.best[id]) {
-			out[id] = st.anchor
-		}
 	}
 	return out
 }
@@ -577,7 +583,7 @@ func (r *run) explained(ns, state *nodeSignals, id string) float64 {
 				if cs.magUnit == s.magUnit && s.mag > 0 {
 					ratio = math.Min(1, cs.mag/s.mag)
 				}
-				sum += w * ratio * strength(cs.a.z)
+				sum += w * ratio * real(cs.a.z)
 				continue
 			}
 			cw := w
