@@ -101,6 +101,7 @@ func checkDependency(ctx context.Context, r *run) result {
 			c.via = l.sig.caller
 		}
 		c.throttled = c.throttled || l.sig.throttle
+		c.strained = c.strained || l.class == classLatency
 		for _, e := range evidence[1:] {
 			c.evidence = appendUnique(c.evidence, e)
 		}

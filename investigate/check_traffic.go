@@ -124,6 +124,7 @@ func checkTraffic(ctx context.Context, r *run) result {
 				res.findings = append(res.findings, f)
 				c.evidence = append(c.evidence, f)
 				c.score = noisyOr(c.score, 0.3)
+				c.shed = true
 				c.actions = []Action{
 					{ActionBlock, fmt.Sprintf("Block or rate-limit the client that floods %s (a usage plan or WAF rate-based rule on its key or address), so the others stop being throttled with it", id)},
 					{ActionScale, fmt.Sprintf("If the traffic is legitimate, raise %s's throttling limits", id)},

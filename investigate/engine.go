@@ -282,6 +282,11 @@ type candidate struct {
 	// via is the caller whose traced calls into the resource show the
 	// fault, when the walk located it from traces.
 	via string
+	// shed marks a surge that its entry throttles: load it cannot take.
+	shed bool
+	// strained marks a location the walk found slower, not only failing:
+	// the sign that load, rather than a defect, is at work.
+	strained bool
 	// throttled marks a location whose failures are mostly throttles.
 	throttled bool
 	// health marks a candidate resting on an AWS Health event.

@@ -344,10 +344,12 @@ func (r *run) unexplainedLoad(traffic *nodeSignals) []*signal {
 		}
 		// The nearest resources above it that count their traffic: if none
 		// does, nothing says where the load came from.
+		// Any rise above it explains it: a cache that misses or a retry
+		// multiplies what the callers send.
 		above := r.nearestAbove(traffic, id)
 		explained := len(above) == 0
 		for _, d := range above {
-			if ds := traffic.best[d]; anomalous(ds) && surge(ds) >= 0.5*surge(s) {
+			if ds := traffic.best[d]; anomalous(ds) && surge(ds) >= 1.2 {
 				explained = true
 				break
 			}

@@ -333,10 +333,15 @@ func (r *run) typeLocated(cands []*candidate) {
 		// More traffic is how a hard limit (a quota, throttles, connections
 		// at their maximum) was reached, not the cause to act on: the limit
 		// rejects the work, and raising it is the move.
-		hardLimit := false
+		hardLimit, saturated := false, false
 		for _, x := range cands {
 			hardLimit = hardLimit || (x.cause == CauseLimit && !x.saturation && unit[x.resource])
+			saturated = saturated || (x.saturation && unit[x.resource])
 		}
+		// More traffic explains a part only where it strains it: slower
+		// answers, or saturation. Failures alone (a wrong answer, a missing
+		// record) are a defect whatever the traffic.
+		strained := l.strained || saturated
 		for _, x := range cands {
 			if x == l || x.located || x.change != nil {
 				continue
@@ -348,7 +353,7 @@ func (r *run) typeLocated(cands []*candidate) {
 			case x.health && unit[x.resource]:
 				// AWS says the part is impaired: its fault is AWS's.
 				share = 0.8
-			case x.cause == CauseSystemChange && x.surge && !hardLimit && (unit[x.resource] || r.g.downstream(x.resource)[l.resource]) && !r.hardLimitBelow(cands, x.resource):
+			case x.cause == CauseSystemChange && x.surge && (strained || x.shed) && !hardLimit && (unit[x.resource] || r.g.downstream(x.resource)[l.resource]) && !r.hardLimitBelow(cands, x.resource):
 				share = 0.7
 			default:
 				continue
