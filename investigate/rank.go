@@ -19,7 +19,7 @@ const (
 	// stands out rather than presenting its best guess as the cause. It
 	// sits between what the engine claimed where nothing was wrong (real
 	// PetShop telemetry before each incident, bot eval --quiet 60m: at most
-	// 0.35) and its lowest right answer on the incidents themselves (0.48).
+	// 0.25) and its lowest right answer on the incidents themselves (0.41).
 	ClearCause = 0.4
 )
 
