@@ -226,6 +226,8 @@ func (r *run) rank(results map[string]result) []*candidate {
 		}
 	}
 
+	cands = mergeSame(cands)
+
 	// Ties are broken by how much evidence a candidate rests on; the cause
 	// order and the name only keep the order stable.
 	sort.SliceStable(cands, func(i, j int) bool {
@@ -249,6 +251,29 @@ func (r *run) rank(results map[string]result) []*candidate {
 			continue
 		}
 		out = append(out, c)
+	}
+	return out
+}
+
+// mergeSame joins the candidates that typing left with one cause and
+// resource (a limit found to be a part failing, beside that part's own
+// candidate): one hypothesis, with the stronger one's actions.
+func mergeSame(cands []*candidate) []*candidate {
+	byKey := map[string]*candidate{}
+	var out []*candidate
+	for _, c := range cands {
+		key := c.cause + "|" + c.resource
+		m, ok := byKey[key]
+		if !ok {
+			byKey[key] = c
+			out = append(out, c)
+			continue
+		}
+		if c.score > m.score {
+			m.actions, m.prevention = c.actions, c.prevention
+		}
+		m.score = math.Max(m.score, c.score)
+		m.evidence = appendUnique(m.evidence, c.evidence...)
 	}
 	return out
 }
