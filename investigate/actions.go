@@ -78,7 +78,7 @@ func unitActions(r *run, id string) ([]Action, []string) {
 		what = id + "'s tasks or instances, one at a time,"
 	}
 	return []Action{
-			{ActionRestart, fmt.Sprintf("Restart %s and watch whether the errors stop; if it was deployed recently, roll it back", what)},
+			{ActionRestart, fmt.Sprintf("Restart %s and watch whether it recovers; if it was deployed recently, roll it back instead", what)},
 			{ActionExclude, fmt.Sprintf("If only part of %s fails, take that part out of rotation", id)},
 		},
 		[]string{
