@@ -67,7 +67,10 @@ func (r *run) linked(changed, affected string) bool {
 }
 
 // rank merges the checks' candidates and weighs them against each other.
-func (r *run) rank(results map[string]result) []*candidate {
+//
+// said is the new error text of each resource's logs, for the changes that
+// the failures name.
+func (r *run) rank(results map[string]result, said map[string]string) []*candidate {
 	merged := map[string]*candidate{}
 	var order []string
 	for _, name := range checkOrder {
@@ -164,7 +167,13 @@ func (r *run) rank(results map[string]result) []*candidate {
 					link = 0
 				}
 			default:
-				link = mentioned(evidenceText(x), *c.change, changeNames(r, *c.change))
+				// What the failing part, or the caller whose calls into it
+				// fail, wrote in its logs counts as its own words.
+				text := evidenceText(x) + said[x.resource] + said[x.via]
+				for _, h := range append(r.g.hosts(x.resource), r.g.hosts(x.via)...) {
+					text += said[h]
+				}
+				link = mentioned(text, *c.change, changeNames(r, *c.change))
 			}
 			link *= c.plausible
 			if link == 0 {
@@ -335,6 +344,22 @@ func (r *run) unitOf(id string) map[string]bool {
 // location's support, and the untyped location steps back. Changes are typed
 // in rank's change rule, which weighs when they happened.
 func (r *run) typeLocated(cands []*candidate) {
+	// A part that fails apart from its peers while AWS Health says its
+	// infrastructure is impaired (the instance, its zone) fails by AWS's
+	// fault: the same move, excluding it, but a dependency, not a defect.
+	for _, h := range cands {
+		if !h.health {
+			continue
+		}
+		for _, x := range cands {
+			if x.cause == CauseComponent && x.resource == h.resource && x.change == nil {
+				h.score = noisyOr(h.score, 0.8*x.score)
+				h.evidence = appendUnique(h.evidence, x.evidence...)
+				x.score *= 0.4
+			}
+		}
+	}
+
 	// Traffic from outside the alarm's path that drove a shared resource to
 	// its limit, or into the fault the walk located, is the cause to act on.
 	for _, t := range cands {
@@ -452,7 +477,7 @@ func (r *run) assemble(ctx context.Context, results map[string]result) Report {
 	}
 
 	var hyps []Hypothesis
-	for _, c := range r.rank(results) {
+	for _, c := range r.rank(results, r.shared(ctx).said) {
 		h := Hypothesis{
 			Cause:      c.cause,
 			Resource:   c.resource,

@@ -294,11 +294,14 @@ type derived struct {
 	// errorText is everything the failures said since the onset — new error
 	// log patterns and the exceptions on failing traced calls — lower-cased.
 	errorText string
+	// said is the new error log text by the resource whose logs hold it,
+	// lower-cased.
+	said map[string]string
 }
 
 // derive computes what the checks share, once per investigation.
 func (r *run) derive(ctx context.Context) (derived, error) {
-	d := derived{failing: map[string]string{}}
+	d := derived{failing: map[string]string{}, said: map[string]string{}}
 	for _, id := range r.g.inScope() {
 		res := r.g.byID[id]
 		for _, spec := range catalog[res.Type] {
@@ -328,6 +331,7 @@ func (r *run) derive(ctx context.Context) (derived, error) {
 			d.failing[owners[ps.group]] = "logs"
 		}
 		parts = append(parts, ps.pattern.Pattern, ps.pattern.Sample)
+		d.said[owners[ps.group]] += strings.ToLower(ps.pattern.Pattern + "\n" + ps.pattern.Sample + "\n")
 	}
 	sort.Strings(parts)
 	d.errorText = strings.ToLower(strings.Join(parts, "\n"))
@@ -339,7 +343,7 @@ func (r *run) derive(ctx context.Context) (derived, error) {
 func (r *run) shared(ctx context.Context) derived {
 	d, err := r.derived.wait(ctx)
 	if err != nil || d.failing == nil {
-		return derived{failing: map[string]string{}}
+		return derived{failing: map[string]string{}, said: map[string]string{}}
 	}
 	return d
 }
