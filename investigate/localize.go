@@ -552,7 +552,7 @@ func nearest(ns *nodeSignals, id string, next func(string) []string) []string {
 // their own health), each weighed by its own strength, by the share of the
 // move it can carry where the two moves are in the same unit, and by
 // blockedPath for each resource between them that shows nothing.
-func (r *run) explained(ns, state *nodeSignals, id string) float64 {
+func (r *run) explained(ns *nodeSignals, alt []altClass, id string) float64 {
 	s := ns.best[id]
 	if s == nil {
 		return 0
@@ -575,17 +575,26 @@ func (r *run) explained(ns, state *nodeSignals, id string) float64 {
 				queue = append(queue, c)
 				continue
 			}
-			cs := ns.best[c]
-			if st := state.best[c]; anomalous(st) && (!anomalous(cs) || st.a.z > cs.a.z) {
-				cs = st
-			}
-			if anomalous(cs) {
-				weight[c] = w
+			// How well c's own anomaly accounts for the move: in the same
+			// class by the share of the move it carries, in another (its
+			// health; failures that a caller retries and waits on) as far
+			// as that class passes.
+			var best float64
+			if cs := ns.best[c]; anomalous(cs) {
 				ratio := 1.0
 				if cs.magUnit == s.magUnit && s.mag > 0 {
 					ratio = math.Min(1, cs.mag/s.mag)
 				}
-				sum += w * ratio * real(cs.a.z)
+				best = ratio * real(cs.a.z)
+			}
+			for _, a := range alt {
+				if as := a.ns.best[c]; anomalous(as) {
+					best = math.Max(best, a.weight*real(as.a.z))
+				}
+			}
+			if best > 0 {
+				weight[c] = w
+				sum += w * best
 				continue
 			}
 			cw := w
@@ -597,6 +606,13 @@ func (r *run) explained(ns, state *nodeSignals, id string) float64 {
 		}
 	}
 	return math.Min(1, sum)
+}
+
+// altClass is another class whose anomalies explain a resource's, and how
+// far.
+type altClass struct {
+	ns     *nodeSignals
+	weight float64
 }
 
 // localized is a resource the walk ends at, before it is named and typed.
@@ -630,7 +646,7 @@ func (r *run) localize(sigs map[class]*nodeSignals) []localized {
 			if !anomalous(s) {
 				continue
 			}
-			ex := r.explained(ns, sigs[classState], id)
+			ex := r.explained(ns, r.explainers(sigs, c), id)
 			score := strength(s.a.z) * (1 - ex) * p
 			if len(s.confined) > 0 {
 				score *= confinedShare
@@ -657,6 +673,19 @@ func (r *run) localize(sigs map[class]*nodeSignals) []localized {
 		return out[i].node < out[j].node // only to keep runs alike
 	})
 	return out
+}
+
+// explainers are the other classes whose anomalies below a resource explain
+// its anomaly of class c: the resources' own health fully, and for latency
+// the failures below it as far as they are retried and waited on. A slower
+// callee explains its callers' failures only by timing out, which its own
+// calls then show as failures.
+func (r *run) explainers(sigs map[class]*nodeSignals, c class) []altClass {
+	alt := []altClass{{sigs[classState], 1}}
+	if c == classLatency {
+		alt = append(alt, altClass{sigs[classErrors], otherClass})
+	}
+	return alt
 }
 
 // primaryClass is the class of the alarm's own symptom.
