@@ -52,7 +52,7 @@ func checkDependency(ctx context.Context, r *run) result {
 	// signal moved: when it barely did (an alarm on a threshold set close,
 	// or fired on a blip), the strongest lead nearby is only a lead.
 	symptom := 0.6 + 0.4*strength(sigs[r.primaryClass()].best[r.g.root].zOr0())
-	outside := r.outsideTraffic(sigs)
+	outside := r.outsideTraffic(ctx, sigs)
 	for _, c := range outside {
 		res.findings = append(res.findings, c.evidence...)
 	}

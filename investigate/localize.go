@@ -321,7 +321,12 @@ func (r *run) nearestAbove(ns *nodeSignals, id string) []string {
 
 // surge is how many times its usual level a traffic signal rose to.
 func surge(s *signal) float64 {
-	if s == nil || s.a.before <= 0 {
+	switch {
+	case s == nil:
+		return 0
+	case s.a.before <= 0 && s.a.during > 0:
+		return math.Inf(1) // from nothing
+	case s.a.before <= 0:
 		return 0
 	}
 	return s.a.during / s.a.before
@@ -336,10 +341,12 @@ func surge(s *signal) float64 {
 func (r *run) unexplainedLoad(traffic *nodeSignals) []*signal {
 	var out []*signal
 	for _, id := range r.g.inScope() {
-		// Counts in the thousands make any small rise significant; load
-		// that hammers a resource is at least half again its usual.
+		// Counts in the thousands make any small rise significant, and a
+		// few messages where there were none are no flood: load that
+		// hammers a resource is at least half again its usual, and far
+		// past its noise.
 		s := traffic.best[id]
-		if !anomalous(s) || surge(s) < 1.5 {
+		if s == nil || s.a.z < 2*anomalyZ || surge(s) < 1.5 {
 			continue
 		}
 		// The nearest resources above it that count their traffic: if none
@@ -355,8 +362,9 @@ func (r *run) unexplainedLoad(traffic *nodeSignals) []*signal {
 			}
 		}
 		// An entry's traffic comes from its clients: the traffic check
-		// weighs it.
-		if explained || r.g.typeOf(id) == TypeALB || r.g.typeOf(id) == TypeAPIGateway {
+		// weighs it. A queue takes what it is sent without slowing its
+		// senders: more messages strain its consumers, not the path.
+		if explained || r.g.typeOf(id) == TypeALB || r.g.typeOf(id) == TypeAPIGateway || r.g.typeOf(id) == TypeSQS {
 			continue
 		}
 		u := *s
@@ -800,12 +808,46 @@ func (r *run) quietFinding(ns *nodeSignals, l localized) *finding {
 	}, weight: 0.3}
 }
 
+// activity is how much more a compute resource does since the onset when it
+// counts no requests: more tasks or instances running, or more CPU (a batch
+// job scaled out). Nil when it does not do half again as much.
+func (r *run) activity(ctx context.Context, id string) *signal {
+	var best *signal
+	for _, spec := range catalog[r.g.typeOf(id)] {
+		if (spec.Role != roleCapacity || strings.Contains(spec.Name, "Desired")) && spec.Role != roleUtilisation {
+			continue
+		}
+		ser, ok := r.series(ctx, id, spec)
+		if !ok {
+			continue
+		}
+		a, ok := seriesAnomaly(ser, spec, r.metricBaseline(), r.metricDuring())
+		if !ok {
+			continue
+		}
+		if !spec.Role.rises() {
+			// A capacity count is scored as bad when it falls; here its
+			// rise is the sign.
+			a.z = -a.z
+		}
+		sig := &signal{node: id, class: classTraffic, a: a, what: spec.Name, unit: r.unit(spec), kind: FindingMetric,
+			series: metricKey(id, spec), spec: spec, link: r.metricLink(id, spec), start: r.onset}
+		if a.z < anomalyZ || surge(sig) < 1.5 {
+			continue
+		}
+		if best == nil || sig.a.z > best.a.z {
+			best = sig
+		}
+	}
+	return best
+}
+
 // outsideTraffic finds the resources off the alarm's path whose traffic rose
 // at the onset while they use something on it: a batch job or another client
 // reading the same table. Alone that is a weak lead; rank makes it the cause
 // when what it uses reached a limit or is where the walk ended, since the
 // first move is then to hold back that traffic, not to scale for it.
-func (r *run) outsideTraffic(sigs map[class]*nodeSignals) []*candidate {
+func (r *run) outsideTraffic(ctx context.Context, sigs map[class]*nodeSignals) []*candidate {
 	path := r.g.alarmPath()
 	traffic := sigs[classTraffic]
 	var out []*candidate
@@ -814,8 +856,14 @@ func (r *run) outsideTraffic(sigs map[class]*nodeSignals) []*candidate {
 			continue
 		}
 		for _, d := range r.g.dependents(used) {
+			if path[d] {
+				continue
+			}
 			s := traffic.best[d]
-			if path[d] || !anomalous(s) || s.a.during < 1.5*s.a.before {
+			if !anomalous(s) || surge(s) < 1.5 {
+				s = r.activity(ctx, d)
+			}
+			if s == nil {
 				continue
 			}
 			f := r.signalFinding(s, CheckTraffic)

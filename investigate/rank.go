@@ -100,6 +100,7 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 				m.score = noisyOr(m.score, c.score)
 			}
 			m.evidence = appendUnique(m.evidence, c.evidence...)
+			m.absorb(c)
 		}
 	}
 	cands := make([]*candidate, 0, len(order))
@@ -264,6 +265,23 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 	return out
 }
 
+// absorb takes on what another candidate for the same cause and resource
+// knows about it: what its traffic drives, where its failing calls come
+// from, and the signs that type it.
+func (m *candidate) absorb(c *candidate) {
+	if m.drives == "" {
+		m.drives = c.drives
+	}
+	if m.via == "" {
+		m.via = c.via
+	}
+	m.surge = m.surge || c.surge
+	m.shed = m.shed || c.shed
+	m.health = m.health || c.health
+	m.throttled = m.throttled || c.throttled
+	m.strained = m.strained || c.strained
+}
+
 // mergeSame joins the candidates that typing left with one cause and
 // resource (a limit found to be a part failing, beside that part's own
 // candidate): one hypothesis, with the stronger one's actions.
@@ -283,6 +301,7 @@ func mergeSame(cands []*candidate) []*candidate {
 		}
 		m.score = math.Max(m.score, c.score)
 		m.evidence = appendUnique(m.evidence, c.evidence...)
+		m.absorb(c)
 	}
 	return out
 }
