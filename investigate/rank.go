@@ -47,8 +47,20 @@ func checkNotes(r *run) result {
 	return res
 }
 
+// onlyChanges reports whether a candidate rests on change events alone.
+func onlyChanges(c *candidate) bool {
+	for _, f := range c.evidence {
+		if f.Kind != FindingChange {
+			return false
+		}
+	}
+	return true
+}
+
 // linked reports whether a change to one resource can act through another:
-// the same resource, or a service and the host it runs on.
+// the same resource, or a service and the host it runs on. A group's change
+// is not linked to one member failing apart from its peers: what changed
+// for all of them does not explain one.
 func (r *run) linked(changed, affected string) bool {
 	if changed == affected {
 		return true
@@ -139,9 +151,13 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 			continue
 		}
 		atOnset := closeness(r.onset.Sub(c.change.Time))
+		linkedAny, faultBelow := false, false
 		for _, x := range cands {
 			if x.change != nil || (x.cause == CauseSystemChange && x.resource != c.resource) {
 				continue
+			}
+			if x.located && x.resource != c.resource && r.g.downstream(c.resource)[x.resource] {
+				faultBelow = true
 			}
 			// A slow climb to a limit started long before the onset: a
 			// change when it started is as near as one at the onset.
@@ -180,9 +196,15 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 			if link == 0 {
 				continue
 			}
+			linkedAny = true
 			c.score = noisyOr(c.score, x.score*near*link)
 			c.evidence = appendUnique(c.evidence, x.evidence...)
 			x.score *= 1 - 0.6*near*link
+		}
+		// The walk found the fault below the changed part, and nothing ties
+		// the change to it: close in time is all it has.
+		if faultBelow && !linkedAny && onlyChanges(c) {
+			c.score *= 0.5
 		}
 	}
 
