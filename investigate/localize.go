@@ -385,6 +385,11 @@ func (r *run) vanished(group, owner string, before, during LogStats) *signal {
 	}
 	var best *signal
 	for _, p := range before.Patterns {
+		// A warning or an error that stops is a recovery, not a fault:
+		// only the lines of normal work count when they fall silent.
+		if isErrorLine(p.Pattern) || warns(p.Pattern) {
+			continue
+		}
 		// A pattern expected fewer than 10 times can be absent by chance
 		// (one in twenty thousand at 10); one that kept a fifth of its
 		// rate did not stop.
@@ -407,6 +412,12 @@ func (r *run) vanished(group, owner string, before, during LogStats) *signal {
 		}
 	}
 	return best
+}
+
+// warns reports whether a log pattern is at the warning level.
+func warns(p string) bool {
+	lower := strings.ToLower(strings.TrimSpace(p))
+	return strings.HasPrefix(lower, "warn") || strings.Contains(lower, " warn ") || strings.Contains(lower, "[warn")
 }
 
 // dirOf is departure's direction for a metric: 1 when it rises when bad.
