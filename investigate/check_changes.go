@@ -224,8 +224,21 @@ func changeNames(r *run, ch Change) []string {
 	if i := strings.LastIndexAny(ch.Resource, "/:"); i >= 0 {
 		names = append(names, ch.Resource[i+1:])
 	}
+	// What the request named: a key id, a function, a group, a parameter's
+	// path, as errors quote them.
+	for k, v := range ch.Params {
+		if identParam.MatchString(k) && !strings.ContainsAny(v, " ,") {
+			names = append(names, v)
+			if i := strings.LastIndexAny(v, "/:"); i >= 0 {
+				names = append(names, v[i+1:])
+			}
+		}
+	}
 	return names
 }
+
+// identParam matches the request parameters that name what a change acted on.
+var identParam = regexp.MustCompile(`(?i)(id|name|arn)$`)
 
 // ago prints a duration the way people say it.
 func ago(d time.Duration) string {

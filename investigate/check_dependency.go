@@ -125,7 +125,7 @@ func checkDependency(ctx context.Context, r *run) result {
 				Summary: fmt.Sprintf("AWS Health %s event %s (%s) since %s affects %s: %s",
 					ev.Service, ev.Type, ev.Status, clock(ev.Start), strings.Join(affected, ", "), firstSentence(ev.Description)),
 				Link: "https://health.aws.amazon.com/health/home#/account/dashboard/open-issues",
-			}, weight: 0.9}
+			}, weight: 0.9, words: ev.Type + " " + ev.Description}
 			res.findings = append(res.findings, f)
 			for _, id := range affected {
 				score := 0.45

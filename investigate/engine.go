@@ -251,6 +251,9 @@ type finding struct {
 	// series is the metric key of the series the finding reads, if any.
 	series string
 	spec   metricSpec
+	// words are what the failure itself said (an exception, a log line,
+	// AWS's description), when the finding quotes it.
+	words string
 	// since is when what the finding reads started to grow, for a limit
 	// reached by a slow climb (memory, disk): a change then explains it.
 	since time.Time

@@ -791,7 +791,7 @@ func (r *run) signalFinding(s *signal, check string) *finding {
 	return &finding{Finding: Finding{
 		Kind: s.kind, Check: check, Resource: s.node, Time: at, Summary: summary,
 		Before: ptr(before), During: ptr(during), Unit: s.unit, Link: s.link,
-	}, weight: math.Min(0.95, strength(s.a.z)), series: s.series, spec: s.spec}
+	}, weight: math.Min(0.95, strength(s.a.z)), series: s.series, spec: s.spec, words: s.note}
 }
 
 // quietFinding says that what a resource depends on shows nothing, which is

@@ -3,7 +3,9 @@ package investigate
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -131,6 +133,48 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 		}
 	}
 
+	// The failures that name one change's resource outright speak against
+	// the others that only match by kind: the error quotes this key, not
+	// that one.
+	textOf := func(x *candidate) string {
+		text := evidenceText(x) + said[x.resource] + said[x.via]
+		for _, h := range append(r.g.hosts(x.resource), r.g.hosts(x.via)...) {
+			text += said[h]
+		}
+		return text
+	}
+	// A part's own name in its own logs (a logger, a deployment named
+	// after it) names nothing else.
+	namesFor := func(c, x *candidate) []string {
+		own := r.unitOf(x.resource)
+		if x.via != "" {
+			maps.Copy(own, r.unitOf(x.via))
+		}
+		var names []string
+		for _, n := range changeNames(r, *c.change) {
+			if !own[n] && (r.g.byID[n] == nil || !own[r.g.byID[n].ID]) {
+				names = append(names, n)
+			}
+		}
+		for id := range own {
+			if res := r.g.byID[id]; res != nil {
+				names = slices.DeleteFunc(names, func(n string) bool { return n == res.Name })
+			}
+		}
+		return names
+	}
+	named := map[*candidate]bool{}
+	for _, c := range cands {
+		if c.change == nil {
+			continue
+		}
+		for _, x := range cands {
+			if x.change == nil && mentioned(textOf(x), *c.change, namesFor(c, x)) == 1 {
+				named[x] = true
+			}
+		}
+	}
+
 	// A change made shortly before the onset to the very resource that hit a
 	// limit, failed as a dependency or failed among its peers is the cause of
 	// that failure, not a coincidence: a limit a person just lowered is a
@@ -175,11 +219,10 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 			default:
 				// What the failing part, or the caller whose calls into it
 				// fail, wrote in its logs counts as its own words.
-				text := evidenceText(x) + said[x.resource] + said[x.via]
-				for _, h := range append(r.g.hosts(x.resource), r.g.hosts(x.via)...) {
-					text += said[h]
+				link = mentioned(textOf(x), *c.change, namesFor(c, x))
+				if link < 1 && named[x] {
+					link *= 0.3
 				}
-				link = mentioned(text, *c.change, changeNames(r, *c.change))
 			}
 			link *= c.plausible
 			if link == 0 {
@@ -281,7 +324,13 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 func evidenceText(c *candidate) string {
 	var b strings.Builder
 	for _, f := range c.evidence {
-		if f.Kind == FindingLog || f.Kind == FindingTrace || f.Kind == FindingHealth {
+		switch {
+		case f.words != "":
+			// The failure's own words, not the sentence around them that
+			// names the resources involved.
+			b.WriteString(strings.ToLower(f.words))
+			b.WriteByte('\n')
+		case f.Kind == FindingLog || f.Kind == FindingTrace || f.Kind == FindingHealth:
 			b.WriteString(strings.ToLower(f.Summary))
 			b.WriteByte('\n')
 		}
