@@ -60,7 +60,7 @@ func checkDependency(ctx context.Context, r *run) result {
 		if l.score < minScore {
 			continue
 		}
-		culprit := r.culpritOf(l.node)
+		culprit := r.culpritOf(sigs[l.class], l.node)
 		f := r.signalFinding(l.sig, CheckDependency)
 		res.findings = append(res.findings, f)
 		evidence := []*finding{f}

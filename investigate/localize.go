@@ -730,17 +730,31 @@ func (r *run) symptomClasses() []class {
 
 // culpritOf names the resource to act on for an anomalous one: an entry
 // resource passes on what its single target (or the one service on its
-// targets) does.
-func (r *run) culpritOf(id string) string {
+// targets) does — unless that target's own metrics show nothing, and the
+// entry itself answers so (a gateway's own throttling or authorizer).
+func (r *run) culpritOf(ns *nodeSignals, id string) string {
 	switch r.g.typeOf(id) {
 	case TypeALB, TypeAPIGateway:
-		targets := r.g.targets(id)
-		if len(targets) == 1 {
-			return targets[0]
+		target := ""
+		if targets := r.g.targets(id); len(targets) == 1 {
+			target = targets[0]
+		} else if svcs := r.servicesBehind(id); len(svcs) == 1 {
+			target = svcs[0]
 		}
-		if svcs := r.servicesBehind(id); len(svcs) == 1 {
-			return svcs[0]
+		if target == "" {
+			return id
 		}
+		quiet := ns.measured[target] && !anomalous(ns.best[target])
+		if hosts := r.g.hosts(target); !quiet && len(hosts) > 0 {
+			quiet = true
+			for _, h := range hosts {
+				quiet = quiet && ns.measured[h] && !anomalous(ns.best[h])
+			}
+		}
+		if quiet {
+			return id
+		}
+		return target
 	}
 	return id
 }
