@@ -112,6 +112,7 @@ var catalog = map[string][]metricSpec{
 	},
 	TypeRDS: {
 		{"AWS/RDS", "CPUUtilization", "Average", roleUtilisation, "%"},
+		{"AWS/RDS", "CPUCreditBalance", "Average", roleCredits, "credits"},
 		{"AWS/RDS", "DatabaseConnections", "Maximum", roleConnections, "connections"},
 		{"AWS/RDS", "FreeableMemory", "Average", roleFreeMemory, "bytes"},
 		{"AWS/RDS", "FreeStorageSpace", "Average", roleFreeStorage, "bytes"},
