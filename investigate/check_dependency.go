@@ -74,6 +74,10 @@ func checkDependency(ctx context.Context, r *run) result {
 			// Throttling by an AWS resource is that resource at its limit;
 			// a vendor that throttles is a dependency failing us.
 			cause = CauseLimit
+		case r.apart(sigs[l.class], l.node) != nil:
+			// One member of a group doing the same work fails while its
+			// peers show nothing: what differs is that member.
+			cause = CauseComponent
 		case alarmUnit[l.node] || alarmUnit[culprit]:
 			// Nothing it depends on explains the alarm's own resource: the
 			// fault is in the part behind the alarm itself, the suspect
@@ -94,8 +98,17 @@ func checkDependency(ctx context.Context, r *run) result {
 			// not know. Holding that traffic back is the move.
 			cause = CauseSystemChange
 		}
+		if peers := r.apart(sigs[l.class], l.node); peers != nil {
+			f := &finding{Finding: Finding{
+				Kind: FindingMetric, Check: CheckDependency, Resource: l.node, Time: r.onset,
+				Summary: fmt.Sprintf("%s's peers doing the same work show no %s change since %s: %s", l.node, l.class, clock(r.onset), strings.Join(peers, ", ")),
+			}, weight: 0.5}
+			res.findings = append(res.findings, f)
+			evidence = append(evidence, f)
+		}
 		c := addCand(cause, culprit, score, evidence[0])
 		c.located = true
+		c.apart = c.apart || r.apart(sigs[l.class], l.node) != nil
 		c.surge = c.surge || load
 		if l.sig.caller != "" && l.sig.caller != "client" {
 			c.via = l.sig.caller
@@ -161,6 +174,28 @@ func checkDependency(ctx context.Context, r *run) result {
 	}
 	res.candidates = append(res.candidates, outside...)
 	return res
+}
+
+// apart returns the peers of a resource (the other hosts of the services on
+// it, or of its group) when they all have readings of the class and none is
+// anomalous, and nil otherwise.
+func (r *run) apart(ns *nodeSignals, id string) []string {
+	var peers []string
+	for _, group := range r.g.peerGroups() {
+		if !slices.Contains(group, id) {
+			continue
+		}
+		for _, p := range group {
+			if p == id {
+				continue
+			}
+			if !ns.hasData[p] || anomalous(ns.best[p]) {
+				return nil
+			}
+			peers = append(peers, p)
+		}
+	}
+	return peers
 }
 
 // ownCompute are the types of the parts the team runs itself.

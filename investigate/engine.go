@@ -285,6 +285,9 @@ type candidate struct {
 	// via is the caller whose traced calls into the resource show the
 	// fault, when the walk located it from traces.
 	via string
+	// apart marks a location that is one member of a group failing while
+	// its peers show nothing: nothing they share explains it.
+	apart bool
 	// shed marks a surge that its entry throttles: load it cannot take.
 	shed bool
 	// strained marks a location the walk found slower, not only failing:

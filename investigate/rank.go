@@ -206,6 +206,10 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 			link := 1.0
 			switch {
 			case r.linked(c.resource, x.resource):
+			case x.apart:
+				// One member failing apart from its peers: a change to
+				// anything they share would have failed them all.
+				link = 0
 			case x.via != "" && r.unitOf(x.via)[c.resource]:
 				// Calls from the changed part fail or slow down: a caller's
 				// deploy breaks its own calls (a wrong name, a new query).

@@ -24,6 +24,7 @@ func (m *candidate) absorb(c *candidate) {
 	m.health = m.health || c.health
 	m.throttled = m.throttled || c.throttled
 	m.strained = m.strained || c.strained
+	m.apart = m.apart || c.apart
 }
 
 // mergeSame joins the candidates that typing left with one cause and
