@@ -148,7 +148,7 @@ func checkChanges(ctx context.Context, r *run) result {
 			culprit = ch.Resource
 		}
 
-		if ch.Time.After(latest) {
+		if !ch.Time.Before(latest) {
 			// A change after the onset cannot have caused it; say so when
 			// it touches what failed, since people will suspect it.
 			if _, inScope := r.g.dist[id]; inScope && risk(ch.Event) >= 1 && ch.Time.Before(r.onset.Add(time.Hour)) {
