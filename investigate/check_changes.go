@@ -137,7 +137,7 @@ func checkChanges(ctx context.Context, r *run) result {
 	latest := r.onset.Add(min(r.step, time.Minute))
 	for i := range changes {
 		ch := changes[i]
-		if ch.ReadOnly || ch.Error != "" || strings.HasPrefix(ch.Event, "AssumeRole") {
+		if ch.ReadOnly || ch.Error != "" || routine(ch) {
 			continue
 		}
 		id := r.resolve(ch.Resource)
@@ -146,6 +146,9 @@ func checkChanges(ctx context.Context, r *run) result {
 		culprit := id
 		if culprit == "" {
 			culprit = ch.Resource
+		}
+		if culprit == "" {
+			continue // nothing to roll back
 		}
 
 		if !ch.Time.Before(latest) {
@@ -211,6 +214,21 @@ func checkChanges(ctx context.Context, r *run) result {
 		res.candidates = append(res.candidates, c)
 	}
 	return res
+}
+
+// routineEvents are the writes that services and agents make all the time:
+// logs, metrics, traces, agents' check-ins. They are never a change the team
+// made.
+var routineEvents = map[string]bool{
+	"CreateLogStream": true, "CreateLogGroup": true, "PutLogEvents": true,
+	"PutMetricData": true, "PutTraceSegments": true, "PutTelemetryRecords": true,
+	"UpdateInstanceInformation": true, "SendHeartbeat": true, "GetSessionToken": true,
+}
+
+// routine reports whether a management event is a routine write or a role
+// assumption.
+func routine(ch Change) bool {
+	return routineEvents[ch.Event] || strings.HasPrefix(ch.Event, "AssumeRole")
 }
 
 // changeNames are the ways the failures could name a change's resource: its
