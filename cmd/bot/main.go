@@ -21,13 +21,14 @@ const usage = `unstuck investigates incidents on AWS.
 Usage:
   bot investigate [--scenario NAME|FILE] [--format text|json] [--llm auto|offline|openai]
   bot investigate --alarm NAME [--region R] [--profile P] [--role ARN] [--at TIME] [--format text|json]
-  bot eval [--json] [PATH ...]
+  bot eval [--json] [--min-top1 F] [--quiet D] [PATH ...]
   bot scenarios
   bot serve [--scenario NAME|FILE] [--channels FILE] [--store PATH|dynamodb://TABLE] [--workers N] [--deadline D] [--grace D]
 
 Commands:
   investigate  investigate a simulated incident (an embedded scenario or a scenario file)
-  eval         run scenarios and print top-1, top-3 and action accuracy
+  eval         run scenarios and print top-1, top-3 and action accuracy, the
+               trivial baseline beside them, and the confidence's calibration
   scenarios    list the embedded scenarios
   serve        run the Slack bot (socket mode; SLACK_APP_TOKEN, SLACK_BOT_TOKEN)
 
