@@ -203,6 +203,19 @@ func lowTailZ(k, lambda float64) float64 {
 	return math.Min(maxZ, math.Sqrt2*math.Erfinv(1-2*p))
 }
 
+// upperTailZ is how surprising it is to see k or more events where lambda
+// were expected, as a z-score: the Poisson upper tail.
+func upperTailZ(k, lambda float64) float64 {
+	lambda = math.Max(lambda, 0.1) // a rate never seen is not a rate of zero
+	if k <= lambda {
+		return 0
+	}
+	if lambda > 50 {
+		return math.Min(maxZ, (k-0.5-lambda)/math.Sqrt(lambda))
+	}
+	return tailZ(math.Ceil(k), 1, lambda)
+}
+
 // toMS converts a latency in a spec's unit to milliseconds.
 func toMS(spec metricSpec, v float64) float64 {
 	if spec.Unit == "s" {

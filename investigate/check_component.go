@@ -82,7 +82,13 @@ func checkComponent(ctx context.Context, r *run) result {
 		}
 		// A new error on one host alone is telling even at a few lines: a
 		// crashed thread logs once and falls silent.
+		minutes := r.during.end.Sub(r.during.start).Minutes()
 		for _, h := range outliers(logSig, hosts, 1.5) {
+			// A couple of lines where a trickle is usual is noise: the count
+			// must be past the Poisson noise of its own rate.
+			if upperTailZ(logSig[h].during*minutes, logSig[h].before*minutes) < anomalyZ {
+				continue
+			}
 			others := 0.0
 			for _, o := range hosts {
 				if o != h {

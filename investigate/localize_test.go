@@ -338,3 +338,28 @@ func TestPinnedCPUWithoutMoreTrafficIsThePart(t *testing.T) {
 		t.Errorf("traffic up 2.5×: top = %s %s, want the traffic or the limit; all %+v", h.Cause, h.Resource, rep.Hypotheses)
 	}
 }
+
+func TestAFewMoreLinesOnOneHostAreNoise(t *testing.T) {
+	f := webEnv()
+	f.traces = nil
+	f.alarm.History = nil
+	var lines []logLine
+	for _, i := range []string{"i-1", "i-2", "i-3"} {
+		lines = append(lines, logLine{"INFO request <*> GET /api/items 200 <*>ms", i, 800, time.Time{}})
+	}
+	// i-2 logs its usual trickle of timeouts, and a couple more since t0.
+	lines = append(lines,
+		logLine{"ERROR upstream request timed out after <*>ms, retrying", "i-2", 0.2, time.Time{}},
+		logLine{"ERROR upstream request timed out after <*>ms, retrying", "i-2", 2, t0})
+	f.logs["/app/app"] = logsOf(lines...)
+	// A minute into it, two lines are all there is to see.
+	rep, err := New(f.sources(), Options{}).Run(context.Background(), Request{Alarm: f.alarm.Name, Now: t0.Add(time.Minute)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range rep.Hypotheses {
+		if h.Resource == "i-2" && h.Confidence >= ClearCause {
+			t.Errorf("%s on i-2 at %.2f from two error lines in a minute", h.Cause, h.Confidence)
+		}
+	}
+}
