@@ -68,13 +68,14 @@ func checkDependency(ctx context.Context, r *run) result {
 			res.findings = append(res.findings, q)
 			evidence = append(evidence, q)
 		}
+		peers := r.apart(sigs[l.class], l.node)
 		cause, score := CauseDependency, l.score*symptom
 		switch {
 		case l.sig.throttle && r.g.typeOf(culprit) != TypeExternal:
 			// Throttling by an AWS resource is that resource at its limit;
 			// a vendor that throttles is a dependency failing us.
 			cause = CauseLimit
-		case r.apart(sigs[l.class], l.node) != nil:
+		case peers != nil:
 			// One member of a group doing the same work fails while its
 			// peers show nothing: what differs is that member.
 			cause = CauseComponent
@@ -98,7 +99,7 @@ func checkDependency(ctx context.Context, r *run) result {
 			// not know. Holding that traffic back is the move.
 			cause = CauseSystemChange
 		}
-		if peers := r.apart(sigs[l.class], l.node); peers != nil {
+		if peers != nil {
 			f := &finding{Finding: Finding{
 				Kind: FindingMetric, Check: CheckDependency, Resource: l.node, Time: r.onset,
 				Summary: fmt.Sprintf("%s's peers doing the same work show no %s change since %s: %s", l.node, l.class, clock(r.onset), strings.Join(peers, ", ")),
@@ -108,7 +109,7 @@ func checkDependency(ctx context.Context, r *run) result {
 		}
 		c := addCand(cause, culprit, score, evidence[0])
 		c.located = true
-		c.apart = c.apart || r.apart(sigs[l.class], l.node) != nil
+		c.apart = c.apart || peers != nil
 		c.surge = c.surge || load
 		if l.sig.caller != "" && l.sig.caller != "client" {
 			c.via = l.sig.caller
