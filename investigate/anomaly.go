@@ -102,7 +102,7 @@ func noiseOf(base []float64, count bool) float64 {
 	m := median(base)
 	spread := robustSpread(base)
 	if count {
-		spread = math.Max(spread, math.Sqrt(math.Max(math.Abs(m), 1)))
+		spread = countSpread(spread, m)
 	} else {
 		spread = math.Max(spread, relNoise*math.Abs(m))
 	}
@@ -144,17 +144,26 @@ func tailZ(k, n, p float64) float64 {
 	if lambda > 50 {
 		return math.Min(maxZ, (k-0.5-lambda)/math.Sqrt(lambda*(1-p)))
 	}
-	// P(X ≥ k) = 1 − Σ_{i<k} e^−λ λ^i / i!, summed in logs.
-	var below float64
+	return probZ(1 - poissonCDF(k-1, lambda))
+}
+
+// poissonCDF is P(X ≤ k) for X Poisson(lambda), summed in logs.
+func poissonCDF(k, lambda float64) float64 {
+	var p float64
 	logTerm := -lambda
-	for i := 0.0; i < k; i++ {
-		below += math.Exp(logTerm)
+	for i := 0.0; i <= k; i++ {
+		p += math.Exp(logTerm)
 		logTerm += math.Log(lambda) - math.Log(i+1)
-		if below >= 1 {
-			break
+		if p >= 1 {
+			return 1
 		}
 	}
-	tail := 1 - below
+	return p
+}
+
+// probZ turns a tail probability into the z-score with that upper tail,
+// capped where it underflows.
+func probZ(tail float64) float64 {
 	if tail <= 1e-300 || math.IsNaN(tail) {
 		return maxZ
 	}
@@ -191,16 +200,7 @@ func lowTailZ(k, lambda float64) float64 {
 	if lambda <= 0 || k >= lambda {
 		return 0
 	}
-	var p float64
-	logTerm := -lambda
-	for i := 0.0; i <= k; i++ {
-		p += math.Exp(logTerm)
-		logTerm += math.Log(lambda) - math.Log(i+1)
-	}
-	if p <= 1e-300 {
-		return maxZ
-	}
-	return math.Min(maxZ, math.Sqrt2*math.Erfinv(1-2*p))
+	return probZ(poissonCDF(k, lambda))
 }
 
 // upperTailZ is how surprising it is to see k or more events where lambda
@@ -213,7 +213,13 @@ func upperTailZ(k, lambda float64) float64 {
 	if lambda > 50 {
 		return math.Min(maxZ, (k-0.5-lambda)/math.Sqrt(lambda))
 	}
-	return tailZ(math.Ceil(k), 1, lambda)
+	return probZ(1 - poissonCDF(math.Ceil(k)-1, lambda))
+}
+
+// countSpread is a count's spread at least its Poisson noise, √max(m, 1)
+// around a median m.
+func countSpread(spread, m float64) float64 {
+	return math.Max(spread, math.Sqrt(math.Max(math.Abs(m), 1)))
 }
 
 // toMS converts a latency in a spec's unit to milliseconds.

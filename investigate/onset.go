@@ -86,7 +86,7 @@ func onsetOf(s Series, fire time.Time, step time.Duration, threshold float64, fa
 	}
 	spread := robustSpread(ref)
 	if count {
-		spread = math.Max(spread, math.Sqrt(math.Max(math.Abs(m), 1)))
+		spread = countSpread(spread, m)
 	}
 	onset, last, found := departure(s, reference, search, up, floor, count)
 	// The alarm fires now: a run that ended well before the fire time is an

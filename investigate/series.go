@@ -117,7 +117,7 @@ func departure(s Series, reference, w window, up int, floor float64, count bool)
 	m := median(ref)
 	spread := robustSpread(ref)
 	if count {
-		spread = math.Max(spread, math.Sqrt(math.Max(math.Abs(m), 1)))
+		spread = countSpread(spread, m)
 	}
 	coarse := spacing(s) >= 5*time.Minute
 	strong := math.Max(5*spread, floor)
