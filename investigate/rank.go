@@ -133,45 +133,38 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 		}
 	}
 
-	// The failures that name one change's resource outright speak against
-	// the others that only match by kind: the error quotes this key, not
-	// that one.
-	textOf := func(x *candidate) string {
+	// What each located or typed failure said, and how it names each change:
+	// the failing part's own words and its caller's logs count as its own.
+	// A part's own name in its own logs (a logger, a deployment named after
+	// it) names nothing else.
+	textOf := map[*candidate]string{}
+	for _, x := range cands {
+		if x.change != nil {
+			continue
+		}
 		text := evidenceText(x) + said[x.resource] + said[x.via]
 		for _, h := range append(r.g.hosts(x.resource), r.g.hosts(x.via)...) {
 			text += said[h]
 		}
-		return text
+		textOf[x] = text
 	}
-	// A part's own name in its own logs (a logger, a deployment named
-	// after it) names nothing else.
-	namesFor := func(c, x *candidate) []string {
-		own := r.unitOf(x.resource)
-		if x.via != "" {
-			maps.Copy(own, r.unitOf(x.via))
-		}
-		var names []string
-		for _, n := range changeNames(r, *c.change) {
-			if !own[n] && (r.g.byID[n] == nil || !own[r.g.byID[n].ID]) {
-				names = append(names, n)
-			}
-		}
-		for id := range own {
-			if res := r.g.byID[id]; res != nil {
-				names = slices.DeleteFunc(names, func(n string) bool { return n == res.Name })
-			}
-		}
-		return names
-	}
+	type pair struct{ c, x *candidate }
+	mention := map[pair]float64{}
+	// The failures that name one change's resource outright speak against
+	// the others that only match by kind: the error quotes this key, not
+	// that one.
 	named := map[*candidate]bool{}
 	for _, c := range cands {
 		if c.change == nil {
 			continue
 		}
 		for _, x := range cands {
-			if x.change == nil && mentioned(textOf(x), *c.change, namesFor(c, x)) == 1 {
-				named[x] = true
+			if x.change != nil {
+				continue
 			}
+			m := mentioned(textOf[x], *c.change, r.namesFor(*c.change, x))
+			mention[pair{c, x}] = m
+			named[x] = named[x] || m == 1
 		}
 	}
 
@@ -223,7 +216,7 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 			default:
 				// What the failing part, or the caller whose calls into it
 				// fail, wrote in its logs counts as its own words.
-				link = mentioned(textOf(x), *c.change, namesFor(c, x))
+				link = mention[pair{c, x}]
 				if link < 1 && named[x] {
 					link *= 0.3
 				}
@@ -321,6 +314,21 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 		out = append(out, c)
 	}
 	return out
+}
+
+// namesFor are the names by which x's failures could name a change: the
+// change's names less those of x's own part and its caller's.
+func (r *run) namesFor(ch Change, x *candidate) []string {
+	own := r.unitOf(x.resource)
+	if x.via != "" {
+		maps.Copy(own, r.unitOf(x.via))
+	}
+	for id := range own {
+		if res := r.g.byID[id]; res != nil && res.Name != "" {
+			own[res.Name] = true
+		}
+	}
+	return slices.DeleteFunc(changeNames(r, ch), func(n string) bool { return own[n] })
 }
 
 // evidenceText is what a candidate's failures say, lower-cased: its log,
