@@ -151,11 +151,8 @@ func checkComponent(ctx context.Context, r *run) result {
 			}
 		}
 
-		// Each host's own metrics.
+		// Each host's own metrics, louder or quieter than its peers'.
 		res.findings = append(res.findings, r.hostMetricOutliers(ctx, hosts, candFor, exhausted)...)
-	}
-
-	for _, hosts := range r.g.peerGroups() {
 		res.findings = append(res.findings, r.quietPeers(ctx, hosts, candFor)...)
 	}
 	for _, c := range cands {

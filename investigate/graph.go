@@ -26,6 +26,8 @@ type graph struct {
 	// computed once: the walks ask for them many times, from several
 	// checks at once.
 	below, above map[string][]string
+	// peers are the peer groups, computed once with the scope.
+	peers [][]string
 }
 
 func newGraph(t Topology, root string) *graph {
@@ -79,6 +81,7 @@ func newGraph(t Topology, root string) *graph {
 		}
 	}
 	sort.Strings(g.far)
+	g.peers = g.findPeerGroups()
 	return g
 }
 
@@ -222,7 +225,9 @@ func (g *graph) downstream(entry string) map[string]bool {
 // peerGroups are the sets of hosts that do the same work: the targets of an
 // entry resource, the hosts of a service, the members of an Auto Scaling
 // group. Only groups of two or more in scope count.
-func (g *graph) peerGroups() [][]string {
+func (g *graph) peerGroups() [][]string { return g.peers }
+
+func (g *graph) findPeerGroups() [][]string {
 	seen := map[string]bool{}
 	var groups [][]string
 	add := func(ids []string) {
