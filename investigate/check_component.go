@@ -3,6 +3,7 @@ package investigate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -180,20 +181,13 @@ func medianOthers(sig map[string]peerSignal, hosts []string, h string) float64 {
 // edgesServedBy lists the edges whose traced requests some of the hosts
 // served, as "caller>callee".
 func edgesServedBy(groups map[string]*edgeStats, hosts []string) []string {
-	in := map[string]bool{}
-	for _, h := range hosts {
-		in[h] = true
-	}
-	seen := map[string]bool{}
 	var edges []string
-	for k := range groups {
-		at := strings.LastIndex(k, "@")
-		if at < 0 || !in[k[at+1:]] {
-			continue
-		}
-		if e := k[:at]; !seen[e] {
-			seen[e] = true
-			edges = append(edges, e)
+	for edge, keys := range byServedEdge(groups) {
+		for _, k := range keys {
+			if slices.Contains(hosts, instanceOf(k)) {
+				edges = append(edges, edge)
+				break
+			}
 		}
 	}
 	sort.Strings(edges)

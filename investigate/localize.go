@@ -109,16 +109,12 @@ type signal struct {
 
 // confinedTo returns the instances serving an edge that alone show its
 // anomaly, or nil when it shows on half of them or more (or the edge is
-// served by fewer than two).
-func confinedTo(edge string, before, during map[string]*edgeStats, c class) []string {
-	var hosts, bad []string
-	for k, e := range during {
-		at := strings.LastIndex(k, "@")
-		if at < 0 || k[:at] != edge || k[at+1:] == "" {
-			continue
-		}
-		host := k[at+1:]
-		hosts = append(hosts, host)
+// served by fewer than two). keys are the edge's per-instance keys of before
+// and during.
+func confinedTo(keys []string, before, during map[string]*edgeStats, c class) []string {
+	var bad []string
+	for _, k := range keys {
+		e := during[k]
 		pb := before[k]
 		nb, rate, lat := 0, 0.0, time.Duration(0)
 		if pb != nil {
@@ -131,14 +127,31 @@ func confinedTo(edge string, before, during map[string]*edgeStats, c class) []st
 			a = shareAnomaly(rate, nb, e.failRate(), e.requests)
 		}
 		if a.z >= anomalyZ {
-			bad = append(bad, host)
+			bad = append(bad, instanceOf(k))
 		}
 	}
-	if len(hosts) < 2 || len(bad) == 0 || 2*len(bad) >= len(hosts) {
+	if len(keys) < 2 || len(bad) == 0 || 2*len(bad) >= len(keys) {
 		return nil
 	}
 	sort.Strings(bad)
 	return bad
+}
+
+// byServedEdge groups per-instance edge keys ("caller>callee@instance") by
+// their edge, leaving out those whose instance is unknown.
+func byServedEdge(perInstance map[string]*edgeStats) map[string][]string {
+	out := map[string][]string{}
+	for k := range perInstance {
+		if at := strings.LastIndex(k, "@"); at >= 0 && k[at+1:] != "" {
+			out[k[:at]] = append(out[k[:at]], k)
+		}
+	}
+	return out
+}
+
+// instanceOf is the instance of a per-instance edge key.
+func instanceOf(key string) string {
+	return key[strings.LastIndex(key, "@")+1:]
 }
 
 // nodeSignals are the strongest signal of each resource in one class, and the
@@ -249,6 +262,7 @@ func (r *run) traceSignals(ctx context.Context, keep func(*signal)) map[string]b
 		}
 	}
 	bi, di := byEdge(before, true), byEdge(dur, true)
+	served := byServedEdge(di)
 	for _, k := range slices.Sorted(maps.Keys(d)) {
 		e := d[k]
 		if !r.g.has(e.callee) {
@@ -267,11 +281,11 @@ func (r *run) traceSignals(ctx context.Context, keep func(*signal)) map[string]b
 		keep(&signal{node: e.callee, caller: e.caller, class: classErrors, a: fa, mag: fa.during - fa.before, magUnit: magShare,
 			what: from, unit: "% failed", kind: FindingTrace, link: r.traceLink(e.traceIDs),
 			throttle: e.failures > 0 && 2*e.throttles >= e.failures, note: e.topException(), start: r.onset,
-			confined: confinedTo(k, bi, di, classErrors)})
+			confined: confinedTo(served[k], bi, di, classErrors)})
 		if la := meanAnomaly(bLat, nb, e.latency, e.requests); la.spread > 0 {
 			keep(&signal{node: e.callee, caller: e.caller, class: classLatency, a: la, mag: la.during - la.before, magUnit: magMS,
 				what: from, unit: "ms", kind: FindingTrace, link: r.traceLink(e.traceIDs), start: r.onset,
-				confined: confinedTo(k, bi, di, classLatency)})
+				confined: confinedTo(served[k], bi, di, classLatency)})
 		}
 	}
 	return async
