@@ -507,18 +507,16 @@ const (
 // baseline: logs of every group in scope and traces, before and during.
 func (r *run) startWindowed(ctx context.Context) {
 	r.during = window{r.onset, r.telemetry.end}
-	end := r.onset
-	if r.step < baselineGap {
-		end = r.onset.Add(-baselineGap)
-	}
+	end := r.onset.Add(-r.rampGap())
 	r.baseline = window{end.Add(-baselineLength), end}
 	if r.baseline.start.Before(r.telemetry.start) {
 		r.baseline.start = r.telemetry.start
 	}
-	if r.baseline.end.Sub(r.baseline.start) < min(minBaseline, r.step) {
-		// Rates over a few minutes say nothing about normal: compare nothing
-		// rather than call everything new.
-		err := fmt.Errorf("only %s of telemetry before the onset; at least %s is needed to compare with", ago(max(0, r.baseline.end.Sub(r.baseline.start))), minBaseline)
+	// Less than a period before the onset says nothing about normal:
+	// compare nothing rather than call everything new. A short baseline
+	// is otherwise weighed by the scores' noise, not refused.
+	if need := min(minBaseline, r.step); r.baseline.end.Sub(r.baseline.start) < need {
+		err := fmt.Errorf("only %s of telemetry before the onset; at least %s is needed to compare with", ago(max(0, r.baseline.end.Sub(r.baseline.start))), ago(need))
 		r.unavailable("logs", err)
 		r.unavailable("traces", err)
 		r.logsBefore, r.logsDuring = map[string]*pending[LogStats]{}, map[string]*pending[LogStats]{}

@@ -447,11 +447,20 @@ func dirOf(spec metricSpec) int {
 // onset out of it. On coarse data the gap would cost the one or two rows
 // there are, and the median already ignores a ramp's first point.
 func (r *run) metricBaseline() window {
-	end := r.metricDuring().start
-	if r.step < baselineGap {
-		end = r.onset.Add(-baselineGap)
+	if gap := r.rampGap(); gap > 0 {
+		return window{r.telemetry.start, r.onset.Add(-gap)}
 	}
-	return window{r.telemetry.start, end}
+	return window{r.telemetry.start, r.metricDuring().start}
+}
+
+// rampGap is how long before the onset baselines stop, to keep a ramp into
+// it out of them: none on coarse data, where it would cost the one or two
+// rows there are.
+func (r *run) rampGap() time.Duration {
+	if r.step >= baselineGap {
+		return 0
+	}
+	return baselineGap
 }
 
 // metricDuring is the window of datapoints since the onset. A datapoint is
