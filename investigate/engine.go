@@ -496,7 +496,8 @@ func (r *run) scope(ctx context.Context) {
 
 // baselineLength is how long the window before the onset that logs and
 // traces compare against is; baselineGap keeps a ramp into the onset out of
-// it.
+// it; minBaseline, or one period where that is shorter, is the least of it
+// worth comparing with.
 const (
 	baselineLength = time.Hour
 	baselineGap    = 5 * time.Minute
