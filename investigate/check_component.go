@@ -63,7 +63,6 @@ func checkComponent(ctx context.Context, r *run) result {
 	if tracesOK {
 		tb, td = byEdge(traceBefore, true), byEdge(traceDuring, true)
 	}
-	exhausted := map[string]bool{}
 
 	for _, hosts := range r.g.peerGroups() {
 		peersOf := func(h string) string {
@@ -153,14 +152,14 @@ func checkComponent(ctx context.Context, r *run) result {
 		}
 
 		// Each host's own metrics, louder or quieter than its peers'.
-		res.findings = append(res.findings, r.hostMetricOutliers(ctx, hosts, candFor, exhausted)...)
+		res.findings = append(res.findings, r.hostMetricOutliers(ctx, hosts, candFor)...)
 		res.findings = append(res.findings, r.quietPeers(ctx, hosts, candFor)...)
 	}
 	for _, c := range cands {
 		if c.score == 0 {
 			continue
 		}
-		c.actions, c.prevention = componentActions(r, c.resource, exhausted[c.resource] || r.exhausted(ctx, c.resource))
+		c.actions, c.prevention = componentActions(r, c.resource, r.exhausted(ctx, c.resource))
 		res.candidates = append(res.candidates, c)
 	}
 	sort.Slice(res.candidates, func(i, j int) bool { return res.candidates[i].resource < res.candidates[j].resource })
@@ -282,8 +281,8 @@ func (r *run) errorLinesByStream(ctx context.Context) streamErrors {
 }
 
 // hostMetricOutliers compares the hosts' own metrics: status checks, CPU,
-// memory and disk. A host whose memory or disk runs out is marked exhausted.
-func (r *run) hostMetricOutliers(ctx context.Context, hosts []string, candFor func(string) *candidate, exhausted map[string]bool) []*finding {
+// memory and disk.
+func (r *run) hostMetricOutliers(ctx context.Context, hosts []string, candFor func(string) *candidate) []*finding {
 	var findings []*finding
 	typ := r.g.typeOf(hosts[0])
 	for _, spec := range catalog[typ] {
@@ -315,9 +314,9 @@ func (r *run) hostMetricOutliers(ctx context.Context, hosts []string, candFor fu
 				continue
 			}
 			// Against its peers, not its own history: a slow leak makes its
-			// own baseline noisy. It must have risen, and stand apart.
-			// Apart from the group: above the median of all of them, so
-			// that a peer gone quiet does not make the busy ones stand out.
+			// own baseline noisy. It must have risen, and stand apart from
+			// the group: above the median of all of them, so that a peer
+			// gone quiet does not make the busy ones stand out.
 			others := medianOthers(sig, hosts, h)
 			var all []float64
 			for _, x := range sig {
@@ -326,9 +325,7 @@ func (r *run) hostMetricOutliers(ctx context.Context, hosts []string, candFor fu
 			if sh.during-sh.before < minMove(spec.Role) || sh.during-median(all) < minMove(spec.Role) {
 				continue
 			}
-			full := (spec.Role == roleMemory || spec.Role == roleDisk) && sh.peak >= 90
-			if full {
-				exhausted[h] = true
+			if (spec.Role == roleMemory || spec.Role == roleDisk) && sh.peak >= 90 {
 				// Memory or disk runs out when it reaches the top, not when
 				// it starts to grow.
 				if s, ok := r.series(ctx, h, spec); ok {
@@ -428,10 +425,7 @@ func (r *run) quietPeers(ctx context.Context, hosts []string, candFor func(strin
 // frees what it holds.
 func (r *run) exhausted(ctx context.Context, host string) bool {
 	for _, spec := range catalog[r.g.typeOf(host)] {
-		if spec.Role != roleMemory && spec.Role != roleDisk {
-			continue
-		}
-		if s, ok := r.series(ctx, host, spec); ok && maxOf(s.values(r.metricDuring())) >= 90 {
+		if (spec.Role == roleMemory || spec.Role == roleDisk) && r.anyAtLevel(ctx, []string{host}, spec, 90) {
 			return true
 		}
 	}

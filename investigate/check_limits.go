@@ -226,10 +226,10 @@ func (r *run) cannotGrow(ctx context.Context, quotas []Quota) result {
 		}
 		what := ""
 		var quota *Quota
-		for i, q := range quotas {
+		for _, q := range quotas {
 			if q.Resource == id {
 				quota = &Quota{Resource: id, Name: "the " + q.Name, Value: q.Value}
-				what = fmt.Sprintf("; the %s quota %s (%s) applies to it: %s", q.Service, q.Code, q.Name, num(quotas[i].Value))
+				what = fmt.Sprintf("; the %s quota %s (%s) applies to it: %s", q.Service, q.Code, q.Name, num(q.Value))
 				break
 			}
 		}
