@@ -372,24 +372,6 @@ func (g *graph) alarmUnit() map[string]bool {
 	return unit
 }
 
-// alarmPath is every resource the alarm's requests reach: the alarm's
-// resource and everything below it.
-func (g *graph) alarmPath() map[string]bool {
-	path := map[string]bool{g.root: true}
-	queue := []string{g.root}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		for _, d := range g.dependencies(id) {
-			if !path[d] {
-				path[d] = true
-				queue = append(queue, d)
-			}
-		}
-	}
-	return path
-}
-
 // label is how a resource reads in a sentence: its id, and its name where
 // that differs.
 func (g *graph) label(id string) string {

@@ -896,7 +896,7 @@ func (r *run) activity(ctx context.Context, id string) *signal {
 // when what it uses reached a limit or is where the walk ended, since the
 // first move is then to hold back that traffic, not to scale for it.
 func (r *run) outsideTraffic(ctx context.Context, sigs map[class]*nodeSignals) []*candidate {
-	path := r.g.alarmPath()
+	path := r.g.downstream(r.g.root) // what the alarm's requests reach
 	traffic := sigs[classTraffic]
 	var out []*candidate
 	for _, used := range r.g.inScope() {
