@@ -126,9 +126,7 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 		}
 		for _, d := range cands {
 			if d.cause == CauseDependency && d.resource == l.resource {
-				l.score = noisyOr(l.score, 0.8*d.score)
-				l.evidence = appendUnique(l.evidence, d.evidence...)
-				d.score *= 0.5
+				l.takeFrom(d, 0.8, 0.5)
 			}
 		}
 	}
@@ -226,9 +224,7 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 				continue
 			}
 			linkedAny = true
-			c.score = noisyOr(c.score, x.score*near*link)
-			c.evidence = appendUnique(c.evidence, x.evidence...)
-			x.score *= 1 - 0.6*near*link
+			c.takeFrom(x, near*link, 1-0.6*near*link)
 		}
 		// The walk found the fault below the changed part, and nothing ties
 		// the change to it: close in time is all it has.
@@ -247,9 +243,7 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 		below := r.g.downstream(s.resource)
 		for _, x := range cands {
 			if x.cause == CauseLimit && x.saturation && below[x.resource] {
-				s.score = noisyOr(s.score, 0.8*x.score)
-				s.evidence = appendUnique(s.evidence, x.evidence...)
-				x.score *= 0.5
+				s.takeFrom(x, 0.8, 0.5)
 			}
 		}
 	}

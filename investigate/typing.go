@@ -9,6 +9,15 @@ import (
 // per reading of the evidence: the rules rank applies between the checks'
 // candidates and the ranked list.
 
+// takeFrom gives c a share of another candidate's support, with its
+// evidence, and leaves that one keep of its own score: the more specific
+// reading of the same evidence stands in for the other.
+func (c *candidate) takeFrom(x *candidate, share, keep float64) {
+	c.score = noisyOr(c.score, share*x.score)
+	c.evidence = appendUnique(c.evidence, x.evidence...)
+	x.score *= keep
+}
+
 // absorb takes on what another candidate for the same cause and resource
 // knows about it: what its traffic drives, where its failing calls come
 // from, and the signs that type it.
@@ -117,9 +126,7 @@ func (r *run) typeLocated(cands []*candidate) {
 		}
 		for _, x := range cands {
 			if x.cause == CauseComponent && x.resource == h.resource && x.change == nil {
-				h.score = noisyOr(h.score, 0.8*x.score)
-				h.evidence = appendUnique(h.evidence, x.evidence...)
-				x.score *= 0.4
+				h.takeFrom(x, 0.8, 0.4)
 			}
 		}
 	}
@@ -134,9 +141,7 @@ func (r *run) typeLocated(cands []*candidate) {
 			if x.resource != t.drives || x.change != nil || !(x.located || (x.cause == CauseLimit && !x.saturation)) {
 				continue
 			}
-			t.score = noisyOr(t.score, 0.9*x.score)
-			t.evidence = appendUnique(t.evidence, x.evidence...)
-			x.score *= 0.5
+			t.takeFrom(x, 0.9, 0.5)
 		}
 	}
 	for _, l := range cands {
@@ -172,9 +177,7 @@ func (r *run) typeLocated(cands []*candidate) {
 			default:
 				continue
 			}
-			x.score = noisyOr(x.score, share*l.score)
-			x.evidence = appendUnique(x.evidence, l.evidence...)
-			l.score *= 1 - share
+			x.takeFrom(l, share, 1-share)
 		}
 	}
 }
