@@ -162,7 +162,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return investigateScenario(ctx, s, simSettings{}, reasoner)
 	}
 	if *quiet > 0 {
-		return evalQuiet(ctx, eval.Quiet(ctx, files, inv, *quiet), *asJSON, stdout, stderr)
+		return evalQuiet(eval.Quiet(ctx, files, inv, *quiet), *asJSON, stdout, stderr)
 	}
 	results, totals := eval.Compare(ctx, files, inv, baselineScenario)
 	if *asJSON {
@@ -222,7 +222,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // evalQuiet prints what the investigations claimed before their incidents
 // and fails when any claim reaches the line above which a report names a
 // cause: each is a confident answer where there was nothing to find.
-func evalQuiet(ctx context.Context, results []eval.QuietResult, asJSON bool, stdout, stderr io.Writer) error {
+func evalQuiet(results []eval.QuietResult, asJSON bool, stdout, stderr io.Writer) error {
 	var ran, claims int
 	for _, r := range results {
 		if r.Skipped == "" {

@@ -146,24 +146,29 @@ func reasonerFor(mode string) (investigate.Reasoner, error) {
 // investigateScenario runs one investigation against a simulated scenario,
 // at the scenario's "now" (the alarm's fire time).
 func investigateScenario(ctx context.Context, s *scenario.Scenario, st simSettings, reasoner investigate.Reasoner) (investigate.Report, error) {
+	engine, req := simEngine(s, st, reasoner)
+	for _, n := range s.Notes {
+		req.Notes = append(req.Notes, investigate.Note{Time: n.At, Author: n.Author, Text: n.Text})
+	}
+	return engine.Run(ctx, req, nil)
+}
+
+// simEngine is an engine over a scenario's simulated account, with the
+// request that investigates its alarm at the scenario's "now".
+func simEngine(s *scenario.Scenario, st simSettings, reasoner investigate.Reasoner) (*investigate.Engine, investigate.Request) {
 	backend := sim.New(s, st.options())
 	engine := investigate.New(backend.Sources(), investigate.Options{
 		Reasoner: reasoner,
 		Lookback: backend.Now().Sub(s.Start()),
 	})
-	var notes []investigate.Note
-	for _, n := range s.Notes {
-		notes = append(notes, investigate.Note{Time: n.At, Author: n.Author, Text: n.Text})
-	}
-	return engine.Run(ctx, investigate.Request{Alarm: s.Alarm.Name, Now: backend.Now(), Notes: notes}, nil)
+	return engine, investigate.Request{Alarm: s.Alarm.Name, Now: backend.Now()}
 }
 
 // baselineScenario ranks a simulated scenario's resources by the trivial
 // baseline, through the same simulated sources an investigation reads.
 func baselineScenario(ctx context.Context, s *scenario.Scenario) ([]string, error) {
-	backend := sim.New(s, sim.Options{})
-	engine := investigate.New(backend.Sources(), investigate.Options{Lookback: backend.Now().Sub(s.Start())})
-	shifts, err := engine.Baseline(ctx, investigate.Request{Alarm: s.Alarm.Name, Now: backend.Now()})
+	engine, req := simEngine(s, simSettings{}, nil)
+	shifts, err := engine.Baseline(ctx, req)
 	if err != nil {
 		return nil, err
 	}
