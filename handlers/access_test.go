@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"github.com/unstuck/unstuck/incident"
 	"testing"
 
 	"github.com/unstuck/unstuck/investigate"
@@ -70,7 +71,7 @@ func TestChannelWatches(t *testing.T) {
 }
 
 func TestRelated(t *testing.T) {
-	inv := Investigation{
+	inv := incident.Investigation{
 		Alarm:  investigate.Alarm{Name: "orders-api-5xx", Resource: "orders-api"},
 		Joined: []string{"orders-fn-errors"},
 		Report: &investigate.Report{Scope: investigate.Scope{Resources: []string{"orders-api", "orders-fn", "orders-table"}}},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -18,7 +19,7 @@ var chartColours = []string{"blue", "orange", "green", "purple"}
 // uploadChart uploads a chart of the report's series (the alarm's metric
 // with the onset marked, and the culprit's telling series) into the thread,
 // with files upload v2.
-func (b *Bot) uploadChart(ctx context.Context, inv Investigation, rep investigate.Report) {
+func (b *Bot) uploadChart(ctx context.Context, inv incident.Investigation, rep investigate.Report) {
 	var buf bytes.Buffer
 	if err := chart.Write(&buf, rep.Series, rep.Onset); err != nil {
 		b.log.Info("no chart", "alarm", inv.Alarm.Name, "err", err)

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/unstuck/unstuck/incident"
 	"io"
 	"log/slog"
 	"os"
@@ -35,7 +36,7 @@ type harness struct {
 	t      testing.TB
 	srv    *slacktest.Server
 	bot    *handlers.Bot
-	store  handlers.Store
+	store  incident.Store
 	sc     *scenario.Scenario
 	cancel context.CancelFunc
 	done   chan error
@@ -48,7 +49,7 @@ type setup struct {
 	opts     handlers.Options
 	sim      sim.Options
 	// store is the bot's store; a new Memory when nil.
-	store handlers.Store
+	store incident.Store
 	// investigator replaces the engine when not nil.
 	investigator handlers.Investigator
 }
@@ -75,7 +76,7 @@ func newHarness(t testing.TB, s setup) *harness {
 	srv := slacktest.NewServer()
 	api := slack.New(slacktest.BotToken, slack.OptionAPIURL(srv.URL), slack.OptionAppLevelToken(slacktest.AppToken))
 	sm := socketmode.New(api)
-	var store handlers.Store = handlers.NewMemory(0)
+	var store incident.Store = incident.NewMemory(0)
 	if s.store != nil {
 		store = s.store
 	}
@@ -181,7 +182,7 @@ func TestE2ESlashCommand(t *testing.T) {
 		t.Errorf("first message not updated to the outcome: %s", m.BlocksText())
 	}
 	inv, err := h.store.Thread(context.Background(), channel, thread)
-	if err != nil || inv.State != handlers.StateDone || inv.Report == nil {
+	if err != nil || inv.State != incident.StateDone || inv.Report == nil {
 		t.Errorf("stored investigation = %+v, %v", inv.State, err)
 	}
 	// The chart of the alarm's metric is uploaded in the thread.
@@ -449,7 +450,7 @@ func TestE2EButton(t *testing.T) {
 	if err != nil || len(inv.Feedback) != 1 {
 		t.Fatalf("feedback = %+v, %v", inv.Feedback, err)
 	}
-	if f := inv.Feedback[0]; f.Verdict != handlers.VerdictAccepted || f.User != "U0CAROL" || f.Cause != investigate.CauseOwnChange || f.Resource != "orders-table" {
+	if f := inv.Feedback[0]; f.Verdict != incident.VerdictAccepted || f.User != "U0CAROL" || f.Cause != investigate.CauseOwnChange || f.Resource != "orders-table" {
 		t.Errorf("feedback = %+v", f)
 	}
 	// "What changed?" answers in the thread.
@@ -770,10 +771,10 @@ func TestE2EAckUnparseablePayload(t *testing.T) {
 // tries to ping the channel: the draft is untrusted text.
 type fakeSummarizer struct{}
 
-func (fakeSummarizer) Postmortem(_ context.Context, inv handlers.Investigation) (string, error) {
+func (fakeSummarizer) Postmortem(_ context.Context, inv incident.Investigation) (string, error) {
 	var accepted []string
 	for _, f := range inv.Feedback {
-		if f.Verdict == handlers.VerdictAccepted {
+		if f.Verdict == incident.VerdictAccepted {
 			accepted = append(accepted, f.Cause+" "+f.Resource)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"regexp"
 	"slices"
 	"strings"
@@ -50,7 +51,7 @@ func (b *Bot) routeCommand(payload json.RawMessage) (any, job) {
 	}
 }
 
-// eventKey is the key of an event (Event.Key) of a kind and an id; "" when
+// eventKey is the key of an event (incident.Event.Key) of a kind and an id; "" when
 // the id is missing.
 func eventKey(kind, id string, more ...string) string {
 	if id == "" {
@@ -316,7 +317,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 		}
 	}
 
-	inv := Investigation{
+	inv := incident.Investigation{
 		ID:        b.owner("inv"),
 		Channel:   s.channel,
 		ThreadTS:  s.threadTS,
@@ -325,7 +326,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 		Requester: s.user,
 		Now:       s.now,
 		Lookback:  s.lookback,
-		State:     StateQueued,
+		State:     incident.StateQueued,
 		Started:   b.opts.Clock(),
 	}
 	// Only the holder of the thread's lease works on its investigation:
@@ -334,7 +335,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 	// soon as its first message gives the thread.
 	var lease *hold
 	if s.threadTS != "" {
-		h, err := b.acquireWait(ctx, LeaseKey(s.channel, s.threadTS), inv.ID, threadWait)
+		h, err := b.acquireWait(ctx, incident.LeaseKey(s.channel, s.threadTS), inv.ID, threadWait)
 		if err != nil {
 			b.log.Error("lease", "err", err)
 			b.tell(ctx, s, "I can't reach my store right now, so I can't start; try again in a minute.")
@@ -349,7 +350,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 			inv.Joined = prev.Joined
 		}
 	}
-	view := statusView{Alarm: alarm.Name, Requester: s.user, State: StateRunning, Wider: s.wider}
+	view := statusView{Alarm: alarm.Name, Requester: s.user, State: incident.StateRunning, Wider: s.wider}
 	blocks, fallback := statusMessage(view)
 	ts, err := b.post(ctx, s.channel, s.threadTS, blocks, fallback)
 	if err != nil {
@@ -373,7 +374,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 				err = errors.New("the lease of a new thread is taken")
 			}
 			b.log.Error("lease", "err", err)
-			view.State, view.Error = StateFailed, "I can't reach my store right now; try again in a minute"
+			view.State, view.Error = incident.StateFailed, "I can't reach my store right now; try again in a minute"
 			blocks, fallback := statusMessage(view)
 			_ = b.update(ctx, inv.Channel, inv.StatusTS, blocks, fallback)
 			return
@@ -388,8 +389,8 @@ func (b *Bot) start(ctx context.Context, s start) {
 		b.handledWith(ctx)
 	}
 	if !b.work.slow.submit(func(ctx context.Context) { b.investigate(ctx, inv, backend, view, lease) }) {
-		inv.State, inv.Error = StateFailed, "too many investigations are waiting; try again in a few minutes"
-		view.State, view.Error = StateFailed, inv.Error
+		inv.State, inv.Error = incident.StateFailed, "too many investigations are waiting; try again in a few minutes"
+		view.State, view.Error = incident.StateFailed, inv.Error
 		blocks, fallback := statusMessage(view)
 		_ = b.update(ctx, inv.Channel, inv.StatusTS, blocks, fallback)
 		if err := b.store.Put(ctx, inv); err != nil {
@@ -428,7 +429,7 @@ func notFoundText(target string, err error) string {
 // thread. It holds the investigation's lease throughout and releases it
 // at the end; if the lease is lost (another replica took the investigation
 // over), it stops and posts nothing more.
-func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backend, view statusView, lease *hold) {
+func (b *Bot) investigate(ctx context.Context, inv incident.Investigation, backend Backend, view statusView, lease *hold) {
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OutcomeTimeout)
 		defer cancel()
@@ -445,7 +446,7 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 	}
 	b.metrics.InvestigationStarted()
 
-	inv.State = StateRunning
+	inv.State = incident.StateRunning
 	if cur, err := b.store.Thread(ictx, inv.Channel, inv.ThreadTS); err == nil {
 		inv.Notes = cur.Notes
 	}
@@ -495,8 +496,8 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 	// comes next tells the thread again (Interrupted), where the other
 	// order would leave a thread that is never told.
 	if err != nil {
-		inv.State, inv.Error = StateFailed, failureText(ictx, ctx, err, b.opts.Deadline)
-		view.State, view.Error = StateFailed, inv.Error
+		inv.State, inv.Error = incident.StateFailed, failureText(ictx, ctx, err, b.opts.Deadline)
+		view.State, view.Error = incident.StateFailed, inv.Error
 		tr.finish(out, view)
 		if ctx.Err() != nil {
 			b.offerRerun(out, inv, stoppingText(inv.Alarm.Name))
@@ -529,11 +530,11 @@ func (b *Bot) investigate(ctx context.Context, inv Investigation, backend Backen
 		}
 		inv.ReportTS = append(inv.ReportTS, ts)
 	}
-	inv.State = StateDone
+	inv.State = incident.StateDone
 	_ = b.store.Put(out, inv)
 	// Done: a re-run may take the thread from here.
 	lease.release(out)
-	view.State, view.Report = StateDone, &rep
+	view.State, view.Report = incident.StateDone, &rep
 	view.Steps = tr.steps()
 	tr.finish(out, view)
 	b.log.Info("investigated", "alarm", inv.Alarm.Name, "wall", view.Elapsed, "hypotheses", len(rep.Hypotheses))
@@ -569,7 +570,7 @@ func (b *Bot) join(ctx context.Context, s start, alarm investigate.Alarm) bool {
 		return false
 	}
 	for _, other := range recent {
-		if other.ThreadTS == s.threadTS || other.State == StateFailed || !related(other, alarm) {
+		if other.ThreadTS == s.threadTS || other.State == incident.StateFailed || !related(other, alarm) {
 			continue
 		}
 		if other.Alarm.Name != alarm.Name && !slices.Contains(other.Joined, alarm.Name) {
@@ -591,7 +592,7 @@ func (b *Bot) join(ctx context.Context, s start, alarm investigate.Alarm) bool {
 
 // related reports whether an alarm shares its name or resources with an
 // investigation.
-func related(inv Investigation, a investigate.Alarm) bool {
+func related(inv incident.Investigation, a investigate.Alarm) bool {
 	if inv.Alarm.Name == a.Name || slices.Contains(inv.Joined, a.Name) {
 		return true
 	}
@@ -751,12 +752,12 @@ func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID
 			return
 		}
 		thread := p.threadTS()
-		if inv, err := b.store.Thread(ctx, channel, thread); err == nil && inv.State != StateFailed {
+		if inv, err := b.store.Thread(ctx, channel, thread); err == nil && inv.State != incident.StateFailed {
 			b.ephemeral(ctx, channel, p.User.ID, thread, "This alarm is already being investigated in this thread.")
 			return
 		}
 		// The offer is answered: replace its button with who pressed it.
-		text := fmt.Sprintf("CloudWatch alarm *%s* is in ALARM. Investigation started by %s.", EscapeLine(name), userMention(p.User.ID))
+		text := fmt.Sprintf("CloudWatch alarm *%s* is in ALARM. incident.Investigation started by %s.", EscapeLine(name), userMention(p.User.ID))
 		_ = b.update(ctx, channel, p.messageTS(), []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}, text)
 		b.start(ctx, start{ch: ch, channel: channel, threadTS: thread, user: p.User.ID, target: name, region: region})
 		return
@@ -785,7 +786,7 @@ func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID
 // rerun investigates a thread's alarm again with the thread's notes: over
 // twice the window (at least an hour) when it has a report, over the same
 // window when it never finished.
-func (b *Bot) rerun(ctx context.Context, ch Channel, inv Investigation, user string) {
+func (b *Bot) rerun(ctx context.Context, ch Channel, inv incident.Investigation, user string) {
 	if inv.Report == nil {
 		b.start(ctx, start{ch: ch, channel: inv.Channel, threadTS: inv.ThreadTS, user: user, target: inv.Alarm.Name, region: inv.Region, now: inv.Now, lookback: inv.Lookback})
 		return
@@ -796,16 +797,16 @@ func (b *Bot) rerun(ctx context.Context, ch Channel, inv Investigation, user str
 }
 
 // onVerdict records an accept or discard and updates the report message.
-func (b *Bot) onVerdict(ctx context.Context, inv Investigation, p blockActions, idx int, actionID string) {
+func (b *Bot) onVerdict(ctx context.Context, inv incident.Investigation, p blockActions, idx int, actionID string) {
 	if inv.Report == nil || idx < 0 || idx >= len(inv.Report.Hypotheses) {
 		return
 	}
 	h := inv.Report.Hypotheses[idx]
-	verdict := VerdictAccepted
+	verdict := incident.VerdictAccepted
 	if actionID == ActionDiscard {
-		verdict = VerdictDiscarded
+		verdict = incident.VerdictDiscarded
 	}
-	f := Feedback{Hypothesis: idx, Cause: h.Cause, Resource: h.Resource, Verdict: verdict, User: p.User.ID, Time: b.opts.Clock()}
+	f := incident.Feedback{Hypothesis: idx, Cause: h.Cause, Resource: h.Resource, Verdict: verdict, User: p.User.ID, Time: b.opts.Clock()}
 	if err := b.store.SetFeedback(ctx, inv.Channel, inv.ThreadTS, f); err != nil {
 		b.log.Error("feedback", "err", err)
 		return

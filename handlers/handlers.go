@@ -11,6 +11,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"github.com/unstuck/unstuck/incident"
 	"log/slog"
 	"slices"
 	"strings"
@@ -63,14 +64,14 @@ type Backends interface {
 // built-in intent understood (a model adapter implements it), reading
 // telemetry through the channel's querier. Its answer is untrusted text.
 type Answerer interface {
-	Answer(ctx context.Context, question string, q Querier, inv Investigation) (string, error)
+	Answer(ctx context.Context, question string, q Querier, inv incident.Investigation) (string, error)
 }
 
 // Summarizer drafts a postmortem of an investigation — timeline, impact,
 // root cause, actions taken, prevention — from its report, the accepted
 // hypotheses and the thread's notes. Its draft is untrusted text.
 type Summarizer interface {
-	Postmortem(ctx context.Context, inv Investigation) (string, error)
+	Postmortem(ctx context.Context, inv incident.Investigation) (string, error)
 }
 
 // SlackAPI is the part of the Slack Web API the bot calls; *slack.Client
@@ -218,7 +219,7 @@ type Options struct {
 // Bot is the Slack bot. Create it with New and run it with Serve.
 type Bot struct {
 	api      SlackAPI
-	store    Store
+	store    incident.Store
 	backends Backends
 	cfg      Config
 	opts     Options
@@ -246,7 +247,7 @@ type groupMembers struct {
 
 // New returns a bot that talks to Slack through api, keeps its state in
 // store, reads telemetry through backends and obeys cfg.
-func New(api SlackAPI, store Store, backends Backends, cfg Config, opts Options) *Bot {
+func New(api SlackAPI, store incident.Store, backends Backends, cfg Config, opts Options) *Bot {
 	if opts.Workers <= 0 {
 		opts.Workers = 4
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,25 +19,25 @@ import (
 
 // keptEvent is an event a stopped bot acknowledged and kept, and never
 // handled.
-func keptEvent(t *testing.T, key, typ string, payload map[string]any, retries int) handlers.Event {
+func keptEvent(t *testing.T, key, typ string, payload map[string]any, retries int) incident.Event {
 	t.Helper()
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return handlers.Event{Key: key, Type: typ, Payload: raw, Received: time.Now().Add(-time.Minute), Retries: retries}
+	return incident.Event{Key: key, Type: typ, Payload: raw, Received: time.Now().Add(-time.Minute), Retries: retries}
 }
 
 // A bot that died after acknowledging a command and an alarm message, and
 // before handling them, left them kept in the store: the next bot handles
 // both once, as if Slack had delivered them again, and forgets them.
 func TestKeptEventsAreHandledAfterARestart(t *testing.T) {
-	store := handlers.NewMemory(0)
+	store := incident.NewMemory(0)
 	ctx := context.Background()
 	cmd := slacktest.SlashCommand("/investigate", channel, user, "orders-api-5xx")
 	alarmTS := "1700000000.000100"
 	alarm := slacktest.EventCallback("Ev0KEPT", slacktest.BotMessage(alarmsCh, "B0AWS", "AWS Chatbot", "", alarmTS, chatbotAlarm("orders-api-5xx"), nil))
-	for _, ev := range []handlers.Event{
+	for _, ev := range []incident.Event{
 		keptEvent(t, "command:"+cmd["trigger_id"].(string), "slash_commands", cmd, 0),
 		keptEvent(t, "event:Ev0KEPT", "events_api", alarm, 0),
 	} {
@@ -90,7 +91,7 @@ func TestKeptEventsAreHandledAfterARestart(t *testing.T) {
 // An event whose handling was cut off twice is not tried a third time:
 // its sender is told, and it is forgotten.
 func TestKeptEventGivenUpAfterRetries(t *testing.T) {
-	store := handlers.NewMemory(0)
+	store := incident.NewMemory(0)
 	ctx := context.Background()
 	cmd := slacktest.SlashCommand("/investigate", channel, user, "orders-api-5xx")
 	if _, err := store.Receive(ctx, keptEvent(t, "command:"+cmd["trigger_id"].(string), "slash_commands", cmd, 1)); err != nil {
@@ -113,13 +114,13 @@ func TestKeptEventGivenUpAfterRetries(t *testing.T) {
 // receipts is a Memory store that notes when each event was kept, and how
 // many times it was marked handled.
 type receipts struct {
-	*handlers.Memory
+	*incident.Memory
 	mu      sync.Mutex
 	kept    map[string]time.Time
 	handled map[string]int
 }
 
-func (r *receipts) Receive(ctx context.Context, ev handlers.Event) (bool, error) {
+func (r *receipts) Receive(ctx context.Context, ev incident.Event) (bool, error) {
 	first, err := r.Memory.Receive(ctx, ev)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -139,7 +140,7 @@ func (r *receipts) Handled(ctx context.Context, key string) error {
 // Every envelope with work is kept before it is acknowledged, and
 // forgotten once handled.
 func TestEventsKeptUntilHandled(t *testing.T) {
-	store := &receipts{Memory: handlers.NewMemory(0), kept: map[string]time.Time{}, handled: map[string]int{}}
+	store := &receipts{Memory: incident.NewMemory(0), kept: map[string]time.Time{}, handled: map[string]int{}}
 	h := newHarness(t, setup{cfg: watching, store: store})
 	cmd := slacktest.SlashCommand("/investigate", channel, user, "orders-api-5xx")
 	key := "command:" + cmd["trigger_id"].(string)
@@ -188,19 +189,19 @@ func TestEventsKeptUntilHandled(t *testing.T) {
 // stored finished, that its thread was told: a crash right after that
 // write must not leave a thread nobody tells.
 type witness struct {
-	*handlers.Memory
+	*incident.Memory
 	srv      atomic.Pointer[slacktest.Server]
 	mu       sync.Mutex
-	finished []string
-	untold   []string
+	finished []incident.State
+	untold   []incident.State
 }
 
-func (w *witness) Put(ctx context.Context, inv handlers.Investigation) error {
-	if srv := w.srv.Load(); srv != nil && (inv.State == handlers.StateDone || inv.State == handlers.StateFailed) {
+func (w *witness) Put(ctx context.Context, inv incident.Investigation) error {
+	if srv := w.srv.Load(); srv != nil && (inv.State == incident.StateDone || inv.State == incident.StateFailed) {
 		status, _ := srv.Message(inv.Channel, inv.StatusTS)
-		told := inv.State == handlers.StateFailed && strings.Contains(status.BlocksText(), "Could not investigate")
+		told := inv.State == incident.StateFailed && strings.Contains(status.BlocksText(), "Could not investigate")
 		for _, m := range srv.Thread(inv.Channel, inv.ThreadTS) {
-			told = told || (inv.State == handlers.StateDone && strings.Contains(m.BlocksText(), "*Summary*"))
+			told = told || (inv.State == incident.StateDone && strings.Contains(m.BlocksText(), "*Summary*"))
 		}
 		w.mu.Lock()
 		w.finished = append(w.finished, inv.State)
@@ -225,13 +226,13 @@ func TestOutcomeToldBeforeStored(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		inv  handlers.Investigator
-		want string
+		want incident.State
 	}{
-		{"done", nil, handlers.StateDone},
-		{"failed", failingRun{errors.New("read alarm: AccessDeniedException: not authorized")}, handlers.StateFailed},
+		{"done", nil, incident.StateDone},
+		{"failed", failingRun{errors.New("read alarm: AccessDeniedException: not authorized")}, incident.StateFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := &witness{Memory: handlers.NewMemory(0)}
+			w := &witness{Memory: incident.NewMemory(0)}
 			h := newHarness(t, setup{cfg: watching, store: w, investigator: tc.inv})
 			w.srv.Store(h.srv)
 			thread := h.investigate("orders-api-5xx")

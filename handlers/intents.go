@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"math"
 	"regexp"
 	"slices"
@@ -92,7 +93,7 @@ type window struct {
 	start, onset, end time.Time
 }
 
-func (b *Bot) windowOf(inv Investigation) window {
+func (b *Bot) windowOf(inv incident.Investigation) window {
 	if rep := inv.Report; rep != nil {
 		w := window{start: rep.Scope.Start, onset: rep.Onset, end: rep.Scope.End}
 		if w.onset.IsZero() {
@@ -111,28 +112,18 @@ func (b *Bot) windowOf(inv Investigation) window {
 	return window{start: end.Add(-lb), onset: end.Add(-10 * time.Minute), end: end}
 }
 
-func (inv Investigation) region() string {
-	if inv.Report != nil && inv.Report.Scope.Region != "" {
-		return inv.Report.Scope.Region
-	}
-	if inv.Region != "" {
-		return inv.Region
-	}
-	return inv.Alarm.Region
-}
-
 // noReportText answers a question that needs the report of an
 // investigation that has none: still running (then more, the rest of the
 // sentence), or failed.
-func noReportText(inv Investigation, more string) string {
-	if inv.State == StateFailed {
+func noReportText(inv incident.Investigation, more string) string {
+	if inv.State == incident.StateFailed {
 		return "This investigation did not finish (" + truncate(EscapeLine(inv.Error), 300) + "), so there is no report; mention me with `rerun` to investigate again."
 	}
 	return "I'm still investigating; " + more
 }
 
 // answer replies to a question in an investigation's thread.
-func (b *Bot) answer(ctx context.Context, ch Channel, inv Investigation, q, user string) {
+func (b *Bot) answer(ctx context.Context, ch Channel, inv incident.Investigation, q, user string) {
 	it := ParseIntent(q)
 	switch it.Kind {
 	case IntentHelpKind:
@@ -180,7 +171,7 @@ func (b *Bot) answer(ctx context.Context, ch Channel, inv Investigation, q, user
 		return
 	case IntentUnknown:
 		if b.opts.Answerer != nil {
-			backend, err := b.backends.Backend(ctx, ch, inv.region())
+			backend, err := b.backends.Backend(ctx, ch, inv.ReadRegion())
 			if err != nil {
 				b.reply(ctx, inv.Channel, inv.ThreadTS, "I can't read this channel's AWS account: "+EscapeLine(err.Error()))
 				return
@@ -198,7 +189,7 @@ func (b *Bot) answer(ctx context.Context, ch Channel, inv Investigation, q, user
 		return
 	}
 
-	backend, err := b.backends.Backend(ctx, ch, inv.region())
+	backend, err := b.backends.Backend(ctx, ch, inv.ReadRegion())
 	if err != nil {
 		b.reply(ctx, inv.Channel, inv.ThreadTS, "I can't read this channel's AWS account: "+EscapeLine(err.Error()))
 		return
@@ -224,7 +215,7 @@ func (e *errUnknownResource) Error() string {
 
 // query answers an intent that reads telemetry; the text is mrkdwn with
 // every untrusted part escaped.
-func (b *Bot) query(ctx context.Context, q Querier, inv Investigation, it Intent) (string, error) {
+func (b *Bot) query(ctx context.Context, q Querier, inv incident.Investigation, it Intent) (string, error) {
 	if q == nil {
 		return "", errors.New("no telemetry source for follow-up questions")
 	}
@@ -344,7 +335,7 @@ func shortDuration(d time.Duration) string {
 	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 }
 
-func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv Investigation, res *investigate.Resource, w window) (string, error) {
+func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investigation, res *investigate.Resource, w window) (string, error) {
 	changes, err := q.Changes(ctx, res, w.start, w.end.Add(time.Minute))
 	if err != nil {
 		return "", err
@@ -376,7 +367,7 @@ func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv Investigation, r
 		}
 		line += relative(c.Time, w.onset)
 		if c.ID != "" {
-			line += " " + link(investigate.ChangeLink(inv.region(), c.ID), "CloudTrail")
+			line += " " + link(investigate.ChangeLink(inv.ReadRegion(), c.ID), "CloudTrail")
 		}
 		lines = append(lines, line)
 	}
@@ -430,7 +421,7 @@ func logGroupsOf(topo investigate.Topology, r investigate.Resource) []string {
 	return groups
 }
 
-func errorsAnswer(ctx context.Context, q Querier, inv Investigation, topo investigate.Topology, r investigate.Resource, w window) (string, error) {
+func errorsAnswer(ctx context.Context, q Querier, inv incident.Investigation, topo investigate.Topology, r investigate.Resource, w window) (string, error) {
 	lines := []string{fmt.Sprintf("*Errors on %s* since the onset (%s), against the baseline before it, the sharpest rise first:", EscapeLine(r.ID), clock(w.onset))}
 	groups := logGroupsOf(topo, r)
 	if len(groups) > 3 {
@@ -454,7 +445,7 @@ func errorsAnswer(ctx context.Context, q Querier, inv Investigation, topo invest
 		pats := investigate.ErrorPatterns(during)
 		rise := func(p investigate.LogPattern) float64 { return float64(p.Count)/duringSpan - base[p.Pattern] }
 		sort.SliceStable(pats, func(i, j int) bool { return rise(pats[i]) > rise(pats[j]) })
-		lines = append(lines, fmt.Sprintf("Log group %s (%d lines since the onset) %s", EscapeLine(g), during.Lines, link(investigate.LogsLink(inv.region(), []string{g}, logsQuery, w.start, w.end.Add(time.Minute)), "Logs Insights")))
+		lines = append(lines, fmt.Sprintf("Log group %s (%d lines since the onset) %s", EscapeLine(g), during.Lines, link(investigate.LogsLink(inv.ReadRegion(), []string{g}, logsQuery, w.start, w.end.Add(time.Minute)), "Logs Insights")))
 		if len(pats) == 0 {
 			lines = append(lines, "• no error lines since the onset")
 		}

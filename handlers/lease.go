@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"os"
 	"sync"
 	"time"
@@ -45,7 +46,7 @@ type hold struct {
 // acquire takes the lease on the investigation of a thread for owner and
 // starts renewing it; nil when another owner holds it.
 func (b *Bot) acquire(ctx context.Context, channel, threadTS, owner string) (*hold, error) {
-	return b.acquireKey(ctx, LeaseKey(channel, threadTS), owner)
+	return b.acquireKey(ctx, incident.LeaseKey(channel, threadTS), owner)
 }
 
 // groupWait bounds the wait for the lease on grouping an alarm's messages:
@@ -185,7 +186,7 @@ func stoppingText(alarm string) string {
 const errRestarted = "the bot restarted while it was investigating"
 
 // recoverInterrupted takes over the investigations whose worker stopped or
-// crashed (Store.Interrupted): for each, the one replica that acquires its
+// crashed (incident.Store.Interrupted): for each, the one replica that acquires its
 // lease marks it failed, updates its status message and tells its thread,
 // with a Re-run button. Resuming is left to a person: an investigation that
 // brought its process down would bring the next one down too.
@@ -203,7 +204,7 @@ func (b *Bot) recoverInterrupted(ctx context.Context) {
 	}
 }
 
-func (b *Bot) recoverOne(ctx context.Context, inv Investigation) {
+func (b *Bot) recoverOne(ctx context.Context, inv incident.Investigation) {
 	h, err := b.acquire(ctx, inv.Channel, inv.ThreadTS, b.owner("recover"))
 	if err != nil {
 		b.log.Warn("interrupted: lease", "thread", inv.ThreadTS, "err", err)
@@ -216,18 +217,18 @@ func (b *Bot) recoverOne(ctx context.Context, inv Investigation) {
 	// Read it again under the lease: its worker may have finished it since
 	// the list was read, and nobody starts another run while we hold it.
 	cur, err := b.store.Thread(ctx, inv.Channel, inv.ThreadTS)
-	if err != nil || !active(cur.State) || cur.ID != inv.ID {
+	if err != nil || !cur.State.Active() || cur.ID != inv.ID {
 		return
 	}
 	b.log.Info("taking over an interrupted investigation", "alarm", cur.Alarm.Name, "channel", cur.Channel, "thread", cur.ThreadTS, "state", cur.State)
 	if cur.StatusTS != "" {
-		blocks, fallback := statusMessage(statusView{Alarm: cur.Alarm.Name, Requester: cur.Requester, State: StateFailed, Error: errRestarted})
+		blocks, fallback := statusMessage(statusView{Alarm: cur.Alarm.Name, Requester: cur.Requester, State: incident.StateFailed, Error: errRestarted})
 		if err := b.update(ctx, cur.Channel, cur.StatusTS, blocks, fallback); err != nil {
 			b.log.Warn("status update", "err", err)
 		}
 	}
 	b.offerRerun(ctx, cur, restartedText(cur.Alarm.Name))
-	cur.State, cur.Error = StateFailed, errRestarted
+	cur.State, cur.Error = incident.StateFailed, errRestarted
 	if err := b.store.Put(ctx, cur); err != nil {
 		b.log.Error("store", "err", err)
 	}
@@ -246,7 +247,7 @@ const maxEventRetries = 1
 // on it.
 const gaveUpText = ":warning: My handling of this was cut off twice (a restart or a crash), so I stopped trying. Please ask again."
 
-// recoverEvents handles the events acknowledged and kept (Inbox) whose
+// recoverEvents handles the events acknowledged and kept (incident.Inbox) whose
 // handler stopped or crashed before it finished with them: for each, the
 // one replica that acquires its lease counts a retry and queues its work
 // again, as if Slack had delivered it again. before bounds when they
@@ -261,7 +262,7 @@ func (b *Bot) recoverEvents(ctx context.Context, before time.Time) {
 		if ctx.Err() != nil {
 			return
 		}
-		h, err := b.acquireKey(ctx, EventLeaseKey(ev.Key), b.owner("retry"))
+		h, err := b.acquireKey(ctx, incident.EventLeaseKey(ev.Key), b.owner("retry"))
 		if err != nil {
 			b.log.Warn("unhandled event: lease", "key", ev.Key, "err", err)
 			continue
@@ -301,7 +302,7 @@ func (b *Bot) recoverEvents(ctx context.Context, before time.Time) {
 
 // offerRerun posts text (mrkdwn) in an investigation's thread with a
 // Re-run button.
-func (b *Bot) offerRerun(ctx context.Context, inv Investigation, text string) {
+func (b *Bot) offerRerun(ctx context.Context, inv incident.Investigation, text string) {
 	blocks := []slack.Block{
 		slack.NewSectionBlock(mrkdwn(text), nil, nil),
 		slack.NewActionBlock("rerun", button(ActionRerun, "Re-run", buttonValue(inv.ThreadTS, -1), slack.StylePrimary)),

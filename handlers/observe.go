@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"github.com/unstuck/unstuck/incident"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -65,7 +66,7 @@ func (b *Bot) StoreReachable(ctx context.Context) error {
 		return errors.New("no store")
 	}
 	_, err := b.store.Thread(ctx, "readyz", "0")
-	if err == nil || errors.Is(err, ErrNotFound) {
+	if err == nil || errors.Is(err, incident.ErrNotFound) {
 		return nil
 	}
 	return err

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"regexp"
 	"strings"
 	"time"
@@ -35,12 +36,6 @@ const (
 	ActionChanges     = "unstuck.changes"
 	ActionPostmortem  = "unstuck.postmortem"
 	ActionInvestigate = "unstuck.investigate"
-)
-
-// Verdicts on a hypothesis.
-const (
-	VerdictAccepted  = "accepted"
-	VerdictDiscarded = "discarded"
 )
 
 func mrkdwn(s string) *slack.TextBlockObject {
@@ -177,17 +172,17 @@ func findingLine(f investigate.Finding) string {
 type reportView struct {
 	// ThreadTS keys the buttons to their investigation.
 	ThreadTS string
-	Feedback []Feedback
+	Feedback []incident.Feedback
 	Joined   []string
 }
 
-func (v reportView) verdict(h investigate.Hypothesis) (Feedback, bool) {
+func (v reportView) verdict(h investigate.Hypothesis) (incident.Feedback, bool) {
 	for _, f := range v.Feedback {
 		if f.Cause == h.Cause && f.Resource == h.Resource {
 			return f, true
 		}
 	}
-	return Feedback{}, false
+	return incident.Feedback{}, false
 }
 
 func hypothesisBlockID(i int) string { return fmt.Sprintf("hypothesis-%d", i) }
@@ -374,7 +369,7 @@ func hypothesisBlocks(rep investigate.Report, i int, h investigate.Hypothesis, v
 	blockID := hypothesisBlockID(i)
 	if f, ok := v.verdict(h); ok {
 		icon := ":white_check_mark: Accepted"
-		if f.Verdict == VerdictDiscarded {
+		if f.Verdict == incident.VerdictDiscarded {
 			icon = ":x: Discarded"
 		}
 		blocks = append(blocks, slack.NewContextBlock(blockID+"-verdict", mrkdwn(fmt.Sprintf("%s by %s at %s", icon, userMention(f.User), clock(f.Time)))))
@@ -415,7 +410,7 @@ type step struct {
 type statusView struct {
 	Alarm     string
 	Requester string
-	State     string // StateQueued, StateRunning, StateDone, StateFailed
+	State     incident.State
 	Steps     map[string]step
 	Error     string
 	Report    *investigate.Report
@@ -432,13 +427,13 @@ func statusMessage(s statusView) ([]slack.Block, string) {
 		who = " (asked by " + userMention(s.Requester) + ")"
 	}
 	switch s.State {
-	case StateQueued:
+	case incident.StateQueued:
 		text := ":hourglass: Queued: investigating " + name + " as soon as a worker is free" + who
 		return []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}, "Queued: " + EscapeLine(s.Alarm)
-	case StateFailed:
+	case incident.StateFailed:
 		text := ":warning: Could not investigate " + name + ": " + truncate(EscapeLine(s.Error), 1500)
 		return []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}, "Could not investigate " + EscapeLine(s.Alarm)
-	case StateDone:
+	case incident.StateDone:
 		var text string
 		if rep := s.Report; rep != nil && len(rep.Hypotheses) > 0 {
 			h := rep.Hypotheses[0]

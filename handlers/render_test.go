@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"github.com/unstuck/unstuck/incident"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -63,9 +64,9 @@ func TestReportGolden(t *testing.T) {
 		view   reportView
 	}{
 		{"report-dynamodb.golden.json", "report-dynamodb.json", reportView{ThreadTS: "1733234640.000100"}},
-		{"report-dynamodb-accepted.golden.json", "report-dynamodb.json", reportView{ThreadTS: "1733234640.000100", Feedback: []Feedback{
-			{Hypothesis: 0, Cause: investigate.CauseOwnChange, Resource: "orders-table", Verdict: VerdictAccepted, User: "U0CAROL", Time: at},
-			{Hypothesis: 1, Cause: investigate.CauseDependency, Resource: "orders-table", Verdict: VerdictDiscarded, User: "U0DAVE", Time: at},
+		{"report-dynamodb-accepted.golden.json", "report-dynamodb.json", reportView{ThreadTS: "1733234640.000100", Feedback: []incident.Feedback{
+			{Hypothesis: 0, Cause: investigate.CauseOwnChange, Resource: "orders-table", Verdict: incident.VerdictAccepted, User: "U0CAROL", Time: at},
+			{Hypothesis: 1, Cause: investigate.CauseDependency, Resource: "orders-table", Verdict: incident.VerdictDiscarded, User: "U0DAVE", Time: at},
 		}, Joined: []string{"orders-fn-errors"}}},
 		{"report-alb.golden.json", "report-alb.json", reportView{ThreadTS: "1733234640.000200"}},
 	}
@@ -86,10 +87,10 @@ func TestStatusGolden(t *testing.T) {
 		investigate.CheckTraffic: {Stage: investigate.StageFailed, Detail: "sim metrics: throttled"},
 	}
 	views := map[string]statusView{
-		"running": {Alarm: "orders-api-5xx", Requester: "U0ALICE", State: StateRunning, Steps: steps},
-		"queued":  {Alarm: "orders-api-5xx", State: StateQueued},
-		"done":    {Alarm: "orders-api-5xx", Requester: "U0ALICE", State: StateDone, Steps: steps, Report: &rep, Elapsed: 1234 * time.Millisecond},
-		"failed":  {Alarm: "orders-api-5xx", State: StateFailed, Error: "it took longer than its 5m0s deadline"},
+		"running": {Alarm: "orders-api-5xx", Requester: "U0ALICE", State: incident.StateRunning, Steps: steps},
+		"queued":  {Alarm: "orders-api-5xx", State: incident.StateQueued},
+		"done":    {Alarm: "orders-api-5xx", Requester: "U0ALICE", State: incident.StateDone, Steps: steps, Report: &rep, Elapsed: 1234 * time.Millisecond},
+		"failed":  {Alarm: "orders-api-5xx", State: incident.StateFailed, Error: "it took longer than its 5m0s deadline"},
 	}
 	out := map[string]any{}
 	for name, v := range views {
@@ -269,12 +270,12 @@ func harmlessText(t *testing.T, where string, s string, plain bool) {
 func TestInjectionCorpus(t *testing.T) {
 	lines := injectionCorpus(t)
 	rep := hostileReport(lines)
-	msgs, fallback := reportMessages(rep, reportView{ThreadTS: "1.2", Joined: lines, Feedback: []Feedback{{Cause: lines[0], Resource: lines[0], Verdict: VerdictAccepted, User: "U0CAROL"}}})
+	msgs, fallback := reportMessages(rep, reportView{ThreadTS: "1.2", Joined: lines, Feedback: []incident.Feedback{{Cause: lines[0], Resource: lines[0], Verdict: incident.VerdictAccepted, User: "U0CAROL"}}})
 	harmless(t, "fallback", fallback)
 	for _, tx := range texts(t, msgs) {
 		harmlessText(t, "report "+tx.typ, tx.text, tx.typ == "plain_text")
 	}
-	for _, st := range []string{StateRunning, StateDone, StateFailed, StateQueued} {
+	for _, st := range []incident.State{incident.StateRunning, incident.StateDone, incident.StateFailed, incident.StateQueued} {
 		steps := map[string]step{}
 		for _, c := range checkOrder {
 			steps[c] = step{Stage: investigate.StageFailed, Detail: strings.Join(lines, " ")}
@@ -282,7 +283,7 @@ func TestInjectionCorpus(t *testing.T) {
 		blocks, fb := statusMessage(statusView{Alarm: strings.Join(lines, " "), Requester: lines[4], State: st, Steps: steps, Report: &rep, Error: strings.Join(lines, " ")})
 		harmless(t, "status fallback", fb)
 		for _, tx := range texts(t, blocks) {
-			harmlessText(t, "status "+st, tx.text, tx.typ == "plain_text")
+			harmlessText(t, "status "+string(st), tx.text, tx.typ == "plain_text")
 		}
 	}
 	for _, l := range lines {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -79,10 +80,10 @@ func openStore(t *testing.T, kind, where string) store.Store {
 // newTable names a new DynamoDB table for a test.
 // sharedStores opens two handles on one store, as two replicas would: one
 // Memory, or two clients of one DynamoDB table, closed when the test ends.
-func sharedStores(t *testing.T, kind string) (handlers.Store, handlers.Store) {
+func sharedStores(t *testing.T, kind string) (incident.Store, incident.Store) {
 	t.Helper()
 	if kind == "memory" {
-		m := handlers.NewMemory(0)
+		m := incident.NewMemory(0)
 		return m, m
 	}
 	table := newTable(t)
@@ -146,11 +147,11 @@ func (s crashingSlack) UploadFileContext(ctx context.Context, p slack.UploadFile
 
 // crashingStore is a Store that stops when its crash switch is set.
 type crashingStore struct {
-	handlers.Store
+	incident.Store
 	c *crash
 }
 
-func (s crashingStore) Receive(ctx context.Context, ev handlers.Event) (bool, error) {
+func (s crashingStore) Receive(ctx context.Context, ev incident.Event) (bool, error) {
 	if err := s.c.err(); err != nil {
 		return false, err
 	}
@@ -164,7 +165,7 @@ func (s crashingStore) Handled(ctx context.Context, key string) error {
 	return s.Store.Handled(ctx, key)
 }
 
-func (s crashingStore) Put(ctx context.Context, inv handlers.Investigation) error {
+func (s crashingStore) Put(ctx context.Context, inv incident.Investigation) error {
 	if err := s.c.err(); err != nil {
 		return err
 	}
@@ -178,7 +179,7 @@ func (s crashingStore) AddNote(ctx context.Context, ch, ts string, n investigate
 	return s.Store.AddNote(ctx, ch, ts, n)
 }
 
-func (s crashingStore) SetFeedback(ctx context.Context, ch, ts string, f handlers.Feedback) error {
+func (s crashingStore) SetFeedback(ctx context.Context, ch, ts string, f incident.Feedback) error {
 	if err := s.c.err(); err != nil {
 		return err
 	}
@@ -265,7 +266,7 @@ type replica struct {
 	once   sync.Once
 }
 
-func startReplica(t *testing.T, name string, srv *slacktest.Server, st handlers.Store, cfg handlers.Config, opts handlers.Options) *replica {
+func startReplica(t *testing.T, name string, srv *slacktest.Server, st incident.Store, cfg handlers.Config, opts handlers.Options) *replica {
 	t.Helper()
 	f, err := scenario.Load(scenarios.FS, "dynamodb-policy-change.yaml")
 	if err != nil {
@@ -429,7 +430,7 @@ func testRestart(t *testing.T, kind, where string) {
 		t.Fatal(err)
 	}
 	posts := len(srv.Calls("chat.postMessage"))
-	if inv, err := openAndRead(t, kind, where, cut); err != nil || inv.State != handlers.StateRunning {
+	if inv, err := openAndRead(t, kind, where, cut); err != nil || inv.State != incident.StateRunning {
 		t.Fatalf("after the crash the store has %+v, %v; want it running", inv.State, err)
 	}
 	if n := len(botThreadMessages(srv, channel, cut, "restart")); n != 0 {
@@ -464,7 +465,7 @@ func testRestart(t *testing.T, kind, where string) {
 	}
 	if !srv.WaitFor(5*time.Second, func() bool {
 		inv, err := stB.Thread(ctx, channel, cut)
-		return err == nil && inv.State == handlers.StateFailed && inv.Error != ""
+		return err == nil && inv.State == incident.StateFailed && inv.Error != ""
 	}) {
 		inv, err := stB.Thread(ctx, channel, cut)
 		t.Errorf("stored state %q, %v; want failed", inv.State, err)
@@ -503,7 +504,7 @@ func testRestart(t *testing.T, kind, where string) {
 
 // openAndRead reads a thread's investigation with a store of its own (the
 // file is free once its process stopped).
-func openAndRead(t *testing.T, kind, where, thread string) (handlers.Investigation, error) {
+func openAndRead(t *testing.T, kind, where, thread string) (incident.Investigation, error) {
 	st := openStore(t, kind, where)
 	defer st.Close()
 	return st.Thread(context.Background(), channel, thread)
@@ -567,7 +568,7 @@ func TestTwoReplicas(t *testing.T) {
 	}
 }
 
-func testTwoReplicas(t *testing.T, stA, stB handlers.Store) {
+func testTwoReplicas(t *testing.T, stA, stB incident.Store) {
 	const commands, alarms, questions = 20, 6, 6
 	srv := slacktest.NewServerWith(slacktest.Options{Duplicates: 0.4, Seed: 6})
 	defer srv.Close()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -262,7 +263,7 @@ const receiveTimeout = 1500 * time.Millisecond
 // next finds it (recoverEvents). A duplicate delivery is acknowledged and
 // dropped. When the store fails, the event is handled without being kept.
 func (b *Bot) intake(ctx context.Context, sm *socketmode.Client, w *workers, env envelope, ackPayload any, j job, arrived time.Time) {
-	ev := Event{Key: j.key, Type: env.Type, Payload: env.Payload, Received: time.Now()}
+	ev := incident.Event{Key: j.key, Type: env.Type, Payload: env.Payload, Received: time.Now()}
 	rctx, cancel := context.WithTimeout(ctx, receiveTimeout)
 	first, err := b.store.Receive(rctx, ev)
 	cancel()
@@ -283,7 +284,7 @@ func (b *Bot) intake(ctx context.Context, sm *socketmode.Client, w *workers, env
 	}
 	var lease *hold
 	if kept {
-		h, err := b.acquireKey(ctx, EventLeaseKey(j.key), b.owner("event"))
+		h, err := b.acquireKey(ctx, incident.EventLeaseKey(j.key), b.owner("event"))
 		switch {
 		case err != nil:
 			b.log.Warn("event lease: handling the event without it", "key", j.key, "err", err)
@@ -337,7 +338,7 @@ func (b *Bot) dispatch(w *workers, j job, lease *hold, kept bool) {
 
 // job is the work an envelope asks for.
 type job struct {
-	// key identifies the event across deliveries (Event.Key).
+	// key identifies the event across deliveries (incident.Event.Key).
 	key string
 	run func(context.Context)
 	// tell answers whoever sent the event, when its work cannot be done;
@@ -345,7 +346,7 @@ type job struct {
 	tell func(ctx context.Context, text string)
 }
 
-// keptEvent is an event kept in the store (Inbox) while its work runs.
+// keptEvent is an event kept in the store (incident.Inbox) while its work runs.
 type keptEvent struct {
 	key string
 	// forgotten is set once Handled succeeded, so that it is written once.

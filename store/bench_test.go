@@ -3,11 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/unstuck/unstuck/handlers"
 )
 
 // BenchmarkBurst is a burst of events: many goroutines (16 per GOMAXPROCS)
@@ -33,7 +32,7 @@ func BenchmarkBurst(b *testing.B) {
 						b.Fatalf("claim: %v %v", ok, err)
 					}
 					inv := sampleInv(fmt.Sprintf("C%d", i%8), ts, t0.Add(time.Duration(i)*time.Millisecond))
-					inv.State = handlers.StateRunning
+					inv.State = incident.StateRunning
 					if err := st.Put(ctx, inv); err != nil {
 						b.Fatal(err)
 					}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,7 +17,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
-	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/investigate"
 )
 
@@ -34,7 +34,7 @@ import (
 //	claims    event key                                  → until (Unix ns, 8 bytes big-endian)
 //	claimexp  until (8 bytes) event key                  → empty (expiry order, for sweeping)
 //	leases    lease key                                  → until (8 bytes) owner
-//	inbox     event key                                  → handlers.Event as JSON (kept until Handled)
+//	inbox     event key                                  → incident.Event as JSON (kept until Handled)
 //
 // A second process that opens the same file waits a few seconds for its
 // lock and then fails: a file is for one bot; several replicas share a
@@ -186,9 +186,9 @@ func (s *Bolt) claimer() func(tx *bolt.Tx, k string) (bool, error) {
 	}
 }
 
-// Receive implements handlers.Inbox: the claim and the kept event are one
+// Receive implements incident.Inbox: the claim and the kept event are one
 // transaction.
-func (s *Bolt) Receive(ctx context.Context, ev handlers.Event) (bool, error) {
+func (s *Bolt) Receive(ctx context.Context, ev incident.Event) (bool, error) {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return false, fmt.Errorf("store: receive %s: %w", ev.Key, err)
@@ -208,7 +208,7 @@ func (s *Bolt) Receive(ctx context.Context, ev handlers.Event) (bool, error) {
 	return first, nil
 }
 
-// Handled implements handlers.Inbox.
+// Handled implements incident.Inbox.
 func (s *Bolt) Handled(ctx context.Context, k string) error {
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bInbox).Delete([]byte(k))
@@ -219,24 +219,24 @@ func (s *Bolt) Handled(ctx context.Context, k string) error {
 	return nil
 }
 
-// Unhandled implements handlers.Inbox.
-func (s *Bolt) Unhandled(ctx context.Context, before time.Time) ([]handlers.Event, error) {
+// Unhandled implements incident.Inbox.
+func (s *Bolt) Unhandled(ctx context.Context, before time.Time) ([]incident.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	now := s.now()
-	var out []handlers.Event
+	var out []incident.Event
 	err := s.db.View(func(tx *bolt.Tx) error {
 		leases := tx.Bucket(bLeases)
 		return tx.Bucket(bInbox).ForEach(func(k, v []byte) error {
-			var ev handlers.Event
+			var ev incident.Event
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return fmt.Errorf("event %q: %w", k, err)
 			}
 			if !ev.Received.Before(before) {
 				return nil
 			}
-			if leaseHeld(leases, handlers.EventLeaseKey(ev.Key), now) {
+			if leaseHeld(leases, incident.EventLeaseKey(ev.Key), now) {
 				return nil
 			}
 			out = append(out, ev)
@@ -246,16 +246,16 @@ func (s *Bolt) Unhandled(ctx context.Context, before time.Time) ([]handlers.Even
 	if err != nil {
 		return nil, fmt.Errorf("store: unhandled: %w", err)
 	}
-	handlers.SortEvents(out)
+	incident.SortEvents(out)
 	return out, nil
 }
 
-// Retry implements handlers.Inbox.
-func (s *Bolt) Retry(ctx context.Context, k string) (handlers.Event, bool, error) {
-	var ev handlers.Event
+// Retry implements incident.Inbox.
+func (s *Bolt) Retry(ctx context.Context, k string) (incident.Event, bool, error) {
+	var ev incident.Event
 	var kept bool
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		ev, kept = handlers.Event{}, false
+		ev, kept = incident.Event{}, false
 		b := tx.Bucket(bInbox)
 		v := b.Get([]byte(k))
 		if v == nil {
@@ -273,7 +273,7 @@ func (s *Bolt) Retry(ctx context.Context, k string) (handlers.Event, bool, error
 		return b.Put([]byte(k), data)
 	})
 	if err != nil {
-		return handlers.Event{}, false, fmt.Errorf("store: retry %s: %w", k, err)
+		return incident.Event{}, false, fmt.Errorf("store: retry %s: %w", k, err)
 	}
 	return ev, kept, nil
 }
@@ -301,15 +301,15 @@ func sweepClaims(claims, exp *bolt.Bucket, now time.Time) error {
 	return nil
 }
 
-// Put implements handlers.Store: it keeps the thread's notes and feedback.
-func (s *Bolt) Put(ctx context.Context, inv handlers.Investigation) error {
+// Put implements incident.Store: it keeps the thread's notes and feedback.
+func (s *Bolt) Put(ctx context.Context, inv incident.Investigation) error {
 	tk := key(inv.Channel, inv.ThreadTS)
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		invs, chans, act := tx.Bucket(bInv), tx.Bucket(bChan), tx.Bucket(bActive)
 		inv := inv
 		inv.Notes, inv.Feedback = nil, nil
 		if v := invs.Get(tk); v != nil {
-			var old handlers.Investigation
+			var old incident.Investigation
 			if err := json.Unmarshal(v, &old); err != nil {
 				return fmt.Errorf("thread %s/%s: %w", inv.Channel, inv.ThreadTS, err)
 			}
@@ -330,7 +330,7 @@ func (s *Bolt) Put(ctx context.Context, inv handlers.Investigation) error {
 		if err := chans.Put(key(inv.Channel, timeKey(inv.Started), inv.ThreadTS), nil); err != nil {
 			return err
 		}
-		if active(inv.State) {
+		if inv.State.Active() {
 			return act.Put(tk, nil)
 		}
 		return act.Delete(tk)
@@ -341,8 +341,8 @@ func (s *Bolt) Put(ctx context.Context, inv handlers.Investigation) error {
 	return nil
 }
 
-func getInv(tx *bolt.Tx, tk []byte) (handlers.Investigation, bool, error) {
-	var inv handlers.Investigation
+func getInv(tx *bolt.Tx, tk []byte) (incident.Investigation, bool, error) {
+	var inv incident.Investigation
 	v := tx.Bucket(bInv).Get(tk)
 	if v == nil {
 		return inv, false, nil
@@ -353,12 +353,12 @@ func getInv(tx *bolt.Tx, tk []byte) (handlers.Investigation, bool, error) {
 	return inv, true, nil
 }
 
-// Thread implements handlers.Store.
-func (s *Bolt) Thread(ctx context.Context, channel, threadTS string) (handlers.Investigation, error) {
+// Thread implements incident.Store.
+func (s *Bolt) Thread(ctx context.Context, channel, threadTS string) (incident.Investigation, error) {
 	if err := ctx.Err(); err != nil {
-		return handlers.Investigation{}, err
+		return incident.Investigation{}, err
 	}
-	var inv handlers.Investigation
+	var inv incident.Investigation
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) (err error) {
 		inv, ok, err = getInv(tx, key(channel, threadTS))
@@ -368,17 +368,17 @@ func (s *Bolt) Thread(ctx context.Context, channel, threadTS string) (handlers.I
 		return inv, fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, err)
 	}
 	if !ok {
-		return inv, fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, handlers.ErrNotFound)
+		return inv, fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, incident.ErrNotFound)
 	}
 	return inv, nil
 }
 
-// Recent implements handlers.Store.
-func (s *Bolt) Recent(ctx context.Context, channel string, since time.Time) ([]handlers.Investigation, error) {
+// Recent implements incident.Store.
+func (s *Bolt) Recent(ctx context.Context, channel string, since time.Time) ([]incident.Investigation, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []handlers.Investigation
+	var out []incident.Investigation
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prefix := key(channel, "")
 		c := tx.Bucket(bChan).Cursor()
@@ -406,7 +406,7 @@ func (s *Bolt) Recent(ctx context.Context, channel string, since time.Time) ([]h
 }
 
 // modify applies fn to a thread's investigation in a write transaction.
-func (s *Bolt) modify(ctx context.Context, channel, threadTS string, fn func(*handlers.Investigation)) error {
+func (s *Bolt) modify(ctx context.Context, channel, threadTS string, fn func(*incident.Investigation)) error {
 	tk := key(channel, threadTS)
 	var found bool
 	err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -423,7 +423,7 @@ func (s *Bolt) modify(ctx context.Context, channel, threadTS string, fn func(*ha
 		return tx.Bucket(bInv).Put(tk, b)
 	})
 	if err == nil && !found {
-		err = handlers.ErrNotFound
+		err = incident.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, err)
@@ -431,18 +431,18 @@ func (s *Bolt) modify(ctx context.Context, channel, threadTS string, fn func(*ha
 	return nil
 }
 
-// AddNote implements handlers.Store.
+// AddNote implements incident.Store.
 func (s *Bolt) AddNote(ctx context.Context, channel, threadTS string, n investigate.Note) error {
-	return s.modify(ctx, channel, threadTS, func(inv *handlers.Investigation) {
+	return s.modify(ctx, channel, threadTS, func(inv *incident.Investigation) {
 		inv.Notes = append(inv.Notes, n)
 	})
 }
 
-// SetFeedback implements handlers.Store. A thread's feedback comes ordered
+// SetFeedback implements incident.Store. A thread's feedback comes ordered
 // by hypothesis.
-func (s *Bolt) SetFeedback(ctx context.Context, channel, threadTS string, f handlers.Feedback) error {
-	return s.modify(ctx, channel, threadTS, func(inv *handlers.Investigation) {
-		inv.Feedback = slices.DeleteFunc(inv.Feedback, func(o handlers.Feedback) bool { return o.Hypothesis == f.Hypothesis })
+func (s *Bolt) SetFeedback(ctx context.Context, channel, threadTS string, f incident.Feedback) error {
+	return s.modify(ctx, channel, threadTS, func(inv *incident.Investigation) {
+		inv.Feedback = slices.DeleteFunc(inv.Feedback, func(o incident.Feedback) bool { return o.Hypothesis == f.Hypothesis })
 		inv.Feedback = append(inv.Feedback, f)
 		sortFeedback(inv.Feedback)
 	})
@@ -525,17 +525,17 @@ func (s *Bolt) Release(ctx context.Context, k, owner string) error {
 }
 
 // Interrupted implements Store.
-func (s *Bolt) Interrupted(ctx context.Context) ([]handlers.Investigation, error) {
+func (s *Bolt) Interrupted(ctx context.Context) ([]incident.Investigation, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	now := s.now()
-	var out []handlers.Investigation
+	var out []incident.Investigation
 	err := s.db.View(func(tx *bolt.Tx) error {
 		leases := tx.Bucket(bLeases)
 		return tx.Bucket(bActive).ForEach(func(k, _ []byte) error {
 			inv, ok, err := getInv(tx, k)
-			if err != nil || !ok || !active(inv.State) {
+			if err != nil || !ok || !inv.State.Active() {
 				return err
 			}
 			if leaseHeld(leases, LeaseKey(inv.Channel, inv.ThreadTS), now) {

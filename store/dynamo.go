@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"io"
 	"strconv"
 	"strings"
@@ -19,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/investigate"
 )
 
@@ -47,12 +47,12 @@ type DynamoAPI interface {
 //	what                  PK                       SK                              other attributes
 //	investigation         T#<channel>#<thread_ts>  INV                             ch, ts, state, started, data (JSON) or dataz (gzip JSON, when large), notes (count)
 //	note                  T#<channel>#<thread_ts>  NOTE#<seq, 10 digits>           data (investigate.Note as JSON)
-//	feedback              T#<channel>#<thread_ts>  FB#<hypothesis, 6 digits>       data (handlers.Feedback as JSON)
+//	feedback              T#<channel>#<thread_ts>  FB#<hypothesis, 6 digits>       data (incident.Feedback as JSON)
 //	channel index         C#<channel>              <started>#<thread_ts>           ch, ts
 //	active (in flight)    ACTIVE                   <channel>#<thread_ts>           ch, ts, v (a token new with every Put)
 //	event claim           E#<event key>            E                               until (Unix ms), expires
 //	lease                 L#<lease key>            L                               owner, until (Unix ms), expires
-//	kept event (inbox)    INBOX                    <event key>                     data (handlers.Event as JSON), retries
+//	kept event (inbox)    INBOX                    <event key>                     data (incident.Event as JSON), retries
 //
 // <started> is the start in UTC as 2006-01-02T15:04:05.000000000Z, so that
 // the sort key orders by time. Thread returns a thread's partition in one
@@ -275,11 +275,11 @@ func (d *Dynamo) claim(ctx context.Context, k string) (bool, error) {
 	return true, nil
 }
 
-// Receive implements handlers.Inbox: the claim, then the kept event. A
+// Receive implements incident.Inbox: the claim, then the kept event. A
 // crash between the two writes loses the event as it would have been lost
 // without an inbox; the reverse order would keep the event of a duplicate
 // delivery.
-func (d *Dynamo) Receive(ctx context.Context, ev handlers.Event) (bool, error) {
+func (d *Dynamo) Receive(ctx context.Context, ev incident.Event) (bool, error) {
 	name, data, err := encodeData(ev)
 	if err != nil {
 		return false, fmt.Errorf("store: receive %s: %w", ev.Key, err)
@@ -301,7 +301,7 @@ func (d *Dynamo) Receive(ctx context.Context, ev handlers.Event) (bool, error) {
 	return true, nil
 }
 
-// Handled implements handlers.Inbox.
+// Handled implements incident.Inbox.
 func (d *Dynamo) Handled(ctx context.Context, k string) error {
 	_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &d.table, Key: itemKey(pkInbox, k)})
 	if err != nil {
@@ -311,8 +311,8 @@ func (d *Dynamo) Handled(ctx context.Context, k string) error {
 }
 
 // inboxEvent decodes a kept event.
-func inboxEvent(item map[string]types.AttributeValue) (handlers.Event, error) {
-	var ev handlers.Event
+func inboxEvent(item map[string]types.AttributeValue) (incident.Event, error) {
+	var ev incident.Event
 	if err := decodeData(item, &ev); err != nil {
 		return ev, err
 	}
@@ -322,11 +322,11 @@ func inboxEvent(item map[string]types.AttributeValue) (handlers.Event, error) {
 	return ev, nil
 }
 
-// Unhandled implements handlers.Inbox. The inbox is one partition: it
+// Unhandled implements incident.Inbox. The inbox is one partition: it
 // holds only the events in hand, a few per replica.
-func (d *Dynamo) Unhandled(ctx context.Context, before time.Time) ([]handlers.Event, error) {
+func (d *Dynamo) Unhandled(ctx context.Context, before time.Time) ([]incident.Event, error) {
 	now := d.now()
-	var kept []handlers.Event
+	var kept []incident.Event
 	err := d.partition(ctx, pkInbox, func(item map[string]types.AttributeValue) error {
 		ev, err := inboxEvent(item)
 		if err == nil && ev.Received.Before(before) {
@@ -337,9 +337,9 @@ func (d *Dynamo) Unhandled(ctx context.Context, before time.Time) ([]handlers.Ev
 	if err != nil {
 		return nil, fmt.Errorf("store: unhandled: %w", err)
 	}
-	var out []handlers.Event
+	var out []incident.Event
 	for _, ev := range kept {
-		h, err := d.held(ctx, handlers.EventLeaseKey(ev.Key), now)
+		h, err := d.held(ctx, incident.EventLeaseKey(ev.Key), now)
 		if err != nil {
 			return nil, fmt.Errorf("store: unhandled: %w", err)
 		}
@@ -347,12 +347,12 @@ func (d *Dynamo) Unhandled(ctx context.Context, before time.Time) ([]handlers.Ev
 			out = append(out, ev)
 		}
 	}
-	handlers.SortEvents(out)
+	incident.SortEvents(out)
 	return out, nil
 }
 
-// Retry implements handlers.Inbox.
-func (d *Dynamo) Retry(ctx context.Context, k string) (handlers.Event, bool, error) {
+// Retry implements incident.Inbox.
+func (d *Dynamo) Retry(ctx context.Context, k string) (incident.Event, bool, error) {
 	out, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &d.table,
 		Key:                       itemKey(pkInbox, k),
@@ -362,21 +362,21 @@ func (d *Dynamo) Retry(ctx context.Context, k string) (handlers.Event, bool, err
 		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if conditionFailed(err) {
-		return handlers.Event{}, false, nil
+		return incident.Event{}, false, nil
 	}
 	if err != nil {
-		return handlers.Event{}, false, fmt.Errorf("store: retry %s: %w", k, err)
+		return incident.Event{}, false, fmt.Errorf("store: retry %s: %w", k, err)
 	}
 	ev, err := inboxEvent(out.Attributes)
 	if err != nil {
-		return handlers.Event{}, false, fmt.Errorf("store: retry %s: %w", k, err)
+		return incident.Event{}, false, fmt.Errorf("store: retry %s: %w", k, err)
 	}
 	return ev, true, nil
 }
 
 func encodeData(v any) (name string, av types.AttributeValue, err error) {
 	var b []byte
-	if inv, ok := v.(handlers.Investigation); ok {
+	if inv, ok := v.(incident.Investigation); ok {
 		b, err = marshalInv(inv)
 	} else {
 		b, err = json.Marshal(v)
@@ -453,8 +453,8 @@ func (d *Dynamo) indexSK(started time.Time, threadTS string) string {
 	return timeKey(started) + "#" + threadTS
 }
 
-// Put implements handlers.Store: it keeps the thread's notes and feedback.
-func (d *Dynamo) Put(ctx context.Context, inv handlers.Investigation) error {
+// Put implements incident.Store: it keeps the thread's notes and feedback.
+func (d *Dynamo) Put(ctx context.Context, inv incident.Investigation) error {
 	inv.Notes, inv.Feedback = nil, nil
 	name, data, err := encodeData(inv)
 	if err != nil {
@@ -473,7 +473,7 @@ func (d *Dynamo) Put(ctx context.Context, inv handlers.Investigation) error {
 		return m
 	}
 	pre := []types.WriteRequest{putReq(with("C#"+inv.Channel, d.indexSK(inv.Started, inv.ThreadTS)))}
-	if active(inv.State) {
+	if inv.State.Active() {
 		// v changes with every Put, so that Interrupted deletes a stale
 		// marker only if no Put has written it since it read it.
 		m := with(pkAct, inv.Channel+"#"+inv.ThreadTS)
@@ -491,7 +491,7 @@ func (d *Dynamo) Put(ctx context.Context, inv handlers.Investigation) error {
 			"#data": name, "#other": other, "#state": "state",
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":data": data, ":ch": ids["ch"], ":ts": ids["ts"], ":state": s(inv.State), ":started": s(timeKey(inv.Started)),
+			":data": data, ":ch": ids["ch"], ":ts": ids["ts"], ":state": s(string(inv.State)), ":started": s(timeKey(inv.Started)),
 		},
 		ReturnValues: types.ReturnValueAllOld,
 	})
@@ -502,7 +502,7 @@ func (d *Dynamo) Put(ctx context.Context, inv handlers.Investigation) error {
 	if old := getS(out.Attributes, "started"); old != "" && old != timeKey(inv.Started) {
 		post = append(post, delReq("C#"+inv.Channel, old+"#"+inv.ThreadTS))
 	}
-	if !active(inv.State) && active(getS(out.Attributes, "state")) {
+	if !inv.State.Active() && incident.State(getS(out.Attributes, "state")).Active() {
 		post = append(post, delReq(pkAct, inv.Channel+"#"+inv.ThreadTS))
 	}
 	if err := d.batchWrite(ctx, post); err != nil {
@@ -534,13 +534,13 @@ func (d *Dynamo) partition(ctx context.Context, pk string, each func(item map[st
 	return nil
 }
 
-// Thread implements handlers.Store. A thread's feedback comes ordered by
+// Thread implements incident.Store. A thread's feedback comes ordered by
 // hypothesis.
-func (d *Dynamo) Thread(ctx context.Context, channel, threadTS string) (handlers.Investigation, error) {
-	var inv handlers.Investigation
+func (d *Dynamo) Thread(ctx context.Context, channel, threadTS string) (incident.Investigation, error) {
+	var inv incident.Investigation
 	found := false
 	var notes []investigate.Note
-	var fb []handlers.Feedback
+	var fb []incident.Feedback
 	err := d.partition(ctx, threadPK(channel, threadTS), func(item map[string]types.AttributeValue) error {
 		switch sk := getS(item, "SK"); {
 		case sk == skInv:
@@ -552,7 +552,7 @@ func (d *Dynamo) Thread(ctx context.Context, channel, threadTS string) (handlers
 			notes = append(notes, note)
 			return err
 		case strings.HasPrefix(sk, skFB):
-			var f handlers.Feedback
+			var f incident.Feedback
 			err := decodeData(item, &f)
 			fb = append(fb, f)
 			return err
@@ -563,15 +563,15 @@ func (d *Dynamo) Thread(ctx context.Context, channel, threadTS string) (handlers
 		return inv, fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, err)
 	}
 	if !found {
-		return handlers.Investigation{}, fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, handlers.ErrNotFound)
+		return incident.Investigation{}, fmt.Errorf("store: thread %s/%s: %w", channel, threadTS, incident.ErrNotFound)
 	}
 	sortFeedback(fb)
 	inv.Notes, inv.Feedback = notes, fb
 	return inv, nil
 }
 
-// Recent implements handlers.Store.
-func (d *Dynamo) Recent(ctx context.Context, channel string, since time.Time) ([]handlers.Investigation, error) {
+// Recent implements incident.Store.
+func (d *Dynamo) Recent(ctx context.Context, channel string, since time.Time) ([]incident.Investigation, error) {
 	var threads []string
 	p := dynamodb.NewQueryPaginator(d.api, &dynamodb.QueryInput{
 		TableName:              &d.table,
@@ -607,8 +607,8 @@ func (d *Dynamo) Recent(ctx context.Context, channel string, since time.Time) ([
 
 // threads reads the investigations of threads of a channel, a few at a
 // time, and leaves out the ones not found.
-func (d *Dynamo) threads(ctx context.Context, channel string, threads []string) ([]handlers.Investigation, error) {
-	invs := make([]handlers.Investigation, len(threads))
+func (d *Dynamo) threads(ctx context.Context, channel string, threads []string) ([]incident.Investigation, error) {
+	invs := make([]incident.Investigation, len(threads))
 	ok := make([]bool, len(threads))
 	errs := make([]error, len(threads))
 	sem := make(chan struct{}, 8)
@@ -622,7 +622,7 @@ func (d *Dynamo) threads(ctx context.Context, channel string, threads []string) 
 			switch {
 			case err == nil:
 				invs[i], ok[i] = inv, true
-			case !errors.Is(err, handlers.ErrNotFound):
+			case !errors.Is(err, incident.ErrNotFound):
 				errs[i] = err
 			}
 		}()
@@ -642,7 +642,7 @@ func (d *Dynamo) threads(ctx context.Context, channel string, threads []string) 
 	return out, nil
 }
 
-// AddNote implements handlers.Store.
+// AddNote implements incident.Store.
 func (d *Dynamo) AddNote(ctx context.Context, channel, threadTS string, note investigate.Note) error {
 	pk := threadPK(channel, threadTS)
 	out, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -654,7 +654,7 @@ func (d *Dynamo) AddNote(ctx context.Context, channel, threadTS string, note inv
 		ReturnValues:              types.ReturnValueUpdatedNew,
 	})
 	if conditionFailed(err) {
-		err = handlers.ErrNotFound
+		err = incident.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("store: add note %s/%s: %w", channel, threadTS, err)
@@ -672,8 +672,8 @@ func (d *Dynamo) AddNote(ctx context.Context, channel, threadTS string, note inv
 	return nil
 }
 
-// SetFeedback implements handlers.Store.
-func (d *Dynamo) SetFeedback(ctx context.Context, channel, threadTS string, f handlers.Feedback) error {
+// SetFeedback implements incident.Store.
+func (d *Dynamo) SetFeedback(ctx context.Context, channel, threadTS string, f incident.Feedback) error {
 	pk := threadPK(channel, threadTS)
 	got, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:            &d.table,
@@ -682,7 +682,7 @@ func (d *Dynamo) SetFeedback(ctx context.Context, channel, threadTS string, f ha
 		ConsistentRead:       aws.Bool(true),
 	})
 	if err == nil && got.Item == nil {
-		err = handlers.ErrNotFound
+		err = incident.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("store: feedback %s/%s: %w", channel, threadTS, err)
@@ -777,7 +777,7 @@ func (d *Dynamo) held(ctx context.Context, k string, now time.Time) (bool, error
 
 // Interrupted implements Store. It deletes ACTIVE markers whose
 // investigation is no longer queued or running.
-func (d *Dynamo) Interrupted(ctx context.Context) ([]handlers.Investigation, error) {
+func (d *Dynamo) Interrupted(ctx context.Context) ([]incident.Investigation, error) {
 	now := d.now()
 	type ref struct{ ch, ts, v string }
 	var refs []ref
@@ -788,13 +788,13 @@ func (d *Dynamo) Interrupted(ctx context.Context) ([]handlers.Investigation, err
 	if err != nil {
 		return nil, fmt.Errorf("store: interrupted: %w", err)
 	}
-	var out []handlers.Investigation
+	var out []incident.Investigation
 	for _, r := range refs {
 		inv, err := d.Thread(ctx, r.ch, r.ts)
-		if err != nil && !errors.Is(err, handlers.ErrNotFound) {
+		if err != nil && !errors.Is(err, incident.ErrNotFound) {
 			return nil, fmt.Errorf("store: interrupted: %w", err)
 		}
-		if err != nil || !active(inv.State) {
+		if err != nil || !inv.State.Active() {
 			// A crash between Put's writes left the marker: it is stale,
 			// unless a Put has written it again since it was read.
 			_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"math"
 	"regexp"
 	"slices"
@@ -32,7 +33,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/investigate"
 )
 
@@ -44,12 +44,12 @@ const DefaultPath = "unstuck.db"
 // Options.ClaimTTL is zero. Slack retries a delivery within minutes.
 const DefaultClaimTTL = time.Hour
 
-// Store is what the bot keeps (handlers.Store: investigations, threads,
+// Store is what the bot keeps (incident.Store: investigations, threads,
 // notes, feedback, leases, the investigations a crash or a stop cut off,
 // and the events acknowledged and not handled), event claims, and the
 // store's own resources to close.
 type Store interface {
-	handlers.Store
+	incident.Store
 	// Claim records key and reports whether this is its first claim within
 	// the claim TTL; a second delivery of the same event gets false.
 	// Receive is Claim and more.
@@ -59,12 +59,12 @@ type Store interface {
 }
 
 // Leases are named, expiring locks held by an owner (a replica's run of an
-// investigation); see handlers.Leases.
-type Leases = handlers.Leases
+// investigation); see incident.Leases.
+type Leases = incident.Leases
 
 // LeaseKey is the key of the lease on the investigation of a thread
-// (handlers.LeaseKey).
-func LeaseKey(channel, threadTS string) string { return handlers.LeaseKey(channel, threadTS) }
+// (incident.LeaseKey).
+func LeaseKey(channel, threadTS string) string { return incident.LeaseKey(channel, threadTS) }
 
 // Options tune a store. The zero value is ready to use.
 type Options struct {
@@ -137,18 +137,14 @@ func Open(ctx context.Context, spec string, opts Options) (Store, error) {
 	return OpenDynamo(ctx, dynamodb.NewFromConfig(cfg), sp.Table, opts)
 }
 
-func active(state string) bool {
-	return state == handlers.StateQueued || state == handlers.StateRunning
-}
-
 // timeKey formats t so that byte order is time order (for years 0 to 9999).
 func timeKey(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000000000Z")
 }
 
 // sortRecent orders investigations newest first, ties by thread.
-func sortRecent(invs []handlers.Investigation) {
-	slices.SortFunc(invs, func(a, b handlers.Investigation) int {
+func sortRecent(invs []incident.Investigation) {
+	slices.SortFunc(invs, func(a, b incident.Investigation) int {
 		if c := b.Started.Compare(a.Started); c != 0 {
 			return c
 		}
@@ -157,8 +153,8 @@ func sortRecent(invs []handlers.Investigation) {
 }
 
 // sortOldest orders investigations oldest first, ties by channel and thread.
-func sortOldest(invs []handlers.Investigation) {
-	slices.SortFunc(invs, func(a, b handlers.Investigation) int {
+func sortOldest(invs []incident.Investigation) {
+	slices.SortFunc(invs, func(a, b incident.Investigation) int {
 		if c := a.Started.Compare(b.Started); c != 0 {
 			return c
 		}
@@ -170,15 +166,15 @@ func sortOldest(invs []handlers.Investigation) {
 }
 
 // sortFeedback orders a thread's feedback by hypothesis.
-func sortFeedback(fb []handlers.Feedback) {
-	slices.SortStableFunc(fb, func(a, b handlers.Feedback) int { return a.Hypothesis - b.Hypothesis })
+func sortFeedback(fb []incident.Feedback) {
+	slices.SortStableFunc(fb, func(a, b incident.Feedback) int { return a.Hypothesis - b.Hypothesis })
 }
 
 // marshalInv encodes an investigation as JSON. JSON has no NaN or infinity:
 // a report whose numbers hold one (a source may hand those back) is stored
 // without them — points of a series dropped, levels of a finding left out —
 // which is how the rest of the bot reads them anyway ("no reading").
-func marshalInv(inv handlers.Investigation) ([]byte, error) {
+func marshalInv(inv incident.Investigation) ([]byte, error) {
 	b, err := json.Marshal(inv)
 	var uv *json.UnsupportedValueError
 	if err == nil || !errors.As(err, &uv) || inv.Report == nil {

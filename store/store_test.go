@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"math"
 	"path/filepath"
 	"reflect"
@@ -18,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/investigate"
 )
 
@@ -51,7 +51,7 @@ type backend struct {
 	open func(t testing.TB, opts Options) (s Store, replica func(Options) Store)
 	// shared says whether two replicas may be open at once.
 	shared bool
-	// memory: handlers.Memory, which every handlers.Store is held to as
+	// memory: incident.Memory, which every incident.Store is held to as
 	// well; lost on restart, and it keeps values as they are.
 	memory bool
 }
@@ -64,14 +64,14 @@ func backends() []backend {
 	}
 }
 
-// memoryStore is handlers.Memory as a Store.
-type memoryStore struct{ *handlers.Memory }
+// memoryStore is incident.Memory as a Store.
+type memoryStore struct{ *incident.Memory }
 
 func (memoryStore) Close() error { return nil }
 
 func openMemoryTest(t testing.TB, opts Options) (Store, func(Options) Store) {
 	opts = opts.withDefaults()
-	m := memoryStore{handlers.NewMemory(opts.ClaimTTL).WithClock(opts.Now)}
+	m := memoryStore{incident.NewMemory(opts.ClaimTTL).WithClock(opts.Now)}
 	return m, func(Options) Store { t.Fatal("a memory store has no replica"); return nil }
 }
 
@@ -117,9 +117,9 @@ func openDynamoTest(t testing.TB, opts Options) (Store, func(Options) Store) {
 	return open(opts), open
 }
 
-func sampleInv(channel, ts string, started time.Time) handlers.Investigation {
+func sampleInv(channel, ts string, started time.Time) incident.Investigation {
 	before, during := 0.4, 37.5
-	return handlers.Investigation{
+	return incident.Investigation{
 		ID:        "7",
 		Channel:   channel,
 		ThreadTS:  ts,
@@ -130,7 +130,7 @@ func sampleInv(channel, ts string, started time.Time) handlers.Investigation {
 		Requester: "U0ALICE",
 		Now:       started.Add(-time.Minute),
 		Lookback:  3 * time.Hour,
-		State:     handlers.StateDone,
+		State:     incident.StateDone,
 		Started:   started,
 		Joined:    []string{"orders-api-latency"},
 		Report: &investigate.Report{
@@ -200,12 +200,12 @@ var suite = []struct {
 	{"PutThreadRoundTrip", func(t *testing.T, b backend) {
 		ctx := context.Background()
 		st, _ := b.open(t, Options{})
-		if _, err := st.Thread(ctx, "C1", "100.1"); !errors.Is(err, handlers.ErrNotFound) {
+		if _, err := st.Thread(ctx, "C1", "100.1"); !errors.Is(err, incident.ErrNotFound) {
 			t.Fatalf("Thread of an unknown thread: %v; want ErrNotFound", err)
 		}
 		inv := sampleInv("C1", "100.1", time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC))
 		inv.Notes = []investigate.Note{noteAt(inv.Started, "ignored by Put")}
-		inv.Feedback = []handlers.Feedback{{Hypothesis: 0, Verdict: "accepted"}}
+		inv.Feedback = []incident.Feedback{{Hypothesis: 0, Verdict: "accepted"}}
 		if err := st.Put(ctx, inv); err != nil {
 			t.Fatal(err)
 		}
@@ -218,19 +218,19 @@ var suite = []struct {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
 		}
-		if _, err := st.Thread(ctx, "C1", "100.2"); !errors.Is(err, handlers.ErrNotFound) {
+		if _, err := st.Thread(ctx, "C1", "100.2"); !errors.Is(err, incident.ErrNotFound) {
 			t.Fatalf("Thread of another thread: %v; want ErrNotFound", err)
 		}
-		if _, err := st.Thread(ctx, "C2", "100.1"); !errors.Is(err, handlers.ErrNotFound) {
+		if _, err := st.Thread(ctx, "C2", "100.1"); !errors.Is(err, incident.ErrNotFound) {
 			t.Fatalf("Thread in another channel: %v; want ErrNotFound", err)
 		}
 		// A second Put replaces the investigation.
-		inv.State, inv.Report, inv.Error = handlers.StateFailed, nil, "deadline"
+		inv.State, inv.Report, inv.Error = incident.StateFailed, nil, "deadline"
 		if err := st.Put(ctx, inv); err != nil {
 			t.Fatal(err)
 		}
 		got, _ = st.Thread(ctx, "C1", "100.1")
-		if got.State != handlers.StateFailed || got.Report != nil || got.Error != "deadline" {
+		if got.State != incident.StateFailed || got.Report != nil || got.Error != "deadline" {
 			t.Fatalf("after a second Put: %+v", got)
 		}
 	}},
@@ -240,14 +240,14 @@ var suite = []struct {
 		inv := sampleInv("C1", "100.1", time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC))
 		must(t, st.Put(ctx, inv))
 		must(t, st.AddNote(ctx, "C1", "100.1", noteAt(inv.Started, "deploy at 7:58")))
-		must(t, st.SetFeedback(ctx, "C1", "100.1", handlers.Feedback{Hypothesis: 0, Verdict: "accepted", User: "U1"}))
-		inv.State = handlers.StateRunning
+		must(t, st.SetFeedback(ctx, "C1", "100.1", incident.Feedback{Hypothesis: 0, Verdict: "accepted", User: "U1"}))
+		inv.State = incident.StateRunning
 		must(t, st.Put(ctx, inv))
 		got, err := st.Thread(ctx, "C1", "100.1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got.Notes) != 1 || got.Notes[0].Text != "deploy at 7:58" || len(got.Feedback) != 1 || got.State != handlers.StateRunning {
+		if len(got.Notes) != 1 || got.Notes[0].Text != "deploy at 7:58" || len(got.Feedback) != 1 || got.State != incident.StateRunning {
 			t.Fatalf("after Put: notes %+v, feedback %+v, state %s", got.Notes, got.Feedback, got.State)
 		}
 	}},
@@ -285,7 +285,7 @@ var suite = []struct {
 	{"AddNoteInOrder", func(t *testing.T, b backend) {
 		ctx := context.Background()
 		st, _ := b.open(t, Options{})
-		if err := st.AddNote(ctx, "C1", "1.0", noteAt(time.Now(), "x")); !errors.Is(err, handlers.ErrNotFound) {
+		if err := st.AddNote(ctx, "C1", "1.0", noteAt(time.Now(), "x")); !errors.Is(err, incident.ErrNotFound) {
 			t.Fatalf("AddNote to an unknown thread: %v; want ErrNotFound", err)
 		}
 		t0 := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
@@ -322,10 +322,10 @@ var suite = []struct {
 		ctx := context.Background()
 		st, _ := b.open(t, Options{})
 		t0 := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
-		fb := func(h int, verdict, user string) handlers.Feedback {
-			return handlers.Feedback{Hypothesis: h, Cause: "component", Resource: "i-03", Verdict: verdict, User: user, Time: t0.Add(time.Duration(h) * time.Second)}
+		fb := func(h int, verdict incident.Verdict, user string) incident.Feedback {
+			return incident.Feedback{Hypothesis: h, Cause: "component", Resource: "i-03", Verdict: verdict, User: user, Time: t0.Add(time.Duration(h) * time.Second)}
 		}
-		if err := st.SetFeedback(ctx, "C1", "1.0", fb(0, "accepted", "U1")); !errors.Is(err, handlers.ErrNotFound) {
+		if err := st.SetFeedback(ctx, "C1", "1.0", fb(0, "accepted", "U1")); !errors.Is(err, incident.ErrNotFound) {
 			t.Fatalf("SetFeedback on an unknown thread: %v; want ErrNotFound", err)
 		}
 		must(t, st.Put(ctx, sampleInv("C1", "1.0", t0)))
@@ -333,7 +333,7 @@ var suite = []struct {
 		must(t, st.SetFeedback(ctx, "C1", "1.0", fb(0, "accepted", "U1")))
 		must(t, st.SetFeedback(ctx, "C1", "1.0", fb(0, "discarded", "U2")))
 		got, _ := st.Thread(ctx, "C1", "1.0")
-		want := []handlers.Feedback{fb(0, "discarded", "U2"), fb(1, "discarded", "U1")}
+		want := []incident.Feedback{fb(0, "discarded", "U2"), fb(1, "discarded", "U1")}
 		if !reflect.DeepEqual(got.Feedback, want) {
 			t.Fatalf("feedback = %+v; want %+v", got.Feedback, want)
 		}
@@ -395,7 +395,7 @@ var suite = []struct {
 		ctx, clk := context.Background(), newClock()
 		st, _ := b.open(t, Options{Now: clk.Now})
 		t0 := clk.Now()
-		put := func(ts, state string, started time.Duration) {
+		put := func(ts string, state incident.State, started time.Duration) {
 			inv := sampleInv("C1", ts, t0.Add(started))
 			inv.State = state
 			must(t, st.Put(ctx, inv))
@@ -406,13 +406,13 @@ var suite = []struct {
 			}
 		}
 		leased("1.0", 10*time.Minute)
-		put("1.0", handlers.StateRunning, 0) // worked on: lease held
-		put("2.0", handlers.StateQueued, 2*time.Second)
+		put("1.0", incident.StateRunning, 0) // worked on: lease held
+		put("2.0", incident.StateQueued, 2*time.Second)
 		leased("3.0", time.Minute)
-		put("3.0", handlers.StateRunning, time.Second) // lease expires
-		put("4.0", handlers.StateDone, 0)
-		put("5.0", handlers.StateRunning, 3*time.Second)
-		put("5.0", handlers.StateFailed, 3*time.Second)
+		put("3.0", incident.StateRunning, time.Second) // lease expires
+		put("4.0", incident.StateDone, 0)
+		put("5.0", incident.StateRunning, 3*time.Second)
+		put("5.0", incident.StateFailed, 3*time.Second)
 		clk.Add(2 * time.Minute)
 		got, err := st.Interrupted(ctx)
 		if err != nil {
@@ -426,7 +426,7 @@ var suite = []struct {
 		}
 		// Taking one over: the lease, then the new state.
 		leased("3.0", time.Minute)
-		put("2.0", handlers.StateFailed, 2*time.Second)
+		put("2.0", incident.StateFailed, 2*time.Second)
 		got, _ = st.Interrupted(ctx)
 		if ts := threads(got); ts != "" {
 			t.Fatalf("Interrupted after taking over = %s; want none", ts)
@@ -443,7 +443,7 @@ var suite = []struct {
 		t0 := clk.Now()
 		receive := func(key string, at time.Duration, first bool) {
 			t.Helper()
-			ev := handlers.Event{Key: key, Type: "events_api", Payload: json.RawMessage(`{"event_id":"` + key + `","text":"caf\u00e9 <@U1>"}`), Received: t0.Add(at)}
+			ev := incident.Event{Key: key, Type: "events_api", Payload: json.RawMessage(`{"event_id":"` + key + `","text":"caf\u00e9 <@U1>"}`), Received: t0.Add(at)}
 			got, err := st.Receive(ctx, ev)
 			if err != nil || got != first {
 				t.Fatalf("Receive(%q) = %v, %v; want %v", key, got, err, first)
@@ -475,7 +475,7 @@ var suite = []struct {
 			t.Fatalf("Unhandled before 1.5s = %q; want %q", got, want)
 		}
 		// A leased event is in hand; a handled one is gone, its claim kept.
-		if ok, err := st.Acquire(ctx, handlers.EventLeaseKey("event:B"), "A", time.Minute); !ok || err != nil {
+		if ok, err := st.Acquire(ctx, incident.EventLeaseKey("event:B"), "A", time.Minute); !ok || err != nil {
 			t.Fatalf("acquire: %v %v", ok, err)
 		}
 		must(t, st.Handled(ctx, "event:C"))
@@ -516,7 +516,7 @@ var suite = []struct {
 		ctx := context.Background()
 		stores := replicas(t, b)
 		wins := race(t, stores, 32, func(st Store, _ int) (bool, error) {
-			return st.Receive(ctx, handlers.Event{Key: "command:T1", Type: "slash_commands", Payload: json.RawMessage(`{}`), Received: time.Now()})
+			return st.Receive(ctx, incident.Event{Key: "command:T1", Type: "slash_commands", Payload: json.RawMessage(`{}`), Received: time.Now()})
 		})
 		if wins != 1 {
 			t.Fatalf("%d deliveries were first; want 1", wins)
@@ -582,21 +582,21 @@ var suite = []struct {
 		ctx, clk := context.Background(), newClock()
 		st, replica := b.open(t, Options{Now: clk.Now})
 		inv := sampleInv("C1", "1.0", clk.Now())
-		inv.State = handlers.StateRunning
+		inv.State = incident.StateRunning
 		_, err := st.Acquire(ctx, LeaseKey("C1", "1.0"), "before", time.Minute)
 		must(t, err)
 		must(t, st.Put(ctx, inv))
 		must(t, st.AddNote(ctx, "C1", "1.0", noteAt(clk.Now(), "n")))
-		must(t, st.SetFeedback(ctx, "C1", "1.0", handlers.Feedback{Hypothesis: 0, Verdict: "accepted"}))
+		must(t, st.SetFeedback(ctx, "C1", "1.0", incident.Feedback{Hypothesis: 0, Verdict: "accepted"}))
 		first, err := st.Claim(ctx, "Ev1")
 		must(t, err)
 		if !first {
 			t.Fatal("first claim lost")
 		}
-		if _, err := st.Receive(ctx, handlers.Event{Key: "event:kept", Type: "events_api", Payload: json.RawMessage(`{}`), Received: clk.Now()}); err != nil {
+		if _, err := st.Receive(ctx, incident.Event{Key: "event:kept", Type: "events_api", Payload: json.RawMessage(`{}`), Received: clk.Now()}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = st.Acquire(ctx, handlers.EventLeaseKey("event:kept"), "before", time.Minute)
+		_, err = st.Acquire(ctx, incident.EventLeaseKey("event:kept"), "before", time.Minute)
 		must(t, err)
 		must(t, st.Close()) // the process stops
 		clk.Add(2 * time.Minute)
@@ -624,7 +624,7 @@ var suite = []struct {
 			_, err := st.Acquire(ctx, LeaseKey("C1", "2.0"), "before", time.Hour)
 			must(t, err)
 			inv := sampleInv("C1", "2.0", clk.Now())
-			inv.State = handlers.StateRunning
+			inv.State = incident.StateRunning
 			must(t, st.Put(ctx, inv))
 			must(t, st.Close())
 			st = replica(Options{Now: clk.Now})
@@ -696,7 +696,7 @@ func must(t testing.TB, err error) {
 	}
 }
 
-func threads(invs []handlers.Investigation) string {
+func threads(invs []incident.Investigation) string {
 	var ts []string
 	for _, inv := range invs {
 		ts = append(ts, inv.ThreadTS)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 
 	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/investigate"
@@ -19,7 +20,7 @@ type assistant struct {
 
 // Answer answers a question no built-in intent understood, with the model's
 // tools reading through the channel's querier.
-func (a assistant) Answer(ctx context.Context, question string, q handlers.Querier, inv handlers.Investigation) (string, error) {
+func (a assistant) Answer(ctx context.Context, question string, q handlers.Querier, inv incident.Investigation) (string, error) {
 	if inv.Report == nil {
 		return "", errors.New("the investigation has no report yet")
 	}
@@ -32,13 +33,13 @@ func (a assistant) Answer(ctx context.Context, question string, q handlers.Queri
 
 // Postmortem drafts a postmortem from the report, the hypotheses people
 // accepted in the thread and their notes.
-func (a assistant) Postmortem(ctx context.Context, inv handlers.Investigation) (string, error) {
+func (a assistant) Postmortem(ctx context.Context, inv incident.Investigation) (string, error) {
 	if inv.Report == nil {
 		return "", errors.New("the investigation has no report yet")
 	}
 	var accepted []string
 	for _, f := range inv.Feedback {
-		if f.Verdict == handlers.VerdictAccepted {
+		if f.Verdict == incident.VerdictAccepted {
 			accepted = append(accepted, llm.HypothesisKey(investigate.Hypothesis{Cause: f.Cause, Resource: f.Resource}))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/unstuck/unstuck/incident"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -13,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/handlers/slacktest"
 	"github.com/unstuck/unstuck/store"
 	"github.com/unstuck/unstuck/store/storetest"
@@ -315,7 +315,7 @@ func TestServeStoreDynamoDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	inv, err := st.Thread(context.Background(), "C0INCIDENT", thread)
-	if err != nil || inv.State != handlers.StateDone || inv.Report == nil {
+	if err != nil || inv.State != incident.StateDone || inv.Report == nil {
 		t.Fatalf("stored: %+v, %v", inv.State, err)
 	}
 }
