@@ -1,9 +1,9 @@
 package handlers
 
 import (
-	"github.com/unstuck/unstuck/incident"
 	"testing"
 
+	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
 )
 

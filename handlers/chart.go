@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/unstuck/unstuck/incident"
 	"strings"
 
 	"github.com/slack-go/slack"
 
 	"github.com/unstuck/unstuck/handlers/chart"
+	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
 )
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/unstuck/unstuck/incident"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
 )
 
@@ -757,7 +757,7 @@ func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID
 			return
 		}
 		// The offer is answered: replace its button with who pressed it.
-		text := fmt.Sprintf("CloudWatch alarm *%s* is in ALARM. incident.Investigation started by %s.", EscapeLine(name), userMention(p.User.ID))
+		text := fmt.Sprintf("CloudWatch alarm *%s* is in ALARM. Investigation started by %s.", EscapeLine(name), userMention(p.User.ID))
 		_ = b.update(ctx, channel, p.messageTS(), []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}, text)
 		b.start(ctx, start{ch: ch, channel: channel, threadTS: thread, user: p.User.ID, target: name, region: region})
 		return

@@ -11,7 +11,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"github.com/unstuck/unstuck/incident"
 	"log/slog"
 	"slices"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
 )
 

@@ -4,12 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"github.com/unstuck/unstuck/incident"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/unstuck/unstuck/incident"
 )
 
 // defaultReplicaID names this process among the bot's replicas: host, pid

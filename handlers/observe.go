@@ -3,10 +3,11 @@ package handlers
 import (
 	"context"
 	"errors"
-	"github.com/unstuck/unstuck/incident"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/unstuck/unstuck/incident"
 )
 
 // Metrics receives the bot's measurements of itself. Package metrics

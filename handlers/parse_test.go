@@ -3,12 +3,13 @@ package handlers
 import (
 	"encoding/json"
 	"errors"
-	"github.com/unstuck/unstuck/incident"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/unstuck/unstuck/incident"
 )
 
 func readFile(t *testing.T, parts ...string) []byte {

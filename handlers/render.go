@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"fmt"
-	"github.com/unstuck/unstuck/incident"
 	"regexp"
 	"strings"
 	"time"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
 )
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/unstuck/unstuck/incident"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/handlers/slacktest"
+	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/llm"
 	"github.com/unstuck/unstuck/scenario"

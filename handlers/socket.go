@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/unstuck/unstuck/incident"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack/socketmode"
+
+	"github.com/unstuck/unstuck/incident"
 )
 
 // envelope is a socket-mode message from Slack.

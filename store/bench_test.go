@@ -3,10 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
-	"github.com/unstuck/unstuck/incident"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/unstuck/unstuck/incident"
 )
 
 // BenchmarkBurst is a burst of events: many goroutines (16 per GOMAXPROCS)

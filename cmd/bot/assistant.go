@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/unstuck/unstuck/incident"
 
 	"github.com/unstuck/unstuck/handlers"
+	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/llm"
 )

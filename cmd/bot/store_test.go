@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/unstuck/unstuck/incident"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/unstuck/unstuck/handlers/slacktest"
+	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/store"
 	"github.com/unstuck/unstuck/store/storetest"
 )
