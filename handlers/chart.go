@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/unstuck/unstuck/handlers/chart"
+	"github.com/unstuck/unstuck/handlers/mrkdwn"
 	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
 )
@@ -32,7 +33,7 @@ func (b *Bot) uploadChart(ctx context.Context, inv incident.Investigation, rep i
 		}
 		legend = append(legend, fmt.Sprintf("%s %s (%s)", s.Resource, s.Metric, chartColours[i]))
 	}
-	title := PlainText(truncate(strings.Join(legend, " · ")+"; the red line is the onset", 250))
+	title := mrkdwn.PlainText(mrkdwn.Truncate(strings.Join(legend, " · ")+"; the red line is the onset", 250))
 	_, err := b.api.UploadFileContext(ctx, slack.UploadFileParameters{
 		Reader:          &buf,
 		FileSize:        buf.Len(),

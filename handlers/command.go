@@ -3,12 +3,14 @@ package handlers
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/unstuck/unstuck/handlers/alarmmsg"
+	"github.com/unstuck/unstuck/handlers/mrkdwn"
 )
 
 // Command is a parsed /investigate (or "@unstuck investigate …").
@@ -47,15 +49,12 @@ const (
 )
 
 var (
-	regionRe    = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$`)
-	targetRe    = regexp.MustCompile(`^[\p{L}\p{N} _.,:/@+=#()\[\]{}|*-]{1,255}$`)
-	slackLinkRe = regexp.MustCompile(`<([^<>|]+)(\|[^<>]*)?>`)
-	alarmURLs   = regexp.MustCompile(`https://([a-z0-9-]+)\.console\.aws\.amazon\.com/cloudwatch/home\?region=([a-z0-9-]+)#alarmsV2:alarm/([^\s|>"']+)`)
+	regionRe = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$`)
 )
 
 // ParseCommand parses the text after /investigate at now (for --at).
 func ParseCommand(text string, now time.Time) (Command, error) {
-	args, err := splitArgs(unescapeSlack(text))
+	args, err := splitArgs(mrkdwn.Unescape(text))
 	if err != nil {
 		return Command{}, err
 	}
@@ -109,26 +108,16 @@ func ParseCommand(text string, now time.Time) (Command, error) {
 	if c.Target == "" {
 		return Command{}, &UsageError{"Which alarm should I investigate? Give its name, or a resource."}
 	}
-	if m := alarmURLs.FindStringSubmatch(c.Target); m != nil {
-		name, err := url.PathUnescape(m[3])
-		if err == nil {
-			c.Target = name
-			if c.Region == "" && regionRe.MatchString(m[2]) {
-				c.Region = m[2]
-			}
+	if name, region, ok := alarmmsg.ConsoleURL(c.Target); ok {
+		c.Target = name
+		if c.Region == "" && regionRe.MatchString(region) {
+			c.Region = region
 		}
 	}
-	if !targetRe.MatchString(c.Target) {
+	if !alarmmsg.ValidName(c.Target) {
 		return Command{}, &UsageError{"That does not look like an alarm name or a resource."}
 	}
 	return c, nil
-}
-
-// unescapeSlack undoes Slack's escaping of a command's text and unwraps
-// <url|label> and <url> forms to the URL.
-func unescapeSlack(s string) string {
-	s = slackLinkRe.ReplaceAllString(s, "$1")
-	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "\u201c", `"`, "\u201d", `"`, "\u2018", "'", "\u2019", "'").Replace(s)
 }
 
 // splitArgs splits on spaces, keeping quoted strings together.
@@ -212,7 +201,7 @@ func parseAt(v string, now time.Time) (time.Time, error) {
 func usageText(err error) string {
 	var ue *UsageError
 	if errors.As(err, &ue) {
-		return Escape(ue.Msg) + "\n\n" + Usage
+		return mrkdwn.Escape(ue.Msg) + "\n\n" + Usage
 	}
 	return Usage
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/unstuck/unstuck/handlers"
+	"github.com/unstuck/unstuck/handlers/blockkit"
 	"github.com/unstuck/unstuck/handlers/slacktest"
 	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
@@ -291,7 +292,7 @@ func TestE2EAlarmButton(t *testing.T) {
 	var offer slacktest.Message
 	if !h.srv.WaitFor(5*time.Second, func() bool {
 		for _, m := range h.srv.Thread(alarmsCh, ts) {
-			if strings.Contains(string(m.Blocks), handlers.ActionInvestigate) {
+			if strings.Contains(string(m.Blocks), blockkit.ActionInvestigate) {
 				offer = m
 				return true
 			}
@@ -303,7 +304,7 @@ func TestE2EAlarmButton(t *testing.T) {
 	if _, ok := h.report(alarmsCh, ts, 300*time.Millisecond); ok {
 		t.Fatal("investigated before the button was pressed")
 	}
-	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(alarmsCh, user, offer.TS, ts, handlers.ActionInvestigate, "us-east-1|orders-api-5xx"))
+	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(alarmsCh, user, offer.TS, ts, blockkit.ActionInvestigate, "us-east-1|orders-api-5xx"))
 	if _, ok := h.report(alarmsCh, ts, 10*time.Second); !ok {
 		t.Fatal("no report after the button")
 	}
@@ -401,7 +402,7 @@ func TestE2ENotesAndRerun(t *testing.T) {
 		t.Fatal("the message was not kept as a note")
 	}
 	// Re-run with a wider window, from the report's button.
-	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, first.TS, thread, handlers.ActionRerun, thread+"/-1"))
+	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, first.TS, thread, blockkit.ActionRerun, thread+"/-1"))
 	var second slacktest.Message
 	if !h.srv.WaitFor(10*time.Second, func() bool {
 		for _, m := range h.srv.Thread(channel, thread) {
@@ -432,10 +433,10 @@ func TestE2EButton(t *testing.T) {
 		t.Fatal("no report")
 	}
 	value := thread + "/0"
-	if !strings.Contains(string(rep.Blocks), `"value":"`+value+`"`) || !strings.Contains(string(rep.Blocks), handlers.ActionAccept) {
+	if !strings.Contains(string(rep.Blocks), `"value":"`+value+`"`) || !strings.Contains(string(rep.Blocks), blockkit.ActionAccept) {
 		t.Fatalf("the report has no accept button for hypothesis 0: %s", rep.Blocks)
 	}
-	env := h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, "U0CAROL", rep.TS, thread, handlers.ActionAccept, value))
+	env := h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, "U0CAROL", rep.TS, thread, blockkit.ActionAccept, value))
 	if _, ok := h.srv.WaitAck(env, 3*time.Second); !ok {
 		t.Fatal("no ack")
 	}
@@ -455,7 +456,7 @@ func TestE2EButton(t *testing.T) {
 	}
 	// "What changed?" answers in the thread.
 	before := len(h.srv.Thread(channel, thread))
-	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, rep.TS, thread, handlers.ActionChanges, thread+"/-1"))
+	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, rep.TS, thread, blockkit.ActionChanges, thread+"/-1"))
 	if !h.srv.WaitFor(5*time.Second, func() bool {
 		msgs := h.srv.Thread(channel, thread)
 		return len(msgs) > before && strings.Contains(msgs[len(msgs)-1].BlocksText(), "PutResourcePolicy")
@@ -790,10 +791,10 @@ func TestE2EPostmortem(t *testing.T) {
 	if !ok {
 		t.Fatal("no report")
 	}
-	if !strings.Contains(string(rep.Blocks), handlers.ActionPostmortem) {
+	if !strings.Contains(string(rep.Blocks), blockkit.ActionPostmortem) {
 		t.Fatalf("the report has no postmortem button: %s", rep.Blocks)
 	}
-	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, "U0CAROL", rep.TS, thread, handlers.ActionAccept, thread+"/0"))
+	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, "U0CAROL", rep.TS, thread, blockkit.ActionAccept, thread+"/0"))
 	if !h.srv.WaitFor(5*time.Second, func() bool {
 		inv, err := h.store.Thread(context.Background(), channel, thread)
 		return err == nil && len(inv.Feedback) == 1
@@ -801,7 +802,7 @@ func TestE2EPostmortem(t *testing.T) {
 		t.Fatal("the verdict was not recorded")
 	}
 	before := len(h.srv.Thread(channel, thread))
-	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, rep.TS, thread, handlers.ActionPostmortem, thread+"/-1"))
+	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, rep.TS, thread, blockkit.ActionPostmortem, thread+"/-1"))
 	var last string
 	if !h.srv.WaitFor(5*time.Second, func() bool {
 		msgs := h.srv.Thread(channel, thread)

@@ -12,6 +12,9 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/unstuck/unstuck/handlers/alarmmsg"
+	"github.com/unstuck/unstuck/handlers/blockkit"
+	"github.com/unstuck/unstuck/handlers/mrkdwn"
 	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
 )
@@ -215,7 +218,7 @@ func (b *Bot) update(ctx context.Context, channel, ts string, blocks []slack.Blo
 }
 
 func (b *Bot) ephemeral(ctx context.Context, channel, user, threadTS, text string) {
-	opts := msgOptions([]slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}, text)
+	opts := msgOptions([]slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text)
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
@@ -270,7 +273,7 @@ func (b *Bot) tell(ctx context.Context, s start, text string) {
 		b.ephemeral(ctx, s.channel, s.user, s.threadTS, text)
 		return
 	}
-	if _, err := b.post(ctx, s.channel, s.threadTS, []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}, text); err != nil {
+	if _, err := b.post(ctx, s.channel, s.threadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text); err != nil {
 		b.log.Warn("reply", "err", err)
 	}
 }
@@ -280,7 +283,7 @@ func (b *Bot) tell(ctx context.Context, s start, text string) {
 func (b *Bot) start(ctx context.Context, s start) {
 	region, ok := s.ch.region(s.region)
 	if !ok {
-		b.tell(ctx, s, fmt.Sprintf("This channel may not read %s.", EscapeLine(s.region)))
+		b.tell(ctx, s, fmt.Sprintf("This channel may not read %s.", mrkdwn.EscapeLine(s.region)))
 		return
 	}
 	if s.user != "" && !b.allowed(ctx, s.ch, s.user) {
@@ -290,7 +293,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 	backend, err := b.backends.Backend(ctx, s.ch, region)
 	if err != nil {
 		b.log.Error("backend", "err", err)
-		b.tell(ctx, s, "I can't read this channel's AWS account: "+EscapeLine(err.Error()))
+		b.tell(ctx, s, "I can't read this channel's AWS account: "+mrkdwn.EscapeLine(err.Error()))
 		return
 	}
 	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -350,8 +353,8 @@ func (b *Bot) start(ctx context.Context, s start) {
 			inv.Joined = prev.Joined
 		}
 	}
-	view := statusView{Alarm: alarm.Name, Requester: s.user, State: incident.StateRunning, Wider: s.wider}
-	blocks, fallback := statusMessage(view)
+	view := blockkit.StatusView{Alarm: alarm.Name, Requester: s.user, State: incident.StateRunning, Wider: s.wider}
+	blocks, fallback := blockkit.Status(view)
 	ts, err := b.post(ctx, s.channel, s.threadTS, blocks, fallback)
 	if err != nil {
 		lease.release(ctx)
@@ -375,7 +378,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 			}
 			b.log.Error("lease", "err", err)
 			view.State, view.Error = incident.StateFailed, "I can't reach my store right now; try again in a minute"
-			blocks, fallback := statusMessage(view)
+			blocks, fallback := blockkit.Status(view)
 			_ = b.update(ctx, inv.Channel, inv.StatusTS, blocks, fallback)
 			return
 		}
@@ -391,7 +394,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 	if !b.work.slow.submit(func(ctx context.Context) { b.investigate(ctx, inv, backend, view, lease) }) {
 		inv.State, inv.Error = incident.StateFailed, "too many investigations are waiting; try again in a few minutes"
 		view.State, view.Error = incident.StateFailed, inv.Error
-		blocks, fallback := statusMessage(view)
+		blocks, fallback := blockkit.Status(view)
 		_ = b.update(ctx, inv.Channel, inv.StatusTS, blocks, fallback)
 		if err := b.store.Put(ctx, inv); err != nil {
 			b.log.Error("store", "err", err)
@@ -400,25 +403,17 @@ func (b *Bot) start(ctx context.Context, s start) {
 	}
 }
 
-// partFallback is the notification text of the report's i-th message.
-func partFallback(fallback string, i int) string {
-	if i == 0 {
-		return fallback
-	}
-	return "unstuck report, continued"
-}
-
 // notFoundText explains an unknown alarm, with the closest names.
 func notFoundText(target string, err error) string {
 	var nf *investigate.NotFoundError
 	if !errors.As(err, &nf) {
-		return fmt.Sprintf("I could not look up *%s*: %s", EscapeLine(target), truncate(EscapeLine(err.Error()), 500))
+		return fmt.Sprintf("I could not look up *%s*: %s", mrkdwn.EscapeLine(target), mrkdwn.Truncate(mrkdwn.EscapeLine(err.Error()), 500))
 	}
-	text := fmt.Sprintf("I can't find an alarm or resource named *%s*.", EscapeLine(target))
+	text := fmt.Sprintf("I can't find an alarm or resource named *%s*.", mrkdwn.EscapeLine(target))
 	if len(nf.Candidates) > 0 {
 		var c []string
 		for _, n := range nf.Candidates {
-			c = append(c, "`"+EscapeLine(n)+"`")
+			c = append(c, "`"+mrkdwn.EscapeLine(n)+"`")
 		}
 		text += " The closest I know: " + strings.Join(c, ", ") + "."
 	}
@@ -429,7 +424,7 @@ func notFoundText(target string, err error) string {
 // thread. It holds the investigation's lease throughout and releases it
 // at the end; if the lease is lost (another replica took the investigation
 // over), it stops and posts nothing more.
-func (b *Bot) investigate(ctx context.Context, inv incident.Investigation, backend Backend, view statusView, lease *hold) {
+func (b *Bot) investigate(ctx context.Context, inv incident.Investigation, backend Backend, view blockkit.StatusView, lease *hold) {
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OutcomeTimeout)
 		defer cancel()
@@ -521,9 +516,9 @@ func (b *Bot) investigate(ctx context.Context, inv incident.Investigation, backe
 	inv.Report, inv.ReportTS = &rep, nil
 	_ = b.store.Put(out, inv)
 	cur, _ := b.store.Thread(out, inv.Channel, inv.ThreadTS)
-	msgs, fallback := reportMessages(rep, reportView{ThreadTS: inv.ThreadTS, Feedback: cur.Feedback, Joined: cur.Joined})
+	msgs, fallback := blockkit.Report(rep, blockkit.ReportView{ThreadTS: inv.ThreadTS, Feedback: cur.Feedback, Joined: cur.Joined})
 	for i, blocks := range msgs {
-		ts, err := b.post(out, inv.Channel, inv.ThreadTS, blocks, partFallback(fallback, i))
+		ts, err := b.post(out, inv.Channel, inv.ThreadTS, blocks, blockkit.PartFallback(fallback, i))
 		if err != nil {
 			b.log.Error("report", "err", err)
 			break
@@ -559,7 +554,7 @@ func failureText(ictx, workCtx context.Context, err error, deadline time.Duratio
 	case errors.As(err, &nf):
 		return notFoundText(nf.Name, err)
 	}
-	return truncate(EscapeLine(err.Error()), 500)
+	return mrkdwn.Truncate(mrkdwn.EscapeLine(err.Error()), 500)
 }
 
 // join attaches an alarm that fired close to another investigation in the
@@ -577,13 +572,13 @@ func (b *Bot) join(ctx context.Context, s start, alarm investigate.Alarm) bool {
 			other.Joined = append(other.Joined, alarm.Name)
 			_ = b.store.Put(ctx, other)
 		}
-		text := fmt.Sprintf(":link: *%s* fired with *%s*, which I'm already investigating; I follow it there.", EscapeLine(alarm.Name), EscapeLine(other.Alarm.Name))
-		if _, err := b.post(ctx, s.channel, s.threadTS, []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}, text); err != nil {
+		text := fmt.Sprintf(":link: *%s* fired with *%s*, which I'm already investigating; I follow it there.", mrkdwn.EscapeLine(alarm.Name), mrkdwn.EscapeLine(other.Alarm.Name))
+		if _, err := b.post(ctx, s.channel, s.threadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text); err != nil {
 			b.log.Warn("join", "err", err)
 		}
 		if other.Alarm.Name != alarm.Name {
-			note := fmt.Sprintf(":link: *%s* fired too (on %s) and joins this investigation.", EscapeLine(alarm.Name), EscapeLine(alarm.Resource))
-			_, _ = b.post(ctx, other.Channel, other.ThreadTS, []slack.Block{slack.NewSectionBlock(mrkdwn(note), nil, nil)}, note)
+			note := fmt.Sprintf(":link: *%s* fired too (on %s) and joins this investigation.", mrkdwn.EscapeLine(alarm.Name), mrkdwn.EscapeLine(alarm.Resource))
+			_, _ = b.post(ctx, other.Channel, other.ThreadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(note), nil, nil)}, note)
 		}
 		return true
 	}
@@ -608,7 +603,7 @@ func related(inv incident.Investigation, a investigate.Alarm) bool {
 // onBotMessage handles a watched bot's top-level message: an alarm
 // notification starts, offers or closes an investigation.
 func (b *Bot) onBotMessage(ctx context.Context, ch Channel, m message) {
-	am, ok := RecognizeAlarm(m.Text, m.parts())
+	am, ok := alarmmsg.Recognize(m.Text, m.parts())
 	if !ok {
 		return
 	}
@@ -621,9 +616,9 @@ func (b *Bot) onBotMessage(ctx context.Context, ch Channel, m message) {
 		return
 	}
 	switch am.State {
-	case AlarmStateOK:
+	case alarmmsg.StateOK:
 		b.onAlarmOK(ctx, m, am)
-	case AlarmStateAlarm:
+	case alarmmsg.StateAlarm:
 		s := start{ch: ch, channel: m.Channel, threadTS: m.TS, target: am.Name, region: am.Region, fromAlarm: true}
 		if ch.Alarms == AlarmsButton {
 			b.offer(ctx, s, am)
@@ -634,12 +629,12 @@ func (b *Bot) onBotMessage(ctx context.Context, ch Channel, m message) {
 }
 
 // offer posts an Investigate button in an alarm's thread.
-func (b *Bot) offer(ctx context.Context, s start, am AlarmMessage) {
-	text := fmt.Sprintf("CloudWatch alarm *%s* is in ALARM.", EscapeLine(am.Name))
+func (b *Bot) offer(ctx context.Context, s start, am alarmmsg.Message) {
+	text := fmt.Sprintf("CloudWatch alarm *%s* is in ALARM.", mrkdwn.EscapeLine(am.Name))
 	value := am.Region + "|" + am.Name
 	blocks := []slack.Block{
-		slack.NewSectionBlock(mrkdwn(text), nil, nil),
-		slack.NewActionBlock("offer", button(ActionInvestigate, "Investigate", truncate(value, 1900), slack.StylePrimary)),
+		slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil),
+		slack.NewActionBlock("offer", blockkit.Button(blockkit.ActionInvestigate, "Investigate", mrkdwn.Truncate(value, 1900), slack.StylePrimary)),
 	}
 	if _, err := b.post(ctx, s.channel, s.threadTS, blocks, text); err != nil {
 		b.log.Warn("offer", "err", err)
@@ -647,7 +642,7 @@ func (b *Bot) offer(ctx context.Context, s start, am AlarmMessage) {
 }
 
 // onAlarmOK notes in the latest investigation of an alarm that it is OK.
-func (b *Bot) onAlarmOK(ctx context.Context, m message, am AlarmMessage) {
+func (b *Bot) onAlarmOK(ctx context.Context, m message, am alarmmsg.Message) {
 	recent, err := b.store.Recent(ctx, m.Channel, b.opts.Clock().Add(-24*time.Hour))
 	if err != nil {
 		return
@@ -656,8 +651,8 @@ func (b *Bot) onAlarmOK(ctx context.Context, m message, am AlarmMessage) {
 		if inv.Alarm.Name != am.Name && !slices.Contains(inv.Joined, am.Name) {
 			continue
 		}
-		text := fmt.Sprintf(":large_green_circle: *%s* is back to OK.", EscapeLine(am.Name))
-		if _, err := b.post(ctx, inv.Channel, inv.ThreadTS, []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}, text); err != nil {
+		text := fmt.Sprintf(":large_green_circle: *%s* is back to OK.", mrkdwn.EscapeLine(am.Name))
+		if _, err := b.post(ctx, inv.Channel, inv.ThreadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text); err != nil {
 			b.log.Warn("ok note", "err", err)
 		}
 		_ = b.store.AddNote(ctx, inv.Channel, inv.ThreadTS, investigate.Note{Time: b.opts.Clock(), Author: "CloudWatch", Text: am.Name + " returned to OK"})
@@ -674,7 +669,7 @@ func (b *Bot) onThreadMessage(ctx context.Context, m message) {
 	if _, err := b.store.Thread(ctx, m.Channel, m.ThreadTS); err != nil {
 		return // not an investigation's thread
 	}
-	n := investigate.Note{Time: b.opts.Clock(), Author: m.User, Text: Redact(plainText(m.Text))}
+	n := investigate.Note{Time: b.opts.Clock(), Author: m.User, Text: mrkdwn.Redact(plainText(m.Text))}
 	if err := b.store.AddNote(ctx, m.Channel, m.ThreadTS, n); err != nil {
 		b.log.Warn("note", "err", err)
 	}
@@ -686,7 +681,7 @@ var mentionRe = regexp.MustCompile(`<@[A-Z0-9]+(\|[^>]*)?>`)
 // mentions and links unwrapped, entities decoded.
 func plainText(s string) string {
 	s = mentionRe.ReplaceAllString(s, "")
-	return strings.TrimSpace(unescapeSlack(s))
+	return strings.TrimSpace(mrkdwn.Unescape(s))
 }
 
 // onMention answers a question in an investigation's thread, or starts an
@@ -729,11 +724,11 @@ func cutWord(s, word string) (string, bool) {
 
 // reply posts text (already escaped mrkdwn) in a thread.
 func (b *Bot) reply(ctx context.Context, channel, thread, text string) {
-	blocks := sections(text)
-	if len(blocks) > maxBlocks {
-		blocks = blocks[:maxBlocks]
+	blocks := blockkit.Sections(text)
+	if len(blocks) > blockkit.MaxBlocks {
+		blocks = blocks[:blockkit.MaxBlocks]
 	}
-	if _, err := b.post(ctx, channel, thread, blocks, truncate(firstLine(text), 300)); err != nil {
+	if _, err := b.post(ctx, channel, thread, blocks, mrkdwn.Truncate(firstLine(text), 300)); err != nil {
 		b.log.Warn("reply", "err", err)
 	}
 }
@@ -746,7 +741,7 @@ func firstLine(s string) string {
 // onAction handles a button.
 func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID, value string) {
 	channel := p.channel()
-	if actionID == ActionInvestigate {
+	if actionID == blockkit.ActionInvestigate {
 		region, name, ok := strings.Cut(value, "|")
 		if !ok || name == "" {
 			return
@@ -757,12 +752,12 @@ func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID
 			return
 		}
 		// The offer is answered: replace its button with who pressed it.
-		text := fmt.Sprintf("CloudWatch alarm *%s* is in ALARM. Investigation started by %s.", EscapeLine(name), userMention(p.User.ID))
-		_ = b.update(ctx, channel, p.messageTS(), []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}, text)
+		text := fmt.Sprintf("CloudWatch alarm *%s* is in ALARM. Investigation started by %s.", mrkdwn.EscapeLine(name), mrkdwn.UserMention(p.User.ID))
+		_ = b.update(ctx, channel, p.messageTS(), []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text)
 		b.start(ctx, start{ch: ch, channel: channel, threadTS: thread, user: p.User.ID, target: name, region: region})
 		return
 	}
-	thread, idx, err := parseButtonValue(value)
+	thread, idx, err := blockkit.ParseButtonValue(value)
 	if err != nil {
 		return
 	}
@@ -772,13 +767,13 @@ func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID
 		return
 	}
 	switch actionID {
-	case ActionAccept, ActionDiscard:
+	case blockkit.ActionAccept, blockkit.ActionDiscard:
 		b.onVerdict(ctx, inv, p, idx, actionID)
-	case ActionRerun:
+	case blockkit.ActionRerun:
 		b.rerun(ctx, ch, inv, p.User.ID)
-	case ActionChanges:
+	case blockkit.ActionChanges:
 		b.answer(ctx, ch, inv, "what changed", p.User.ID)
-	case ActionPostmortem:
+	case blockkit.ActionPostmortem:
 		b.answer(ctx, ch, inv, "postmortem", p.User.ID)
 	}
 }
@@ -803,7 +798,7 @@ func (b *Bot) onVerdict(ctx context.Context, inv incident.Investigation, p block
 	}
 	h := inv.Report.Hypotheses[idx]
 	verdict := incident.VerdictAccepted
-	if actionID == ActionDiscard {
+	if actionID == blockkit.ActionDiscard {
 		verdict = incident.VerdictDiscarded
 	}
 	f := incident.Feedback{Hypothesis: idx, Cause: h.Cause, Resource: h.Resource, Verdict: verdict, User: p.User.ID, Time: b.opts.Clock()}
@@ -816,19 +811,19 @@ func (b *Bot) onVerdict(ctx context.Context, inv incident.Investigation, p block
 	if err != nil {
 		return
 	}
-	msgs, fallback := reportMessages(*cur.Report, reportView{ThreadTS: cur.ThreadTS, Feedback: cur.Feedback, Joined: cur.Joined})
+	msgs, fallback := blockkit.Report(*cur.Report, blockkit.ReportView{ThreadTS: cur.ThreadTS, Feedback: cur.Feedback, Joined: cur.Joined})
 	// Update the clicked message with the part of the report that holds
 	// the hypothesis.
 	part := slices.IndexFunc(msgs, func(blocks []slack.Block) bool {
 		return slices.ContainsFunc(blocks, func(bl slack.Block) bool {
-			id := hypothesisBlockID(idx)
+			id := blockkit.HypothesisBlockID(idx)
 			return bl.ID() == id || bl.ID() == id+"-verdict"
 		})
 	})
 	if part < 0 {
 		return
 	}
-	if err := b.update(ctx, cur.Channel, p.messageTS(), msgs[part], partFallback(fallback, part)); err != nil {
+	if err := b.update(ctx, cur.Channel, p.messageTS(), msgs[part], blockkit.PartFallback(fallback, part)); err != nil {
 		b.log.Warn("update report", "err", err)
 	}
 }

@@ -8,9 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/slack-go/slack/socketmode"
+	"github.com/unstuck/unstuck/handlers/alarmmsg"
+	"github.com/unstuck/unstuck/handlers/blockkit"
 )
 
 // Fuzz targets for every parser of what comes from outside: slash command
@@ -74,7 +75,7 @@ func FuzzParseCommand(f *testing.F) {
 		if c.Help {
 			return
 		}
-		if c.Target == "" || !targetRe.MatchString(c.Target) {
+		if c.Target == "" || !alarmmsg.ValidName(c.Target) {
 			t.Fatalf("accepted target %q", c.Target)
 		}
 		if c.Since != 0 && (c.Since < minSince || c.Since > maxSince) {
@@ -90,35 +91,6 @@ func asUsage(err error, ue **UsageError) bool {
 	u, ok := err.(*UsageError)
 	*ue = u
 	return ok
-}
-
-func FuzzRecognizeAlarm(f *testing.F) {
-	for _, b := range fixtures(f, "*alarm*.json") {
-		f.Add(string(b), "", "")
-		f.Add("", string(b), "")
-	}
-	for _, b := range fixtures(f, "*eventbridge*.json") {
-		f.Add("", "", string(b))
-	}
-	f.Add(`ALARM: "payments-api-5xx" in EU (Ireland)`, "", "")
-	f.Add("CloudWatch Alarm | orders-table-throttles | eu-west-1 | Account: 123456789012", "State: ALARM", "")
-	f.Add("", "Alarm Name: *api-latency*\nNew State: ALARM", "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#alarmsV2:alarm/api-latency")
-	f.Add("arn:aws:cloudwatch:us-east-1:123456789012:alarm:x is now ALARM", "", "")
-	f.Fuzz(func(t *testing.T, text, part1, part2 string) {
-		a, ok := RecognizeAlarm(text, []string{part1, part2})
-		if !ok {
-			return
-		}
-		if strings.TrimSpace(a.Name) == "" {
-			t.Fatalf("recognized an alarm with no name: %+v", a)
-		}
-		if !slices.Contains([]string{"", AlarmStateAlarm, AlarmStateOK, AlarmStateData}, a.State) {
-			t.Fatalf("state %q", a.State)
-		}
-		if a.Account != "" && !accountIDRe.MatchString(a.Account) {
-			t.Fatalf("account %q", a.Account)
-		}
-	})
 }
 
 var intentKinds = []string{IntentHelpKind, IntentChanges, IntentErrors, IntentCheck, IntentTraces, IntentScope, IntentSummary, IntentPostmortem, IntentRerun, IntentNotes, IntentUnknown}
@@ -196,42 +168,16 @@ func FuzzPayloads(f *testing.F) {
 		var cb eventCallback
 		var m message
 		if json.Unmarshal(env.Payload, &cb) == nil && json.Unmarshal(cb.Event, &m) == nil {
-			if a, ok := RecognizeAlarm(m.Text, m.parts()); ok && a.Name == "" {
+			if a, ok := alarmmsg.Recognize(m.Text, m.parts()); ok && a.Name == "" {
 				t.Fatal("alarm with no name")
 			}
 		}
 		var p blockActions
 		if json.Unmarshal(env.Payload, &p) == nil && len(p.Actions) > 0 {
-			if ts, _, err := parseButtonValue(p.Actions[0].Value); err == nil && ts == "" {
+			if ts, _, err := blockkit.ParseButtonValue(p.Actions[0].Value); err == nil && ts == "" {
 				t.Fatal("button value with no thread")
 			}
 			_ = p.threadTS()
-		}
-	})
-}
-
-// FuzzEscape checks the escaping of untrusted text: nothing that pings or
-// links survives, the output is valid UTF-8, and redaction is idempotent.
-func FuzzEscape(f *testing.F) {
-	for _, s := range []string{"<!channel> hi <@U123> <!subteam^S1|ops>", "@here look at https://evil.example/x", "*bold* _it_ `code` ~s~",
-		"AKIAIOSFODNN7EXAMPLE aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "xoxb-123-456-abc xapp-1-A1-2-3",
-		"password=hunter2 https://u:p@host/x", "mailto:a@b.c javascript:alert(1)", "&lt;!here&gt;", "\x00\x1b[31m\xff"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		for name, out := range map[string]string{"Escape": Escape(s), "EscapeLine": EscapeLine(s), "PlainText": PlainText(s)} {
-			if strings.Contains(out, "<!") || strings.Contains(out, "<@") || strings.Contains(out, "<#") || strings.Contains(out, "<http") {
-				t.Fatalf("%s(%q) = %q pings or links", name, s, out)
-			}
-			if !utf8.ValidString(out) {
-				t.Fatalf("%s(%q) is not UTF-8", name, s)
-			}
-		}
-		if strings.ContainsAny(EscapeLine(s), "\n\r") || strings.ContainsAny(PlainText(s), "\n\r") {
-			t.Fatalf("a one-line escape of %q has a line break", s)
-		}
-		if r := Redact(s); Redact(r) != r {
-			t.Fatalf("Redact is not idempotent on %q: %q then %q", s, r, Redact(r))
 		}
 	})
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/unstuck/unstuck/handlers/blockkit"
+	"github.com/unstuck/unstuck/handlers/mrkdwn"
 	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
 )
@@ -117,7 +119,7 @@ func (b *Bot) windowOf(inv incident.Investigation) window {
 // sentence), or failed.
 func noReportText(inv incident.Investigation, more string) string {
 	if inv.State == incident.StateFailed {
-		return "This investigation did not finish (" + truncate(EscapeLine(inv.Error), 300) + "), so there is no report; mention me with `rerun` to investigate again."
+		return "This investigation did not finish (" + mrkdwn.Truncate(mrkdwn.EscapeLine(inv.Error), 300) + "), so there is no report; mention me with `rerun` to investigate again."
 	}
 	return "I'm still investigating; " + more
 }
@@ -137,7 +139,7 @@ func (b *Bot) answer(ctx context.Context, ch Channel, inv incident.Investigation
 			b.reply(ctx, inv.Channel, inv.ThreadTS, noReportText(inv, "the report will follow in this thread."))
 			return
 		}
-		b.reply(ctx, inv.Channel, inv.ThreadTS, "*Summary*\n"+Escape(inv.Report.Summary))
+		b.reply(ctx, inv.Channel, inv.ThreadTS, "*Summary*\n"+mrkdwn.Escape(inv.Report.Summary))
 		return
 	case IntentPostmortem:
 		if inv.Report == nil {
@@ -153,10 +155,10 @@ func (b *Bot) answer(ctx context.Context, ch Channel, inv incident.Investigation
 		cancel()
 		if err != nil {
 			b.log.Warn("postmortem", "err", err)
-			b.reply(ctx, inv.Channel, inv.ThreadTS, "I could not draft the postmortem: "+EscapeLine(err.Error()))
+			b.reply(ctx, inv.Channel, inv.ThreadTS, "I could not draft the postmortem: "+mrkdwn.EscapeLine(err.Error()))
 			return
 		}
-		b.reply(ctx, inv.Channel, inv.ThreadTS, "*Postmortem draft*\n"+Escape(draft))
+		b.reply(ctx, inv.Channel, inv.ThreadTS, "*Postmortem draft*\n"+mrkdwn.Escape(draft))
 		return
 	case IntentNotes:
 		if len(inv.Notes) == 0 {
@@ -165,7 +167,7 @@ func (b *Bot) answer(ctx context.Context, ch Channel, inv incident.Investigation
 		}
 		var lines []string
 		for _, n := range inv.Notes {
-			lines = append(lines, fmt.Sprintf("• %s %s: “%s”", clock(n.Time), noteAuthor(n.Author), truncate(EscapeLine(n.Text), 400)))
+			lines = append(lines, fmt.Sprintf("• %s %s: “%s”", blockkit.Clock(n.Time), blockkit.NoteAuthor(n.Author), mrkdwn.Truncate(mrkdwn.EscapeLine(n.Text), 400)))
 		}
 		b.reply(ctx, inv.Channel, inv.ThreadTS, "*Notes* (weighed as evidence when I investigate again)\n"+strings.Join(lines, "\n"))
 		return
@@ -173,14 +175,14 @@ func (b *Bot) answer(ctx context.Context, ch Channel, inv incident.Investigation
 		if b.opts.Answerer != nil {
 			backend, err := b.backends.Backend(ctx, ch, inv.ReadRegion())
 			if err != nil {
-				b.reply(ctx, inv.Channel, inv.ThreadTS, "I can't read this channel's AWS account: "+EscapeLine(err.Error()))
+				b.reply(ctx, inv.Channel, inv.ThreadTS, "I can't read this channel's AWS account: "+mrkdwn.EscapeLine(err.Error()))
 				return
 			}
 			actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 			ans, err := b.opts.Answerer.Answer(actx, q, backend.Querier, inv)
 			cancel()
 			if err == nil && strings.TrimSpace(ans) != "" {
-				b.reply(ctx, inv.Channel, inv.ThreadTS, Escape(ans))
+				b.reply(ctx, inv.Channel, inv.ThreadTS, mrkdwn.Escape(ans))
 				return
 			}
 			b.log.Warn("answerer", "err", err)
@@ -191,14 +193,14 @@ func (b *Bot) answer(ctx context.Context, ch Channel, inv incident.Investigation
 
 	backend, err := b.backends.Backend(ctx, ch, inv.ReadRegion())
 	if err != nil {
-		b.reply(ctx, inv.Channel, inv.ThreadTS, "I can't read this channel's AWS account: "+EscapeLine(err.Error()))
+		b.reply(ctx, inv.Channel, inv.ThreadTS, "I can't read this channel's AWS account: "+mrkdwn.EscapeLine(err.Error()))
 		return
 	}
 	qctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	text, err := b.query(qctx, backend.Querier, inv, it)
 	if err != nil {
-		text = "I could not answer that: " + truncate(EscapeLine(err.Error()), 500)
+		text = "I could not answer that: " + mrkdwn.Truncate(mrkdwn.EscapeLine(err.Error()), 500)
 	}
 	b.reply(ctx, inv.Channel, inv.ThreadTS, text)
 }
@@ -230,7 +232,7 @@ func (b *Bot) query(ctx context.Context, q Querier, inv incident.Investigation, 
 		if err != nil {
 			var ur *errUnknownResource
 			if errors.As(err, &ur) {
-				return fmt.Sprintf("I don't know *%s* in this investigation. Resources in scope: %s.", EscapeLine(it.Target), codeList(ur.known, 20)), nil
+				return fmt.Sprintf("I don't know *%s* in this investigation. Resources in scope: %s.", mrkdwn.EscapeLine(it.Target), codeList(ur.known, 20)), nil
 			}
 			return "", err
 		}
@@ -298,7 +300,7 @@ func codeList(names []string, n int) string {
 			out = append(out, fmt.Sprintf("and %d more", len(names)-n))
 			break
 		}
-		out = append(out, "`"+EscapeLine(s)+"`")
+		out = append(out, "`"+mrkdwn.EscapeLine(s)+"`")
 	}
 	if len(out) == 0 {
 		return "none"
@@ -342,9 +344,9 @@ func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investi
 	}
 	on := ""
 	if res != nil {
-		on = " on *" + EscapeLine(res.ID) + "*"
+		on = " on *" + mrkdwn.EscapeLine(res.ID) + "*"
 	}
-	head := fmt.Sprintf("*What changed*%s between %s and %s", on, w.start.UTC().Format("15:04"), clock(w.end))
+	head := fmt.Sprintf("*What changed*%s between %s and %s", on, w.start.UTC().Format("15:04"), blockkit.Clock(w.end))
 	if len(changes) == 0 {
 		return head + ": nothing — no write events in CloudTrail.", nil
 	}
@@ -355,19 +357,19 @@ func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investi
 			lines = append(lines, fmt.Sprintf("…and %d more", len(changes)-maxChanges))
 			break
 		}
-		line := fmt.Sprintf("• %s *%s*", clock(c.Time), EscapeLine(c.Event))
+		line := fmt.Sprintf("• %s *%s*", blockkit.Clock(c.Time), mrkdwn.EscapeLine(c.Event))
 		if c.Resource != "" {
-			line += " on " + EscapeLine(c.Resource)
+			line += " on " + mrkdwn.EscapeLine(c.Resource)
 		}
 		if c.Actor != "" {
-			line += " by " + EscapeLine(actorName(c.Actor))
+			line += " by " + mrkdwn.EscapeLine(actorName(c.Actor))
 		}
 		if c.Error != "" {
-			line += " (failed: " + truncate(EscapeLine(c.Error), 120) + ")"
+			line += " (failed: " + mrkdwn.Truncate(mrkdwn.EscapeLine(c.Error), 120) + ")"
 		}
 		line += relative(c.Time, w.onset)
 		if c.ID != "" {
-			line += " " + link(investigate.ChangeLink(inv.ReadRegion(), c.ID), "CloudTrail")
+			line += " " + mrkdwn.Link(investigate.ChangeLink(inv.ReadRegion(), c.ID), "CloudTrail")
 		}
 		lines = append(lines, line)
 	}
@@ -381,11 +383,11 @@ func scopeAnswer(topo investigate.Topology) string {
 			lines = append(lines, fmt.Sprintf("…and %d more", len(topo.Resources)-30))
 			break
 		}
-		line := fmt.Sprintf("• `%s` %s", EscapeLine(r.ID), EscapeLine(r.Type))
+		line := fmt.Sprintf("• `%s` %s", mrkdwn.EscapeLine(r.ID), mrkdwn.EscapeLine(r.Type))
 		var rel []string
 		for _, x := range topo.Relations {
 			if x.From == r.ID {
-				rel = append(rel, EscapeLine(x.Kind)+" "+EscapeLine(x.To))
+				rel = append(rel, mrkdwn.EscapeLine(x.Kind)+" "+mrkdwn.EscapeLine(x.To))
 			}
 		}
 		if len(rel) > 0 {
@@ -422,7 +424,7 @@ func logGroupsOf(topo investigate.Topology, r investigate.Resource) []string {
 }
 
 func errorsAnswer(ctx context.Context, q Querier, inv incident.Investigation, topo investigate.Topology, r investigate.Resource, w window) (string, error) {
-	lines := []string{fmt.Sprintf("*Errors on %s* since the onset (%s), against the baseline before it, the sharpest rise first:", EscapeLine(r.ID), clock(w.onset))}
+	lines := []string{fmt.Sprintf("*Errors on %s* since the onset (%s), against the baseline before it, the sharpest rise first:", mrkdwn.EscapeLine(r.ID), blockkit.Clock(w.onset))}
 	groups := logGroupsOf(topo, r)
 	if len(groups) > 3 {
 		groups = groups[:3]
@@ -431,7 +433,7 @@ func errorsAnswer(ctx context.Context, q Querier, inv incident.Investigation, to
 	for _, g := range groups {
 		during, err := q.Logs(ctx, g, w.onset, w.end.Add(time.Minute))
 		if err != nil {
-			lines = append(lines, fmt.Sprintf("• logs %s: could not read (%s)", EscapeLine(g), truncate(EscapeLine(err.Error()), 200)))
+			lines = append(lines, fmt.Sprintf("• logs %s: could not read (%s)", mrkdwn.EscapeLine(g), mrkdwn.Truncate(mrkdwn.EscapeLine(err.Error()), 200)))
 			continue
 		}
 		before, _ := q.Logs(ctx, g, w.start, w.onset)
@@ -445,7 +447,7 @@ func errorsAnswer(ctx context.Context, q Querier, inv incident.Investigation, to
 		pats := investigate.ErrorPatterns(during)
 		rise := func(p investigate.LogPattern) float64 { return float64(p.Count)/duringSpan - base[p.Pattern] }
 		sort.SliceStable(pats, func(i, j int) bool { return rise(pats[i]) > rise(pats[j]) })
-		lines = append(lines, fmt.Sprintf("Log group %s (%d lines since the onset) %s", EscapeLine(g), during.Lines, link(investigate.LogsLink(inv.ReadRegion(), []string{g}, logsQuery, w.start, w.end.Add(time.Minute)), "Logs Insights")))
+		lines = append(lines, fmt.Sprintf("Log group %s (%d lines since the onset) %s", mrkdwn.EscapeLine(g), during.Lines, mrkdwn.Link(investigate.LogsLink(inv.ReadRegion(), []string{g}, logsQuery, w.start, w.end.Add(time.Minute)), "Logs Insights")))
 		if len(pats) == 0 {
 			lines = append(lines, "• no error lines since the onset")
 		}
@@ -458,7 +460,7 @@ func errorsAnswer(ctx context.Context, q Querier, inv incident.Investigation, to
 			if sample == "" {
 				sample = p.Pattern
 			}
-			lines = append(lines, fmt.Sprintf("• %s/min since, %s/min before: “%s”", num(float64(p.Count)/duringSpan), num(base[p.Pattern]), truncate(EscapeLine(sample), 400)))
+			lines = append(lines, fmt.Sprintf("• %s/min since, %s/min before: “%s”", num(float64(p.Count)/duringSpan), num(base[p.Pattern]), mrkdwn.Truncate(mrkdwn.EscapeLine(sample), 400)))
 		}
 	}
 	traces, err := q.Traces(ctx, r.ID, w.onset, w.end.Add(time.Minute))
@@ -490,9 +492,9 @@ func errorsAnswer(ctx context.Context, q Querier, inv incident.Investigation, to
 }
 
 func traceLine(g investigate.TraceGroup) string {
-	edge := EscapeLine(g.Caller) + " → " + EscapeLine(g.Callee)
+	edge := mrkdwn.EscapeLine(g.Caller) + " → " + mrkdwn.EscapeLine(g.Callee)
 	if g.Instance != "" {
-		edge += " (" + EscapeLine(g.Instance) + ")"
+		edge += " (" + mrkdwn.EscapeLine(g.Instance) + ")"
 	}
 	failed := 0.0
 	if g.Requests > 0 {
@@ -500,7 +502,7 @@ func traceLine(g investigate.TraceGroup) string {
 	}
 	line := fmt.Sprintf("• %s: %d calls, %.1f%% failed (%d faults, %d errors, %d throttled), mean %s", edge, g.Requests, failed, g.Faults, g.Errors, g.Throttles, g.Latency.Round(time.Millisecond))
 	if len(g.Exceptions) > 0 {
-		line += " — “" + truncate(EscapeLine(g.Exceptions[0].Message), 300) + "”"
+		line += " — “" + mrkdwn.Truncate(mrkdwn.EscapeLine(g.Exceptions[0].Message), 300) + "”"
 	}
 	return line
 }
@@ -510,7 +512,7 @@ func tracesAnswer(ctx context.Context, q Querier, r investigate.Resource, w wind
 	if err != nil {
 		return "", err
 	}
-	head := fmt.Sprintf("*Traced calls to and from %s* since the onset (%s):", EscapeLine(r.ID), clock(w.onset))
+	head := fmt.Sprintf("*Traced calls to and from %s* since the onset (%s):", mrkdwn.EscapeLine(r.ID), blockkit.Clock(w.onset))
 	if len(groups) == 0 {
 		return head + " none traced.", nil
 	}
@@ -532,7 +534,7 @@ func checkAnswer(ctx context.Context, q Querier, r investigate.Resource, w windo
 	if len(names) > 12 {
 		names = names[:12]
 	}
-	head := fmt.Sprintf("*%s* (%s): mean before the onset → since the onset (%s)", EscapeLine(r.ID), EscapeLine(r.Type), clock(w.onset))
+	head := fmt.Sprintf("*%s* (%s): mean before the onset → since the onset (%s)", mrkdwn.EscapeLine(r.ID), mrkdwn.EscapeLine(r.Type), blockkit.Clock(w.onset))
 	if len(names) == 0 {
 		return head + ": I read no metrics for this kind of resource; try `errors on` or `traces` for it.", nil
 	}
@@ -542,19 +544,19 @@ func checkAnswer(ctx context.Context, q Querier, r investigate.Resource, w windo
 		wg.Go(func() {
 			s, err := q.Metric(ctx, r, name, w.start, w.end.Add(time.Minute), time.Minute)
 			if err != nil {
-				lines[i] = fmt.Sprintf("• %s: could not read (%s)", EscapeLine(name), truncate(EscapeLine(err.Error()), 150))
+				lines[i] = fmt.Sprintf("• %s: could not read (%s)", mrkdwn.EscapeLine(name), mrkdwn.Truncate(mrkdwn.EscapeLine(err.Error()), 150))
 				return
 			}
 			before, during := meanIn(s, w.start, w.onset), meanIn(s, w.onset, w.end.Add(time.Minute))
 			if math.IsNaN(before) && math.IsNaN(during) {
-				lines[i] = fmt.Sprintf("• %s: no data", EscapeLine(name))
+				lines[i] = fmt.Sprintf("• %s: no data", mrkdwn.EscapeLine(name))
 				return
 			}
 			mark := ""
 			if changed(before, during) {
 				mark = " :warning:"
 			}
-			lines[i] = fmt.Sprintf("• %s: %s → %s%s", EscapeLine(name), num(before), num(during), mark)
+			lines[i] = fmt.Sprintf("• %s: %s → %s%s", mrkdwn.EscapeLine(name), num(before), num(during), mark)
 		})
 	}
 	wg.Wait()

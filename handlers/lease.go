@@ -10,6 +10,8 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/unstuck/unstuck/handlers/blockkit"
+	"github.com/unstuck/unstuck/handlers/mrkdwn"
 	"github.com/unstuck/unstuck/incident"
 )
 
@@ -174,13 +176,13 @@ func (h *hold) release(ctx context.Context) {
 // restartedText is what an interrupted investigation's thread is told
 // when the bot comes back.
 func restartedText(alarm string) string {
-	return fmt.Sprintf(":arrows_counterclockwise: I restarted while I was investigating *%s*, so this investigation did not finish. Press *Re-run* to investigate it again, or mention me with `rerun`.", EscapeLine(alarm))
+	return fmt.Sprintf(":arrows_counterclockwise: I restarted while I was investigating *%s*, so this investigation did not finish. Press *Re-run* to investigate it again, or mention me with `rerun`.", mrkdwn.EscapeLine(alarm))
 }
 
 // stoppingText is what a thread is told when shutdown cuts its
 // investigation off.
 func stoppingText(alarm string) string {
-	return fmt.Sprintf(":arrows_counterclockwise: I'm restarting, so my investigation of *%s* did not finish. Press *Re-run* to investigate it again, or mention me with `rerun`.", EscapeLine(alarm))
+	return fmt.Sprintf(":arrows_counterclockwise: I'm restarting, so my investigation of *%s* did not finish. Press *Re-run* to investigate it again, or mention me with `rerun`.", mrkdwn.EscapeLine(alarm))
 }
 
 // errRestarted is the failure of an investigation cut off by a restart.
@@ -223,7 +225,7 @@ func (b *Bot) recoverOne(ctx context.Context, inv incident.Investigation) {
 	}
 	b.log.Info("taking over an interrupted investigation", "alarm", cur.Alarm.Name, "channel", cur.Channel, "thread", cur.ThreadTS, "state", cur.State)
 	if cur.StatusTS != "" {
-		blocks, fallback := statusMessage(statusView{Alarm: cur.Alarm.Name, Requester: cur.Requester, State: incident.StateFailed, Error: errRestarted})
+		blocks, fallback := blockkit.Status(blockkit.StatusView{Alarm: cur.Alarm.Name, Requester: cur.Requester, State: incident.StateFailed, Error: errRestarted})
 		if err := b.update(ctx, cur.Channel, cur.StatusTS, blocks, fallback); err != nil {
 			b.log.Warn("status update", "err", err)
 		}
@@ -305,8 +307,8 @@ func (b *Bot) recoverEvents(ctx context.Context, before time.Time) {
 // Re-run button.
 func (b *Bot) offerRerun(ctx context.Context, inv incident.Investigation, text string) {
 	blocks := []slack.Block{
-		slack.NewSectionBlock(mrkdwn(text), nil, nil),
-		slack.NewActionBlock("rerun", button(ActionRerun, "Re-run", buttonValue(inv.ThreadTS, -1), slack.StylePrimary)),
+		slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil),
+		slack.NewActionBlock("rerun", blockkit.Button(blockkit.ActionRerun, "Re-run", blockkit.ButtonValue(inv.ThreadTS, -1), slack.StylePrimary)),
 	}
 	if _, err := b.post(ctx, inv.Channel, inv.ThreadTS, blocks, text); err != nil {
 		b.log.Warn("re-run offer", "err", err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unstuck/unstuck/handlers/blockkit"
 	"github.com/unstuck/unstuck/incident"
 )
 
@@ -71,103 +72,6 @@ func TestParseCommand(t *testing.T) {
 	}
 }
 
-func TestRecognizeAlarmFixtures(t *testing.T) {
-	tests := []struct {
-		file string
-		want AlarmMessage
-		ok   bool
-	}{
-		{"lambdago-sns-cloudwatch-alarm-sns-payload-single-metric.json", AlarmMessage{Name: "EXAMPLE", State: "ALARM", Account: "123456789012"}, true},
-		{"lambdago-sns-cloudwatch-alarm-sns-payload-multiple-metrics.json", AlarmMessage{Name: "EXAMPLE", State: "ALARM"}, true}, // its account is "EXAMPLE"
-		{"awsdocs-eventbridge-state-change-single-metric.json", AlarmMessage{Name: "ServerCpuTooHigh", State: "ALARM", Region: "us-east-1", Account: "123456789012"}, true},
-		{"awsdocs-eventbridge-state-change-metric-math.json", AlarmMessage{Name: "TotalNetworkTrafficTooHigh", State: "ALARM", Region: "us-east-1", Account: "123456789012"}, true},
-		{"awsdocs-eventbridge-state-change-anomaly-detection.json", AlarmMessage{Name: "EC2 CPU Utilization Anomaly", State: "ALARM", Region: "us-east-1", Account: "123456789012"}, true},
-		{"awsdocs-eventbridge-state-change-composite-suppressor.json", AlarmMessage{Name: "ServiceAggregatedAlarm", State: "ALARM", Region: "us-east-1", Account: "123456789012"}, true},
-		{"powertools-lambda-action-composite.json", AlarmMessage{Name: "CompositeDemo.Main", State: "ALARM", Region: "us-east-1", Account: "111122223333"}, true},
-		{"powertools-lambda-action-metric-math.json", AlarmMessage{Name: "Test alert", State: "ALARM", Region: "eu-west-1", Account: "123456789012"}, true},
-		{"awsdocs-eventbridge-config-change-update-metric-alarm.json", AlarmMessage{}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			raw := string(readFile(t, "fixtures", tt.file))
-			// An SNS-to-Slack webhook posts the notification as the
-			// message's text, sometimes in a code block.
-			for _, text := range []string{raw, "```" + raw + "```"} {
-				got, ok := RecognizeAlarm(text, nil)
-				if ok != tt.ok {
-					t.Fatalf("recognised = %v, want %v (%+v)", ok, tt.ok, got)
-				}
-				if !ok {
-					continue
-				}
-				got.Reason = ""
-				if got != tt.want {
-					t.Errorf("got %+v, want %+v", got, tt.want)
-				}
-			}
-		})
-	}
-}
-
-func TestRecognizeAlarmMessages(t *testing.T) {
-	link := "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#alarmsV2:alarm/web-alb-target-5xx"
-	attachments := func(v any) []string {
-		b, _ := json.Marshal(v)
-		return textsOf(b)
-	}
-	tests := []struct {
-		name  string
-		text  string
-		parts []string
-		want  AlarmMessage
-		ok    bool
-	}{
-		{"sns email subject", `ALARM: "web-alb-target-5xx" in EU (Ireland)`, nil,
-			AlarmMessage{Name: "web-alb-target-5xx", State: "ALARM", Region: "eu-west-1"}, true},
-		{"sns subject, OK", `OK: "web-alb-target-5xx" in US East (N. Virginia)`, nil,
-			AlarmMessage{Name: "web-alb-target-5xx", State: "OK", Region: "us-east-1"}, true},
-		{"chatbot attachment", "", attachments([]map[string]any{{
-			"fallback": "CloudWatch Alarm | web-alb-target-5xx | eu-west-1 | Account: 123456789012",
-			"title":    "ALARM | web-alb-target-5xx | eu-west-1", "title_link": link,
-			"text": "Threshold Crossed: 1 out of the last 1 datapoints was greater than the threshold (5.0).", "ts": "",
-		}}), AlarmMessage{Name: "web-alb-target-5xx", State: "ALARM", Region: "eu-west-1", Account: "123456789012"}, true},
-		{"console link in text", "<" + link + "|web-alb-target-5xx> is in ALARM", nil,
-			AlarmMessage{Name: "web-alb-target-5xx", State: "ALARM", Region: "eu-west-1"}, true},
-		{"webhook fields", "", attachments([]map[string]any{{
-			"title": "CloudWatch alarm", "color": "danger",
-			"fields": []map[string]any{
-				{"title": "Alarm Name", "value": "orders-api-5xx", "short": true},
-				{"title": "Current State", "value": "ALARM", "short": true},
-				{"title": "Region", "value": "us-east-2", "short": true},
-				{"title": "Account", "value": "123456789012", "short": true},
-			},
-		}}), AlarmMessage{Name: "orders-api-5xx", State: "ALARM", Region: "us-east-2", Account: "123456789012"}, true},
-		{"blocks fields", "", attachments([]map[string]any{
-			{"type": "header", "text": map[string]any{"type": "plain_text", "text": "CloudWatch alarm"}},
-			{"type": "section", "fields": []map[string]any{
-				{"type": "mrkdwn", "text": "*Alarm Name*\nlambda-throttles"},
-				{"type": "mrkdwn", "text": "*State*\nALARM"},
-			}},
-		}), AlarmMessage{Name: "lambda-throttles", State: "ALARM"}, true},
-		{"alarm arn", "State changed to OK for arn:aws:cloudwatch:ap-southeast-2:111122223333:alarm:db-cpu", nil,
-			AlarmMessage{Name: "db-cpu", State: "OK", Region: "ap-southeast-2", Account: "111122223333"}, true},
-		{"inline fields", "CloudWatch: Alarm Name: queue-age, New State: ALARM", nil,
-			AlarmMessage{Name: "queue-age", State: "ALARM"}, true},
-		{"chatter", "the alarm is OK now, deploy went fine", nil, AlarmMessage{}, false},
-		{"deploy bot", "Deploy of orders-api finished: OK", nil, AlarmMessage{}, false},
-		{"config change json", `{"detail-type":"CloudWatch Alarm Configuration Change","detail":{"alarmName":"x"}}`, nil, AlarmMessage{}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := RecognizeAlarm(tt.text, tt.parts)
-			got.Reason = ""
-			if ok != tt.ok || got != tt.want {
-				t.Errorf("RecognizeAlarm = %+v, %v; want %+v, %v", got, ok, tt.want, tt.ok)
-			}
-		})
-	}
-}
-
 func TestParseIntent(t *testing.T) {
 	tests := []struct {
 		q    string
@@ -226,7 +130,7 @@ func TestPayloadFixtures(t *testing.T) {
 	}
 	var p blockActions
 	_ = json.Unmarshal(readFile(t, "variant-block-action.json"), &p)
-	if p.channel() != "C0INCIDENT" || p.messageTS() != "1733234650.000100" || p.threadTS() != "1733234640.000100" || p.Actions[0].ActionID != ActionAccept {
+	if p.channel() != "C0INCIDENT" || p.messageTS() != "1733234650.000100" || p.threadTS() != "1733234640.000100" || p.Actions[0].ActionID != blockkit.ActionAccept {
 		t.Errorf("block action = %+v", p)
 	}
 	if j := b.routeInteraction(readFile(t, "variant-block-action.json")); j.run == nil {

@@ -2,9 +2,9 @@ package handlers
 
 import (
 	"encoding/json"
-	"errors"
-	"strconv"
 	"strings"
+
+	"github.com/unstuck/unstuck/handlers/alarmmsg"
 )
 
 // The bot parses Slack's payloads itself, reading only the fields it uses,
@@ -63,7 +63,7 @@ func (m message) inThread() bool { return m.ThreadTS != "" && m.ThreadTS != m.TS
 
 // parts are the strings of the message's attachments and blocks.
 func (m message) parts() []string {
-	return append(textsOf(m.Attachments), textsOf(m.Blocks)...)
+	return append(alarmmsg.Texts(m.Attachments), alarmmsg.Texts(m.Blocks)...)
 }
 
 // blockActions is an interactive payload of type block_actions.
@@ -115,19 +115,6 @@ func (p blockActions) threadTS() string {
 		}
 	}
 	return p.messageTS()
-}
-
-// parseButtonValue reads a value made by buttonValue.
-func parseButtonValue(v string) (threadTS string, index int, err error) {
-	ts, i, ok := strings.Cut(v, "/")
-	if !ok || ts == "" {
-		return "", 0, errors.New("bad button value")
-	}
-	n, err := strconv.Atoi(i)
-	if err != nil {
-		return "", 0, errors.New("bad button value")
-	}
-	return ts, n, nil
 }
 
 // closest returns up to n names of list closest to name by edit distance.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/unstuck/unstuck/handlers/blockkit"
 	"github.com/unstuck/unstuck/investigate"
 )
 
@@ -19,7 +20,7 @@ type tracker struct {
 	interval time.Duration
 
 	mu    sync.Mutex
-	view  statusView
+	view  blockkit.StatusView
 	dirty bool
 	last  time.Time // of the last update
 
@@ -29,8 +30,8 @@ type tracker struct {
 	wg   sync.WaitGroup
 }
 
-func (b *Bot) newTracker(channel, ts string, view statusView) *tracker {
-	view.Steps = map[string]step{}
+func (b *Bot) newTracker(channel, ts string, view blockkit.StatusView) *tracker {
+	view.Steps = map[string]blockkit.Step{}
 	return &tracker{
 		b: b, channel: channel, ts: ts, interval: b.opts.UpdateInterval,
 		view: view, last: time.Now(),
@@ -42,7 +43,7 @@ func (b *Bot) newTracker(channel, ts string, view statusView) *tracker {
 // its checks).
 func (t *tracker) event(ev investigate.Event) {
 	t.mu.Lock()
-	t.view.Steps[ev.Check] = step{Stage: ev.Stage, Findings: ev.Findings, Detail: ev.Detail}
+	t.view.Steps[ev.Check] = blockkit.Step{Stage: ev.Stage, Findings: ev.Findings, Detail: ev.Detail}
 	t.dirty = true
 	t.mu.Unlock()
 	select {
@@ -51,7 +52,7 @@ func (t *tracker) event(ev investigate.Event) {
 	}
 }
 
-func (t *tracker) steps() map[string]step {
+func (t *tracker) steps() map[string]blockkit.Step {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return maps.Clone(t.view.Steps)
@@ -104,7 +105,7 @@ func (t *tracker) flush(ctx context.Context) {
 	t.dirty = false
 	t.last = time.Now()
 	t.mu.Unlock()
-	blocks, fallback := statusMessage(v)
+	blocks, fallback := blockkit.Status(v)
 	if err := t.b.update(ctx, t.channel, t.ts, blocks, fallback); err != nil {
 		t.b.log.Warn("progress update", "err", err)
 	}
@@ -118,7 +119,7 @@ func (t *tracker) stop() {
 
 // finish stops the updater and writes the final state, no sooner than the
 // update interval allows.
-func (t *tracker) finish(ctx context.Context, final statusView) {
+func (t *tracker) finish(ctx context.Context, final blockkit.StatusView) {
 	t.stop()
 	t.mu.Lock()
 	if final.Steps == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/unstuck/unstuck/handlers"
+	"github.com/unstuck/unstuck/handlers/blockkit"
 	"github.com/unstuck/unstuck/handlers/slacktest"
 	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
@@ -457,7 +458,7 @@ func testRestart(t *testing.T, kind, where string) {
 	}) {
 		t.Fatalf("the interrupted thread was not told: %+v", srv.Thread(channel, cut))
 	}
-	if !strings.Contains(string(notice.Blocks), handlers.ActionRerun) {
+	if !strings.Contains(string(notice.Blocks), blockkit.ActionRerun) {
 		t.Errorf("the notice has no Re-run button: %s", notice.Blocks)
 	}
 	if m, _ := srv.Message(channel, cut); !strings.Contains(m.BlocksText(), "Could not investigate") || !strings.Contains(m.BlocksText(), "restarted") {
@@ -484,7 +485,7 @@ func testRestart(t *testing.T, kind, where string) {
 	}
 	// A button on the report from before the restart is recorded.
 	rep := botThreadMessages(srv, channel, done, "*Summary*")[0]
-	srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, "U0CAROL", rep.TS, done, handlers.ActionAccept, done+"/0"))
+	srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, "U0CAROL", rep.TS, done, blockkit.ActionAccept, done+"/0"))
 	if !srv.WaitFor(10*time.Second, func() bool {
 		inv, err := stB.Thread(ctx, channel, done)
 		return err == nil && len(inv.Feedback) == 1 && inv.Feedback[0].User == "U0CAROL"
@@ -492,7 +493,7 @@ func testRestart(t *testing.T, kind, where string) {
 		t.Error("the verdict on the old report was not recorded")
 	}
 	// Re-run from the notice: the report arrives in the thread.
-	srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, notice.TS, cut, handlers.ActionRerun, cut+"/-1"))
+	srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, notice.TS, cut, blockkit.ActionRerun, cut+"/-1"))
 	if !srv.WaitFor(10*time.Second, func() bool { return len(botThreadMessages(srv, channel, cut, "*Summary*")) == 1 }) {
 		t.Fatalf("Re-run after the restart gave no report: %+v", srv.Thread(channel, cut))
 	}
@@ -671,7 +672,7 @@ func testTwoReplicas(t *testing.T, stA, stB incident.Store) {
 	a.gate.close()
 	b.gate.close()
 	for range 2 {
-		srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, rerun, rerun, handlers.ActionRerun, rerun+"/-1"))
+		srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, rerun, rerun, blockkit.ActionRerun, rerun+"/-1"))
 	}
 	busy := func() int {
 		n := 0

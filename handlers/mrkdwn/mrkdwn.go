@@ -1,4 +1,9 @@
-package handlers
+// Package mrkdwn is the text side of Slack for the bot: escaping untrusted
+// text so that it cannot ping, link or format (Escape, EscapeLine,
+// PlainText), the only links the bot makes (Link), cutting text to a length
+// without breaking an entity or a link (Truncate), and reading back what
+// Slack escaped in what people typed (Unescape). It does no I/O.
+package mrkdwn
 
 import (
 	"net/url"
@@ -144,18 +149,20 @@ func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <
 // the investigate package builds links to.
 var consoleHosts = []string{".console.aws.amazon.com", ".console.amazonaws-us-gov.com", ".console.amazonaws.cn"}
 
-// link renders a bot-built console link with an escaped label. A URL that
+// Link renders a bot-built console link with an escaped label. A URL that
 // is not an https AWS console URL, or that could break out of the link
 // syntax, renders as the label alone.
-func link(rawURL, label string) string {
+func Link(rawURL, label string) string {
 	label = EscapeLine(label)
-	if !safeConsoleURL(rawURL) {
+	if !SafeConsoleURL(rawURL) {
 		return label
 	}
 	return "<" + rawURL + "|" + label + ">"
 }
 
-func safeConsoleURL(rawURL string) bool {
+// SafeConsoleURL reports whether rawURL is an https AWS console URL that
+// cannot break out of Slack's link syntax.
+func SafeConsoleURL(rawURL string) bool {
 	if rawURL == "" || len(rawURL) > 2000 || strings.ContainsAny(rawURL, "<>| \t\r\n\"") {
 		return false
 	}
@@ -172,9 +179,9 @@ func safeConsoleURL(rawURL string) bool {
 	return false
 }
 
-// truncate shortens s to at most n runes, ending with an ellipsis when cut.
+// Truncate shortens s to at most n runes, ending with an ellipsis when cut.
 // It never cuts inside an entity (&amp;) or a bot-built link.
-func truncate(s string, n int) string {
+func Truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
@@ -193,9 +200,9 @@ func truncate(s string, n int) string {
 	return strings.TrimRightFunc(cut, unicode.IsSpace) + "…"
 }
 
-// userMention renders a Slack user id that came from Slack itself (the user
+// UserMention renders a Slack user id that came from Slack itself (the user
 // who clicked or asked); anything that is not an id renders as text.
-func userMention(id string) string {
+func UserMention(id string) string {
 	if userIDRe.MatchString(id) {
 		return "<@" + id + ">"
 	}
@@ -203,3 +210,12 @@ func userMention(id string) string {
 }
 
 var userIDRe = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+
+var slackLinkRe = regexp.MustCompile(`<([^<>|]+)(\|[^<>]*)?>`)
+
+// Unescape undoes Slack's escaping of what a person typed (entities, curly
+// quotes) and unwraps <url|label> and <url> forms to the URL.
+func Unescape(s string) string {
+	s = slackLinkRe.ReplaceAllString(s, "$1")
+	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "\u201c", `"`, "\u201d", `"`, "\u2018", "'", "\u2019", "'").Replace(s)
+}

@@ -1,15 +1,22 @@
-package handlers
+// Package alarmmsg recognises CloudWatch alarm notifications in Slack
+// messages, whatever posted them: AWS Chatbot (Amazon Q Developer in chat
+// applications), SNS e-mail-style text relayed by a webhook, EventBridge
+// "CloudWatch Alarm State Change" events and SNS alarm payloads pasted as
+// JSON, in a message's text, attachments or blocks. It does no I/O.
+package alarmmsg
 
 import (
 	"encoding/json"
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/unstuck/unstuck/handlers/mrkdwn"
 )
 
-// AlarmMessage is a CloudWatch alarm notification recognised in a Slack
+// Message is a CloudWatch alarm notification recognised in a Slack
 // message.
-type AlarmMessage struct {
+type Message struct {
 	Name    string
 	State   string // ALARM, OK or INSUFFICIENT_DATA; "" when the message does not say
 	Region  string
@@ -19,9 +26,9 @@ type AlarmMessage struct {
 
 // Alarm states.
 const (
-	AlarmStateAlarm = "ALARM"
-	AlarmStateOK    = "OK"
-	AlarmStateData  = "INSUFFICIENT_DATA"
+	StateAlarm = "ALARM"
+	StateOK    = "OK"
+	StateData  = "INSUFFICIENT_DATA"
 )
 
 var (
@@ -84,19 +91,19 @@ var regionNames = map[string]string{
 
 func regionCode(s string) string {
 	s = strings.TrimSpace(s)
-	if regionRe.MatchString(s) {
+	if regionCodeRe.FindString(s) == s && s != "" {
 		return s
 	}
 	return regionNames[strings.ToLower(s)]
 }
 
-// RecognizeAlarm finds a CloudWatch alarm notification in a message's text
+// Recognize finds a CloudWatch alarm notification in a message's text
 // and in the strings of its attachments and blocks (in order). It knows the
 // forms Amazon Q Developer in chat applications (AWS Chatbot), SNS-to-Slack
 // webhooks and other bots post: the raw notification JSON (SNS, EventBridge,
 // an alarm action), an SNS subject line, "Alarm Name:" fields, an alarm ARN
 // and a CloudWatch console link to the alarm.
-func RecognizeAlarm(text string, parts []string) (AlarmMessage, bool) {
+func Recognize(text string, parts []string) (Message, bool) {
 	var all []string
 	for _, s := range append([]string{text}, parts...) {
 		a, ok, isJSON := alarmFromJSON(s)
@@ -109,13 +116,11 @@ func RecognizeAlarm(text string, parts []string) (AlarmMessage, bool) {
 			all = append(all, s)
 		}
 	}
-	joined := unescapeSlack(strings.Join(all, "\n"))
-	var a AlarmMessage
+	joined := mrkdwn.Unescape(strings.Join(all, "\n"))
+	var a Message
 	evidence := false
-	if m := alarmURLs.FindStringSubmatch(joined); m != nil {
-		if name, err := url.PathUnescape(m[3]); err == nil {
-			a.Name, a.Region, evidence = name, regionCode(m[2]), true
-		}
+	if name, region, ok := ConsoleURL(joined); ok {
+		a.Name, a.Region, evidence = name, regionCode(region), true
 	}
 	if m := alarmARNRe.FindStringSubmatch(joined); m != nil {
 		if a.Name == "" {
@@ -155,7 +160,7 @@ func RecognizeAlarm(text string, parts []string) (AlarmMessage, bool) {
 	}
 	a.Name = cleanAlarmName(a.Name)
 	if !evidence || a.Name == "" {
-		return AlarmMessage{}, false
+		return Message{}, false
 	}
 	if a.Region == "" {
 		if m := regionCodeRe.FindStringSubmatch(joined); m != nil {
@@ -177,7 +182,7 @@ func stateOf(all []string, joined string) string {
 		return strings.ToUpper(m[1])
 	}
 	if s := fieldAfter(all, "state", "new state", "current state", "state value", "status"); s != "" {
-		if u := strings.ToUpper(strings.Trim(s, "* ")); u == AlarmStateAlarm || u == AlarmStateOK || u == AlarmStateData {
+		if u := strings.ToUpper(strings.Trim(s, "* ")); u == StateAlarm || u == StateOK || u == StateData {
 			return u
 		}
 	}
@@ -188,7 +193,7 @@ func stateOf(all []string, joined string) string {
 		return m[1]
 	}
 	if okWordRe.MatchString(joined) {
-		return AlarmStateOK
+		return StateOK
 	}
 	return ""
 }
@@ -210,7 +215,7 @@ func fieldAfter(parts []string, titles ...string) string {
 func cleanAlarmName(s string) string {
 	s = strings.TrimSpace(strings.Trim(strings.TrimSpace(s), "*_`\"'"))
 	s = strings.TrimRight(s, ".,;:")
-	if len(s) > 255 || !targetRe.MatchString(s) {
+	if len(s) > 255 || !ValidName(s) {
 		return ""
 	}
 	return s
@@ -221,15 +226,15 @@ func cleanAlarmName(s string) string {
 // event), an EventBridge "CloudWatch Alarm State Change", and an alarm
 // action's payload. Other JSON, configuration changes included, is not an
 // alarm.
-func alarmFromJSON(s string) (a AlarmMessage, ok, isJSON bool) {
-	s = strings.TrimSpace(unescapeSlack(s))
+func alarmFromJSON(s string) (a Message, ok, isJSON bool) {
+	s = strings.TrimSpace(mrkdwn.Unescape(s))
 	s = strings.TrimSpace(strings.Trim(s, "`"))
 	if !strings.HasPrefix(s, "{") {
-		return AlarmMessage{}, false, false
+		return Message{}, false, false
 	}
 	var v map[string]any
 	if json.Unmarshal([]byte(s), &v) != nil {
-		return AlarmMessage{}, false, false
+		return Message{}, false, false
 	}
 	a, ok = alarmFromObject(v, 0)
 	if !accountIDRe.MatchString(a.Account) {
@@ -238,15 +243,15 @@ func alarmFromJSON(s string) (a AlarmMessage, ok, isJSON bool) {
 	return a, ok, true
 }
 
-func alarmFromObject(v map[string]any, depth int) (AlarmMessage, bool) {
+func alarmFromObject(v map[string]any, depth int) (Message, bool) {
 	if depth > 3 {
-		return AlarmMessage{}, false
+		return Message{}, false
 	}
 	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 	obj := func(m map[string]any, k string) map[string]any { o, _ := m[k].(map[string]any); return o }
 	// SNS notification message.
 	if name := str(v, "AlarmName"); name != "" {
-		a := AlarmMessage{Name: name, State: str(v, "NewStateValue"), Account: str(v, "AWSAccountId"), Reason: str(v, "NewStateReason")}
+		a := Message{Name: name, State: str(v, "NewStateValue"), Account: str(v, "AWSAccountId"), Reason: str(v, "NewStateReason")}
 		a.Region = regionCode(str(v, "Region"))
 		if m := alarmARNRe.FindStringSubmatch(str(v, "AlarmArn")); m != nil && a.Region == "" {
 			a.Region = regionCode(m[1])
@@ -258,10 +263,10 @@ func alarmFromObject(v map[string]any, depth int) (AlarmMessage, bool) {
 	if dt := str(v, "detail-type"); dt != "" {
 		d := obj(v, "detail")
 		if dt != "CloudWatch Alarm State Change" || d == nil {
-			return AlarmMessage{}, false
+			return Message{}, false
 		}
 		st := obj(d, "state")
-		a := AlarmMessage{Name: cleanAlarmName(str(d, "alarmName")), Region: regionCode(str(v, "region")), Account: str(v, "account")}
+		a := Message{Name: cleanAlarmName(str(d, "alarmName")), Region: regionCode(str(v, "region")), Account: str(v, "account")}
 		if st != nil {
 			a.State, a.Reason = str(st, "value"), str(st, "reason")
 		}
@@ -269,7 +274,7 @@ func alarmFromObject(v map[string]any, depth int) (AlarmMessage, bool) {
 	}
 	// Alarm action (CloudWatch invoking Lambda).
 	if d := obj(v, "alarmData"); d != nil {
-		a := AlarmMessage{Name: cleanAlarmName(str(d, "alarmName")), Region: regionCode(str(v, "region")), Account: str(v, "accountId")}
+		a := Message{Name: cleanAlarmName(str(d, "alarmName")), Region: regionCode(str(v, "region")), Account: str(v, "accountId")}
 		if st := obj(d, "state"); st != nil {
 			a.State, a.Reason = str(st, "value"), str(st, "reason")
 		}
@@ -293,13 +298,13 @@ func alarmFromObject(v map[string]any, depth int) (AlarmMessage, bool) {
 			}
 		}
 	}
-	return AlarmMessage{}, false
+	return Message{}, false
 }
 
-// textsOf collects, in document order, the human-visible strings of
+// Texts collects, in document order, the human-visible strings of
 // attachments or blocks decoded as generic JSON: texts, titles, field
 // values, fallbacks and URLs.
-func textsOf(raw json.RawMessage) []string {
+func Texts(raw json.RawMessage) []string {
 	if len(raw) == 0 {
 		return nil
 	}
@@ -342,3 +347,26 @@ func textsOf(raw json.RawMessage) []string {
 }
 
 var textKeys = []string{"pretext", "author_name", "title", "title_link", "text", "value", "fallback", "url", "footer"}
+
+var consoleURLRe = regexp.MustCompile(`https://([a-z0-9-]+)\.console\.aws\.amazon\.com/cloudwatch/home\?region=([a-z0-9-]+)#alarmsV2:alarm/([^\s|>"']+)`)
+
+// ConsoleURL finds the first CloudWatch console link to an alarm in s and
+// returns the alarm's name and the region its link names.
+func ConsoleURL(s string) (name, region string, ok bool) {
+	m := consoleURLRe.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", false
+	}
+	name, err := url.PathUnescape(m[3])
+	if err != nil {
+		return "", "", false
+	}
+	return name, m[2], true
+}
+
+var nameRe = regexp.MustCompile(`^[\p{L}\p{N} _.,:/@+=#()\[\]{}|*-]{1,255}$`)
+
+// ValidName reports whether s can name an alarm or a resource: 1 to 255
+// letters, digits, spaces and the punctuation CloudWatch and resource ids
+// use.
+func ValidName(s string) bool { return nameRe.MatchString(s) }
