@@ -3,17 +3,13 @@ package handlers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack/socketmode"
-
-	"github.com/unstuck/unstuck/incident"
 )
 
 // envelope is a socket-mode message from Slack.
@@ -252,154 +248,3 @@ func (b *Bot) ack(ctx context.Context, sm *socketmode.Client, env envelope, payl
 		b.log.Warn("ack failed", "envelope", env.EnvelopeID, "err", err)
 	}
 }
-
-// receiveTimeout bounds keeping an event before it is acknowledged: Slack
-// wants the acknowledgement within 3s.
-const receiveTimeout = 1500 * time.Millisecond
-
-// intake keeps an event in the store, acknowledges it, takes the lease on
-// handling it and queues its work. An event is kept before it is
-// acknowledged because Slack does not deliver an acknowledged envelope
-// again: if this process dies before the event is handled, whoever comes
-// next finds it (recoverEvents). A duplicate delivery is acknowledged and
-// dropped. When the store fails, the event is handled without being kept.
-func (b *Bot) intake(ctx context.Context, sm *socketmode.Client, w *workers, env envelope, ackPayload any, j job, arrived time.Time) {
-	ev := incident.Event{Key: j.key, Type: env.Type, Payload: env.Payload, Received: time.Now()}
-	rctx, cancel := context.WithTimeout(ctx, receiveTimeout)
-	first, err := b.store.Receive(rctx, ev)
-	cancel()
-	kept := err == nil
-	if err != nil {
-		if ctx.Err() != nil {
-			return // stopping: left unacknowledged, Slack delivers it again
-		}
-		b.log.Warn("event store: handling the event without keeping it", "key", j.key, "err", err)
-		first = true
-	}
-	// Kept, it is this process's to handle even if it is stopping now.
-	ctx = context.WithoutCancel(ctx)
-	b.ack(ctx, sm, env, ackPayload, arrived)
-	if !first {
-		b.log.Info("duplicate delivery ignored", "key", j.key)
-		return
-	}
-	var lease *hold
-	if kept {
-		h, err := b.acquireKey(ctx, incident.EventLeaseKey(j.key), b.owner("event"))
-		switch {
-		case err != nil:
-			b.log.Warn("event lease: handling the event without it", "key", j.key, "err", err)
-		case h == nil:
-			return // another replica took it over already
-		}
-		lease = h
-	}
-	b.dispatch(w, j, lease, kept)
-}
-
-// dispatch queues an event's work. The work runs under the event's lease
-// (nil when the event is not kept) and marks the event handled when it
-// ends, unless shutdown cut it off: then the event is left for whoever
-// comes next.
-func (b *Bot) dispatch(w *workers, j job, lease *hold, kept bool) {
-	var ev *keptEvent
-	if kept {
-		ev = &keptEvent{key: j.key}
-	}
-	finish := func(ctx context.Context, handled bool) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OutcomeTimeout)
-		defer cancel()
-		if handled {
-			b.forget(ctx, ev)
-		}
-		lease.release(ctx)
-	}
-	run := func(ctx context.Context) {
-		handled := false
-		defer func() { finish(ctx, handled) }()
-		if ctx.Err() != nil {
-			return // cut off by shutdown before it ran
-		}
-		if ev != nil {
-			ctx = context.WithValue(ctx, keptEventCtx{}, ev)
-		}
-		j.run(ctx)
-		handled = ctx.Err() == nil
-	}
-	if !w.quick.submit(run) {
-		b.log.Warn("queue full: dropping work", "key", j.key)
-		go func() {
-			if j.tell != nil {
-				j.tell(context.Background(), "I'm too busy right now; try again in a minute.")
-			}
-			finish(context.Background(), true)
-		}()
-	}
-}
-
-// job is the work an envelope asks for.
-type job struct {
-	// key identifies the event across deliveries (incident.Event.Key).
-	key string
-	run func(context.Context)
-	// tell answers whoever sent the event, when its work cannot be done;
-	// nil when there is nobody to tell.
-	tell func(ctx context.Context, text string)
-}
-
-// keptEvent is an event kept in the store (incident.Inbox) while its work runs.
-type keptEvent struct {
-	key string
-	// forgotten is set once Handled succeeded, so that it is written once.
-	forgotten atomic.Bool
-}
-
-type keptEventCtx struct{}
-
-// handledWith forgets the kept event whose work ctx is, if any, before
-// that work ends: the work is kept elsewhere from now on (an investigation
-// that was Put).
-func (b *Bot) handledWith(ctx context.Context) {
-	if ev, ok := ctx.Value(keptEventCtx{}).(*keptEvent); ok {
-		b.forget(ctx, ev)
-	}
-}
-
-// forget marks a kept event handled, unless it was already; nil is no
-// event.
-func (b *Bot) forget(ctx context.Context, ev *keptEvent) {
-	if ev != nil && !ev.forgotten.Load() && b.handled(ctx, ev.key) {
-		ev.forgotten.Store(true)
-	}
-}
-
-// handled forgets a kept event; false when the store failed.
-func (b *Bot) handled(ctx context.Context, key string) bool {
-	if err := b.store.Handled(ctx, key); err != nil {
-		b.log.Warn("event store: handled", "key", key, "err", err)
-		return false
-	}
-	return true
-}
-
-// route decides, without I/O, what an envelope's acknowledgement carries
-// and what work follows it.
-func (b *Bot) route(env envelope) (ackPayload any, j job) {
-	switch env.Type {
-	case socketmode.RequestTypeSlashCommands:
-		ackPayload, j = b.routeCommand(env.Payload)
-	case socketmode.RequestTypeEventsAPI:
-		j = b.routeEvent(env.Payload)
-	case socketmode.RequestTypeInteractive:
-		j = b.routeInteraction(env.Payload)
-	}
-	if j.run != nil && j.key == "" {
-		// A payload without its id: its deliveries cannot be told apart
-		// beyond their envelope.
-		j.key = "envelope:" + env.EnvelopeID
-	}
-	return ackPayload, j
-}
-
-// errStopped marks work cut short by shutdown.
-var errStopped = errors.New("the bot is restarting")

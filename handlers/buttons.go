@@ -1,0 +1,113 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/unstuck/unstuck/handlers/blockkit"
+	"github.com/unstuck/unstuck/handlers/mrkdwn"
+	"github.com/unstuck/unstuck/incident"
+)
+
+// onInteraction handles a button click.
+func (b *Bot) onInteraction(ctx context.Context, ch Channel, p blockActions, actionID, value string) {
+	if !b.allowed(ctx, ch, p.User.ID) {
+		b.ephemeral(ctx, p.channel(), p.User.ID, p.threadTS(), "Only members of this channel's unstuck user group may use these buttons.")
+		return
+	}
+	b.onAction(ctx, ch, p, actionID, value)
+}
+
+// onAction handles a button.
+func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID, value string) {
+	channel := p.channel()
+	if actionID == blockkit.ActionInvestigate {
+		region, name, ok := strings.Cut(value, "|")
+		if !ok || name == "" {
+			return
+		}
+		thread := p.threadTS()
+		if inv, err := b.store.Thread(ctx, channel, thread); err == nil && inv.State != incident.StateFailed {
+			b.ephemeral(ctx, channel, p.User.ID, thread, "This alarm is already being investigated in this thread.")
+			return
+		}
+		// The offer is answered: replace its button with who pressed it.
+		text := fmt.Sprintf("CloudWatch alarm *%s* is in ALARM. Investigation started by %s.", mrkdwn.EscapeLine(name), mrkdwn.UserMention(p.User.ID))
+		_ = b.update(ctx, channel, p.messageTS(), []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text)
+		b.start(ctx, start{ch: ch, channel: channel, threadTS: thread, user: p.User.ID, target: name, region: region})
+		return
+	}
+	thread, idx, err := blockkit.ParseButtonValue(value)
+	if err != nil {
+		return
+	}
+	inv, err := b.store.Thread(ctx, channel, thread)
+	if err != nil {
+		b.ephemeral(ctx, channel, p.User.ID, thread, "I no longer know this investigation (the bot may have restarted); start a new one with /investigate.")
+		return
+	}
+	switch actionID {
+	case blockkit.ActionAccept, blockkit.ActionDiscard:
+		b.onVerdict(ctx, inv, p, idx, actionID)
+	case blockkit.ActionRerun:
+		b.rerun(ctx, ch, inv, p.User.ID)
+	case blockkit.ActionChanges:
+		b.answer(ctx, ch, inv, "what changed", p.User.ID)
+	case blockkit.ActionPostmortem:
+		b.answer(ctx, ch, inv, "postmortem", p.User.ID)
+	}
+}
+
+// rerun investigates a thread's alarm again with the thread's notes: over
+// twice the window (at least an hour) when it has a report, over the same
+// window when it never finished.
+func (b *Bot) rerun(ctx context.Context, ch Channel, inv incident.Investigation, user string) {
+	if inv.Report == nil {
+		b.start(ctx, start{ch: ch, channel: inv.Channel, threadTS: inv.ThreadTS, user: user, target: inv.Alarm.Name, region: inv.Region, now: inv.Now, lookback: inv.Lookback})
+		return
+	}
+	lookback := 2 * inv.Report.Scope.End.Sub(inv.Report.Scope.Start)
+	lookback = min(max(lookback, time.Hour), maxSince)
+	b.start(ctx, start{ch: ch, channel: inv.Channel, threadTS: inv.ThreadTS, user: user, target: inv.Alarm.Name, region: inv.Region, now: inv.Now, lookback: lookback, wider: true})
+}
+
+// onVerdict records an accept or discard and updates the report message.
+func (b *Bot) onVerdict(ctx context.Context, inv incident.Investigation, p blockActions, idx int, actionID string) {
+	if inv.Report == nil || idx < 0 || idx >= len(inv.Report.Hypotheses) {
+		return
+	}
+	h := inv.Report.Hypotheses[idx]
+	verdict := incident.VerdictAccepted
+	if actionID == blockkit.ActionDiscard {
+		verdict = incident.VerdictDiscarded
+	}
+	f := incident.Feedback{Hypothesis: idx, Cause: h.Cause, Resource: h.Resource, Verdict: verdict, User: p.User.ID, Time: b.opts.Clock()}
+	if err := b.store.SetFeedback(ctx, inv.Channel, inv.ThreadTS, f); err != nil {
+		b.log.Error("feedback", "err", err)
+		return
+	}
+	b.log.Info("feedback", "alarm", inv.Alarm.Name, "hypothesis", idx, "cause", h.Cause, "resource", h.Resource, "verdict", verdict, "user", p.User.ID)
+	cur, err := b.store.Thread(ctx, inv.Channel, inv.ThreadTS)
+	if err != nil {
+		return
+	}
+	msgs, fallback := blockkit.Report(*cur.Report, blockkit.ReportView{ThreadTS: cur.ThreadTS, Feedback: cur.Feedback, Joined: cur.Joined})
+	// Update the clicked message with the part of the report that holds
+	// the hypothesis.
+	part := slices.IndexFunc(msgs, func(blocks []slack.Block) bool {
+		return slices.ContainsFunc(blocks, func(bl slack.Block) bool {
+			id := blockkit.HypothesisBlockID(idx)
+			return bl.ID() == id || bl.ID() == id+"-verdict"
+		})
+	})
+	if part < 0 {
+		return
+	}
+	if err := b.update(ctx, cur.Channel, p.messageTS(), msgs[part], blockkit.PartFallback(fallback, part)); err != nil {
+		b.log.Warn("update report", "err", err)
+	}
+}
