@@ -15,7 +15,7 @@ import (
 
 // onBotMessage handles a watched bot's top-level message: an alarm
 // notification starts, offers or closes an investigation.
-func (b *Bot) onBotMessage(ctx context.Context, ch Channel, m message) {
+func (b *Bot) onBotMessage(ctx context.Context, ch Channel, m message, ev *keptEvent) {
 	am, ok := alarmmsg.Recognize(m.Text, m.parts())
 	if !ok {
 		return
@@ -32,7 +32,7 @@ func (b *Bot) onBotMessage(ctx context.Context, ch Channel, m message) {
 	case alarmmsg.StateOK:
 		b.onAlarmOK(ctx, m, am)
 	case alarmmsg.StateAlarm:
-		s := start{ch: ch, channel: m.Channel, threadTS: m.TS, target: am.Name, region: am.Region, fromAlarm: true}
+		s := start{ch: ch, channel: m.Channel, threadTS: m.TS, target: am.Name, region: am.Region, fromAlarm: true, event: ev}
 		if ch.Alarms == AlarmsButton {
 			b.offer(ctx, s, am)
 			return
@@ -68,7 +68,9 @@ func (b *Bot) onAlarmOK(ctx context.Context, m message, am alarmmsg.Message) {
 		if _, err := b.post(ctx, inv.Channel, inv.ThreadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text); err != nil {
 			b.log.Warn("ok note", "err", err)
 		}
-		_ = b.store.AddNote(ctx, inv.Channel, inv.ThreadTS, investigate.Note{Time: b.opts.Clock(), Author: "CloudWatch", Text: am.Name + " returned to OK"})
+		if err := b.store.AddNote(ctx, inv.Channel, inv.ThreadTS, investigate.Note{Time: b.opts.Clock(), Author: "CloudWatch", Text: am.Name + " returned to OK"}); err != nil {
+			b.log.Error("store: OK note not saved", "alarm", am.Name, "thread", inv.ThreadTS, "err", err)
+		}
 		return
 	}
 }

@@ -14,16 +14,16 @@ import (
 )
 
 // onInteraction handles a button click.
-func (b *Bot) onInteraction(ctx context.Context, ch Channel, p blockActions, actionID, value string) {
+func (b *Bot) onInteraction(ctx context.Context, ch Channel, p blockActions, actionID, value string, ev *keptEvent) {
 	if !b.allowed(ctx, ch, p.User.ID) {
 		b.ephemeral(ctx, p.channel(), p.User.ID, p.threadTS(), "Only members of this channel's unstuck user group may use these buttons.")
 		return
 	}
-	b.onAction(ctx, ch, p, actionID, value)
+	b.onAction(ctx, ch, p, actionID, value, ev)
 }
 
 // onAction handles a button.
-func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID, value string) {
+func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID, value string, ev *keptEvent) {
 	channel := p.channel()
 	if actionID == blockkit.ActionInvestigate {
 		region, name, ok := strings.Cut(value, "|")
@@ -37,8 +37,10 @@ func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID
 		}
 		// The offer is answered: replace its button with who pressed it.
 		text := fmt.Sprintf("CloudWatch alarm *%s* is in ALARM. Investigation started by %s.", mrkdwn.EscapeLine(name), mrkdwn.UserMention(p.User.ID))
-		_ = b.update(ctx, channel, p.messageTS(), []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text)
-		b.start(ctx, start{ch: ch, channel: channel, threadTS: thread, user: p.User.ID, target: name, region: region})
+		if err := b.update(ctx, channel, p.messageTS(), []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text); err != nil {
+			b.log.Warn("offer update", "err", err)
+		}
+		b.start(ctx, start{ch: ch, channel: channel, threadTS: thread, user: p.User.ID, target: name, region: region, event: ev})
 		return
 	}
 	thread, idx, err := blockkit.ParseButtonValue(value)
@@ -54,25 +56,25 @@ func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID
 	case blockkit.ActionAccept, blockkit.ActionDiscard:
 		b.onVerdict(ctx, inv, p, idx, actionID)
 	case blockkit.ActionRerun:
-		b.rerun(ctx, ch, inv, p.User.ID)
+		b.rerun(ctx, ch, inv, p.User.ID, ev)
 	case blockkit.ActionChanges:
-		b.answer(ctx, ch, inv, "what changed", p.User.ID)
+		b.answer(ctx, ch, inv, "what changed", p.User.ID, ev)
 	case blockkit.ActionPostmortem:
-		b.answer(ctx, ch, inv, "postmortem", p.User.ID)
+		b.answer(ctx, ch, inv, "postmortem", p.User.ID, ev)
 	}
 }
 
 // rerun investigates a thread's alarm again with the thread's notes: over
 // twice the window (at least an hour) when it has a report, over the same
 // window when it never finished.
-func (b *Bot) rerun(ctx context.Context, ch Channel, inv incident.Investigation, user string) {
+func (b *Bot) rerun(ctx context.Context, ch Channel, inv incident.Investigation, user string, ev *keptEvent) {
 	if inv.Report == nil {
-		b.start(ctx, start{ch: ch, channel: inv.Channel, threadTS: inv.ThreadTS, user: user, target: inv.Alarm.Name, region: inv.Region, now: inv.Now, lookback: inv.Lookback})
+		b.start(ctx, start{ch: ch, channel: inv.Channel, threadTS: inv.ThreadTS, user: user, target: inv.Alarm.Name, region: inv.Region, now: inv.Now, lookback: inv.Lookback, event: ev})
 		return
 	}
 	lookback := 2 * inv.Report.Scope.End.Sub(inv.Report.Scope.Start)
 	lookback = min(max(lookback, time.Hour), maxSince)
-	b.start(ctx, start{ch: ch, channel: inv.Channel, threadTS: inv.ThreadTS, user: user, target: inv.Alarm.Name, region: inv.Region, now: inv.Now, lookback: lookback, wider: true})
+	b.start(ctx, start{ch: ch, channel: inv.Channel, threadTS: inv.ThreadTS, user: user, target: inv.Alarm.Name, region: inv.Region, now: inv.Now, lookback: lookback, wider: true, event: ev})
 }
 
 // onVerdict records an accept or discard and updates the report message.

@@ -90,7 +90,9 @@ func newHarness(t testing.TB, s setup) *harness {
 		opts.Grace = 10 * time.Second
 	}
 	opts.Charts = true
-	opts.Logger = slog.New(slog.NewTextHandler(testWriter(), nil))
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(testWriter(), nil))
+	}
 	bot := handlers.New(api, store, handlers.OneBackend(be), s.cfg, opts)
 
 	ctx, cancel := context.WithCancel(context.Background())

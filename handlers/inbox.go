@@ -76,10 +76,7 @@ func (b *Bot) dispatch(w *workers, j job, lease *hold, kept bool) {
 		if ctx.Err() != nil {
 			return // cut off by shutdown before it ran
 		}
-		if ev != nil {
-			ctx = context.WithValue(ctx, keptEventCtx{}, ev)
-		}
-		j.run(ctx)
+		j.run(ctx, ev)
 		handled = ctx.Err() == nil
 	}
 	if !w.quick.submit(run) {
@@ -93,22 +90,14 @@ func (b *Bot) dispatch(w *workers, j job, lease *hold, kept bool) {
 	}
 }
 
-// keptEvent is an event kept in the store (incident.Inbox) while its work runs.
+// keptEvent is an event kept in the store (incident.Inbox) while its work
+// runs. The work gets it, and may forget it before it ends when the work
+// is kept elsewhere from then on (an investigation stored queued); nil
+// stands for an event that is not kept.
 type keptEvent struct {
 	key string
 	// forgotten is set once Handled succeeded, so that it is written once.
 	forgotten atomic.Bool
-}
-
-type keptEventCtx struct{}
-
-// handledWith forgets the kept event whose work ctx is, if any, before
-// that work ends: the work is kept elsewhere from now on (an investigation
-// that was Put).
-func (b *Bot) handledWith(ctx context.Context) {
-	if ev, ok := ctx.Value(keptEventCtx{}).(*keptEvent); ok {
-		b.forget(ctx, ev)
-	}
 }
 
 // forget marks a kept event handled, unless it was already; nil is no

@@ -125,14 +125,14 @@ func noReportText(inv incident.Investigation, more string) string {
 }
 
 // answer replies to a question in an investigation's thread.
-func (b *Bot) answer(ctx context.Context, ch Channel, inv incident.Investigation, q, user string) {
+func (b *Bot) answer(ctx context.Context, ch Channel, inv incident.Investigation, q, user string, ev *keptEvent) {
 	it := ParseIntent(q)
 	switch it.Kind {
 	case IntentHelpKind:
 		b.reply(ctx, inv.Channel, inv.ThreadTS, IntentHelp)
 		return
 	case IntentRerun:
-		b.rerun(ctx, ch, inv, user)
+		b.rerun(ctx, ch, inv, user, ev)
 		return
 	case IntentSummary:
 		if inv.Report == nil {

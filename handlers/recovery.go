@@ -124,11 +124,11 @@ func (b *Bot) recoverEvents(ctx context.Context, before time.Time) {
 		switch {
 		case j.run == nil:
 			// Nothing to do for it now (the channel is no longer served).
-			j.run = func(context.Context) {}
+			j.run = func(context.Context, *keptEvent) {}
 		case cur.Retries > maxEventRetries:
 			b.log.Warn("giving up on an event whose handling stopped more than once", "key", cur.Key, "retries", cur.Retries)
 			tell := j.tell
-			j.run = func(ctx context.Context) {
+			j.run = func(ctx context.Context, _ *keptEvent) {
 				if tell != nil {
 					tell(ctx, gaveUpText)
 				}

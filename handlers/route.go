@@ -39,7 +39,7 @@ func (b *Bot) routeCommand(payload json.RawMessage) (any, job) {
 	s := start{ch: ch, channel: cmd.ChannelID, user: cmd.UserID, responseURL: cmd.ResponseURL, target: c.Target, region: c.Region, now: c.At, lookback: c.Since}
 	return nil, job{
 		key:  eventKey("command", cmd.TriggerID),
-		run:  func(ctx context.Context) { b.start(ctx, s) },
+		run:  func(ctx context.Context, ev *keptEvent) { s.event = ev; b.start(ctx, s) },
 		tell: func(ctx context.Context, text string) { b.tell(ctx, s, text) },
 	}
 }
@@ -76,7 +76,7 @@ func (b *Bot) routeEvent(payload json.RawMessage) job {
 		if m.fromBot() {
 			return job{}
 		}
-		return job{key: eventKey("event", cb.EventID), run: func(ctx context.Context) { b.onMention(ctx, ch, m) }}
+		return job{key: eventKey("event", cb.EventID), run: func(ctx context.Context, ev *keptEvent) { b.onMention(ctx, ch, m, ev) }}
 	case "message":
 		switch m.Subtype {
 		case "", "bot_message", "thread_broadcast", "file_share":
@@ -91,14 +91,14 @@ func (b *Bot) routeEvent(payload json.RawMessage) job {
 				// Keyed by the message, not the event: the same message
 				// may come as more than one event.
 				key:  eventKey("alarm", m.Channel, m.TS),
-				run:  func(ctx context.Context) { b.onBotMessage(ctx, ch, m) },
+				run:  func(ctx context.Context, ev *keptEvent) { b.onBotMessage(ctx, ch, m, ev) },
 				tell: func(ctx context.Context, text string) { b.reply(ctx, m.Channel, m.TS, text) },
 			}
 		}
 		if !m.inThread() || b.mentionsMe(m.Text) {
 			return job{} // top-level chatter; mentions come as app_mention
 		}
-		return job{key: eventKey("event", cb.EventID), run: func(ctx context.Context) { b.onThreadMessage(ctx, m) }}
+		return job{key: eventKey("event", cb.EventID), run: func(ctx context.Context, _ *keptEvent) { b.onThreadMessage(ctx, m) }}
 	}
 	return job{}
 }
@@ -120,7 +120,7 @@ func (b *Bot) routeInteraction(payload json.RawMessage) job {
 	return job{
 		key:  eventKey("action", p.TriggerID, a.ActionID, a.ActionTS),
 		tell: func(ctx context.Context, text string) { b.ephemeral(ctx, p.channel(), p.User.ID, p.threadTS(), text) },
-		run:  func(ctx context.Context) { b.onInteraction(ctx, ch, p, a.ActionID, a.Value) },
+		run:  func(ctx context.Context, ev *keptEvent) { b.onInteraction(ctx, ch, p, a.ActionID, a.Value, ev) },
 	}
 }
 
@@ -136,7 +136,9 @@ func (b *Bot) mentionsMe(text string) bool {
 type job struct {
 	// key identifies the event across deliveries (incident.Event.Key).
 	key string
-	run func(context.Context)
+	// run does the work; ev is the kept event, to forget once the work
+	// is kept elsewhere (nil when the event is not kept).
+	run func(ctx context.Context, ev *keptEvent)
 	// tell answers whoever sent the event, when its work cannot be done;
 	// nil when there is nobody to tell.
 	tell func(ctx context.Context, text string)

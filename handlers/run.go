@@ -30,6 +30,10 @@ type start struct {
 	// fromAlarm: an alarm message started it, so it may join another.
 	fromAlarm bool
 	wider     bool
+	// event is the kept event that asked for it, nil when none: it is
+	// handled once the investigation is stored, which keeps the work from
+	// then on.
+	event *keptEvent
 }
 
 // tell answers whoever started a request: the user privately, or the
@@ -102,7 +106,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 	// in an existing thread it is taken before anything is posted (another
 	// replica, or another click, may be at it); a new thread's is taken as
 	// soon as its first message gives the thread.
-	var lease *hold
+	r := &run{b: b, inv: inv, view: blockkit.StatusView{Alarm: alarm.Name, Requester: s.user, State: incident.StateRunning, Wider: s.wider}}
 	if s.threadTS != "" {
 		h, err := b.acquireWait(ctx, incident.LeaseKey(s.channel, s.threadTS), inv.ID, threadWait)
 		if err != nil {
@@ -114,16 +118,17 @@ func (b *Bot) start(ctx context.Context, s start) {
 			b.tell(ctx, s, "This thread's alarm is already being investigated.")
 			return
 		}
-		lease = h
+		r.lease = h
 		if prev, err := b.store.Thread(ctx, s.channel, s.threadTS); err == nil {
-			inv.Joined = prev.Joined
+			r.inv.Joined = prev.Joined
+		} else if !errors.Is(err, incident.ErrNotFound) {
+			b.log.Warn("store: the thread's earlier investigation not read", "thread", s.threadTS, "err", err)
 		}
 	}
-	view := blockkit.StatusView{Alarm: alarm.Name, Requester: s.user, State: incident.StateRunning, Wider: s.wider}
-	blocks, fallback := blockkit.Status(view)
+	blocks, fallback := blockkit.Status(r.view)
 	ts, err := b.post(ctx, s.channel, s.threadTS, blocks, fallback)
 	if err != nil {
-		lease.release(ctx)
+		r.lease.release(ctx)
 		b.log.Error("first message", "err", err)
 		var se slack.SlackErrorResponse
 		if errors.As(err, &se) && (se.Err == "not_in_channel" || se.Err == "channel_not_found") && s.responseURL != "" {
@@ -134,38 +139,26 @@ func (b *Bot) start(ctx context.Context, s start) {
 		}
 		return
 	}
-	inv.StatusTS = ts
-	if inv.ThreadTS == "" {
-		inv.ThreadTS = ts
-		h, err := b.acquire(ctx, inv.Channel, inv.ThreadTS, inv.ID)
+	r.inv.StatusTS = ts
+	if r.inv.ThreadTS == "" {
+		r.inv.ThreadTS = ts
+		h, err := b.acquire(ctx, r.inv.Channel, r.inv.ThreadTS, r.inv.ID)
 		if h == nil {
 			if err == nil {
 				err = errors.New("the lease of a new thread is taken")
 			}
 			b.log.Error("lease", "err", err)
-			view.State, view.Error = incident.StateFailed, "I can't reach my store right now; try again in a minute"
-			blocks, fallback := blockkit.Status(view)
-			_ = b.update(ctx, inv.Channel, inv.StatusTS, blocks, fallback)
+			// Never stored: only its message says it failed.
+			r.view.State, r.view.Error = incident.StateFailed, "I can't reach my store right now; try again in a minute"
+			r.showStatus(ctx)
 			return
 		}
-		lease = h
+		r.lease = h
 	}
-	if err := b.store.Put(ctx, inv); err != nil {
-		b.log.Error("store", "err", err)
-	} else {
-		// From here on the investigation is kept (Interrupted), not the
-		// event that started it.
-		b.handledWith(ctx)
-	}
-	if !b.work.slow.submit(func(ctx context.Context) { b.investigate(ctx, inv, backend, view, lease) }) {
-		inv.State, inv.Error = incident.StateFailed, "too many investigations are waiting; try again in a few minutes"
-		view.State, view.Error = incident.StateFailed, inv.Error
-		blocks, fallback := blockkit.Status(view)
-		_ = b.update(ctx, inv.Channel, inv.StatusTS, blocks, fallback)
-		if err := b.store.Put(ctx, inv); err != nil {
-			b.log.Error("store", "err", err)
-		}
-		lease.release(ctx)
+	r.queued(ctx, s.event)
+	if !b.work.slow.submit(r.execute(backend)) {
+		r.failed(ctx, nil, "too many investigations are waiting; try again in a few minutes", false)
+		r.lease.release(ctx)
 	}
 }
 
@@ -186,126 +179,199 @@ func notFoundText(target string, err error) string {
 	return text
 }
 
-// investigate runs one investigation and writes its report into the
-// thread. It holds the investigation's lease throughout and releases it
-// at the end; if the lease is lost (another replica took the investigation
-// over), it stops and posts nothing more.
-func (b *Bot) investigate(ctx context.Context, inv incident.Investigation, backend Backend, view blockkit.StatusView, lease *hold) {
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OutcomeTimeout)
-		defer cancel()
-		lease.release(rctx)
-	}()
+// run is one investigation's life in its thread: queued, running, then
+// done or failed. Its transitions write the store and log a write that
+// fails; the thread is always told before the store, so that a crash in
+// between leaves the investigation active in the store and whoever comes
+// next tells the thread (recoverInterrupted), where the other order would
+// leave a thread that is never told.
+type run struct {
+	b    *Bot
+	inv  incident.Investigation
+	view blockkit.StatusView
+	// lease is the thread's: held from before the investigation is stored
+	// queued until after it is stored done or failed.
+	lease *hold
+}
 
-	began := time.Now()
-	ictx, cancel := context.WithTimeout(ctx, b.opts.Deadline)
-	defer cancel()
-	defer context.AfterFunc(lease.lost, cancel)()
-	if lease.isLost() {
-		b.log.Warn("investigation taken over before it ran", "alarm", inv.Alarm.Name, "thread", inv.ThreadTS)
-		return
+// save writes the investigation as it stands; false, logged, when the
+// store failed.
+func (r *run) save(ctx context.Context) bool {
+	if err := r.b.store.Put(ctx, r.inv); err != nil {
+		r.b.log.Error("store: investigation not saved", "alarm", r.inv.Alarm.Name, "thread", r.inv.ThreadTS, "state", r.inv.State, "err", err)
+		return false
 	}
-	b.metrics.InvestigationStarted()
+	return true
+}
 
-	inv.State = incident.StateRunning
-	if cur, err := b.store.Thread(ictx, inv.Channel, inv.ThreadTS); err == nil {
-		inv.Notes = cur.Notes
+// showStatus updates the investigation's status message to the view.
+func (r *run) showStatus(ctx context.Context) {
+	blocks, fallback := blockkit.Status(r.view)
+	if err := r.b.update(ctx, r.inv.Channel, r.inv.StatusTS, blocks, fallback); err != nil {
+		r.b.log.Warn("status update", "thread", r.inv.ThreadTS, "err", err)
 	}
-	_ = b.store.Put(ictx, inv)
-	tr := b.newTracker(inv.Channel, inv.StatusTS, view)
-	tr.start(ctx)
+}
 
-	rep, err := backend.Investigator.Run(ictx, investigate.Request{
-		Alarm:    inv.Alarm.Name,
-		Now:      inv.Now,
-		Lookback: inv.Lookback,
-		Notes:    inv.Notes,
-	}, tr.event)
-	view.Elapsed = time.Since(began)
-	// Messages about the outcome go out even when the investigation's own
-	// context has ended; their time counts from the end of the run, however
-	// long the run took.
-	out, cancelOut := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OutcomeTimeout)
-	defer cancelOut()
-	for _, u := range rep.Unavailable {
-		b.metrics.SourceError(sourceKind(u.Source))
+// queued stores the investigation queued. Once it is stored, the event
+// that asked for it is handled: the investigation is what is kept from
+// here on (Interrupted finds it), not the event.
+func (r *run) queued(ctx context.Context, ev *keptEvent) {
+	r.inv.State = incident.StateQueued
+	if r.save(ctx) {
+		r.b.forget(ctx, ev)
 	}
-	if lease.isLost() {
-		// Whoever took it over has told the thread.
-		tr.stop()
-		b.metrics.InvestigationFinished(OutcomeTakenOver, view.Elapsed)
-		b.log.Warn("investigation taken over by another replica; its result is dropped", "alarm", inv.Alarm.Name, "thread", inv.ThreadTS)
-		return
-	}
-	if err == nil && ctx.Err() != nil {
-		// Shut down past the grace period: what the engine returned is
-		// missing most of its reads, so say so instead of reporting it.
-		err = ctx.Err()
-	}
-	if err == nil && errors.Is(ictx.Err(), context.DeadlineExceeded) {
-		// The engine reports what it read by the deadline; say what cut
-		// the rest short.
-		rep.Unavailable = append(rep.Unavailable, investigate.Unavailable{
-			Source: "deadline",
-			Error:  fmt.Sprintf("the investigation's %s deadline passed; what was not read by then is missing", b.opts.Deadline),
-		})
-		b.metrics.SourceError("deadline")
-		view.CutShort = true
-	}
-	// The thread is told the outcome before the store says it: a crash in
-	// between leaves the investigation running in the store, and whoever
-	// comes next tells the thread again (Interrupted), where the other
-	// order would leave a thread that is never told.
+}
+
+// running stores the investigation running, with the notes its thread has
+// by now.
+func (r *run) running(ctx context.Context) {
+	r.inv.State = incident.StateRunning
+	cur, err := r.b.store.Thread(ctx, r.inv.Channel, r.inv.ThreadTS)
 	if err != nil {
-		inv.State, inv.Error = incident.StateFailed, failureText(ictx, ctx, err, b.opts.Deadline)
-		view.State, view.Error = incident.StateFailed, inv.Error
-		tr.finish(out, view)
-		if ctx.Err() != nil {
-			b.offerRerun(out, inv, stoppingText(inv.Alarm.Name))
-		}
-		_ = b.store.Put(out, inv)
-		lease.release(out)
-		b.log.Warn("investigation failed", "alarm", inv.Alarm.Name, "err", err)
-		b.metrics.InvestigationFinished(OutcomeFailed, view.Elapsed)
-		return
+		r.b.log.Warn("store: the thread's notes not read", "thread", r.inv.ThreadTS, "err", err)
+	} else {
+		r.inv.Notes = cur.Notes
 	}
-	// Once only: the report is posted by the holder of the lease.
-	if !lease.confirm() {
-		tr.stop()
-		b.metrics.InvestigationFinished(OutcomeTakenOver, view.Elapsed)
-		b.log.Warn("investigation taken over by another replica; its report is dropped", "alarm", inv.Alarm.Name, "thread", inv.ThreadTS)
-		return
+	r.save(ctx)
+}
+
+// failed ends the investigation failed for the reason text: its status
+// message says so (through the tracker when the run had one, so that no
+// late progress update overwrites it), a Re-run is offered when the bot
+// is stopping, and then the store is written.
+func (r *run) failed(ctx context.Context, tr *tracker, text string, stopping bool) {
+	r.inv.State, r.inv.Error = incident.StateFailed, text
+	r.view.State, r.view.Error = incident.StateFailed, text
+	if tr != nil {
+		tr.finish(ctx, r.view)
+	} else {
+		r.showStatus(ctx)
 	}
-	// The report is stored before it is posted, so that a question or a
-	// click on it finds it, and the investigation is stored done once it
-	// is posted.
-	inv.Report, inv.ReportTS = &rep, nil
-	_ = b.store.Put(out, inv)
-	cur, _ := b.store.Thread(out, inv.Channel, inv.ThreadTS)
-	msgs, fallback := blockkit.Report(rep, blockkit.ReportView{ThreadTS: inv.ThreadTS, Feedback: cur.Feedback, Joined: cur.Joined})
+	if stopping {
+		r.b.offerRerun(ctx, r.inv, stoppingText(r.inv.Alarm.Name))
+	}
+	r.save(ctx)
+}
+
+// done stores the report, posts it in the thread and stores the
+// investigation done: stored before it is posted, so that a question or a
+// click on it finds it, and done once it is posted.
+func (r *run) done(ctx context.Context, rep investigate.Report) {
+	r.inv.Report, r.inv.ReportTS = &rep, nil
+	r.save(ctx)
+	cur, err := r.b.store.Thread(ctx, r.inv.Channel, r.inv.ThreadTS)
+	if err != nil {
+		r.b.log.Warn("store: the thread's feedback not read", "thread", r.inv.ThreadTS, "err", err)
+		cur = r.inv
+	}
+	msgs, fallback := blockkit.Report(rep, blockkit.ReportView{ThreadTS: r.inv.ThreadTS, Feedback: cur.Feedback, Joined: cur.Joined})
 	for i, blocks := range msgs {
-		ts, err := b.post(out, inv.Channel, inv.ThreadTS, blocks, blockkit.PartFallback(fallback, i))
+		ts, err := r.b.post(ctx, r.inv.Channel, r.inv.ThreadTS, blocks, blockkit.PartFallback(fallback, i))
 		if err != nil {
-			b.log.Error("report", "err", err)
+			r.b.log.Error("report", "err", err)
 			break
 		}
-		inv.ReportTS = append(inv.ReportTS, ts)
+		r.inv.ReportTS = append(r.inv.ReportTS, ts)
 	}
-	inv.State = incident.StateDone
-	_ = b.store.Put(out, inv)
-	// Done: a re-run may take the thread from here.
-	lease.release(out)
-	view.State, view.Report = incident.StateDone, &rep
-	view.Steps = tr.steps()
-	tr.finish(out, view)
-	b.log.Info("investigated", "alarm", inv.Alarm.Name, "wall", view.Elapsed, "hypotheses", len(rep.Hypotheses))
-	if view.CutShort {
-		b.metrics.InvestigationFinished(OutcomeCutShort, view.Elapsed)
-	} else {
-		b.metrics.InvestigationFinished(OutcomeDone, view.Elapsed)
-	}
-	if b.opts.Charts {
-		b.uploadChart(out, inv, rep)
+	r.inv.State = incident.StateDone
+	r.save(ctx)
+}
+
+// takenOver drops what the run found: another replica took the
+// investigation over and tells the thread itself.
+func (r *run) takenOver(tr *tracker, what string) {
+	tr.stop()
+	r.b.metrics.InvestigationFinished(OutcomeTakenOver, r.view.Elapsed)
+	r.b.log.Warn("investigation taken over by another replica; "+what+" is dropped", "alarm", r.inv.Alarm.Name, "thread", r.inv.ThreadTS)
+}
+
+// execute is the job that runs the investigation and writes its report
+// into the thread. It holds the investigation's lease throughout and
+// releases it at the end; if the lease is lost (another replica took the
+// investigation over), it stops and posts nothing more.
+func (r *run) execute(backend Backend) func(context.Context) {
+	return func(ctx context.Context) {
+		b := r.b
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OutcomeTimeout)
+			defer cancel()
+			r.lease.release(rctx)
+		}()
+
+		began := time.Now()
+		ictx, cancel := context.WithTimeout(ctx, b.opts.Deadline)
+		defer cancel()
+		defer context.AfterFunc(r.lease.lost, cancel)()
+		if r.lease.isLost() {
+			b.log.Warn("investigation taken over before it ran", "alarm", r.inv.Alarm.Name, "thread", r.inv.ThreadTS)
+			return
+		}
+		b.metrics.InvestigationStarted()
+		r.running(ictx)
+		tr := b.newTracker(r.inv.Channel, r.inv.StatusTS, r.view)
+		tr.start(ctx)
+
+		rep, err := backend.Investigator.Run(ictx, investigate.Request{
+			Alarm:    r.inv.Alarm.Name,
+			Now:      r.inv.Now,
+			Lookback: r.inv.Lookback,
+			Notes:    r.inv.Notes,
+		}, tr.event)
+		r.view.Elapsed = time.Since(began)
+		// Messages about the outcome go out even when the investigation's
+		// own context has ended; their time counts from the end of the
+		// run, however long the run took.
+		out, cancelOut := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OutcomeTimeout)
+		defer cancelOut()
+		for _, u := range rep.Unavailable {
+			b.metrics.SourceError(sourceKind(u.Source))
+		}
+		if r.lease.isLost() {
+			r.takenOver(tr, "its result")
+			return
+		}
+		if err == nil && ctx.Err() != nil {
+			// Shut down past the grace period: what the engine returned is
+			// missing most of its reads, so say so instead of reporting it.
+			err = ctx.Err()
+		}
+		if err == nil && errors.Is(ictx.Err(), context.DeadlineExceeded) {
+			// The engine reports what it read by the deadline; say what cut
+			// the rest short.
+			rep.Unavailable = append(rep.Unavailable, investigate.Unavailable{
+				Source: "deadline",
+				Error:  fmt.Sprintf("the investigation's %s deadline passed; what was not read by then is missing", b.opts.Deadline),
+			})
+			b.metrics.SourceError("deadline")
+			r.view.CutShort = true
+		}
+		if err != nil {
+			r.failed(out, tr, failureText(ictx, ctx, err, b.opts.Deadline), ctx.Err() != nil)
+			r.lease.release(out)
+			b.log.Warn("investigation failed", "alarm", r.inv.Alarm.Name, "err", err)
+			b.metrics.InvestigationFinished(OutcomeFailed, r.view.Elapsed)
+			return
+		}
+		// Once only: the report is posted by the holder of the lease.
+		if !r.lease.confirm() {
+			r.takenOver(tr, "its report")
+			return
+		}
+		r.done(out, rep)
+		// Done: a re-run may take the thread from here.
+		r.lease.release(out)
+		r.view.State, r.view.Report = incident.StateDone, &rep
+		r.view.Steps = tr.steps()
+		tr.finish(out, r.view)
+		b.log.Info("investigated", "alarm", r.inv.Alarm.Name, "wall", r.view.Elapsed, "hypotheses", len(rep.Hypotheses))
+		if r.view.CutShort {
+			b.metrics.InvestigationFinished(OutcomeCutShort, r.view.Elapsed)
+		} else {
+			b.metrics.InvestigationFinished(OutcomeDone, r.view.Elapsed)
+		}
+		if b.opts.Charts {
+			b.uploadChart(out, r.inv, rep)
+		}
 	}
 }
 
@@ -336,7 +402,9 @@ func (b *Bot) join(ctx context.Context, s start, alarm investigate.Alarm) bool {
 		}
 		if other.Alarm.Name != alarm.Name && !slices.Contains(other.Joined, alarm.Name) {
 			other.Joined = append(other.Joined, alarm.Name)
-			_ = b.store.Put(ctx, other)
+			if err := b.store.Put(ctx, other); err != nil {
+				b.log.Error("store: joined alarm not saved", "alarm", alarm.Name, "thread", other.ThreadTS, "err", err)
+			}
 		}
 		text := fmt.Sprintf(":link: *%s* fired with *%s*, which I'm already investigating; I follow it there.", mrkdwn.EscapeLine(alarm.Name), mrkdwn.EscapeLine(other.Alarm.Name))
 		if _, err := b.post(ctx, s.channel, s.threadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text); err != nil {
@@ -344,7 +412,9 @@ func (b *Bot) join(ctx context.Context, s start, alarm investigate.Alarm) bool {
 		}
 		if other.Alarm.Name != alarm.Name {
 			note := fmt.Sprintf(":link: *%s* fired too (on %s) and joins this investigation.", mrkdwn.EscapeLine(alarm.Name), mrkdwn.EscapeLine(alarm.Resource))
-			_, _ = b.post(ctx, other.Channel, other.ThreadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(note), nil, nil)}, note)
+			if _, err := b.post(ctx, other.Channel, other.ThreadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(note), nil, nil)}, note); err != nil {
+				b.log.Warn("join note", "err", err)
+			}
 		}
 		return true
 	}

@@ -50,7 +50,7 @@ func plainText(s string) string {
 
 // onMention answers a question in an investigation's thread, or starts an
 // investigation from "@unstuck investigate ALARM".
-func (b *Bot) onMention(ctx context.Context, ch Channel, m message) {
+func (b *Bot) onMention(ctx context.Context, ch Channel, m message, ev *keptEvent) {
 	q := plainText(m.Text)
 	thread := m.ThreadTS
 	if thread == "" {
@@ -66,7 +66,7 @@ func (b *Bot) onMention(ctx context.Context, ch Channel, m message) {
 			b.reply(ctx, m.Channel, thread, usageText(err))
 			return
 		}
-		b.start(ctx, start{ch: ch, channel: m.Channel, threadTS: thread, user: m.User, target: c.Target, region: c.Region, now: c.At, lookback: c.Since})
+		b.start(ctx, start{ch: ch, channel: m.Channel, threadTS: thread, user: m.User, target: c.Target, region: c.Region, now: c.At, lookback: c.Since, event: ev})
 		return
 	}
 	inv, err := b.store.Thread(ctx, m.Channel, thread)
@@ -74,7 +74,7 @@ func (b *Bot) onMention(ctx context.Context, ch Channel, m message) {
 		b.reply(ctx, m.Channel, thread, "There is no investigation in this thread. Start one with `/investigate ALARM`, or mention me with `investigate ALARM`.\n\n"+IntentHelp)
 		return
 	}
-	b.answer(ctx, ch, inv, q, m.User)
+	b.answer(ctx, ch, inv, q, m.User, ev)
 }
 
 // cutWord cuts a leading word (case-insensitive) off s.

@@ -47,7 +47,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
-	"github.com/unstuck/unstuck/handlers"
+	"github.com/unstuck/unstuck/handlers/blockkit"
 	"github.com/unstuck/unstuck/handlers/slacktest"
 	"github.com/unstuck/unstuck/llm/llmtest"
 	"github.com/unstuck/unstuck/scenario"
@@ -754,7 +754,7 @@ func rerunRestarted(srv *slacktest.Server, pressed map[string]bool, channel stri
 				continue
 			}
 			pressed[m.ThreadTS] = true
-			srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, u, m.TS, m.ThreadTS, handlers.ActionRerun, m.ThreadTS+"/-1"))
+			srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, u, m.TS, m.ThreadTS, blockkit.ActionRerun, m.ThreadTS+"/-1"))
 		}
 	}
 }

@@ -1,0 +1,75 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/unstuck/unstuck/handlers"
+	"github.com/unstuck/unstuck/incident"
+)
+
+// lockedBuffer is a log sink the bot's goroutines write to and a test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// refusingStore refuses to store an investigation in one state.
+type refusingStore struct {
+	*incident.Memory
+	state incident.State
+}
+
+func (s refusingStore) Put(ctx context.Context, inv incident.Investigation) error {
+	if inv.State == s.state {
+		return errors.New("store unavailable")
+	}
+	return s.Memory.Put(ctx, inv)
+}
+
+// A write of the investigation's life that the store refuses is logged
+// with the state it was to record, and the thread is still told.
+func TestRunLogsRefusedWrites(t *testing.T) {
+	for _, state := range []incident.State{incident.StateQueued, incident.StateRunning, incident.StateDone} {
+		t.Run(string(state), func(t *testing.T) {
+			logs := &lockedBuffer{}
+			h := newHarness(t, setup{
+				store: refusingStore{Memory: incident.NewMemory(0), state: state},
+				opts:  handlers.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))},
+			})
+			thread := h.investigate("orders-api-5xx")
+			if _, ok := h.report(channel, thread, 10*time.Second); !ok {
+				t.Fatal("no report in the thread")
+			}
+			want := "state=" + string(state)
+			if !h.srv.WaitFor(5*time.Second, func() bool {
+				for _, line := range strings.Split(logs.String(), "\n") {
+					if strings.Contains(line, "investigation not saved") && strings.Contains(line, want) {
+						return true
+					}
+				}
+				return false
+			}) {
+				t.Errorf("no log of the refused write (%s):\n%s", want, logs.String())
+			}
+		})
+	}
+}
