@@ -1,11 +1,28 @@
-// Package handlers is unstuck's Slack side: the socket-mode loop, the
-// /investigate command, alarm messages in watched channels, the
-// investigation's thread (progress, the report in Block Kit, buttons),
-// follow-up questions and notes, access per channel, and the escaping that
-// keeps untrusted text harmless.
+// Package handlers is unstuck's Slack side: it takes Slack's deliveries,
+// runs what they ask for and writes the answers into threads. One file per
+// concern:
 //
-// It depends on package investigate and on the small interfaces below,
-// which cmd/bot satisfies with the engine over the simulator or AWS.
+//   - socket.go: the socket-mode transport (acknowledge at once, pools of
+//     workers, reconnecting, shutdown with a grace period);
+//   - route.go and payloads.go: what an envelope asks for, decided without
+//     I/O; command.go parses /investigate;
+//   - inbox.go, lease.go, recovery.go: the durable inbox (an event is kept
+//     before it is acknowledged and forgotten once handled), the leases
+//     that keep replicas off each other's work, and taking over what a
+//     stopped replica left;
+//   - run.go and progress.go: an investigation's life from the request to
+//     the report, and its status message;
+//   - alarms.go: alarm messages in watched channels; buttons.go: the
+//     report's buttons; thread.go and intents.go: notes and follow-up
+//     questions in a thread; access.go: what each channel may do;
+//   - backend.go: the interfaces the bot consumes (the engine, the
+//     follow-up querier, the alarm finder), which cmd/bot satisfies with the
+//     engine over the simulator or AWS; post.go: the Slack Web API calls.
+//
+// What does no I/O is in packages of its own: alarmmsg recognises alarm
+// notifications, mrkdwn escapes untrusted text, blockkit renders reports
+// and status messages. The bot's own domain (investigations, the store's
+// contract) is package incident.
 package handlers
 
 import (
