@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/unstuck/unstuck/investigate"
 )
@@ -15,14 +14,9 @@ type Investigator interface {
 }
 
 // Querier answers follow-up questions from the same sources the engine
-// reads; *investigate.Querier is one.
-type Querier interface {
-	Changes(ctx context.Context, resource *investigate.Resource, start, end time.Time) ([]investigate.Change, error)
-	Metric(ctx context.Context, r investigate.Resource, name string, start, end time.Time, period time.Duration) (investigate.Series, error)
-	Logs(ctx context.Context, group string, start, end time.Time) (investigate.LogStats, error)
-	Traces(ctx context.Context, id string, start, end time.Time) ([]investigate.TraceGroup, error)
-	Topology(ctx context.Context, alarm investigate.Alarm) (investigate.Topology, error)
-}
+// reads; *investigate.Querier is one. It is investigate.FollowUpQuerier,
+// which a model's tools read through too, under the name a Backend uses.
+type Querier = investigate.FollowUpQuerier
 
 // AlarmFinder finds the alarm an /investigate argument names: an alarm's
 // name, or a resource an alarm watches. An unknown name is an error

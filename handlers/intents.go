@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/unstuck/unstuck/handlers/blockkit"
 	"github.com/unstuck/unstuck/handlers/mrkdwn"
 	"github.com/unstuck/unstuck/incident"
+
 	"github.com/unstuck/unstuck/investigate"
 )
 
@@ -89,29 +89,14 @@ func ParseIntent(q string) Intent {
 	return Intent{}
 }
 
-// window is the stretch of telemetry a follow-up reads: the
-// investigation's, split at the onset.
-type window struct {
-	start, onset, end time.Time
-}
-
-func (b *Bot) windowOf(inv incident.Investigation) window {
-	if rep := inv.Report; rep != nil {
-		w := window{start: rep.Scope.Start, onset: rep.Onset, end: rep.Scope.End}
-		if w.onset.IsZero() {
-			w.onset = w.end.Add(-10 * time.Minute)
-		}
-		return w
+// windowOf is the stretch of telemetry a follow-up about inv reads: its
+// report's, or before the report the one its request asked for.
+func (b *Bot) windowOf(inv incident.Investigation) investigate.FollowUpWindow {
+	now := inv.Now
+	if now.IsZero() {
+		now = b.opts.Clock()
 	}
-	end := inv.Now
-	if end.IsZero() {
-		end = b.opts.Clock()
-	}
-	lb := inv.Lookback
-	if lb <= 0 {
-		lb = 3 * time.Hour
-	}
-	return window{start: end.Add(-lb), onset: end.Add(-10 * time.Minute), end: end}
+	return investigate.NewFollowUpWindow(inv.Report, now, inv.Lookback)
 }
 
 // noReportText answers a question that needs the report of an
@@ -205,16 +190,6 @@ func (b *Bot) answer(ctx context.Context, ch Channel, inv incident.Investigation
 	b.reply(ctx, inv.Channel, inv.ThreadTS, text)
 }
 
-// errUnknownResource is a target not in the investigation's topology.
-type errUnknownResource struct {
-	ref   string
-	known []string
-}
-
-func (e *errUnknownResource) Error() string {
-	return fmt.Sprintf("%s is not among the resources around this alarm", e.ref)
-}
-
 // query answers an intent that reads telemetry; the text is mrkdwn with
 // every untrusted part escaped.
 func (b *Bot) query(ctx context.Context, q Querier, inv incident.Investigation, it Intent) (string, error) {
@@ -222,17 +197,17 @@ func (b *Bot) query(ctx context.Context, q Querier, inv incident.Investigation, 
 		return "", errors.New("no telemetry source for follow-up questions")
 	}
 	w := b.windowOf(inv)
-	topo, err := q.Topology(ctx, inv.Alarm)
+	topo, err := investigate.FollowUpTopology(ctx, q, inv.Report, inv.Alarm)
 	if err != nil {
 		return "", err
 	}
 	var res *investigate.Resource
 	if it.Target != "" {
-		r, err := findResource(topo, it.Target)
+		r, err := topo.Resolve(it.Target)
 		if err != nil {
-			var ur *errUnknownResource
+			var ur *investigate.UnknownResourceError
 			if errors.As(err, &ur) {
-				return fmt.Sprintf("I don't know *%s* in this investigation. Resources in scope: %s.", mrkdwn.EscapeLine(it.Target), codeList(ur.known, 20)), nil
+				return fmt.Sprintf("I don't know *%s* in this investigation. Resources in scope: %s.", mrkdwn.EscapeLine(it.Target), codeList(ur.Closest, 20)), nil
 			}
 			return "", err
 		}
@@ -260,28 +235,6 @@ func (b *Bot) query(ctx context.Context, q Querier, inv incident.Investigation, 
 		return checkAnswer(ctx, q, *res, w)
 	}
 	return IntentHelp, nil
-}
-
-// findResource finds a resource by id, name or ARN, or by a unique
-// case-insensitive part of its id or name.
-func findResource(topo investigate.Topology, ref string) (investigate.Resource, error) {
-	if r, ok := topo.Find(ref); ok {
-		return r, nil
-	}
-	low := strings.ToLower(ref)
-	var hits []investigate.Resource
-	for _, r := range topo.Resources {
-		if strings.EqualFold(r.ID, ref) || strings.EqualFold(r.Name, ref) {
-			return r, nil
-		}
-		if strings.Contains(strings.ToLower(r.ID), low) || (r.Name != "" && strings.Contains(strings.ToLower(r.Name), low)) {
-			hits = append(hits, r)
-		}
-	}
-	if len(hits) == 1 {
-		return hits[0], nil
-	}
-	return investigate.Resource{}, &errUnknownResource{ref: ref, known: closest(ref, ids(topo), 8)}
 }
 
 func ids(topo investigate.Topology) []string {
@@ -337,8 +290,9 @@ func shortDuration(d time.Duration) string {
 	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 }
 
-func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investigation, res *investigate.Resource, w window) (string, error) {
-	changes, err := q.Changes(ctx, res, w.start, w.end.Add(time.Minute))
+func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investigation, res *investigate.Resource, w investigate.FollowUpWindow) (string, error) {
+	start, end := w.All()
+	changes, err := q.Changes(ctx, res, start, end)
 	if err != nil {
 		return "", err
 	}
@@ -346,7 +300,7 @@ func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investi
 	if res != nil {
 		on = " on *" + mrkdwn.EscapeLine(res.ID) + "*"
 	}
-	head := fmt.Sprintf("*What changed*%s between %s and %s", on, w.start.UTC().Format("15:04"), blockkit.Clock(w.end))
+	head := fmt.Sprintf("*What changed*%s between %s and %s", on, w.Start.UTC().Format("15:04"), blockkit.Clock(w.End))
 	if len(changes) == 0 {
 		return head + ": nothing — no write events in CloudTrail.", nil
 	}
@@ -367,7 +321,7 @@ func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investi
 		if c.Error != "" {
 			line += " (failed: " + mrkdwn.Truncate(mrkdwn.EscapeLine(c.Error), 120) + ")"
 		}
-		line += relative(c.Time, w.onset)
+		line += relative(c.Time, w.Onset)
 		if c.ID != "" {
 			line += " " + mrkdwn.Link(investigate.ChangeLink(inv.ReadRegion(), c.ID), "CloudTrail")
 		}
@@ -398,48 +352,26 @@ func scopeAnswer(topo investigate.Topology) string {
 	return strings.Join(lines, "\n")
 }
 
-// logGroupsOf are the log groups of a resource and of the services that run
-// on it.
-func logGroupsOf(topo investigate.Topology, r investigate.Resource) []string {
-	var groups []string
-	add := func(g string) {
-		if g != "" && !slices.Contains(groups, g) {
-			groups = append(groups, g)
-		}
-	}
-	add(r.LogGroup)
-	for _, x := range topo.Relations {
-		if x.Kind == investigate.RelRunsOn && x.To == r.ID {
-			if s, ok := topo.Find(x.From); ok {
-				add(s.LogGroup)
-			}
-		}
-		if x.Kind == investigate.RelRunsOn && x.From == r.ID {
-			if h, ok := topo.Find(x.To); ok {
-				add(h.LogGroup)
-			}
-		}
-	}
-	return groups
-}
-
-func errorsAnswer(ctx context.Context, q Querier, inv incident.Investigation, topo investigate.Topology, r investigate.Resource, w window) (string, error) {
-	lines := []string{fmt.Sprintf("*Errors on %s* since the onset (%s), against the baseline before it, the sharpest rise first:", mrkdwn.EscapeLine(r.ID), blockkit.Clock(w.onset))}
-	groups := logGroupsOf(topo, r)
+func errorsAnswer(ctx context.Context, q Querier, inv incident.Investigation, topo investigate.Topology, r investigate.Resource, w investigate.FollowUpWindow) (string, error) {
+	lines := []string{fmt.Sprintf("*Errors on %s* since the onset (%s), against the baseline before it, the sharpest rise first:", mrkdwn.EscapeLine(r.ID), blockkit.Clock(w.Onset))}
+	groups := topo.LogGroupsOf(r)
 	if len(groups) > 3 {
 		groups = groups[:3]
 	}
+	bStart, bEnd := w.Before()
+	dStart, dEnd := w.During()
+	allStart, allEnd := w.All()
 	found := false
 	for _, g := range groups {
-		during, err := q.Logs(ctx, g, w.onset, w.end.Add(time.Minute))
+		during, err := q.Logs(ctx, g, dStart, dEnd)
 		if err != nil {
 			lines = append(lines, fmt.Sprintf("• logs %s: could not read (%s)", mrkdwn.EscapeLine(g), mrkdwn.Truncate(mrkdwn.EscapeLine(err.Error()), 200)))
 			continue
 		}
-		before, _ := q.Logs(ctx, g, w.start, w.onset)
+		before, _ := q.Logs(ctx, g, bStart, bEnd)
 		// Rates, not counts: the baseline is hours, the onset minutes.
 		span := func(a, b time.Time) float64 { return math.Max(b.Sub(a).Minutes(), 1) }
-		baseSpan, duringSpan := span(w.start, w.onset), span(w.onset, w.end.Add(time.Minute))
+		baseSpan, duringSpan := span(bStart, bEnd), span(dStart, dEnd)
 		base := map[string]float64{}
 		for _, p := range investigate.ErrorPatterns(before) {
 			base[p.Pattern] = float64(p.Count) / baseSpan
@@ -447,7 +379,7 @@ func errorsAnswer(ctx context.Context, q Querier, inv incident.Investigation, to
 		pats := investigate.ErrorPatterns(during)
 		rise := func(p investigate.LogPattern) float64 { return float64(p.Count)/duringSpan - base[p.Pattern] }
 		sort.SliceStable(pats, func(i, j int) bool { return rise(pats[i]) > rise(pats[j]) })
-		lines = append(lines, fmt.Sprintf("Log group %s (%d lines since the onset) %s", mrkdwn.EscapeLine(g), during.Lines, mrkdwn.Link(investigate.LogsLink(inv.ReadRegion(), []string{g}, logsQuery, w.start, w.end.Add(time.Minute)), "Logs Insights")))
+		lines = append(lines, fmt.Sprintf("Log group %s (%d lines since the onset) %s", mrkdwn.EscapeLine(g), during.Lines, mrkdwn.Link(investigate.LogsLink(inv.ReadRegion(), []string{g}, logsQuery, allStart, allEnd), "Logs Insights")))
 		if len(pats) == 0 {
 			lines = append(lines, "• no error lines since the onset")
 		}
@@ -460,10 +392,10 @@ func errorsAnswer(ctx context.Context, q Querier, inv incident.Investigation, to
 			if sample == "" {
 				sample = p.Pattern
 			}
-			lines = append(lines, fmt.Sprintf("• %s/min since, %s/min before: “%s”", num(float64(p.Count)/duringSpan), num(base[p.Pattern]), mrkdwn.Truncate(mrkdwn.EscapeLine(sample), 400)))
+			lines = append(lines, fmt.Sprintf("• %s/min since, %s/min before: “%s”", investigate.FormatNumber(float64(p.Count)/duringSpan), investigate.FormatNumber(base[p.Pattern]), mrkdwn.Truncate(mrkdwn.EscapeLine(sample), 400)))
 		}
 	}
-	traces, err := q.Traces(ctx, r.ID, w.onset, w.end.Add(time.Minute))
+	traces, err := q.Traces(ctx, r.ID, dStart, dEnd)
 	if err == nil {
 		var failing []investigate.TraceGroup
 		for _, g := range traces {
@@ -507,12 +439,13 @@ func traceLine(g investigate.TraceGroup) string {
 	return line
 }
 
-func tracesAnswer(ctx context.Context, q Querier, r investigate.Resource, w window) (string, error) {
-	groups, err := q.Traces(ctx, r.ID, w.onset, w.end.Add(time.Minute))
+func tracesAnswer(ctx context.Context, q Querier, r investigate.Resource, w investigate.FollowUpWindow) (string, error) {
+	start, end := w.During()
+	groups, err := q.Traces(ctx, r.ID, start, end)
 	if err != nil {
 		return "", err
 	}
-	head := fmt.Sprintf("*Traced calls to and from %s* since the onset (%s):", mrkdwn.EscapeLine(r.ID), blockkit.Clock(w.onset))
+	head := fmt.Sprintf("*Traced calls to and from %s* since the onset (%s):", mrkdwn.EscapeLine(r.ID), blockkit.Clock(w.Onset))
 	if len(groups) == 0 {
 		return head + " none traced.", nil
 	}
@@ -529,75 +462,39 @@ func tracesAnswer(ctx context.Context, q Querier, r investigate.Resource, w wind
 }
 
 // checkAnswer compares a resource's metrics before and since the onset.
-func checkAnswer(ctx context.Context, q Querier, r investigate.Resource, w window) (string, error) {
+func checkAnswer(ctx context.Context, q Querier, r investigate.Resource, w investigate.FollowUpWindow) (string, error) {
 	names := investigate.MetricNames(r.Type)
 	if len(names) > 12 {
 		names = names[:12]
 	}
-	head := fmt.Sprintf("*%s* (%s): mean before the onset → since the onset (%s)", mrkdwn.EscapeLine(r.ID), mrkdwn.EscapeLine(r.Type), blockkit.Clock(w.onset))
+	head := fmt.Sprintf("*%s* (%s): mean before the onset → since the onset (%s)", mrkdwn.EscapeLine(r.ID), mrkdwn.EscapeLine(r.Type), blockkit.Clock(w.Onset))
 	if len(names) == 0 {
 		return head + ": I read no metrics for this kind of resource; try `errors on` or `traces` for it.", nil
 	}
+	start, end := w.All()
 	lines := make([]string, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
-			s, err := q.Metric(ctx, r, name, w.start, w.end.Add(time.Minute), time.Minute)
+			s, err := q.Metric(ctx, r, name, start, end, time.Minute)
 			if err != nil {
 				lines[i] = fmt.Sprintf("• %s: could not read (%s)", mrkdwn.EscapeLine(name), mrkdwn.Truncate(mrkdwn.EscapeLine(err.Error()), 150))
 				return
 			}
-			before, during := meanIn(s, w.start, w.onset), meanIn(s, w.onset, w.end.Add(time.Minute))
-			if math.IsNaN(before) && math.IsNaN(during) {
+			sum := investigate.SummarizeSeries(s, w)
+			if sum.Before.Points == 0 && sum.During.Points == 0 {
 				lines[i] = fmt.Sprintf("• %s: no data", mrkdwn.EscapeLine(name))
 				return
 			}
 			mark := ""
-			if changed(before, during) {
+			if sum.Changed() {
 				mark = " :warning:"
 			}
-			lines[i] = fmt.Sprintf("• %s: %s → %s%s", mrkdwn.EscapeLine(name), num(before), num(during), mark)
+			lines[i] = fmt.Sprintf("• %s: %s → %s%s", mrkdwn.EscapeLine(name), investigate.FormatNumber(sum.Before.Mean), investigate.FormatNumber(sum.During.Mean), mark)
 		})
 	}
 	wg.Wait()
 	return head + "\n" + strings.Join(lines, "\n"), nil
-}
-
-func meanIn(s investigate.Series, start, end time.Time) float64 {
-	sum, n := 0.0, 0
-	for i, t := range s.Times {
-		if !t.Before(start) && t.Before(end) {
-			sum += s.Values[i]
-			n++
-		}
-	}
-	if n == 0 {
-		return math.NaN()
-	}
-	return sum / float64(n)
-}
-
-// changed reports a level shift worth a mark: at least half again, or from
-// nothing to something.
-func changed(before, during float64) bool {
-	if math.IsNaN(before) || math.IsNaN(during) {
-		return false
-	}
-	diff := math.Abs(during - before)
-	base := math.Max(math.Abs(before), 1e-9)
-	return diff/base >= 0.5 && diff >= 1
-}
-
-func num(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "–"
-	case math.Abs(v) >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 1:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.3g", v)
 }
 
 // logsQuery is the Logs Insights query a log group's link opens on: its

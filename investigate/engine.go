@@ -31,6 +31,10 @@ type Options struct {
 	Reasoner Reasoner
 }
 
+// defaultLookback is how much telemetry before now an investigation reads
+// when its options name no lookback.
+const defaultLookback = 3 * time.Hour
+
 // Engine investigates alarms. It is safe for concurrent use.
 type Engine struct {
 	src  Sources
@@ -43,7 +47,7 @@ func New(src Sources, opts Options) *Engine {
 		opts.CheckTimeout = 45 * time.Second
 	}
 	if opts.Lookback <= 0 {
-		opts.Lookback = 3 * time.Hour
+		opts.Lookback = defaultLookback
 	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
@@ -173,6 +177,11 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 		} else {
 			report = worded
 		}
+	}
+	// The topology is kept for follow-ups once the reasoner is done: it has
+	// no use for it.
+	if r.topoRead {
+		report.Topology = keptTopology(r.topo)
 	}
 	report.Stats.WallMS = time.Since(began).Milliseconds()
 	return report, nil
@@ -313,6 +322,8 @@ type run struct {
 
 	alarmDef Alarm
 	topo     Topology
+	// topoRead is true when topo is what the topology source answered.
+	topoRead bool
 	g        *graph
 
 	onset      time.Time
@@ -446,6 +457,7 @@ func (r *run) scope(ctx context.Context) {
 		return r.src.Topology.Topology(ctx, r.alarmDef)
 	})
 	t, ok := get(ctx, r, "topology", topo)
+	r.topoRead = ok && r.alarmDef.Resource != ""
 	if !ok || r.alarmDef.Resource == "" {
 		t = Topology{}
 	}

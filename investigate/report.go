@@ -111,6 +111,11 @@ type Report struct {
 	// Series are the alarm's metric and the series the top hypothesis rests
 	// on, for charts.
 	Series []NamedSeries `json:"series,omitempty"`
+	// Topology is what was around the alarm, kept for follow-up questions
+	// (without the resources' tags and settings); nil when the topology
+	// could not be read or was too large to keep, and in reports from
+	// before it was kept.
+	Topology *Topology `json:"topology,omitempty"`
 	// Reasoner names what wrote the report's words ("offline" or a model).
 	Reasoner string `json:"reasoner,omitempty"`
 	Stats    Stats  `json:"stats"`

@@ -16,18 +16,6 @@ import (
 	"github.com/unstuck/unstuck/redact"
 )
 
-// Querier is what a follow-up answer may look at: the engine's own queries.
-// *investigate.Querier implements it.
-type Querier interface {
-	Changes(ctx context.Context, resource *investigate.Resource, start, end time.Time) ([]investigate.Change, error)
-	Metric(ctx context.Context, r investigate.Resource, name string, start, end time.Time, period time.Duration) (investigate.Series, error)
-	Logs(ctx context.Context, group string, start, end time.Time) (investigate.LogStats, error)
-	Traces(ctx context.Context, id string, start, end time.Time) ([]investigate.TraceGroup, error)
-	Topology(ctx context.Context, alarm investigate.Alarm) (investigate.Topology, error)
-}
-
-var _ Querier = (*investigate.Querier)(nil)
-
 // ErrNoModel is returned by Answer when no model is configured.
 var ErrNoModel = errors.New("no model configured")
 
@@ -130,18 +118,20 @@ func answerTools() []openai.Tool {
 }
 
 // Answer answers a follow-up question about an investigation with a
-// tool-calling loop over the querier's queries and the findings so far,
+// tool-calling loop over the querier's queries and the findings so far
+// (the tools read the report's topology and window as the Slack intents
+// do; q may be nil, and then only the report answers),
 // bounded by MaxSteps model calls, AnswerBudget tokens and AnswerTimeout.
 // What it sends is redacted; the text it returns is untrusted. On a failure
 // it returns what it looked at so far with the error.
-func (m *Model) Answer(ctx context.Context, q Querier, r investigate.Report, question string) (Answer, error) {
+func (m *Model) Answer(ctx context.Context, q investigate.FollowUpQuerier, r investigate.Report, question string) (Answer, error) {
 	var ans Answer
 	if m == nil {
 		return ans, ErrNoModel
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.AnswerTimeout)
 	defer cancel()
-	tk := &toolkit{q: q, r: r, red: m.red}
+	tk := &toolkit{q: q, r: r, red: m.red, w: investigate.NewFollowUpWindow(&r, r.Scope.End, 0)}
 
 	var top []string
 	for i, h := range r.Hypotheses {
@@ -239,13 +229,16 @@ const (
 
 // toolkit runs the follow-up tools.
 type toolkit struct {
-	q    Querier
+	q    investigate.FollowUpQuerier
 	r    investigate.Report
+	w    investigate.FollowUpWindow
 	red  *redact.Redactor
 	topo *investigate.Topology
 	terr error
 }
 
+// topology is the report's topology, or the one read for this answer when
+// the report kept none.
 func (t *toolkit) topology(ctx context.Context) (investigate.Topology, error) {
 	if t.topo != nil || t.terr != nil {
 		if t.topo == nil {
@@ -253,11 +246,12 @@ func (t *toolkit) topology(ctx context.Context) (investigate.Topology, error) {
 		}
 		return *t.topo, nil
 	}
-	if t.q == nil {
-		t.terr = errors.New("no telemetry source for follow-ups")
-		return investigate.Topology{}, t.terr
+	var src investigate.TopologySource
+	if t.q != nil {
+		src = t.q
 	}
-	topo, err := t.q.Topology(ctx, investigate.Alarm{Name: t.r.Scope.Alarm, Resource: t.r.Scope.Resource, Region: t.r.Scope.Region, Account: t.r.Scope.Account})
+	alarm := investigate.Alarm{Name: t.r.Scope.Alarm, Resource: t.r.Scope.Resource, Region: t.r.Scope.Region, Account: t.r.Scope.Account}
+	topo, err := investigate.FollowUpTopology(ctx, src, &t.r, alarm)
 	if err != nil {
 		t.terr = err
 		return topo, err
@@ -266,35 +260,26 @@ func (t *toolkit) topology(ctx context.Context) (investigate.Topology, error) {
 	return topo, nil
 }
 
+// resource resolves a reference to a resource in scope as the Slack intents
+// do (investigate.Topology.Resolve).
 func (t *toolkit) resource(ctx context.Context, ref string) (investigate.Resource, error) {
 	topo, err := t.topology(ctx)
 	if err != nil {
 		return investigate.Resource{}, err
 	}
-	if res, ok := topo.Find(ref); ok {
-		return res, nil
-	}
-	var ids []string
-	for _, x := range topo.Resources {
-		ids = append(ids, x.ID)
-	}
-	sort.Strings(ids)
-	return investigate.Resource{}, fmt.Errorf("no resource %q in scope; known: %s", ref, strings.Join(limitStrings(ids, 30), ", "))
+	return topo.Resolve(ref)
 }
 
-// window returns the time range a tool reads.
+// window returns the time range a tool's window argument names: "before"
+// the onset, "all", or since the onset.
 func (t *toolkit) window(w string) (time.Time, time.Time) {
-	start, end, onset := t.r.Scope.Start, t.r.Scope.End, t.r.Onset
-	if onset.IsZero() || onset.Before(start) || onset.After(end) {
-		return start, end
-	}
 	switch w {
 	case "before":
-		return start, onset
+		return t.w.Before()
 	case "all":
-		return start, end
+		return t.w.All()
 	}
-	return onset, end
+	return t.w.During()
 }
 
 type toolArgs struct {
@@ -382,7 +367,8 @@ func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Loo
 		} else {
 			lk.Target = "all resources"
 		}
-		chs, err := t.q.Changes(ctx, rp, t.r.Scope.Start, t.r.Scope.End)
+		start, end := t.w.All()
+		chs, err := t.q.Changes(ctx, rp, start, end)
 		if err != nil {
 			return nil, "", err
 		}
@@ -407,12 +393,12 @@ func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Loo
 		if err != nil {
 			return nil, "", err
 		}
-		start, end := t.r.Scope.Start, t.r.Scope.End
+		start, end := t.w.All()
 		s, err := t.q.Metric(ctx, res, a.Name, start, end, 0)
 		if err != nil {
 			return nil, "", err
 		}
-		sum := summariseSeries(s, t.r.Onset)
+		sum := summariseSeries(s, t.w)
 		sum["metric"], sum["resource"] = a.Name, res.ID
 		return sum, fmt.Sprintf("%d points", len(s.Values)), nil
 
@@ -426,8 +412,14 @@ func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Loo
 		}
 		lk.Target = group
 		if !strings.HasPrefix(group, "/") {
-			if res, err := t.resource(ctx, group); err == nil && res.LogGroup != "" {
-				group = res.LogGroup
+			// A resource's log group, or that of what runs on it, as
+			// the Slack intents read it.
+			if res, err := t.resource(ctx, group); err == nil {
+				if topo, err := t.topology(ctx); err == nil {
+					if groups := topo.LogGroupsOf(res); len(groups) > 0 {
+						group = groups[0]
+					}
+				}
 			}
 		}
 		start, end := t.window(a.Window)
@@ -465,8 +457,14 @@ func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Loo
 		if a.Resource == "" {
 			return nil, "", errors.New("name a resource")
 		}
+		id := a.Resource
+		if res, err := t.resource(ctx, a.Resource); err == nil {
+			id = res.ID
+		}
+		// Else the name as given: traces name services the topology may
+		// not know.
 		start, end := t.window(a.Window)
-		gs, err := t.q.Traces(ctx, a.Resource, start, end)
+		gs, err := t.q.Traces(ctx, id, start, end)
 		if err != nil {
 			return nil, "", err
 		}
@@ -493,32 +491,33 @@ func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Loo
 	return nil, "", fmt.Errorf("no tool %q", name)
 }
 
-// summariseSeries gives a series' shape in a few numbers.
-func summariseSeries(s investigate.Series, onset time.Time) map[string]any {
-	stat := func(vs []float64) map[string]any {
-		if len(vs) == 0 {
+// summariseSeries gives a series' shape in a few numbers, before and since
+// the onset, written as the Slack intents write them, and whether it
+// changed by the intents' rule.
+func summariseSeries(s investigate.Series, w investigate.FollowUpWindow) map[string]any {
+	num := func(v float64) any {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil
 		}
-		mn, mx, sum := math.Inf(1), math.Inf(-1), 0.0
-		for _, v := range vs {
-			mn, mx, sum = math.Min(mn, v), math.Max(mx, v), sum+v
+		return json.Number(investigate.FormatNumber(v))
+	}
+	stat := func(st investigate.SeriesStats) map[string]any {
+		if st.Points == 0 {
+			return nil
 		}
-		r := func(x float64) float64 { return math.Round(x*100) / 100 }
-		return map[string]any{"points": len(vs), "min": r(mn), "max": r(mx), "mean": r(sum / float64(len(vs))), "last": r(vs[len(vs)-1])}
+		return map[string]any{"points": st.Points, "min": num(st.Min), "max": num(st.Max), "mean": num(st.Mean), "last": num(st.Last)}
 	}
-	var before, during []float64
-	for i, v := range s.Values {
-		if !onset.IsZero() && s.Times[i].Before(onset) {
-			before = append(before, v)
-		} else {
-			during = append(during, v)
-		}
+	sum := investigate.SummarizeSeries(s, w)
+	out := map[string]any{
+		"onset":        clock(w.Onset),
+		"before_onset": stat(sum.Before),
+		"since_onset":  stat(sum.During),
+		"changed":      sum.Changed(),
 	}
-	out := map[string]any{"since_onset": stat(during)}
-	if !onset.IsZero() {
-		out["before_onset"] = stat(before)
+	if w.OnsetAssumed {
+		out["onset_assumed"] = "no onset was found; the last 10 minutes of the window stand for it"
 	}
-	if len(s.Values) == 0 {
+	if sum.Before.Points == 0 && sum.During.Points == 0 {
 		out["note"] = "no datapoints in the window"
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 
 	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/llm/llmtest"
+	"github.com/unstuck/unstuck/redact"
 )
 
 // leakyQuerier is the engine's querier over a scenario whose log samples
@@ -24,7 +25,7 @@ func (q leakyQuerier) Logs(ctx context.Context, group string, start, end time.Ti
 	return st, err
 }
 
-func querierFor(t *testing.T, name string) (Querier, investigate.Report) {
+func querierFor(t *testing.T, name string) (investigate.FollowUpQuerier, investigate.Report) {
 	t.Helper()
 	s := loadScenario(t, name)
 	rep, backend, err := investigateWith(context.Background(), s, NewOffline())
@@ -209,5 +210,102 @@ func TestAnswerWithoutQuerier(t *testing.T) {
 	ans, err := testModel(t, srv).Answer(context.Background(), nil, rep, "what changed?")
 	if err != nil || ans.Looked[0].Error == "" || ans.Looked[1].Error != "" {
 		t.Errorf("err %v looked %+v", err, ans.Looked)
+	}
+}
+
+// countingQuerier counts the topology reads of a querier and the windows it
+// is asked for.
+type countingQuerier struct {
+	investigate.FollowUpQuerier
+	reads int
+	spans map[string][2]time.Time
+}
+
+func (q *countingQuerier) Topology(ctx context.Context, a investigate.Alarm) (investigate.Topology, error) {
+	q.reads++
+	return q.FollowUpQuerier.Topology(ctx, a)
+}
+
+func (q *countingQuerier) Traces(ctx context.Context, id string, start, end time.Time) ([]investigate.TraceGroup, error) {
+	q.spans["traces "+id] = [2]time.Time{start, end}
+	return q.FollowUpQuerier.Traces(ctx, id, start, end)
+}
+
+func (q *countingQuerier) Metric(ctx context.Context, r investigate.Resource, name string, start, end time.Time, period time.Duration) (investigate.Series, error) {
+	q.spans["metric "+r.ID] = [2]time.Time{start, end}
+	return q.FollowUpQuerier.Metric(ctx, r, name, start, end, period)
+}
+
+// The tools read the report's topology, resolve names and pick windows as
+// the Slack intents do (investigate's follow-up rules).
+func TestAnswerToolsFollowTheIntentsRules(t *testing.T) {
+	base, rep := querierFor(t, scen)
+	if rep.Topology == nil {
+		t.Fatal("the engine's report kept no topology")
+	}
+	metric := investigate.MetricNames(investigate.TypeDynamoDB)[0]
+	w := investigate.NewFollowUpWindow(&rep, rep.Scope.End, 0)
+	calls := []struct {
+		tool, args string
+		want       string // in the result
+		span       string // the query whose window is checked
+		start, end time.Time
+	}{
+		{"resources", `{}`, `"orders-table"`, "", time.Time{}, time.Time{}},
+		{"metric", `{"resource": "Orders-Table", "name": "` + metric + `"}`, `"resource":"orders-table"`, "metric orders-table", w.Start, w.End.Add(time.Minute)},
+		{"traces", `{"resource": "table", "window": "before"}`, `"edges"`, "traces orders-table", w.Start, w.Onset},
+		{"traces", `{"resource": "orders-table"}`, `AccessDenied`, "traces orders-table", w.Onset, w.End.Add(time.Minute)},
+		{"metric", `{"resource": "orders-tabel", "name": "` + metric + `"}`, `error: no resource "orders-tabel" in scope; the closest: orders-table`, "", time.Time{}, time.Time{}},
+	}
+	for _, kept := range []bool{true, false} {
+		r := rep
+		wantReads := 0
+		if !kept {
+			r.Topology, wantReads = nil, 1
+		}
+		q := &countingQuerier{FollowUpQuerier: base, spans: map[string][2]time.Time{}}
+		tk := &toolkit{q: q, r: r, red: redact.New(), w: w}
+		for _, c := range calls {
+			_, out := tk.run(context.Background(), c.tool, c.args)
+			if !strings.Contains(out, c.want) {
+				t.Errorf("kept %v: %s %s = %s, want %q in it", kept, c.tool, c.args, truncate(out, 300), c.want)
+			}
+			if c.span != "" {
+				if got := q.spans[c.span]; got != [2]time.Time{c.start, c.end} {
+					t.Errorf("kept %v: %s %s read [%s, %s), want [%s, %s)", kept, c.tool, c.args, got[0], got[1], c.start, c.end)
+				}
+			}
+		}
+		if q.reads != wantReads {
+			t.Errorf("kept %v: the topology was read %d times, want %d", kept, q.reads, wantReads)
+		}
+	}
+}
+
+func TestSummariseSeries(t *testing.T) {
+	t0 := time.Date(2024, 12, 3, 10, 0, 0, 0, time.UTC)
+	w := investigate.FollowUpWindow{Start: t0, Onset: t0.Add(2 * time.Minute), End: t0.Add(3 * time.Minute)}
+	tests := []struct {
+		name   string
+		values []float64
+		w      investigate.FollowUpWindow
+		want   string
+	}{
+		{"a rise", []float64{2, 4, 30, 10}, w,
+			`{"before_onset":{"last":4.0,"max":4.0,"mean":3.0,"min":2.0,"points":2},"changed":true,"onset":"2024-12-03 10:02 UTC","since_onset":{"last":10.0,"max":30.0,"mean":20.0,"min":10.0,"points":2}}`},
+		{"small numbers keep their digits", []float64{0.0012, 0.0012, 0.0013, 0.0013}, w,
+			`{"before_onset":{"last":0.0012,"max":0.0012,"mean":0.0012,"min":0.0012,"points":2},"changed":false,"onset":"2024-12-03 10:02 UTC","since_onset":{"last":0.0013,"max":0.0013,"mean":0.0013,"min":0.0013,"points":2}}`},
+		{"no data", nil, investigate.FollowUpWindow{Start: t0, Onset: t0.Add(2 * time.Minute), End: t0.Add(3 * time.Minute), OnsetAssumed: true},
+			`{"before_onset":null,"changed":false,"note":"no datapoints in the window","onset":"2024-12-03 10:02 UTC","onset_assumed":"no onset was found; the last 10 minutes of the window stand for it","since_onset":null}`},
+	}
+	for _, tt := range tests {
+		s := investigate.Series{Values: tt.values}
+		for i := range tt.values {
+			s.Times = append(s.Times, t0.Add(time.Duration(i)*time.Minute))
+		}
+		b, err := json.Marshal(summariseSeries(s, tt.w))
+		if got := string(b); err != nil || got != tt.want {
+			t.Errorf("%s: got %s (%v), want %s", tt.name, got, err, tt.want)
+		}
 	}
 }
