@@ -394,10 +394,7 @@ func reportFallback(rep investigate.Report) string {
 // Progress of an investigation, for its status message.
 
 // checkOrder is the order the status message lists the engine's steps in.
-var checkOrder = []string{
-	investigate.CheckScope, investigate.CheckOnset, investigate.CheckChanges, investigate.CheckTraffic,
-	investigate.CheckLimits, investigate.CheckComponent, investigate.CheckDependency,
-}
+var checkOrder = investigate.Steps()
 
 // step is one engine step as the status message shows it.
 type step struct {
@@ -460,7 +457,7 @@ func statusMessage(s statusView) ([]slack.Block, string) {
 	done := 0
 	var lines []string
 	for _, c := range checkOrder {
-		st, ok := s.Steps[c]
+		st, ok := s.Steps[c.Name]
 		if !ok {
 			continue
 		}
@@ -471,7 +468,7 @@ func statusMessage(s statusView) ([]slack.Block, string) {
 		case investigate.StageFailed:
 			icon, done = ":warning:", done+1
 		}
-		line := icon + " " + c
+		line := icon + " " + c.Label
 		if st.Detail != "" {
 			line += " — " + truncate(EscapeLine(st.Detail), 200)
 		}

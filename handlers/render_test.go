@@ -278,7 +278,7 @@ func TestInjectionCorpus(t *testing.T) {
 	for _, st := range []incident.State{incident.StateRunning, incident.StateDone, incident.StateFailed, incident.StateQueued} {
 		steps := map[string]step{}
 		for _, c := range checkOrder {
-			steps[c] = step{Stage: investigate.StageFailed, Detail: strings.Join(lines, " ")}
+			steps[c.Name] = step{Stage: investigate.StageFailed, Detail: strings.Join(lines, " ")}
 		}
 		blocks, fb := statusMessage(statusView{Alarm: strings.Join(lines, " "), Requester: lines[4], State: st, Steps: steps, Report: &rep, Error: strings.Join(lines, " ")})
 		harmless(t, "status fallback", fb)

@@ -80,20 +80,6 @@ type Event struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Check names, in the order their findings are numbered.
-const (
-	CheckScope      = "scope"
-	CheckOnset      = "onset"
-	CheckChanges    = "changes"
-	CheckTraffic    = "traffic"
-	CheckLimits     = "limits"
-	CheckComponent  = "component"
-	CheckDependency = "dependency"
-	CheckNotes      = "notes"
-)
-
-var checkOrder = []string{CheckOnset, CheckChanges, CheckTraffic, CheckLimits, CheckComponent, CheckDependency, CheckNotes}
-
 // Run investigates one alarm. progress, when not nil, is called from several
 // goroutines as steps start and finish; it must not block for long.
 //
@@ -134,36 +120,35 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 	emit(Event{Check: CheckOnset, Stage: StageFinished, Findings: len(onsetFindings), Detail: detail})
 	r.startWindowed(ctx)
 
-	checks := map[string]func(context.Context, *run) result{
-		CheckChanges:    checkChanges,
-		CheckTraffic:    checkTraffic,
-		CheckLimits:     checkLimits,
-		CheckComponent:  checkComponent,
-		CheckDependency: checkDependency,
-	}
 	results := map[string]result{CheckOnset: {findings: onsetFindings}}
 	var wg sync.WaitGroup
 	var rmu sync.Mutex
-	for name, check := range checks {
+	for _, c := range checks {
+		if c.run == nil {
+			continue
+		}
+		say := emit
+		if c.quiet {
+			say = func(Event) {}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			emit(Event{Check: name, Stage: StageStarted})
+			say(Event{Check: c.Name, Stage: StageStarted})
 			cctx, cancel := context.WithTimeout(ctx, e.opts.CheckTimeout)
 			defer cancel()
-			res := safeCheck(cctx, r, name, check)
+			res := safeCheck(cctx, r, c.Name, c.run)
 			stage, d := StageFinished, res.detail()
 			if res.failed != nil {
 				stage, d = StageFailed, res.failed.Error()
 			}
-			emit(Event{Check: name, Stage: stage, Findings: len(res.findings), Detail: d})
+			say(Event{Check: c.Name, Stage: stage, Findings: len(res.findings), Detail: d})
 			rmu.Lock()
-			results[name] = res
+			results[c.Name] = res
 			rmu.Unlock()
 		}()
 	}
 	wg.Wait()
-	results[CheckNotes] = checkNotes(r)
 
 	report := r.assemble(ctx, results)
 	if e.opts.Reasoner != nil {

@@ -360,11 +360,14 @@ func TestProgressEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []string{CheckScope, CheckOnset, CheckChanges, CheckTraffic, CheckLimits, CheckComponent, CheckDependency} {
-		got := strings.Join(stages[c], ",")
+	for _, c := range Steps() {
+		got := strings.Join(stages[c.Name], ",")
 		if got != "started,finished" {
-			t.Errorf("%s stages = %q, want started,finished", c, got)
+			t.Errorf("%s stages = %q, want started,finished", c.Name, got)
 		}
+	}
+	if len(stages) != len(Steps()) {
+		t.Errorf("events of %d steps, want the %d of Steps()", len(stages), len(Steps()))
 	}
 }
 
