@@ -55,6 +55,11 @@ func New(src Sources, opts Options) *Engine {
 type Request struct {
 	// Alarm is the alarm's name.
 	Alarm string
+	// AlarmDef is the alarm when the caller has already read it from the
+	// engine's alarm source (its definition and state history): Run then
+	// investigates it without reading it again, and Alarm is not used.
+	// Nil: Run reads the alarm that Alarm names.
+	AlarmDef *Alarm
 	// Now is when the investigation happens; zero means the engine's clock.
 	Now time.Time
 	// Lookback overrides the engine's lookback when positive.
@@ -163,10 +168,11 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 	return report, nil
 }
 
-// begin reads the alarm and sets up the investigation of it: when it
-// happens, and the window of telemetry it reads.
+// begin reads the alarm, unless the request carries it, and sets up the
+// investigation of it: when it happens, and the window of telemetry it
+// reads.
 func (e *Engine) begin(ctx context.Context, req Request) (*run, error) {
-	if e.src.Alarms == nil {
+	if req.AlarmDef == nil && e.src.Alarms == nil {
 		return nil, fmt.Errorf("read alarm: %w", ErrNoSource)
 	}
 	now := req.Now
@@ -184,11 +190,15 @@ func (e *Engine) begin(ctx context.Context, req Request) (*run, error) {
 		telemetry: window{now.Add(-lookback), now.Add(time.Second)},
 		notes:     req.Notes,
 	}
-	alarm, err := r.alarm(ctx, req.Alarm)
-	if err != nil {
-		return nil, fmt.Errorf("read alarm: %w", err)
+	if req.AlarmDef != nil {
+		r.alarmDef = *req.AlarmDef
+	} else {
+		alarm, err := r.alarm(ctx, req.Alarm)
+		if err != nil {
+			return nil, fmt.Errorf("read alarm: %w", err)
+		}
+		r.alarmDef = alarm
 	}
-	r.alarmDef = alarm
 	// An alarm that fired a while ago is investigated around its firing.
 	if fire := r.fireTime(); fire.Before(now) {
 		r.telemetry.start = fire.Add(-lookback)

@@ -477,3 +477,45 @@ func TestDanglingRelationAndNaN(t *testing.T) {
 		t.Fatalf("report does not encode: %v", err)
 	}
 }
+
+// The Slack side reads the alarm to find it; an investigation it starts
+// with that alarm reads it no more (on AWS: no second DescribeAlarms and
+// DescribeAlarmHistory), and finds what it would have found reading it.
+func TestRequestCarriesTheAlarm(t *testing.T) {
+	read := webEnv()
+	want := investigateFake(t, read)
+	if n := read.count("alarm"); n != 1 {
+		t.Fatalf("a request with only the alarm's name read the alarm %d times, want 1", n)
+	}
+
+	f := webEnv()
+	alarm := f.alarm
+	src := f.sources()
+	src.Alarms = nil // nothing to read it from: the request's alarm is all there is
+	req := Request{Alarm: alarm.Name, AlarmDef: &alarm, Now: t0.Add(3 * time.Minute)}
+	got, err := New(src, Options{}).Run(context.Background(), req, nil)
+	if err != nil {
+		t.Fatalf("Run with the alarm in the request: %v", err)
+	}
+	f = webEnv()
+	req.AlarmDef = &f.alarm
+	if _, err := New(f.sources(), Options{}).Run(context.Background(), req, nil); err != nil {
+		t.Fatalf("Run with the alarm in the request: %v", err)
+	}
+	if n := f.count("alarm"); n != 0 {
+		t.Errorf("the request carried the alarm, yet the engine read it %d times", n)
+	}
+
+	if len(got.Hypotheses) == 0 || len(want.Hypotheses) == 0 {
+		t.Fatalf("hypotheses: %d with the alarm carried, %d with it read", len(got.Hypotheses), len(want.Hypotheses))
+	}
+	if g, w := got.Hypotheses[0], want.Hypotheses[0]; g.Cause != w.Cause || g.Resource != w.Resource || g.Confidence != w.Confidence {
+		t.Errorf("first hypothesis with the alarm carried %s on %s (%.2f), with it read %s on %s (%.2f)", g.Cause, g.Resource, g.Confidence, w.Cause, w.Resource, w.Confidence)
+	}
+	if len(got.Findings) != len(want.Findings) {
+		t.Errorf("%d findings with the alarm carried, %d with it read", len(got.Findings), len(want.Findings))
+	}
+	if got.Stats.APICalls != want.Stats.APICalls-1 {
+		t.Errorf("%d source calls with the alarm carried, %d with it read: want one fewer", got.Stats.APICalls, want.Stats.APICalls)
+	}
+}
