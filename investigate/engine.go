@@ -164,6 +164,15 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 			report = worded
 		}
 	}
+	if e.src.Meter != nil {
+		// What the sources counted replaces the engine's count of its
+		// calls, and the parts they could not read join the whole
+		// sources that failed.
+		u := e.src.Meter.Usage()
+		report.Stats.APICalls = int(u.APICalls)
+		report.Stats.BytesScanned = u.BytesScanned
+		report.Unavailable = append(report.Unavailable, u.Unavailable...)
+	}
 	report.Stats.WallMS = time.Since(began).Milliseconds()
 	return report, nil
 }

@@ -519,3 +519,33 @@ func TestRequestCarriesTheAlarm(t *testing.T) {
 		t.Errorf("%d source calls with the alarm carried, %d with it read: want one fewer", got.Stats.APICalls, want.Stats.APICalls)
 	}
 }
+
+// meter is a Meter with fixed counts.
+type meter Usage
+
+func (m meter) Usage() Usage { return Usage(m) }
+
+// Sources that count their own cost give the report's stats, and the parts
+// they could not read join its unavailable list; without a meter each
+// source call counts once.
+func TestMeterGivesTheStats(t *testing.T) {
+	plain := investigateFake(t, webEnv())
+	if plain.Stats.APICalls == 0 || plain.Stats.BytesScanned != 0 {
+		t.Errorf("stats without a meter %+v: want the engine's count of its calls and no bytes", plain.Stats)
+	}
+
+	f := webEnv()
+	src := f.sources()
+	part := Unavailable{Source: "aws", Error: "xray batch get traces: throttled"}
+	src.Meter = meter{APICalls: 123, BytesScanned: 4567, Unavailable: []Unavailable{part}}
+	rep, err := New(src, Options{}).Run(context.Background(), Request{Alarm: f.alarm.Name, Now: t0.Add(3 * time.Minute)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stats.APICalls != 123 || rep.Stats.BytesScanned != 4567 {
+		t.Errorf("stats %+v: want the meter's 123 calls and 4567 bytes", rep.Stats)
+	}
+	if n := len(rep.Unavailable); n == 0 || rep.Unavailable[n-1] != part {
+		t.Errorf("unavailable %+v: want the meter's part last", rep.Unavailable)
+	}
+}

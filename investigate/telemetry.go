@@ -288,6 +288,27 @@ type Sources struct {
 	Changes  ChangeSource
 	Health   HealthSource
 	Quotas   QuotaSource
+	// Meter, when set, counts what the reads cost; without one the report
+	// counts each source call the engine makes as one API call.
+	Meter Meter
+}
+
+// Meter counts what the reads of an investigation's sources cost, and the
+// parts of them that failed, below what the engine sees: one source call
+// can be many API operations, and a source can return a usable result
+// with parts of it missing. The AWS adapters implement it.
+type Meter interface {
+	Usage() Usage
+}
+
+// Usage is what a Meter counted.
+type Usage struct {
+	// APICalls is the operations called, each once whatever its retries.
+	APICalls int64
+	// BytesScanned is what log queries scanned.
+	BytesScanned int64
+	// Unavailable are the parts of sources that could not be read.
+	Unavailable []Unavailable
 }
 
 // NotFoundError says that a source has no such alarm or resource. Candidates

@@ -240,8 +240,5 @@ func (a *awsBackends) Backend(ctx context.Context, ch handlers.Channel, region s
 		}
 		a.clients[key] = c
 	}
-	session := c.NewSession()
-	b := handlers.SourcesBackend(session.Sources(), a.engine, nil)
-	b.Investigator = newAWSInvestigator(session, a.engine)
-	return b, nil
+	return handlers.SourcesBackend(c.NewSession().Sources(), a.engine, nil), nil
 }
