@@ -102,7 +102,7 @@ func checkDependency(ctx context.Context, r *run) result {
 		if peers != nil {
 			f := &finding{Finding: Finding{
 				Kind: FindingMetric, Check: CheckDependency, Resource: l.node, Time: r.onset,
-				Summary: fmt.Sprintf("%s's peers doing the same work show no %s change since %s: %s", l.node, l.class, clock(r.onset), strings.Join(peers, ", ")),
+				Summary: fmt.Sprintf("%s's peers doing the same work show no %s change since %s: %s", l.node, l.class, Clock(r.onset), strings.Join(peers, ", ")),
 			}, weight: 0.5}
 			res.findings = append(res.findings, f)
 			evidence = append(evidence, f)
@@ -137,7 +137,7 @@ func checkDependency(ctx context.Context, r *run) result {
 			f := &finding{Finding: Finding{
 				Kind: FindingHealth, Check: CheckDependency, Resource: affected[0], Time: ev.Start,
 				Summary: fmt.Sprintf("AWS Health %s event %s (%s) since %s affects %s: %s",
-					ev.Service, ev.Type, ev.Status, clock(ev.Start), strings.Join(affected, ", "), firstSentence(ev.Description)),
+					ev.Service, ev.Type, ev.Status, Clock(ev.Start), strings.Join(affected, ", "), firstSentence(ev.Description)),
 				Link: "https://health.aws.amazon.com/health/home#/account/dashboard/open-issues",
 			}, weight: 0.9, words: ev.Type + " " + ev.Description}
 			res.findings = append(res.findings, f)

@@ -229,7 +229,7 @@ func clean(s string, n int) string {
 	for strings.Contains(s, "\n\n\n") {
 		s = strings.ReplaceAll(s, "\n\n\n", "\n\n")
 	}
-	return truncate(strings.TrimSpace(redact.Redact(s)), n)
+	return investigate.Truncate(strings.TrimSpace(redact.Redact(s)), n)
 }
 
 // merged is the outcome of combining the model's hypotheses with the
