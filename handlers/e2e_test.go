@@ -450,7 +450,7 @@ func TestE2EButton(t *testing.T) {
 	if err != nil || len(inv.Feedback) != 1 {
 		t.Fatalf("feedback = %+v, %v", inv.Feedback, err)
 	}
-	if f := inv.Feedback[0]; f.Verdict != incident.VerdictAccepted || f.User != "U0CAROL" || f.Cause != investigate.CauseOwnChange || f.Resource != "orders-table" {
+	if f := inv.Feedback[0]; f.Verdict != incident.VerdictAccepted || f.User != "U0CAROL" || f.Cause != string(investigate.CauseOwnChange) || f.Resource != "orders-table" {
 		t.Errorf("feedback = %+v", f)
 	}
 	// "What changed?" answers in the thread.

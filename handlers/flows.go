@@ -806,7 +806,7 @@ func (b *Bot) onVerdict(ctx context.Context, inv incident.Investigation, p block
 	if actionID == ActionDiscard {
 		verdict = incident.VerdictDiscarded
 	}
-	f := incident.Feedback{Hypothesis: idx, Cause: h.Cause, Resource: h.Resource, Verdict: verdict, User: p.User.ID, Time: b.opts.Clock()}
+	f := incident.Feedback{Hypothesis: idx, Cause: string(h.Cause), Resource: h.Resource, Verdict: verdict, User: p.User.ID, Time: b.opts.Clock()}
 	if err := b.store.SetFeedback(ctx, inv.Channel, inv.ThreadTS, f); err != nil {
 		b.log.Error("feedback", "err", err)
 		return

@@ -381,7 +381,7 @@ func scopeAnswer(topo investigate.Topology) string {
 			lines = append(lines, fmt.Sprintf("…and %d more", len(topo.Resources)-30))
 			break
 		}
-		line := fmt.Sprintf("• `%s` %s", EscapeLine(r.ID), EscapeLine(r.Type))
+		line := fmt.Sprintf("• `%s` %s", EscapeLine(r.ID), EscapeLine(string(r.Type)))
 		var rel []string
 		for _, x := range topo.Relations {
 			if x.From == r.ID {
@@ -532,7 +532,7 @@ func checkAnswer(ctx context.Context, q Querier, r investigate.Resource, w windo
 	if len(names) > 12 {
 		names = names[:12]
 	}
-	head := fmt.Sprintf("*%s* (%s): mean before the onset → since the onset (%s)", EscapeLine(r.ID), EscapeLine(r.Type), clock(w.onset))
+	head := fmt.Sprintf("*%s* (%s): mean before the onset → since the onset (%s)", EscapeLine(r.ID), EscapeLine(string(r.Type)), clock(w.onset))
 	if len(names) == 0 {
 		return head + ": I read no metrics for this kind of resource; try `errors on` or `traces` for it.", nil
 	}

@@ -128,7 +128,7 @@ func findingRef(id string) string {
 	return EscapeLine(id)
 }
 
-func linkLabel(kind string) string {
+func linkLabel(kind investigate.FindingKind) string {
 	switch kind {
 	case investigate.FindingChange:
 		return "CloudTrail"
@@ -154,7 +154,7 @@ func findingLine(f investigate.Finding) string {
 		b.WriteString(f.Time.UTC().Format("15:04"))
 		b.WriteString(" · ")
 	}
-	b.WriteString(EscapeLine(f.Kind))
+	b.WriteString(EscapeLine(string(f.Kind)))
 	if f.Resource != "" {
 		b.WriteString(" · ")
 		b.WriteString(EscapeLine(f.Resource))
@@ -178,7 +178,7 @@ type reportView struct {
 
 func (v reportView) verdict(h investigate.Hypothesis) (incident.Feedback, bool) {
 	for _, f := range v.Feedback {
-		if f.Cause == h.Cause && f.Resource == h.Resource {
+		if f.Cause == string(h.Cause) && f.Resource == h.Resource {
 			return f, true
 		}
 	}
@@ -242,7 +242,7 @@ func reportMessages(rep investigate.Report, v reportView) ([][]slack.Block, stri
 	if n := len(rep.Hypotheses) - maxHypotheses; n > 0 {
 		var lines []string
 		for i, h := range rep.Hypotheses[maxHypotheses:] {
-			lines = append(lines, fmt.Sprintf("%d. %s (`%s`, %.0f%%)", maxHypotheses+i+1, EscapeLine(h.Title), EscapeLine(h.Cause), 100*h.Confidence))
+			lines = append(lines, fmt.Sprintf("%d. %s (`%s`, %.0f%%)", maxHypotheses+i+1, EscapeLine(h.Title), EscapeLine(string(h.Cause)), 100*h.Confidence))
 		}
 		groups = append(groups, sections("*Less likely*\n"+strings.Join(lines, "\n")))
 	}
@@ -322,7 +322,7 @@ func hypothesisBlocks(rep investigate.Report, i int, h investigate.Hypothesis, v
 	if i > 0 {
 		blocks = append(blocks, slack.NewDividerBlock())
 	}
-	head := fmt.Sprintf("*%d. %s*\n`%s` · %.0f%% confidence", i+1, EscapeLine(h.Title), EscapeLine(h.Cause), 100*h.Confidence)
+	head := fmt.Sprintf("*%d. %s*\n`%s` · %.0f%% confidence", i+1, EscapeLine(h.Title), EscapeLine(string(h.Cause)), 100*h.Confidence)
 	if h.Resource != "" {
 		head += " · " + EscapeLine(h.Resource)
 	}
@@ -338,7 +338,7 @@ func hypothesisBlocks(rep investigate.Report, i int, h investigate.Hypothesis, v
 			if j > 0 {
 				label = "*Then*"
 			}
-			lines = append(lines, fmt.Sprintf("%s (`%s`): %s", label, EscapeLine(a.Kind), EscapeLine(a.Detail)))
+			lines = append(lines, fmt.Sprintf("%s (`%s`): %s", label, EscapeLine(string(a.Kind)), EscapeLine(a.Detail)))
 		}
 		blocks = append(blocks, sections(strings.Join(lines, "\n"))...)
 	}
@@ -388,7 +388,7 @@ func reportFallback(rep investigate.Report) string {
 		return "unstuck: " + EscapeLine(rep.Scope.Alarm) + " — nothing in the telemetry explains it"
 	}
 	h := rep.Hypotheses[0]
-	return fmt.Sprintf("unstuck: %s — most likely %s (%s, %.0f%%)", EscapeLine(rep.Scope.Alarm), EscapeLine(h.Title), EscapeLine(h.Cause), 100*h.Confidence)
+	return fmt.Sprintf("unstuck: %s — most likely %s (%s, %.0f%%)", EscapeLine(rep.Scope.Alarm), EscapeLine(h.Title), EscapeLine(string(h.Cause)), 100*h.Confidence)
 }
 
 // Progress of an investigation, for its status message.
@@ -434,9 +434,9 @@ func statusMessage(s statusView) ([]slack.Block, string) {
 		var text string
 		if rep := s.Report; rep != nil && len(rep.Hypotheses) > 0 {
 			h := rep.Hypotheses[0]
-			text = fmt.Sprintf(":white_check_mark: Investigated %s: most likely *%s* (`%s`, %.0f%%).", name, EscapeLine(h.Title), EscapeLine(h.Cause), 100*h.Confidence)
+			text = fmt.Sprintf(":white_check_mark: Investigated %s: most likely *%s* (`%s`, %.0f%%).", name, EscapeLine(h.Title), EscapeLine(string(h.Cause)), 100*h.Confidence)
 			if len(h.Actions) > 0 {
-				text += fmt.Sprintf(" First action (`%s`): %s.", EscapeLine(h.Actions[0].Kind), truncate(EscapeLine(h.Actions[0].Detail), 400))
+				text += fmt.Sprintf(" First action (`%s`): %s.", EscapeLine(string(h.Actions[0].Kind)), truncate(EscapeLine(h.Actions[0].Detail), 400))
 			}
 		} else {
 			text = ":white_check_mark: Investigated " + name + ": nothing in the telemetry explains it."

@@ -65,8 +65,8 @@ func TestReportGolden(t *testing.T) {
 	}{
 		{"report-dynamodb.golden.json", "report-dynamodb.json", reportView{ThreadTS: "1733234640.000100"}},
 		{"report-dynamodb-accepted.golden.json", "report-dynamodb.json", reportView{ThreadTS: "1733234640.000100", Feedback: []incident.Feedback{
-			{Hypothesis: 0, Cause: investigate.CauseOwnChange, Resource: "orders-table", Verdict: incident.VerdictAccepted, User: "U0CAROL", Time: at},
-			{Hypothesis: 1, Cause: investigate.CauseDependency, Resource: "orders-table", Verdict: incident.VerdictDiscarded, User: "U0DAVE", Time: at},
+			{Hypothesis: 0, Cause: string(investigate.CauseOwnChange), Resource: "orders-table", Verdict: incident.VerdictAccepted, User: "U0CAROL", Time: at},
+			{Hypothesis: 1, Cause: string(investigate.CauseDependency), Resource: "orders-table", Verdict: incident.VerdictDiscarded, User: "U0DAVE", Time: at},
 		}, Joined: []string{"orders-fn-errors"}}},
 		{"report-alb.golden.json", "report-alb.json", reportView{ThreadTS: "1733234640.000200"}},
 	}
@@ -170,15 +170,15 @@ func hostileReport(lines []string) investigate.Report {
 	}
 	for i, l := range lines {
 		id := "f" + string(rune('a'+i%26))
-		rep.Findings = append(rep.Findings, investigate.Finding{ID: id, Kind: l, Resource: l, Summary: l, Link: "https://evil.example.com/" + l})
+		rep.Findings = append(rep.Findings, investigate.Finding{ID: id, Kind: investigate.FindingKind(l), Resource: l, Summary: l, Link: "https://evil.example.com/" + l})
 		rep.Notes = append(rep.Notes, investigate.Note{Author: l, Text: l})
 		rep.Unavailable = append(rep.Unavailable, investigate.Unavailable{Source: l, Error: l})
 	}
 	rep.Findings = append(rep.Findings, investigate.Finding{ID: "<@U1>", Kind: "log", Summary: all, Link: "javascript:alert(1)"})
 	for i, l := range lines[:5] {
 		rep.Hypotheses = append(rep.Hypotheses, investigate.Hypothesis{
-			Cause: l, Resource: l, Confidence: 0.5, Title: l, Explanation: all,
-			Evidence: []string{"fa", "fb", "<@U1>"}, Actions: []investigate.Action{{Kind: l, Detail: all}},
+			Cause: investigate.Cause(l), Resource: l, Confidence: 0.5, Title: l, Explanation: all,
+			Evidence: []string{"fa", "fb", "<@U1>"}, Actions: []investigate.Action{{Kind: investigate.ActionKind(l), Detail: all}},
 			Prevention: []string{l, one},
 		})
 		_ = i
@@ -293,7 +293,7 @@ func TestInjectionCorpus(t *testing.T) {
 		harmless(t, "usage", usageText(&UsageError{l}))
 		harmless(t, "not found", notFoundText(l, &investigate.NotFoundError{Name: l, Candidates: []string{l}}))
 		harmless(t, "trace", traceLine(investigate.TraceGroup{Caller: l, Callee: l, Instance: l, Exceptions: []investigate.TraceException{{Message: l}}}))
-		harmless(t, "scope", scopeAnswer(investigate.Topology{Resources: []investigate.Resource{{ID: l, Type: l}}, Relations: []investigate.Relation{{From: l, To: l, Kind: l}}}))
+		harmless(t, "scope", scopeAnswer(investigate.Topology{Resources: []investigate.Resource{{ID: l, Type: investigate.ResourceType(l)}}, Relations: []investigate.Relation{{From: l, To: l, Kind: l}}}))
 	}
 }
 

@@ -87,7 +87,7 @@ func unitActions(r *run, id string) ([]Action, []string) {
 		}
 }
 
-func dimFor(typ string) string {
+func dimFor(typ ResourceType) string {
 	switch typ {
 	case TypeEC2:
 		return "instance"
@@ -204,7 +204,7 @@ func limitActions(r *run, id string, quota *Quota) ([]Action, []string) {
 		[]string{fmt.Sprintf("Alarm on %s's usage at 80%% of its limit", id)}
 }
 
-func changeActions(r *run, cause, resource string, ch Change) ([]Action, []string) {
+func changeActions(r *run, cause Cause, resource string, ch Change) ([]Action, []string) {
 	who := actorName(ch.Actor)
 	if cause == CauseSystemChange {
 		if group := r.g.byID[resource]; group != nil && group.Type == TypeASG || strings.Contains(ch.Source, "autoscaling") {

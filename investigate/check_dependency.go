@@ -10,7 +10,7 @@ import (
 )
 
 // healthServiceTypes maps AWS Health service codes to resource types.
-var healthServiceTypes = map[string]string{
+var healthServiceTypes = map[string]ResourceType{
 	"EC2":                  TypeEC2,
 	"ELASTICLOADBALANCING": TypeALB,
 	"APIGATEWAY":           TypeAPIGateway,
@@ -32,8 +32,8 @@ var healthServiceTypes = map[string]string{
 func checkDependency(ctx context.Context, r *run) result {
 	var res result
 	cands := map[string]*candidate{}
-	addCand := func(cause, id string, score float64, f *finding) *candidate {
-		key := cause + "|" + id
+	addCand := func(cause Cause, id string, score float64, f *finding) *candidate {
+		key := string(cause) + "|" + id
 		c, ok := cands[key]
 		if !ok {
 			c = &candidate{cause: cause, resource: id}
@@ -200,7 +200,7 @@ func (r *run) apart(ns *nodeSignals, id string) []string {
 }
 
 // ownCompute are the types of the parts the team runs itself.
-var ownCompute = map[string]bool{TypeService: true, TypeLambda: true, TypeECS: true, TypeEC2: true, TypeASG: true}
+var ownCompute = map[ResourceType]bool{TypeService: true, TypeLambda: true, TypeECS: true, TypeEC2: true, TypeASG: true}
 
 // healthLag is how long after the onset an AWS Health event may open and
 // still be its cause.

@@ -265,7 +265,7 @@ type finding struct {
 
 // candidate is a hypothesis before ranking and wording.
 type candidate struct {
-	cause      string
+	cause      Cause
 	resource   string
 	score      float64
 	evidence   []*finding

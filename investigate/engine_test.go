@@ -80,8 +80,8 @@ func top(t *testing.T, rep Report) Hypothesis {
 	return rep.Hypotheses[0]
 }
 
-func evidenceKinds(rep Report, h Hypothesis) map[string]bool {
-	kinds := map[string]bool{}
+func evidenceKinds(rep Report, h Hypothesis) map[FindingKind]bool {
+	kinds := map[FindingKind]bool{}
 	for _, id := range h.Evidence {
 		if f, ok := rep.Finding(id); ok {
 			kinds[f.Kind] = true
@@ -90,7 +90,7 @@ func evidenceKinds(rep Report, h Hypothesis) map[string]bool {
 	return kinds
 }
 
-func rankOf(rep Report, cause, resource string) int {
+func rankOf(rep Report, cause Cause, resource string) int {
 	for i, h := range rep.Hypotheses {
 		if h.Cause == cause && h.Resource == resource {
 			return i + 1
@@ -134,8 +134,8 @@ func TestDependencyFailsAndChangeOnItWins(t *testing.T) {
 	tests := []struct {
 		name      string
 		change    *Change
-		wantCause string
-		wantKind  string
+		wantCause Cause
+		wantKind  ActionKind
 	}{
 		{"dependency down", nil, CauseDependency, ActionExclude},
 		{"policy changed on it a minute before", &Change{ID: "e1", Time: t0.Add(-time.Minute), Event: "PutResourcePolicy",

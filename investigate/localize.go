@@ -88,7 +88,7 @@ type signal struct {
 	unit  string
 	start time.Time
 	// finding is built from the signal when it is cited.
-	kind     string
+	kind     FindingKind
 	series   string
 	spec     metricSpec
 	link     string

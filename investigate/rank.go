@@ -33,7 +33,7 @@ func ms(d time.Duration) float64 {
 	return float64(d) / float64(time.Millisecond)
 }
 
-var causeOrder = map[string]int{CauseOwnChange: 0, CauseLimit: 1, CauseDependency: 2, CauseComponent: 3, CauseSystemChange: 4}
+var causeOrder = map[Cause]int{CauseOwnChange: 0, CauseLimit: 1, CauseDependency: 2, CauseComponent: 3, CauseSystemChange: 4}
 
 // linked reports whether a change to one resource can act through another:
 // the same resource, or a service and the host it runs on. A group's change
@@ -65,7 +65,7 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 	var order []string
 	for _, step := range checks {
 		for _, c := range results[step.Name].candidates {
-			key := c.cause + "|" + c.resource
+			key := string(c.cause) + "|" + c.resource
 			m, ok := merged[key]
 			if !ok {
 				cp := *c

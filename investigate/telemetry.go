@@ -9,32 +9,36 @@ import (
 // it through. The simulator (package sim) and the AWS adapters implement them;
 // the engine knows nothing of either.
 
-// Resource types, as scenario files and the topology name them.
+// ResourceType is the type of a resource, as scenario files and the
+// topology name it.
+type ResourceType string
+
+// Resource types.
 const (
-	TypeALB           = "alb"
-	TypeAPIGateway    = "apigw"
-	TypeEC2           = "ec2"
-	TypeASG           = "asg"
-	TypeECS           = "ecs"
-	TypeLambda        = "lambda"
-	TypeDynamoDB      = "dynamodb"
-	TypeRDS           = "rds"
-	TypeSQS           = "sqs"
-	TypeService       = "service"
-	TypeExternal      = "external"
-	TypeIAMRole       = "iam-role"
-	TypeIAMPolicy     = "iam-policy"
-	TypeSecurityGroup = "security-group"
-	TypeKMSKey        = "kms-key"
-	TypeParameter     = "parameter"
-	TypeOther         = "other"
+	TypeALB           ResourceType = "alb"
+	TypeAPIGateway    ResourceType = "apigw"
+	TypeEC2           ResourceType = "ec2"
+	TypeASG           ResourceType = "asg"
+	TypeECS           ResourceType = "ecs"
+	TypeLambda        ResourceType = "lambda"
+	TypeDynamoDB      ResourceType = "dynamodb"
+	TypeRDS           ResourceType = "rds"
+	TypeSQS           ResourceType = "sqs"
+	TypeService       ResourceType = "service"
+	TypeExternal      ResourceType = "external"
+	TypeIAMRole       ResourceType = "iam-role"
+	TypeIAMPolicy     ResourceType = "iam-policy"
+	TypeSecurityGroup ResourceType = "security-group"
+	TypeKMSKey        ResourceType = "kms-key"
+	TypeParameter     ResourceType = "parameter"
+	TypeOther         ResourceType = "other"
 )
 
 // Resource is one thing in the environment: an AWS resource, an application
 // service as traces and logs see it, or an external dependency.
 type Resource struct {
 	ID   string            `json:"id"`
-	Type string            `json:"type"`
+	Type ResourceType      `json:"type"`
 	Name string            `json:"name,omitempty"`
 	ARN  string            `json:"arn,omitempty"`
 	AZ   string            `json:"az,omitempty"`

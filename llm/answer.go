@@ -343,11 +343,11 @@ func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Loo
 		}
 		var fs []fnd
 		for _, f := range t.r.Findings {
-			fs = append(fs, fnd{f.ID, f.Kind, f.Resource, dateTime(f.Time), investigate.Truncate(f.Summary, 400)})
+			fs = append(fs, fnd{f.ID, string(f.Kind), f.Resource, dateTime(f.Time), investigate.Truncate(f.Summary, 400)})
 		}
 		var hs []hyp
 		for i, h := range t.r.Hypotheses {
-			hs = append(hs, hyp{i + 1, h.Cause, h.Resource, h.Confidence, h.Evidence})
+			hs = append(hs, hyp{i + 1, string(h.Cause), h.Resource, h.Confidence, h.Evidence})
 		}
 		return map[string]any{"findings": fs, "hypotheses": hs}, fmt.Sprintf("%d findings", len(fs)), nil
 
@@ -361,7 +361,7 @@ func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Loo
 		}
 		var out []rs
 		for _, x := range topo.Resources {
-			out = append(out, rs{ID: x.ID, Type: x.Type, Name: x.Name, LogGroup: x.LogGroup, AZ: x.AZ})
+			out = append(out, rs{ID: x.ID, Type: string(x.Type), Name: x.Name, LogGroup: x.LogGroup, AZ: x.AZ})
 		}
 		return map[string]any{"resources": out, "relations": topo.Relations}, fmt.Sprintf("%d resources", len(out)), nil
 

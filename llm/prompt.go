@@ -19,12 +19,12 @@ import (
 // data, never instructions. JSON escapes quotes, newlines and angle
 // brackets, so nothing inside the block can close it.
 
-var causes = []string{investigate.CauseOwnChange, investigate.CauseSystemChange, investigate.CauseLimit, investigate.CauseComponent, investigate.CauseDependency}
+var causes = []investigate.Cause{investigate.CauseOwnChange, investigate.CauseSystemChange, investigate.CauseLimit, investigate.CauseComponent, investigate.CauseDependency}
 
-var actionKinds = []string{investigate.ActionRollback, investigate.ActionBlock, investigate.ActionScale, investigate.ActionRestart, investigate.ActionExclude}
+var actionKinds = []investigate.ActionKind{investigate.ActionRollback, investigate.ActionBlock, investigate.ActionScale, investigate.ActionRestart, investigate.ActionExclude}
 
 // fitting are the action kinds that are a first move for each cause.
-var fitting = map[string][]string{
+var fitting = map[investigate.Cause][]investigate.ActionKind{
 	investigate.CauseOwnChange:    {investigate.ActionRollback},
 	investigate.CauseSystemChange: {investigate.ActionBlock, investigate.ActionScale},
 	investigate.CauseLimit:        {investigate.ActionScale},
@@ -52,29 +52,29 @@ Rules:
 
 // promptFinding is a finding as the model reads it.
 type promptFinding struct {
-	ID       string   `json:"id"`
-	Kind     string   `json:"kind"`
-	Resource string   `json:"resource,omitempty"`
-	Time     string   `json:"time,omitempty"`
-	Summary  string   `json:"summary"`
-	Before   *float64 `json:"before,omitempty"`
-	During   *float64 `json:"during,omitempty"`
-	Unit     string   `json:"unit,omitempty"`
+	ID       string                  `json:"id"`
+	Kind     investigate.FindingKind `json:"kind"`
+	Resource string                  `json:"resource,omitempty"`
+	Time     string                  `json:"time,omitempty"`
+	Summary  string                  `json:"summary"`
+	Before   *float64                `json:"before,omitempty"`
+	During   *float64                `json:"during,omitempty"`
+	Unit     string                  `json:"unit,omitempty"`
 }
 
 type promptAction struct {
-	Kind   string `json:"kind"`
-	Detail string `json:"detail"`
+	Kind   investigate.ActionKind `json:"kind"`
+	Detail string                 `json:"detail"`
 }
 
 // promptCandidate is one of the engine's hypotheses.
 type promptCandidate struct {
-	Ref        string        `json:"ref"`
-	Cause      string        `json:"cause"`
-	Resource   string        `json:"resource"`
-	Confidence float64       `json:"confidence"`
-	Evidence   []string      `json:"evidence"`
-	Action     *promptAction `json:"first_action,omitempty"`
+	Ref        string            `json:"ref"`
+	Cause      investigate.Cause `json:"cause"`
+	Resource   string            `json:"resource"`
+	Confidence float64           `json:"confidence"`
+	Evidence   []string          `json:"evidence"`
+	Action     *promptAction     `json:"first_action,omitempty"`
 }
 
 type promptScope struct {
