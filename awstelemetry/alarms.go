@@ -271,7 +271,7 @@ func dimsMap(dims []cwtypes.Dimension) map[string]string {
 
 // resourceFromDims names the resource a metric's dimensions point at, and
 // its type, as the topology names it.
-func resourceFromDims(d map[string]string) (id, typ string) {
+func resourceFromDims(d map[string]string) (id string, typ investigate.ResourceType) {
 	if v := d["LoadBalancer"]; v != "" {
 		return lbNameFromDim(v), investigate.TypeALB
 	}

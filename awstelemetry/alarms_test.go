@@ -237,8 +237,9 @@ func TestAlarmNotFoundHasCandidates(t *testing.T) {
 
 func TestResourceFromDims(t *testing.T) {
 	for _, tc := range []struct {
-		dims     map[string]string
-		id, kind string
+		dims map[string]string
+		id   string
+		kind investigate.ResourceType
 	}{
 		{map[string]string{"LoadBalancer": "app/web-alb/50dc6c495c0c9188", "AvailabilityZone": "us-east-1a"}, "web-alb", investigate.TypeALB},
 		{map[string]string{"LoadBalancer": "app/web-alb/1", "TargetGroup": "targetgroup/web-tg/2"}, "web-alb", investigate.TypeALB},

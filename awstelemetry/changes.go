@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -186,7 +185,8 @@ func trailActor(id trailIdentity, sourceIP string) string {
 	return id.PrincipalID
 }
 
-// Limits on the flattened request parameters of one change.
+// Limits on the flattened request parameters of one change: how many,
+// and the bytes of each value (the ellipsis of a cut one included).
 const (
 	maxParams     = 60
 	maxParamValue = 300
@@ -221,9 +221,9 @@ func flattenParams(raw json.RawMessage) map[string]string {
 			}
 		case nil:
 		case string:
-			out[prefix] = truncate(x, maxParamValue)
+			out[prefix] = investigate.Truncate(x, maxParamValue)
 		default:
-			out[prefix] = truncate(fmt.Sprint(x), maxParamValue)
+			out[prefix] = investigate.Truncate(fmt.Sprint(x), maxParamValue)
 		}
 	}
 	walk("", v)
@@ -238,17 +238,6 @@ func joinKey(prefix, k string) string {
 		return k
 	}
 	return prefix + "." + k
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 // resourceParams are the request parameters that name the changed
@@ -408,8 +397,8 @@ func (s *Session) scalingActivities(ctx context.Context, group string, start, en
 			Resource: res, Actor: "autoscaling.amazonaws.com",
 			Params: map[string]string{
 				"autoScalingGroupName": group,
-				"description":          truncate(desc, maxParamValue),
-				"cause":                truncate(aws.ToString(a.Cause), maxParamValue),
+				"description":          investigate.Truncate(desc, maxParamValue),
+				"cause":                investigate.Truncate(aws.ToString(a.Cause), maxParamValue),
 				"status":               string(a.StatusCode),
 			},
 		})
@@ -449,7 +438,7 @@ func (s *Session) rdsEvents(ctx context.Context, dbs []string, start, end time.T
 			Resource: id,
 			Actor:    "rds.amazonaws.com",
 			Params: map[string]string{
-				"message":    truncate(aws.ToString(e.Message), maxParamValue),
+				"message":    investigate.Truncate(aws.ToString(e.Message), maxParamValue),
 				"categories": strings.Join(e.EventCategories, ","),
 				"sourceArn":  aws.ToString(e.SourceArn),
 			},

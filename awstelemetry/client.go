@@ -328,7 +328,19 @@ func (s *Session) Sources() investigate.Sources {
 		Changes:  s,
 		Health:   s,
 		Quotas:   s,
+		Meter:    s,
 	}
+}
+
+// Usage implements investigate.Meter: the session's AWS operations, the
+// bytes Logs Insights scanned for it, and its Problems, each as a part of
+// the "aws" source that could not be read.
+func (s *Session) Usage() investigate.Usage {
+	u := investigate.Usage{APICalls: s.APICalls(), BytesScanned: s.BytesScanned()}
+	for _, p := range s.Problems() {
+		u.Unavailable = append(u.Unavailable, investigate.Unavailable{Source: "aws", Error: p.Error()})
+	}
+	return u
 }
 
 // APICalls is the number of AWS operations this session called.
@@ -349,6 +361,7 @@ var (
 	_ investigate.ChangeSource   = (*Session)(nil)
 	_ investigate.HealthSource   = (*Session)(nil)
 	_ investigate.QuotaSource    = (*Session)(nil)
+	_ investigate.Meter          = (*Session)(nil)
 )
 
 // ctx marks a context as this session's, so the counting middleware

@@ -46,7 +46,7 @@ func TestInvestigateALBIncidentEndToEnd(t *testing.T) {
 		t.Errorf("first action = %+v", top.Actions)
 	}
 	// The evidence includes the traces and the logs of the bad instance.
-	kinds := map[string]bool{}
+	kinds := map[investigate.FindingKind]bool{}
 	for _, id := range top.Evidence {
 		if f, ok := rep.Finding(id); ok {
 			kinds[f.Kind] = true

@@ -66,7 +66,7 @@ func (s *Session) Topology(ctx context.Context, alarm investigate.Alarm) (t inve
 type window struct{ start, end time.Time }
 
 // typeFromID guesses a resource's type from the shape of its id.
-func typeFromID(id string) string {
+func typeFromID(id string) investigate.ResourceType {
 	switch {
 	case strings.HasPrefix(id, "i-"):
 		return investigate.TypeEC2
@@ -107,7 +107,7 @@ type topoBuilder struct {
 	rels     map[investigate.Relation]bool
 	relOrder []investigate.Relation
 	// wants are resources to describe, by type, and done those described.
-	wants map[string]map[string]bool
+	wants map[investigate.ResourceType]map[string]bool
 	done  map[string]bool
 	// what later sources need
 	runsOn      map[string]map[string]bool
@@ -121,7 +121,7 @@ func newTopoBuilder(s *Session) *topoBuilder {
 		s:          s,
 		res:        map[string]*investigate.Resource{},
 		rels:       map[investigate.Relation]bool{},
-		wants:      map[string]map[string]bool{},
+		wants:      map[investigate.ResourceType]map[string]bool{},
 		done:       map[string]bool{},
 		runsOn:     map[string]map[string]bool{},
 		entryOfSvc: map[string]string{},
@@ -204,13 +204,13 @@ func (b *topoBuilder) relate(from, to, kind string) {
 }
 
 // want asks for a resource to be described.
-func (b *topoBuilder) want(typ, id string) {
+func (b *topoBuilder) want(typ investigate.ResourceType, id string) {
 	if id == "" || typ == "" {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.done[typ+"|"+id] {
+	if b.done[string(typ)+"|"+id] {
 		return
 	}
 	if b.wants[typ] == nil {
@@ -221,7 +221,7 @@ func (b *topoBuilder) want(typ, id string) {
 
 // wantFromDims asks for the alarm's resource. Types without a describer
 // are added from their dimensions.
-func (b *topoBuilder) wantFromDims(typ, id string, dims map[string]string) {
+func (b *topoBuilder) wantFromDims(typ investigate.ResourceType, id string, dims map[string]string) {
 	switch typ {
 	case investigate.TypeALB:
 		b.want(typ, dims["LoadBalancer"])
@@ -239,19 +239,19 @@ func (b *topoBuilder) wantFromDims(typ, id string, dims map[string]string) {
 }
 
 // takeWants returns and clears the resources to describe.
-func (b *topoBuilder) takeWants() map[string][]string {
+func (b *topoBuilder) takeWants() map[investigate.ResourceType][]string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := map[string][]string{}
+	out := map[investigate.ResourceType][]string{}
 	for typ, ids := range b.wants {
 		for id := range ids {
-			if !b.done[typ+"|"+id] {
-				b.done[typ+"|"+id] = true
+			if !b.done[string(typ)+"|"+id] {
+				b.done[string(typ)+"|"+id] = true
 				out[typ] = append(out[typ], id)
 			}
 		}
 	}
-	b.wants = map[string]map[string]bool{}
+	b.wants = map[investigate.ResourceType]map[string]bool{}
 	for _, ids := range out {
 		sort.Strings(ids)
 	}
@@ -293,7 +293,7 @@ func (b *topoBuilder) expand(ctx context.Context) {
 	}
 }
 
-func (b *topoBuilder) describer(typ string) func(context.Context, []string) {
+func (b *topoBuilder) describer(typ investigate.ResourceType) func(context.Context, []string) {
 	switch typ {
 	case investigate.TypeALB:
 		return b.describeLoadBalancers
@@ -373,7 +373,7 @@ func (b *topoBuilder) index(t investigate.Topology) *topoIndex {
 	return ix
 }
 
-func (ix *topoIndex) ofType(typ string) []string {
+func (ix *topoIndex) ofType(typ investigate.ResourceType) []string {
 	if ix == nil {
 		return nil
 	}

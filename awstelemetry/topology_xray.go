@@ -22,7 +22,7 @@ const clientID = "client"
 // and that resource's type: application services become "service"
 // resources named as X-Ray names them, AWS resources the ids the topology
 // uses (function, table, queue and API names), anything else "external".
-func xrayNode(name, typ string) (id, rtype string) {
+func xrayNode(name, typ string) (id string, rtype investigate.ResourceType) {
 	switch typ {
 	case "client":
 		return clientID, ""
@@ -146,7 +146,7 @@ func (b *topoBuilder) addXRay(ctx context.Context, g *xrayGraph) {
 	}
 }
 
-func (b *topoBuilder) addNode(id, typ, name string) {
+func (b *topoBuilder) addNode(id string, typ investigate.ResourceType, name string) {
 	switch typ {
 	case "":
 		return

@@ -128,7 +128,10 @@ func (ix *topoIndex) caller(caller, callee string) string {
 
 func aggregateTraces(ix *topoIndex, services []xtypes.Service, sums []xtypes.TraceSummary) *traceAgg {
 	a := &traceAgg{ix: ix, groups: map[groupKey]*groupAcc{}}
-	type node struct{ id, typ string }
+	type node struct {
+		id  string
+		typ investigate.ResourceType
+	}
 	byRef := map[int32]node{}
 	for _, n := range services {
 		_, typ := xrayNode(aws.ToString(n.Name), aws.ToString(n.Type))

@@ -178,13 +178,13 @@ func firstAction(h investigate.Hypothesis) string {
 	if len(h.Actions) == 0 {
 		return ""
 	}
-	return h.Actions[0].Kind
+	return string(h.Actions[0].Kind)
 }
 
 // matches reports whether a hypothesis names an accepted cause and culprit;
 // the culprit may be named by id, name or ARN.
 func matches(s *scenario.Scenario, e *scenario.Expect, h investigate.Hypothesis) bool {
-	return slices.Contains(e.Causes, h.Cause) && names(s, e, h.Resource)
+	return slices.Contains(e.Causes, string(h.Cause)) && names(s, e, h.Resource)
 }
 
 // names reports whether a reference (id, name or ARN) names an accepted

@@ -25,7 +25,7 @@ func TestScoring(t *testing.T) {
 	s := &scenario.Scenario{Name: "x", Onset: time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC),
 		Resources: []scenario.Resource{{ID: "orders-table", Name: "orders", ARN: "arn:aws:dynamodb:us-east-1:1:table/orders"}}}
 	expect := &scenario.Expect{Causes: []string{"own-change"}, Resources: []string{"orders-table"}, Actions: []string{"rollback"}, OnsetWithin: 5 * time.Minute}
-	hyp := func(cause, res, action string) investigate.Hypothesis {
+	hyp := func(cause investigate.Cause, res string, action investigate.ActionKind) investigate.Hypothesis {
 		return investigate.Hypothesis{Cause: cause, Resource: res, Actions: []investigate.Action{{Kind: action}}}
 	}
 	tests := []struct {

@@ -93,7 +93,7 @@ func (k KnownAlarms) FindAlarm(ctx context.Context, ref string) (investigate.Ala
 		}
 	}
 	out := &investigate.NotFoundError{Kind: "alarm or resource", Name: ref, Candidates: nf.Candidates}
-	out.Candidates = append(out.Candidates, closest(ref, resources, 3)...)
+	out.Candidates = append(out.Candidates, investigate.ClosestNames(ref, resources, 3)...)
 	return investigate.Alarm{}, out
 }
 

@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/unstuck/unstuck/handlers/alarmmsg"
 	"github.com/unstuck/unstuck/handlers/mrkdwn"
+	"github.com/unstuck/unstuck/investigate"
 )
 
 // Command is a parsed /investigate (or "@unstuck investigate …").
@@ -48,9 +48,7 @@ const (
 	maxSince = 7 * 24 * time.Hour
 )
 
-var (
-	regionRe = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$`)
-)
+var ()
 
 // ParseCommand parses the text after /investigate at now (for --at).
 func ParseCommand(text string, now time.Time) (Command, error) {
@@ -99,7 +97,7 @@ func ParseCommand(text string, now time.Time) (Command, error) {
 			}
 			c.At = t
 		case "--region":
-			if !regionRe.MatchString(val) {
+			if !investigate.ValidRegion(val) {
 				return Command{}, &UsageError{fmt.Sprintf("%q is not a region (like eu-west-1).", val)}
 			}
 			c.Region = val
@@ -110,7 +108,7 @@ func ParseCommand(text string, now time.Time) (Command, error) {
 	}
 	if name, region, ok := alarmmsg.ConsoleURL(c.Target); ok {
 		c.Target = name
-		if c.Region == "" && regionRe.MatchString(region) {
+		if c.Region == "" && investigate.ValidRegion(region) {
 			c.Region = region
 		}
 	}

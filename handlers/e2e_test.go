@@ -53,6 +53,8 @@ type setup struct {
 	store incident.Store
 	// investigator replaces the engine when not nil.
 	investigator handlers.Investigator
+	// sources, when not nil, wraps the simulated sources.
+	sources func(investigate.Sources) investigate.Sources
 }
 
 func newHarness(t testing.TB, s setup) *harness {
@@ -65,7 +67,11 @@ func newHarness(t testing.TB, s setup) *harness {
 		t.Fatal(err)
 	}
 	backend := sim.New(f.Scenario, s.sim)
-	be := handlers.SourcesBackend(backend.Sources(), investigate.Options{
+	src := backend.Sources()
+	if s.sources != nil {
+		src = s.sources(src)
+	}
+	be := handlers.SourcesBackend(src, investigate.Options{
 		Reasoner: llm.NewOffline(),
 		Lookback: backend.Now().Sub(f.Scenario.Start()),
 		Clock:    backend.Now,
@@ -778,7 +784,7 @@ func (fakeSummarizer) Postmortem(_ context.Context, inv incident.Investigation) 
 	var accepted []string
 	for _, f := range inv.Feedback {
 		if f.Verdict == incident.VerdictAccepted {
-			accepted = append(accepted, f.Cause+" "+f.Resource)
+			accepted = append(accepted, string(f.Cause)+" "+f.Resource)
 		}
 	}
 	return "Root cause: " + strings.Join(accepted, ", ") + " <!channel>", nil

@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 	"github.com/unstuck/unstuck/handlers/alarmmsg"
 	"github.com/unstuck/unstuck/handlers/blockkit"
+	"github.com/unstuck/unstuck/investigate"
 )
 
 // Fuzz targets for every parser of what comes from outside: slash command
@@ -81,7 +82,7 @@ func FuzzParseCommand(f *testing.F) {
 		if c.Since != 0 && (c.Since < minSince || c.Since > maxSince) {
 			t.Fatalf("since %v out of range", c.Since)
 		}
-		if c.Region != "" && !regionRe.MatchString(c.Region) {
+		if c.Region != "" && !investigate.ValidRegion(c.Region) {
 			t.Fatalf("region %q", c.Region)
 		}
 	})

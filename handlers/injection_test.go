@@ -15,6 +15,6 @@ func TestInjectionCorpus(t *testing.T) {
 		mrkdwntest.Harmless(t, "usage", usageText(&UsageError{l}))
 		mrkdwntest.Harmless(t, "not found", notFoundText(l, &investigate.NotFoundError{Name: l, Candidates: []string{l}}))
 		mrkdwntest.Harmless(t, "trace", traceLine(investigate.TraceGroup{Caller: l, Callee: l, Instance: l, Exceptions: []investigate.TraceException{{Message: l}}}))
-		mrkdwntest.Harmless(t, "scope", scopeAnswer(investigate.Topology{Resources: []investigate.Resource{{ID: l, Type: l}}, Relations: []investigate.Relation{{From: l, To: l, Kind: l}}}))
+		mrkdwntest.Harmless(t, "scope", scopeAnswer(investigate.Topology{Resources: []investigate.Resource{{ID: l, Type: investigate.ResourceType(l)}}, Relations: []investigate.Relation{{From: l, To: l, Kind: l}}}))
 	}
 }

@@ -152,7 +152,7 @@ func (b *Bot) answer(ctx context.Context, ch Channel, inv incident.Investigation
 		}
 		var lines []string
 		for _, n := range inv.Notes {
-			lines = append(lines, fmt.Sprintf("• %s %s: “%s”", blockkit.Clock(n.Time), blockkit.NoteAuthor(n.Author), mrkdwn.Truncate(mrkdwn.EscapeLine(n.Text), 400)))
+			lines = append(lines, fmt.Sprintf("• %s %s: “%s”", investigate.Clock(n.Time), blockkit.NoteAuthor(n.Author), mrkdwn.Truncate(mrkdwn.EscapeLine(n.Text), 400)))
 		}
 		b.reply(ctx, inv.Channel, inv.ThreadTS, "*Notes* (weighed as evidence when I investigate again)\n"+strings.Join(lines, "\n"))
 		return
@@ -300,7 +300,7 @@ func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investi
 	if res != nil {
 		on = " on *" + mrkdwn.EscapeLine(res.ID) + "*"
 	}
-	head := fmt.Sprintf("*What changed*%s between %s and %s", on, w.Start.UTC().Format("15:04"), blockkit.Clock(w.End))
+	head := fmt.Sprintf("*What changed*%s between %s and %s", on, w.Start.UTC().Format("15:04"), investigate.Clock(w.End))
 	if len(changes) == 0 {
 		return head + ": nothing — no write events in CloudTrail.", nil
 	}
@@ -311,7 +311,7 @@ func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investi
 			lines = append(lines, fmt.Sprintf("…and %d more", len(changes)-maxChanges))
 			break
 		}
-		line := fmt.Sprintf("• %s *%s*", blockkit.Clock(c.Time), mrkdwn.EscapeLine(c.Event))
+		line := fmt.Sprintf("• %s *%s*", investigate.Clock(c.Time), mrkdwn.EscapeLine(c.Event))
 		if c.Resource != "" {
 			line += " on " + mrkdwn.EscapeLine(c.Resource)
 		}
@@ -337,7 +337,7 @@ func scopeAnswer(topo investigate.Topology) string {
 			lines = append(lines, fmt.Sprintf("…and %d more", len(topo.Resources)-30))
 			break
 		}
-		line := fmt.Sprintf("• `%s` %s", mrkdwn.EscapeLine(r.ID), mrkdwn.EscapeLine(r.Type))
+		line := fmt.Sprintf("• `%s` %s", mrkdwn.EscapeLine(r.ID), mrkdwn.EscapeLine(string(r.Type)))
 		var rel []string
 		for _, x := range topo.Relations {
 			if x.From == r.ID {
@@ -353,7 +353,7 @@ func scopeAnswer(topo investigate.Topology) string {
 }
 
 func errorsAnswer(ctx context.Context, q Querier, inv incident.Investigation, topo investigate.Topology, r investigate.Resource, w investigate.FollowUpWindow) (string, error) {
-	lines := []string{fmt.Sprintf("*Errors on %s* since the onset (%s), against the baseline before it, the sharpest rise first:", mrkdwn.EscapeLine(r.ID), blockkit.Clock(w.Onset))}
+	lines := []string{fmt.Sprintf("*Errors on %s* since the onset (%s), against the baseline before it, the sharpest rise first:", mrkdwn.EscapeLine(r.ID), investigate.Clock(w.Onset))}
 	groups := topo.LogGroupsOf(r)
 	if len(groups) > 3 {
 		groups = groups[:3]
@@ -445,7 +445,7 @@ func tracesAnswer(ctx context.Context, q Querier, r investigate.Resource, w inve
 	if err != nil {
 		return "", err
 	}
-	head := fmt.Sprintf("*Traced calls to and from %s* since the onset (%s):", mrkdwn.EscapeLine(r.ID), blockkit.Clock(w.Onset))
+	head := fmt.Sprintf("*Traced calls to and from %s* since the onset (%s):", mrkdwn.EscapeLine(r.ID), investigate.Clock(w.Onset))
 	if len(groups) == 0 {
 		return head + " none traced.", nil
 	}
@@ -467,7 +467,7 @@ func checkAnswer(ctx context.Context, q Querier, r investigate.Resource, w inves
 	if len(names) > 12 {
 		names = names[:12]
 	}
-	head := fmt.Sprintf("*%s* (%s): mean before the onset → since the onset (%s)", mrkdwn.EscapeLine(r.ID), mrkdwn.EscapeLine(r.Type), blockkit.Clock(w.Onset))
+	head := fmt.Sprintf("*%s* (%s): mean before the onset → since the onset (%s)", mrkdwn.EscapeLine(r.ID), mrkdwn.EscapeLine(string(r.Type)), investigate.Clock(w.Onset))
 	if len(names) == 0 {
 		return head + ": I read no metrics for this kind of resource; try `errors on` or `traces` for it.", nil
 	}

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"encoding/json"
-	"strings"
 
 	"github.com/unstuck/unstuck/handlers/alarmmsg"
 )
@@ -115,52 +114,4 @@ func (p blockActions) threadTS() string {
 		}
 	}
 	return p.messageTS()
-}
-
-// closest returns up to n names of list closest to name by edit distance.
-func closest(name string, list []string, n int) []string {
-	type cand struct {
-		s string
-		d int
-	}
-	seen := map[string]bool{}
-	var cs []cand
-	for _, s := range list {
-		if seen[s] {
-			continue
-		}
-		seen[s] = true
-		cs = append(cs, cand{s, editDistance(strings.ToLower(name), strings.ToLower(s))})
-	}
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && (cs[j].d < cs[j-1].d || cs[j].d == cs[j-1].d && cs[j].s < cs[j-1].s); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
-	var out []string
-	for i := 0; i < len(cs) && i < n; i++ {
-		out = append(out, cs[i].s)
-	}
-	return out
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

@@ -311,8 +311,11 @@ func (r *run) execute(backend Backend) func(context.Context) {
 		tr := b.newTracker(r.inv.Channel, r.inv.StatusTS, r.view)
 		tr.start(ctx)
 
+		// The alarm as the request found it is read no more.
+		alarm := r.inv.Alarm
 		rep, err := backend.Investigator.Run(ictx, investigate.Request{
 			Alarm:    r.inv.Alarm.Name,
+			AlarmDef: &alarm,
 			Now:      r.inv.Now,
 			Lookback: r.inv.Lookback,
 			Notes:    r.inv.Notes,

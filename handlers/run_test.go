@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/incident"
+	"github.com/unstuck/unstuck/investigate"
 )
 
 // lockedBuffer is a log sink the bot's goroutines write to and a test reads.
@@ -71,5 +73,35 @@ func TestRunLogsRefusedWrites(t *testing.T) {
 				t.Errorf("no log of the refused write (%s):\n%s", want, logs.String())
 			}
 		})
+	}
+}
+
+// countingAlarms counts the alarm reads.
+type countingAlarms struct {
+	investigate.AlarmSource
+	reads atomic.Int32
+}
+
+func (c *countingAlarms) Alarm(ctx context.Context, name string) (investigate.Alarm, error) {
+	c.reads.Add(1)
+	return c.AlarmSource.Alarm(ctx, name)
+}
+
+// The alarm is read once per investigation: the engine gets it with the
+// request instead of reading it again (on AWS, a DescribeAlarms and a
+// DescribeAlarmHistory).
+func TestRunReadsTheAlarmOnce(t *testing.T) {
+	var alarms *countingAlarms
+	h := newHarness(t, setup{sources: func(src investigate.Sources) investigate.Sources {
+		alarms = &countingAlarms{AlarmSource: src.Alarms}
+		src.Alarms = alarms
+		return src
+	}})
+	thread := h.investigate("orders-api-5xx")
+	if _, ok := h.report(channel, thread, 10*time.Second); !ok {
+		t.Fatal("no report in the thread")
+	}
+	if got := alarms.reads.Load(); got != 1 {
+		t.Errorf("alarm reads = %d, want 1", got)
 	}
 }

@@ -64,12 +64,12 @@ type Investigation struct {
 // Feedback is a person's verdict on one hypothesis.
 type Feedback struct {
 	// Hypothesis is the hypothesis's index in the report (0 is the first).
-	Hypothesis int       `json:"hypothesis"`
-	Cause      string    `json:"cause"`
-	Resource   string    `json:"resource"`
-	Verdict    Verdict   `json:"verdict"`
-	User       string    `json:"user"`
-	Time       time.Time `json:"time"`
+	Hypothesis int               `json:"hypothesis"`
+	Cause      investigate.Cause `json:"cause"`
+	Resource   string            `json:"resource"`
+	Verdict    Verdict           `json:"verdict"`
+	User       string            `json:"user"`
+	Time       time.Time         `json:"time"`
 }
 
 // ReadRegion is the region the investigation read: its report's, else the

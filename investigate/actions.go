@@ -87,7 +87,7 @@ func unitActions(r *run, id string) ([]Action, []string) {
 		}
 }
 
-func dimFor(typ string) string {
+func dimFor(typ ResourceType) string {
 	switch typ {
 	case TypeEC2:
 		return "instance"
@@ -204,17 +204,17 @@ func limitActions(r *run, id string, quota *Quota) ([]Action, []string) {
 		[]string{fmt.Sprintf("Alarm on %s's usage at 80%% of its limit", id)}
 }
 
-func changeActions(r *run, cause, resource string, ch Change) ([]Action, []string) {
+func changeActions(r *run, cause Cause, resource string, ch Change) ([]Action, []string) {
 	who := actorName(ch.Actor)
 	if cause == CauseSystemChange {
 		if group := r.g.byID[resource]; group != nil && group.Type == TypeASG || strings.Contains(ch.Source, "autoscaling") {
-			return []Action{{ActionScale, fmt.Sprintf("Restore the capacity of %s: raise its desired count back, and suspend the scaling action that removed it (%s at %s)", resource, ch.Event, clock(ch.Time))}},
+			return []Action{{ActionScale, fmt.Sprintf("Restore the capacity of %s: raise its desired count back, and suspend the scaling action that removed it (%s at %s)", resource, ch.Event, Clock(ch.Time))}},
 				[]string{
 					fmt.Sprintf("Review %s's scaling policies and schedules against the traffic at that hour", resource),
 					"Scale in on a metric that reflects load with a cooldown, not on a fixed schedule",
 				}
 		}
-		return []Action{{ActionScale, fmt.Sprintf("Add capacity to absorb what AWS changed on %s (%s at %s)", resource, ch.Event, clock(ch.Time))}},
+		return []Action{{ActionScale, fmt.Sprintf("Add capacity to absorb what AWS changed on %s (%s at %s)", resource, ch.Event, Clock(ch.Time))}},
 			[]string{fmt.Sprintf("Subscribe to AWS Health and scheduled events for %s", resource)}
 	}
 	var step string
@@ -222,17 +222,17 @@ func changeActions(r *run, cause, resource string, ch Change) ([]Action, []strin
 	case strings.Contains(ch.Event, "FunctionCode"):
 		step = fmt.Sprintf("Roll %s back to the previous version: point its alias at the last good version, or redeploy the previous build", resource)
 	case strings.Contains(ch.Event, "UpdateService"), strings.Contains(ch.Event, "Deployment"):
-		step = fmt.Sprintf("Roll back %s to its previous task definition or release (the deploy by %s at %s)", resource, who, clock(ch.Time))
+		step = fmt.Sprintf("Roll back %s to its previous task definition or release (the deploy by %s at %s)", resource, who, Clock(ch.Time))
 	case strings.Contains(ch.Event, "Concurrency"):
-		step = fmt.Sprintf("Restore %s's concurrency setting as it was before %s by %s at %s", resource, ch.Event, who, clock(ch.Time))
+		step = fmt.Sprintf("Restore %s's concurrency setting as it was before %s by %s at %s", resource, ch.Event, who, Clock(ch.Time))
 	case strings.Contains(ch.Event, "Policy"):
-		step = fmt.Sprintf("Revert the policy on %s to the version before %s by %s at %s", resource, ch.Event, who, clock(ch.Time))
+		step = fmt.Sprintf("Revert the policy on %s to the version before %s by %s at %s", resource, ch.Event, who, Clock(ch.Time))
 	case strings.HasPrefix(ch.Event, "Revoke"), strings.HasPrefix(ch.Event, "Authorize"):
-		step = fmt.Sprintf("Restore the rules of %s as they were before %s by %s at %s", resource, ch.Event, who, clock(ch.Time))
+		step = fmt.Sprintf("Restore the rules of %s as they were before %s by %s at %s", resource, ch.Event, who, Clock(ch.Time))
 	case strings.HasPrefix(ch.Event, "Disable"), strings.HasPrefix(ch.Event, "ScheduleKeyDeletion"):
-		step = fmt.Sprintf("Re-enable %s (undo %s by %s at %s)", resource, ch.Event, who, clock(ch.Time))
+		step = fmt.Sprintf("Re-enable %s (undo %s by %s at %s)", resource, ch.Event, who, Clock(ch.Time))
 	default:
-		step = fmt.Sprintf("Undo %s on %s by %s at %s: restore the previous value", ch.Event, resource, who, clock(ch.Time))
+		step = fmt.Sprintf("Undo %s on %s by %s at %s: restore the previous value", ch.Event, resource, who, Clock(ch.Time))
 	}
 	prevention := []string{
 		fmt.Sprintf("Ship changes to %s through a pipeline with a canary and automatic rollback on this alarm", resource),

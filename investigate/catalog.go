@@ -58,7 +58,7 @@ type metricSpec struct {
 
 // catalog lists the metrics the checks read for each resource type: the ones
 // AWS publishes by default (and the CloudWatch agent's memory and disk).
-var catalog = map[string][]metricSpec{
+var catalog = map[ResourceType][]metricSpec{
 	TypeALB: {
 		{"AWS/ApplicationELB", "RequestCount", "Sum", roleRequests, "requests/min"},
 		{"AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum", roleErrors, "5XX/min"},
@@ -128,7 +128,7 @@ var catalog = map[string][]metricSpec{
 }
 
 // specFor finds the catalogue entry for a metric, or a guess from its name.
-func specFor(resourceType string, m Metric) metricSpec {
+func specFor(resourceType ResourceType, m Metric) metricSpec {
 	for _, s := range catalog[resourceType] {
 		if s.Namespace == m.Namespace && s.Name == m.Name {
 			return s

@@ -158,7 +158,7 @@ func checkChanges(ctx context.Context, r *run) result {
 				res.findings = append(res.findings, &finding{Finding: Finding{
 					Kind: FindingChange, Check: CheckChanges, Resource: culprit, Time: ch.Time,
 					Summary: fmt.Sprintf("%s on %s by %s at %s came %s after the onset (%s): it cannot have caused it",
-						ch.Event, culprit, actorName(ch.Actor), clock(ch.Time), ago(ch.Time.Sub(r.onset)), clock(r.onset)),
+						ch.Event, culprit, actorName(ch.Actor), Clock(ch.Time), ago(ch.Time.Sub(r.onset)), Clock(r.onset)),
 					Link: r.changeLink(ch),
 				}, weight: 0.2})
 			}
@@ -193,7 +193,7 @@ func checkChanges(ctx context.Context, r *run) result {
 		if ch.Time.After(r.onset) {
 			when = ago(ch.Time.Sub(r.onset)) + " after the first bad datapoint"
 		}
-		summary := fmt.Sprintf("%s on %s by %s (%s) at %s, %s", what, culprit, actorName(ch.Actor), who, clock(ch.Time), when)
+		summary := fmt.Sprintf("%s on %s by %s (%s) at %s, %s", what, culprit, actorName(ch.Actor), who, Clock(ch.Time), when)
 		if p := paramsText(ch.Params); p != "" {
 			summary += "; " + p
 		}

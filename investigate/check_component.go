@@ -98,7 +98,7 @@ func checkComponent(ctx context.Context, r *run) result {
 			f := &finding{Finding: Finding{
 				Kind: FindingLog, Check: CheckComponent, Resource: h, Time: r.onset,
 				Summary: fmt.Sprintf("%s writes %s error lines/min since %s (%s before); its peers %s at most %s/min: %q",
-					h, num(logSig[h].during), clock(r.onset), num(logSig[h].before), peersOf(h), num(others), errLogs.top[h]),
+					h, num(logSig[h].during), Clock(r.onset), num(logSig[h].before), peersOf(h), num(others), errLogs.top[h]),
 				Before: ptr(logSig[h].before), During: ptr(logSig[h].during), Unit: "error lines/min",
 				Link: r.logsLink(errLogs.group[h]),
 			}, weight: 0.8}
@@ -110,7 +110,7 @@ func checkComponent(ctx context.Context, r *run) result {
 			f := &finding{Finding: Finding{
 				Kind: FindingLog, Check: CheckComponent, Resource: ne.host, Time: r.onset,
 				Summary: fmt.Sprintf("a new error appears on %s alone since %s: %d lines, none before and none on %s: %q",
-					ne.host, clock(r.onset), ne.count, peersOf(ne.host), ne.pattern),
+					ne.host, Clock(r.onset), ne.count, peersOf(ne.host), ne.pattern),
 				Link: r.logsLink(ne.group),
 			}, weight: 0.7}
 			add(ne.host, f, 0.4)
@@ -142,7 +142,7 @@ func checkComponent(ctx context.Context, r *run) result {
 					f := &finding{Finding: Finding{
 						Kind: FindingTrace, Check: CheckComponent, Resource: h, Time: r.onset,
 						Summary: fmt.Sprintf("%s: %s%% of the traced requests served by %s fail since %s (%s%% before), against %s%% on %s; exception: %q",
-							edge, num(sig[h].during), h, clock(r.onset), num(sig[h].before), num(medianOthers(sig, sampled, h)), peersOf(h), e.topException()),
+							edge, num(sig[h].during), h, Clock(r.onset), num(sig[h].before), num(medianOthers(sig, sampled, h)), peersOf(h), e.topException()),
 						Before: ptr(sig[h].before), During: ptr(sig[h].during), Unit: "% failed",
 						Link: r.traceLink(e.traceIDs),
 					}, weight: 0.9}
@@ -337,7 +337,7 @@ func (r *run) hostMetricOutliers(ctx context.Context, hosts []string, candFor fu
 			f := &finding{Finding: Finding{
 				Kind: FindingMetric, Check: CheckComponent, Resource: h, Time: startOr(sh.start, r.onset),
 				Summary: fmt.Sprintf("%s %s is %s%s since %s (%s before); its peers %s",
-					h, spec.Name, num(sh.during), unitSuffix(r.unit(spec)), clock(startOr(sh.start, r.onset)), num(sh.before), num(others)),
+					h, spec.Name, num(sh.during), unitSuffix(r.unit(spec)), Clock(startOr(sh.start, r.onset)), num(sh.before), num(others)),
 				Before: ptr(sh.before), During: ptr(sh.during), Unit: r.unit(spec),
 				Link: r.metricLink(h, spec),
 			}, weight: score, series: metricKey(h, spec), spec: spec}
@@ -408,7 +408,7 @@ func (r *run) quietPeers(ctx context.Context, hosts []string, candFor func(strin
 			f := &finding{Finding: Finding{
 				Kind: FindingMetric, Check: CheckComponent, Resource: h, Time: r.onset,
 				Summary: fmt.Sprintf("%s went quiet: %s %s%s since %s (%s before) while its peers went from %s to %s: it stopped doing its share of the work",
-					h, spec.Name, num(a.during), unitSuffix(r.unit(spec)), clock(r.onset), num(a.before), num(pb), num(pd)),
+					h, spec.Name, num(a.during), unitSuffix(r.unit(spec)), Clock(r.onset), num(a.before), num(pb), num(pd)),
 				Before: ptr(a.before), During: ptr(a.during), Unit: r.unit(spec), Link: r.metricLink(h, spec),
 			}, weight: 0.6, series: metricKey(h, spec), spec: spec}
 			findings = append(findings, f)

@@ -10,7 +10,7 @@ import (
 )
 
 // healthServiceTypes maps AWS Health service codes to resource types.
-var healthServiceTypes = map[string]string{
+var healthServiceTypes = map[string]ResourceType{
 	"EC2":                  TypeEC2,
 	"ELASTICLOADBALANCING": TypeALB,
 	"APIGATEWAY":           TypeAPIGateway,
@@ -32,8 +32,8 @@ var healthServiceTypes = map[string]string{
 func checkDependency(ctx context.Context, r *run) result {
 	var res result
 	cands := map[string]*candidate{}
-	addCand := func(cause, id string, score float64, f *finding) *candidate {
-		key := cause + "|" + id
+	addCand := func(cause Cause, id string, score float64, f *finding) *candidate {
+		key := string(cause) + "|" + id
 		c, ok := cands[key]
 		if !ok {
 			c = &candidate{cause: cause, resource: id}
@@ -102,7 +102,7 @@ func checkDependency(ctx context.Context, r *run) result {
 		if peers != nil {
 			f := &finding{Finding: Finding{
 				Kind: FindingMetric, Check: CheckDependency, Resource: l.node, Time: r.onset,
-				Summary: fmt.Sprintf("%s's peers doing the same work show no %s change since %s: %s", l.node, l.class, clock(r.onset), strings.Join(peers, ", ")),
+				Summary: fmt.Sprintf("%s's peers doing the same work show no %s change since %s: %s", l.node, l.class, Clock(r.onset), strings.Join(peers, ", ")),
 			}, weight: 0.5}
 			res.findings = append(res.findings, f)
 			evidence = append(evidence, f)
@@ -137,7 +137,7 @@ func checkDependency(ctx context.Context, r *run) result {
 			f := &finding{Finding: Finding{
 				Kind: FindingHealth, Check: CheckDependency, Resource: affected[0], Time: ev.Start,
 				Summary: fmt.Sprintf("AWS Health %s event %s (%s) since %s affects %s: %s",
-					ev.Service, ev.Type, ev.Status, clock(ev.Start), strings.Join(affected, ", "), firstSentence(ev.Description)),
+					ev.Service, ev.Type, ev.Status, Clock(ev.Start), strings.Join(affected, ", "), firstSentence(ev.Description)),
 				Link: "https://health.aws.amazon.com/health/home#/account/dashboard/open-issues",
 			}, weight: 0.9, words: ev.Type + " " + ev.Description}
 			res.findings = append(res.findings, f)
@@ -200,7 +200,7 @@ func (r *run) apart(ns *nodeSignals, id string) []string {
 }
 
 // ownCompute are the types of the parts the team runs itself.
-var ownCompute = map[string]bool{TypeService: true, TypeLambda: true, TypeECS: true, TypeEC2: true, TypeASG: true}
+var ownCompute = map[ResourceType]bool{TypeService: true, TypeLambda: true, TypeECS: true, TypeEC2: true, TypeASG: true}
 
 // healthLag is how long after the onset an AWS Health event may open and
 // still be its cause.

@@ -92,7 +92,7 @@ func checkLimits(ctx context.Context, r *run) result {
 					continue
 				}
 				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s rose to %s%s since %s (%s before)",
-					id, spec.Name, num(sh.during), unitSuffix(r.unit(spec)), clock(startOr(sh.start, r.onset)), num(sh.before)))
+					id, spec.Name, num(sh.during), unitSuffix(r.unit(spec)), Clock(startOr(sh.start, r.onset)), num(sh.before)))
 				sc = 0.55
 			case roleConcurrency, roleConnections, roleConsumedRead, roleConsumedWrite, roleUtilisation, roleMemory, roleDisk:
 				limit, what := r.limitOf(rs, spec, quotas)
@@ -118,7 +118,7 @@ func checkLimits(ctx context.Context, r *run) result {
 					// happened when they started to, long before the limit.
 					if t := risingSince(s, window{r.telemetry.start, r.onset.Add(r.step)}); !t.IsZero() {
 						f.since = t
-						f.Summary += fmt.Sprintf(", growing since %s", clock(t))
+						f.Summary += fmt.Sprintf(", growing since %s", Clock(t))
 					}
 				}
 				if (spec.Role == roleMemory || spec.Role == roleDisk) && len(peers[id]) > 0 && !r.anyAtLevel(ctx, peers[id], spec, 0.9*limit) {
@@ -236,7 +236,7 @@ func (r *run) cannotGrow(ctx context.Context, quotas []Quota) result {
 		f := &finding{Finding: Finding{
 			Kind: FindingMetric, Check: CheckLimits, Resource: id, Time: r.onset,
 			Summary: fmt.Sprintf("%s wants %s %s but runs %s since %s: it cannot add the capacity it asks for%s",
-				id, num(want), desired.Unit, num(have), clock(r.onset), what),
+				id, num(want), desired.Unit, num(have), Clock(r.onset), what),
 			Before: ptr(gapBefore), During: ptr(want - have), Unit: desired.Unit + " missing",
 			Link: r.metricLink(id, *running),
 		}, weight: 0.8, series: metricKey(id, *running), spec: *running}

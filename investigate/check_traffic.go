@@ -55,7 +55,7 @@ func checkTraffic(ctx context.Context, r *run) result {
 			surge = &finding{Finding: Finding{
 				Kind: FindingMetric, Check: CheckTraffic, Resource: id, Time: surgeStart,
 				Summary: fmt.Sprintf("%s %s %s to %s%s since %s, %s× its level an hour before (%s)",
-					id, spec.Name, word, num(during), unitSuffix(r.unit(spec)), clock(surgeStart), num(ratio), num(before)),
+					id, spec.Name, word, num(during), unitSuffix(r.unit(spec)), Clock(surgeStart), num(ratio), num(before)),
 				Before: ptr(before), During: ptr(during), Unit: r.unit(spec), Link: r.metricLink(id, spec),
 			}, weight: 0.7, series: metricKey(id, spec), spec: spec}
 			res.findings = append(res.findings, surge)
@@ -94,7 +94,7 @@ func checkTraffic(ctx context.Context, r *run) result {
 					mix = append(mix, &finding{Finding: Finding{
 						Kind: FindingLog, Check: CheckTraffic, Resource: id, Time: r.onset,
 						Summary: fmt.Sprintf("a new kind of request makes %s%% of %s's log lines since %s: %s lines/min (%s before): %q",
-							num(100*share), svc, clock(r.onset), num(ps.during), num(ps.before), ps.pattern.Sample),
+							num(100*share), svc, Clock(r.onset), num(ps.during), num(ps.before), ps.pattern.Sample),
 						Before: ptr(ps.before), During: ptr(ps.during), Unit: "lines/min",
 					}, weight: 0.8})
 				}
@@ -174,7 +174,7 @@ func (r *run) entryThrottling(ctx context.Context, entry string) *finding {
 	return &finding{Finding: Finding{
 		Kind: FindingTrace, Check: CheckTraffic, Resource: entry, Time: r.onset,
 		Summary: fmt.Sprintf("%s throttles %s%% of the requests entering it since %s (%s%% before): it is shedding load (429)",
-			entry, num(100*share), clock(r.onset), num(100*prev)),
+			entry, num(100*share), Clock(r.onset), num(100*prev)),
 		Before: ptr(100 * prev), During: ptr(100 * share), Unit: "% throttled", Link: r.traceLink(d.traceIDs),
 	}, weight: 0.8}
 }
@@ -205,7 +205,7 @@ func (r *run) capacityLoss(ctx context.Context) result {
 			f := &finding{Finding: Finding{
 				Kind: FindingMetric, Check: CheckTraffic, Resource: id, Time: startOr(sh.start, r.onset),
 				Summary: fmt.Sprintf("%s %s fell to %s (%s before) at %s: the work is spread over fewer %s",
-					id, spec.Name, num(sh.peak), num(sh.before), clock(startOr(sh.start, r.onset)), r.unit(spec)),
+					id, spec.Name, num(sh.peak), num(sh.before), Clock(startOr(sh.start, r.onset)), r.unit(spec)),
 				Before: ptr(sh.before), During: ptr(sh.peak), Unit: r.unit(spec), Link: r.metricLink(id, spec),
 			}, weight: 0.8, series: metricKey(id, spec), spec: spec}
 			res.findings = append(res.findings, f)

@@ -59,6 +59,11 @@ func New(src Sources, opts Options) *Engine {
 type Request struct {
 	// Alarm is the alarm's name.
 	Alarm string
+	// AlarmDef is the alarm when the caller has already read it from the
+	// engine's alarm source (its definition and state history): Run then
+	// investigates it without reading it again, and Alarm is not used.
+	// Nil: Run reads the alarm that Alarm names.
+	AlarmDef *Alarm
 	// Now is when the investigation happens; zero means the engine's clock.
 	Now time.Time
 	// Lookback overrides the engine's lookback when positive.
@@ -83,20 +88,6 @@ type Event struct {
 	// Detail says what the step found, or why it failed.
 	Detail string `json:"detail,omitempty"`
 }
-
-// Check names, in the order their findings are numbered.
-const (
-	CheckScope      = "scope"
-	CheckOnset      = "onset"
-	CheckChanges    = "changes"
-	CheckTraffic    = "traffic"
-	CheckLimits     = "limits"
-	CheckComponent  = "component"
-	CheckDependency = "dependency"
-	CheckNotes      = "notes"
-)
-
-var checkOrder = []string{CheckOnset, CheckChanges, CheckTraffic, CheckLimits, CheckComponent, CheckDependency, CheckNotes}
 
 // Run investigates one alarm. progress, when not nil, is called from several
 // goroutines as steps start and finish; it must not block for long.
@@ -138,36 +129,35 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 	emit(Event{Check: CheckOnset, Stage: StageFinished, Findings: len(onsetFindings), Detail: detail})
 	r.startWindowed(ctx)
 
-	checks := map[string]func(context.Context, *run) result{
-		CheckChanges:    checkChanges,
-		CheckTraffic:    checkTraffic,
-		CheckLimits:     checkLimits,
-		CheckComponent:  checkComponent,
-		CheckDependency: checkDependency,
-	}
 	results := map[string]result{CheckOnset: {findings: onsetFindings}}
 	var wg sync.WaitGroup
 	var rmu sync.Mutex
-	for name, check := range checks {
+	for _, c := range checks {
+		if c.run == nil {
+			continue
+		}
+		say := emit
+		if c.quiet {
+			say = func(Event) {}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			emit(Event{Check: name, Stage: StageStarted})
+			say(Event{Check: c.Name, Stage: StageStarted})
 			cctx, cancel := context.WithTimeout(ctx, e.opts.CheckTimeout)
 			defer cancel()
-			res := safeCheck(cctx, r, name, check)
+			res := safeCheck(cctx, r, c.Name, c.run)
 			stage, d := StageFinished, res.detail()
 			if res.failed != nil {
 				stage, d = StageFailed, res.failed.Error()
 			}
-			emit(Event{Check: name, Stage: stage, Findings: len(res.findings), Detail: d})
+			say(Event{Check: c.Name, Stage: stage, Findings: len(res.findings), Detail: d})
 			rmu.Lock()
-			results[name] = res
+			results[c.Name] = res
 			rmu.Unlock()
 		}()
 	}
 	wg.Wait()
-	results[CheckNotes] = checkNotes(r)
 
 	report := r.assemble(ctx, results)
 	if e.opts.Reasoner != nil {
@@ -183,14 +173,24 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 	if r.topoRead {
 		report.Topology = keptTopology(r.topo)
 	}
+	if e.src.Meter != nil {
+		// What the sources counted replaces the engine's count of its
+		// calls, and the parts they could not read join the whole
+		// sources that failed.
+		u := e.src.Meter.Usage()
+		report.Stats.APICalls = int(u.APICalls)
+		report.Stats.BytesScanned = u.BytesScanned
+		report.Unavailable = append(report.Unavailable, u.Unavailable...)
+	}
 	report.Stats.WallMS = time.Since(began).Milliseconds()
 	return report, nil
 }
 
-// begin reads the alarm and sets up the investigation of it: when it
-// happens, and the window of telemetry it reads.
+// begin reads the alarm, unless the request carries it, and sets up the
+// investigation of it: when it happens, and the window of telemetry it
+// reads.
 func (e *Engine) begin(ctx context.Context, req Request) (*run, error) {
-	if e.src.Alarms == nil {
+	if req.AlarmDef == nil && e.src.Alarms == nil {
 		return nil, fmt.Errorf("read alarm: %w", ErrNoSource)
 	}
 	now := req.Now
@@ -208,11 +208,15 @@ func (e *Engine) begin(ctx context.Context, req Request) (*run, error) {
 		telemetry: window{now.Add(-lookback), now.Add(time.Second)},
 		notes:     req.Notes,
 	}
-	alarm, err := r.alarm(ctx, req.Alarm)
-	if err != nil {
-		return nil, fmt.Errorf("read alarm: %w", err)
+	if req.AlarmDef != nil {
+		r.alarmDef = *req.AlarmDef
+	} else {
+		alarm, err := r.alarm(ctx, req.Alarm)
+		if err != nil {
+			return nil, fmt.Errorf("read alarm: %w", err)
+		}
+		r.alarmDef = alarm
 	}
-	r.alarmDef = alarm
 	// An alarm that fired a while ago is investigated around its firing.
 	if fire := r.fireTime(); fire.Before(now) {
 		r.telemetry.start = fire.Add(-lookback)
@@ -270,7 +274,7 @@ type finding struct {
 
 // candidate is a hypothesis before ranking and wording.
 type candidate struct {
-	cause      string
+	cause      Cause
 	resource   string
 	score      float64
 	evidence   []*finding

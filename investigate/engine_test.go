@@ -80,8 +80,8 @@ func top(t *testing.T, rep Report) Hypothesis {
 	return rep.Hypotheses[0]
 }
 
-func evidenceKinds(rep Report, h Hypothesis) map[string]bool {
-	kinds := map[string]bool{}
+func evidenceKinds(rep Report, h Hypothesis) map[FindingKind]bool {
+	kinds := map[FindingKind]bool{}
 	for _, id := range h.Evidence {
 		if f, ok := rep.Finding(id); ok {
 			kinds[f.Kind] = true
@@ -90,7 +90,7 @@ func evidenceKinds(rep Report, h Hypothesis) map[string]bool {
 	return kinds
 }
 
-func rankOf(rep Report, cause, resource string) int {
+func rankOf(rep Report, cause Cause, resource string) int {
 	for i, h := range rep.Hypotheses {
 		if h.Cause == cause && h.Resource == resource {
 			return i + 1
@@ -134,8 +134,8 @@ func TestDependencyFailsAndChangeOnItWins(t *testing.T) {
 	tests := []struct {
 		name      string
 		change    *Change
-		wantCause string
-		wantKind  string
+		wantCause Cause
+		wantKind  ActionKind
 	}{
 		{"dependency down", nil, CauseDependency, ActionExclude},
 		{"policy changed on it a minute before", &Change{ID: "e1", Time: t0.Add(-time.Minute), Event: "PutResourcePolicy",
@@ -360,11 +360,14 @@ func TestProgressEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []string{CheckScope, CheckOnset, CheckChanges, CheckTraffic, CheckLimits, CheckComponent, CheckDependency} {
-		got := strings.Join(stages[c], ",")
+	for _, c := range Steps() {
+		got := strings.Join(stages[c.Name], ",")
 		if got != "started,finished" {
-			t.Errorf("%s stages = %q, want started,finished", c, got)
+			t.Errorf("%s stages = %q, want started,finished", c.Name, got)
 		}
+	}
+	if len(stages) != len(Steps()) {
+		t.Errorf("events of %d steps, want the %d of Steps()", len(stages), len(Steps()))
 	}
 }
 
@@ -472,5 +475,77 @@ func TestDanglingRelationAndNaN(t *testing.T) {
 	rep := investigateFake(t, f)
 	if _, err := json.Marshal(rep); err != nil {
 		t.Fatalf("report does not encode: %v", err)
+	}
+}
+
+// The Slack side reads the alarm to find it; an investigation it starts
+// with that alarm reads it no more (on AWS: no second DescribeAlarms and
+// DescribeAlarmHistory), and finds what it would have found reading it.
+func TestRequestCarriesTheAlarm(t *testing.T) {
+	read := webEnv()
+	want := investigateFake(t, read)
+	if n := read.count("alarm"); n != 1 {
+		t.Fatalf("a request with only the alarm's name read the alarm %d times, want 1", n)
+	}
+
+	f := webEnv()
+	alarm := f.alarm
+	src := f.sources()
+	src.Alarms = nil // nothing to read it from: the request's alarm is all there is
+	req := Request{Alarm: alarm.Name, AlarmDef: &alarm, Now: t0.Add(3 * time.Minute)}
+	got, err := New(src, Options{}).Run(context.Background(), req, nil)
+	if err != nil {
+		t.Fatalf("Run with the alarm in the request: %v", err)
+	}
+	f = webEnv()
+	req.AlarmDef = &f.alarm
+	if _, err := New(f.sources(), Options{}).Run(context.Background(), req, nil); err != nil {
+		t.Fatalf("Run with the alarm in the request: %v", err)
+	}
+	if n := f.count("alarm"); n != 0 {
+		t.Errorf("the request carried the alarm, yet the engine read it %d times", n)
+	}
+
+	if len(got.Hypotheses) == 0 || len(want.Hypotheses) == 0 {
+		t.Fatalf("hypotheses: %d with the alarm carried, %d with it read", len(got.Hypotheses), len(want.Hypotheses))
+	}
+	if g, w := got.Hypotheses[0], want.Hypotheses[0]; g.Cause != w.Cause || g.Resource != w.Resource || g.Confidence != w.Confidence {
+		t.Errorf("first hypothesis with the alarm carried %s on %s (%.2f), with it read %s on %s (%.2f)", g.Cause, g.Resource, g.Confidence, w.Cause, w.Resource, w.Confidence)
+	}
+	if len(got.Findings) != len(want.Findings) {
+		t.Errorf("%d findings with the alarm carried, %d with it read", len(got.Findings), len(want.Findings))
+	}
+	if got.Stats.APICalls != want.Stats.APICalls-1 {
+		t.Errorf("%d source calls with the alarm carried, %d with it read: want one fewer", got.Stats.APICalls, want.Stats.APICalls)
+	}
+}
+
+// meter is a Meter with fixed counts.
+type meter Usage
+
+func (m meter) Usage() Usage { return Usage(m) }
+
+// Sources that count their own cost give the report's stats, and the parts
+// they could not read join its unavailable list; without a meter each
+// source call counts once.
+func TestMeterGivesTheStats(t *testing.T) {
+	plain := investigateFake(t, webEnv())
+	if plain.Stats.APICalls == 0 || plain.Stats.BytesScanned != 0 {
+		t.Errorf("stats without a meter %+v: want the engine's count of its calls and no bytes", plain.Stats)
+	}
+
+	f := webEnv()
+	src := f.sources()
+	part := Unavailable{Source: "aws", Error: "xray batch get traces: throttled"}
+	src.Meter = meter{APICalls: 123, BytesScanned: 4567, Unavailable: []Unavailable{part}}
+	rep, err := New(src, Options{}).Run(context.Background(), Request{Alarm: f.alarm.Name, Now: t0.Add(3 * time.Minute)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stats.APICalls != 123 || rep.Stats.BytesScanned != 4567 {
+		t.Errorf("stats %+v: want the meter's 123 calls and 4567 bytes", rep.Stats)
+	}
+	if n := len(rep.Unavailable); n == 0 || rep.Unavailable[n-1] != part {
+		t.Errorf("unavailable %+v: want the meter's part last", rep.Unavailable)
 	}
 }

@@ -43,6 +43,13 @@ func (f *fake) sources() Sources {
 	return Sources{Alarms: f, Topology: f, Metrics: f, Logs: f, Traces: f, Changes: f, Health: f, Quotas: f}
 }
 
+// count is how many calls a source kind has had.
+func (f *fake) count(kind string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[kind]
+}
+
 func (f *fake) enter(ctx context.Context, kind string) error {
 	f.mu.Lock()
 	f.calls[kind]++

@@ -121,33 +121,13 @@ func (t Topology) Resolve(ref string) (Resource, error) {
 		return r, nil
 	}
 	if len(hits) > 1 {
-		return Resource{}, &UnknownResourceError{Ref: ref, Ambiguous: true, Closest: closestIDs(low, hits)}
+		return Resource{}, &UnknownResourceError{Ref: ref, Ambiguous: true, Closest: ClosestNames(low, hits, closestResources)}
 	}
 	ids := make([]string, 0, len(t.Resources))
 	for _, r := range t.Resources {
 		ids = append(ids, r.ID)
 	}
-	return Resource{}, &UnknownResourceError{Ref: ref, Closest: closestIDs(low, ids)}
-}
-
-// closestIDs are the ids closest to a lower-case reference, compared in
-// lower case.
-func closestIDs(low string, ids []string) []string {
-	byLow := make(map[string]string, len(ids))
-	lows := make([]string, 0, len(ids))
-	for _, id := range ids {
-		l := strings.ToLower(id)
-		if _, dup := byLow[l]; dup {
-			continue
-		}
-		byLow[l] = id
-		lows = append(lows, l)
-	}
-	var out []string
-	for _, l := range ClosestNames(low, lows, closestResources) {
-		out = append(out, byLow[l])
-	}
-	return out
+	return Resource{}, &UnknownResourceError{Ref: ref, Closest: ClosestNames(low, ids, closestResources)}
 }
 
 // LogGroupsOf returns the log groups of a resource and of what runs on it

@@ -182,7 +182,7 @@ func (g *graph) group(instance string) string {
 	return ""
 }
 
-func (g *graph) typeOf(id string) string {
+func (g *graph) typeOf(id string) ResourceType {
 	if r, ok := g.byID[id]; ok {
 		return r.Type
 	}

@@ -88,7 +88,7 @@ type signal struct {
 	unit  string
 	start time.Time
 	// finding is built from the signal when it is cited.
-	kind     string
+	kind     FindingKind
 	series   string
 	spec     metricSpec
 	link     string
@@ -794,21 +794,21 @@ func (r *run) signalFinding(s *signal, check string) *finding {
 			word = "fell"
 		}
 		summary = fmt.Sprintf("%s %s %s to %s%s since %s (%s before; %s× its usual variation)",
-			s.node, s.what, word, num(during), unitSuffix(s.unit), clock(at), num(before), num(s.a.z))
+			s.node, s.what, word, num(during), unitSuffix(s.unit), Clock(at), num(before), num(s.a.z))
 		if s.load {
 			summary += ": more than the resources that call it send, so another client does"
 		}
 	case FindingTrace:
 		if s.class == classLatency {
 			summary = fmt.Sprintf("%s take %s ms on average since %s (%s ms before; %s× its usual variation)",
-				s.what, num(during), clock(at), num(before), num(s.a.z))
+				s.what, num(during), Clock(at), num(before), num(s.a.z))
 		} else {
 			before, during = 100*before, 100*during
 			kind := "fail"
 			if s.throttle {
 				kind = "are throttled (429)"
 			}
-			summary = fmt.Sprintf("%s%% of %s %s since %s (%s%% before)", num(during), s.what, kind, clock(at), num(before))
+			summary = fmt.Sprintf("%s%% of %s %s since %s (%s%% before)", num(during), s.what, kind, Clock(at), num(before))
 			if s.note != "" {
 				summary += fmt.Sprintf("; exception: %q", s.note)
 			}
@@ -817,9 +817,9 @@ func (r *run) signalFinding(s *signal, check string) *finding {
 			summary += fmt.Sprintf("; only the calls through %s show it, not those through their peers", strings.Join(s.confined, ", "))
 		}
 	case FindingLog:
-		summary = fmt.Sprintf("%s: %s since %s where %s were usual", s.what, num(during), clock(at), num(before))
+		summary = fmt.Sprintf("%s: %s since %s where %s were usual", s.what, num(during), Clock(at), num(before))
 		if s.vanished {
-			summary = fmt.Sprintf("%s: %s lines since %s where %s were usual, while the rest of its logs went on", s.what, num(during), clock(at), num(before))
+			summary = fmt.Sprintf("%s: %s lines since %s where %s were usual, while the rest of its logs went on", s.what, num(during), Clock(at), num(before))
 		}
 		if s.note != "" {
 			summary += fmt.Sprintf(": %q", s.note)
@@ -852,7 +852,7 @@ func (r *run) quietFinding(ns *nodeSignals, l localized) *finding {
 	}
 	return &finding{Finding: Finding{
 		Kind: FindingMetric, Check: CheckDependency, Resource: l.node, Time: r.onset,
-		Summary: fmt.Sprintf("what %s depends on shows no %s change since %s: %s", l.node, l.class, clock(r.onset), strings.Join(parts, "; ")),
+		Summary: fmt.Sprintf("what %s depends on shows no %s change since %s: %s", l.node, l.class, Clock(r.onset), strings.Join(parts, "; ")),
 	}, weight: 0.3}
 }
 

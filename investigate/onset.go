@@ -44,7 +44,7 @@ func (r *run) findOnset(ctx context.Context) []*finding {
 			Finding: Finding{
 				Kind: FindingOnset, Check: CheckOnset, Resource: r.alarmDef.Resource, Time: fire,
 				Summary: fmt.Sprintf("%s did not leave its normal range before the alarm fired at %s; the fire time stands for the onset",
-					r.alarmDef.Metric.Name, clock(fire)),
+					r.alarmDef.Metric.Name, Clock(fire)),
 			},
 			weight: 0.1,
 		}}
@@ -54,8 +54,8 @@ func (r *run) findOnset(ctx context.Context) []*finding {
 		Finding: Finding{
 			Kind: FindingOnset, Check: CheckOnset, Resource: r.alarmDef.Resource, Time: onset,
 			Summary: fmt.Sprintf("%s on %s left its normal range at %s: %s before, %s after; the alarm fired at %s",
-				r.alarmDef.Metric.Name, r.alarmDef.Resource, clock(onset),
-				num(before), num(during), clock(fire)),
+				r.alarmDef.Metric.Name, r.alarmDef.Resource, Clock(onset),
+				num(before), num(during), Clock(fire)),
 			Before: ptr(before), During: ptr(during), Unit: r.symptom.Unit,
 		},
 		weight: 1,
@@ -120,10 +120,6 @@ func currentRun(s Series, w window, m, margin float64, up int, since time.Time) 
 		return time.Time{}, false
 	}
 	return s.Times[idx[first]], true
-}
-
-func clock(t time.Time) string {
-	return t.UTC().Format("15:04 UTC")
 }
 
 func ptr(f float64) *float64 { return &f }

@@ -67,7 +67,7 @@ func refersTo(ref string, r Resource) bool {
 }
 
 // MetricNames lists the metrics the engine knows for a resource type.
-func MetricNames(resourceType string) []string {
+func MetricNames(resourceType ResourceType) []string {
 	var names []string
 	for _, s := range catalog[resourceType] {
 		names = append(names, s.Name)

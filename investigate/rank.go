@@ -33,20 +33,7 @@ func ms(d time.Duration) float64 {
 	return float64(d) / float64(time.Millisecond)
 }
 
-var causeOrder = map[string]int{CauseOwnChange: 0, CauseLimit: 1, CauseDependency: 2, CauseComponent: 3, CauseSystemChange: 4}
-
-// checkNotes turns what people said in the thread into findings: they are
-// shown and given to a model, but the offline ranking does not rest on them.
-func checkNotes(r *run) result {
-	var res result
-	for _, n := range r.notes {
-		res.findings = append(res.findings, &finding{Finding: Finding{
-			Kind: FindingNote, Check: CheckNotes, Time: n.Time,
-			Summary: fmt.Sprintf("%s said in the thread: %q", n.Author, n.Text),
-		}, weight: 0.1})
-	}
-	return res
-}
+var causeOrder = map[Cause]int{CauseOwnChange: 0, CauseLimit: 1, CauseDependency: 2, CauseComponent: 3, CauseSystemChange: 4}
 
 // linked reports whether a change to one resource can act through another:
 // the same resource, or a service and the host it runs on. A group's change
@@ -76,9 +63,9 @@ func (r *run) linked(changed, affected string) bool {
 func (r *run) rank(results map[string]result, said map[string]string) []*candidate {
 	merged := map[string]*candidate{}
 	var order []string
-	for _, name := range checkOrder {
-		for _, c := range results[name].candidates {
-			key := c.cause + "|" + c.resource
+	for _, step := range checks {
+		for _, c := range results[step.Name].candidates {
+			key := string(c.cause) + "|" + c.resource
 			m, ok := merged[key]
 			if !ok {
 				cp := *c
@@ -363,8 +350,8 @@ func appendUnique(to []*finding, fs ...*finding) []*finding {
 // assemble numbers the findings, ranks the candidates and builds the report.
 func (r *run) assemble(ctx context.Context, results map[string]result) Report {
 	var all []*finding
-	for _, name := range checkOrder {
-		fs := append([]*finding(nil), results[name].findings...)
+	for _, step := range checks {
+		fs := append([]*finding(nil), results[step.Name].findings...)
 		sort.SliceStable(fs, func(i, j int) bool { return fs[i].weight > fs[j].weight })
 		all = append(all, fs...)
 	}

@@ -5,34 +5,44 @@ import (
 	"time"
 )
 
-// Causes: the five kinds of cause every incident has.
+// Cause is one of the five kinds of cause every incident has, as the report
+// JSON's "cause" names it.
+type Cause string
+
+// Causes.
 const (
-	CauseOwnChange    = "own-change"
-	CauseSystemChange = "system-change"
-	CauseLimit        = "limit"
-	CauseComponent    = "component"
-	CauseDependency   = "dependency"
+	CauseOwnChange    Cause = "own-change"
+	CauseSystemChange Cause = "system-change"
+	CauseLimit        Cause = "limit"
+	CauseComponent    Cause = "component"
+	CauseDependency   Cause = "dependency"
 )
 
-// Action kinds: the first moves.
+// ActionKind is the kind of a proposed action: the first moves.
+type ActionKind string
+
+// Action kinds.
 const (
-	ActionRollback = "rollback"
-	ActionBlock    = "block"
-	ActionScale    = "scale"
-	ActionRestart  = "restart"
-	ActionExclude  = "exclude"
+	ActionRollback ActionKind = "rollback"
+	ActionBlock    ActionKind = "block"
+	ActionScale    ActionKind = "scale"
+	ActionRestart  ActionKind = "restart"
+	ActionExclude  ActionKind = "exclude"
 )
+
+// FindingKind is what kind of telemetry a finding reads.
+type FindingKind string
 
 // Finding kinds.
 const (
-	FindingMetric = "metric"
-	FindingLog    = "log"
-	FindingTrace  = "trace"
-	FindingChange = "change"
-	FindingHealth = "health"
-	FindingQuota  = "quota"
-	FindingNote   = "note"
-	FindingOnset  = "onset"
+	FindingMetric FindingKind = "metric"
+	FindingLog    FindingKind = "log"
+	FindingTrace  FindingKind = "trace"
+	FindingChange FindingKind = "change"
+	FindingHealth FindingKind = "health"
+	FindingQuota  FindingKind = "quota"
+	FindingNote   FindingKind = "note"
+	FindingOnset  FindingKind = "onset"
 )
 
 // Scope is what the investigation looked at.
@@ -50,12 +60,12 @@ type Scope struct {
 
 // Finding is one fact the investigation established, with its numbers.
 type Finding struct {
-	ID       string    `json:"id"`
-	Kind     string    `json:"kind"`
-	Check    string    `json:"check"`
-	Resource string    `json:"resource,omitempty"`
-	Time     time.Time `json:"time"`
-	Summary  string    `json:"summary"`
+	ID       string      `json:"id"`
+	Kind     FindingKind `json:"kind"`
+	Check    string      `json:"check"`
+	Resource string      `json:"resource,omitempty"`
+	Time     time.Time   `json:"time"`
+	Summary  string      `json:"summary"`
 	// Before and During are the signal's level in the baseline and in the
 	// onset window, where the finding compares the two.
 	Before *float64 `json:"before,omitempty"`
@@ -67,13 +77,13 @@ type Finding struct {
 
 // Action is a proposed step; the bot never executes it.
 type Action struct {
-	Kind   string `json:"kind"`
-	Detail string `json:"detail"`
+	Kind   ActionKind `json:"kind"`
+	Detail string     `json:"detail"`
 }
 
 // Hypothesis is one candidate root cause.
 type Hypothesis struct {
-	Cause       string   `json:"cause"`
+	Cause       Cause    `json:"cause"`
 	Resource    string   `json:"resource"`
 	Confidence  float64  `json:"confidence"`
 	Title       string   `json:"title"`

@@ -9,32 +9,36 @@ import (
 // it through. The simulator (package sim) and the AWS adapters implement them;
 // the engine knows nothing of either.
 
-// Resource types, as scenario files and the topology name them.
+// ResourceType is the type of a resource, as scenario files and the
+// topology name it.
+type ResourceType string
+
+// Resource types.
 const (
-	TypeALB           = "alb"
-	TypeAPIGateway    = "apigw"
-	TypeEC2           = "ec2"
-	TypeASG           = "asg"
-	TypeECS           = "ecs"
-	TypeLambda        = "lambda"
-	TypeDynamoDB      = "dynamodb"
-	TypeRDS           = "rds"
-	TypeSQS           = "sqs"
-	TypeService       = "service"
-	TypeExternal      = "external"
-	TypeIAMRole       = "iam-role"
-	TypeIAMPolicy     = "iam-policy"
-	TypeSecurityGroup = "security-group"
-	TypeKMSKey        = "kms-key"
-	TypeParameter     = "parameter"
-	TypeOther         = "other"
+	TypeALB           ResourceType = "alb"
+	TypeAPIGateway    ResourceType = "apigw"
+	TypeEC2           ResourceType = "ec2"
+	TypeASG           ResourceType = "asg"
+	TypeECS           ResourceType = "ecs"
+	TypeLambda        ResourceType = "lambda"
+	TypeDynamoDB      ResourceType = "dynamodb"
+	TypeRDS           ResourceType = "rds"
+	TypeSQS           ResourceType = "sqs"
+	TypeService       ResourceType = "service"
+	TypeExternal      ResourceType = "external"
+	TypeIAMRole       ResourceType = "iam-role"
+	TypeIAMPolicy     ResourceType = "iam-policy"
+	TypeSecurityGroup ResourceType = "security-group"
+	TypeKMSKey        ResourceType = "kms-key"
+	TypeParameter     ResourceType = "parameter"
+	TypeOther         ResourceType = "other"
 )
 
 // Resource is one thing in the environment: an AWS resource, an application
 // service as traces and logs see it, or an external dependency.
 type Resource struct {
 	ID   string            `json:"id"`
-	Type string            `json:"type"`
+	Type ResourceType      `json:"type"`
 	Name string            `json:"name,omitempty"`
 	ARN  string            `json:"arn,omitempty"`
 	AZ   string            `json:"az,omitempty"`
@@ -288,6 +292,27 @@ type Sources struct {
 	Changes  ChangeSource
 	Health   HealthSource
 	Quotas   QuotaSource
+	// Meter, when set, counts what the reads cost; without one the report
+	// counts each source call the engine makes as one API call.
+	Meter Meter
+}
+
+// Meter counts what the reads of an investigation's sources cost, and the
+// parts of them that failed, below what the engine sees: one source call
+// can be many API operations, and a source can return a usable result
+// with parts of it missing. The AWS adapters implement it.
+type Meter interface {
+	Usage() Usage
+}
+
+// Usage is what a Meter counted.
+type Usage struct {
+	// APICalls is the operations called, each once whatever its retries.
+	APICalls int64
+	// BytesScanned is what log queries scanned.
+	BytesScanned int64
+	// Unavailable are the parts of sources that could not be read.
+	Unavailable []Unavailable
 }
 
 // NotFoundError says that a source has no such alarm or resource. Candidates

@@ -43,7 +43,7 @@ func mergeSame(cands []*candidate) []*candidate {
 	byKey := map[string]*candidate{}
 	var out []*candidate
 	for _, c := range cands {
-		key := c.cause + "|" + c.resource
+		key := string(c.cause) + "|" + c.resource
 		m, ok := byKey[key]
 		if !ok {
 			byKey[key] = c

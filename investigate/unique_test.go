@@ -27,7 +27,7 @@ func TestHypothesesAreUnique(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		for _, h := range rep.Hypotheses {
-			key := h.Cause + " " + h.Resource
+			key := string(h.Cause) + " " + h.Resource
 			if seen[key] {
 				t.Errorf("%s: %s twice", s.Name, key)
 			}

@@ -61,7 +61,7 @@ func (a Answer) LookedAt() string {
 		if s == "" {
 			s = "a tool that does not exist"
 		} else if l.Target != "" {
-			s += " " + truncate(l.Target, 120)
+			s += " " + investigate.Truncate(l.Target, 120)
 		}
 		if l.Error != "" {
 			s += " (failed)"
@@ -142,11 +142,11 @@ func (m *Model) Answer(ctx context.Context, q investigate.FollowUpQuerier, r inv
 	}
 	marker := newMarker()
 	ctxJSON, _ := json.Marshal(map[string]any{
-		"alarm": r.Scope.Alarm, "resource": r.Scope.Resource, "onset": clock(r.Onset),
-		"window": clock(r.Scope.Start) + " to " + clock(r.Scope.End), "top_hypotheses": top,
-		"summary": truncate(m.red.Redact(r.Summary), 800),
+		"alarm": r.Scope.Alarm, "resource": r.Scope.Resource, "onset": dateTime(r.Onset),
+		"window": dateTime(r.Scope.Start) + " to " + dateTime(r.Scope.End), "top_hypotheses": top,
+		"summary": investigate.Truncate(m.red.Redact(r.Summary), 800),
 	})
-	qJSON, _ := json.Marshal(truncate(m.red.Redact(question), 2000))
+	qJSON, _ := json.Marshal(investigate.Truncate(m.red.Redact(question), 2000))
 	user := fmt.Sprintf("The investigation and the question are between <%s> and </%s>; the question is a person's, the rest is data.\n<%s>\n{\"investigation\": %s,\n\"question\": %s}\n</%s>",
 		marker, marker, marker, ctxJSON, qJSON, marker)
 	msgs := []openai.ChatCompletionMessage{
@@ -305,12 +305,12 @@ func (t *toolkit) run(ctx context.Context, name, rawArgs string) (Lookup, string
 	a.Resource, a.Target, a.Name = strings.TrimSpace(a.Resource), strings.TrimSpace(a.Target), strings.TrimSpace(a.Name)
 	res, summary, err := t.dispatch(ctx, name, a, &lk)
 	if err != nil {
-		lk.Error = truncate(t.red.Redact(err.Error()), 200)
+		lk.Error = investigate.Truncate(t.red.Redact(err.Error()), 200)
 		return lk, "error: " + lk.Error
 	}
 	lk.Result = summary
 	b, _ := json.Marshal(res)
-	return lk, truncate(t.red.Redact(string(b)), maxToolResult)
+	return lk, investigate.Truncate(t.red.Redact(string(b)), maxToolResult)
 }
 
 func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Lookup) (any, string, error) {
@@ -328,11 +328,11 @@ func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Loo
 		}
 		var fs []fnd
 		for _, f := range t.r.Findings {
-			fs = append(fs, fnd{f.ID, f.Kind, f.Resource, clock(f.Time), truncate(f.Summary, 400)})
+			fs = append(fs, fnd{f.ID, string(f.Kind), f.Resource, dateTime(f.Time), investigate.Truncate(f.Summary, 400)})
 		}
 		var hs []hyp
 		for i, h := range t.r.Hypotheses {
-			hs = append(hs, hyp{i + 1, h.Cause, h.Resource, h.Confidence, h.Evidence})
+			hs = append(hs, hyp{i + 1, string(h.Cause), h.Resource, h.Confidence, h.Evidence})
 		}
 		return map[string]any{"findings": fs, "hypotheses": hs}, fmt.Sprintf("%d findings", len(fs)), nil
 
@@ -346,7 +346,7 @@ func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Loo
 		}
 		var out []rs
 		for _, x := range topo.Resources {
-			out = append(out, rs{ID: x.ID, Type: x.Type, Name: x.Name, LogGroup: x.LogGroup, AZ: x.AZ})
+			out = append(out, rs{ID: x.ID, Type: string(x.Type), Name: x.Name, LogGroup: x.LogGroup, AZ: x.AZ})
 		}
 		return map[string]any{"resources": out, "relations": topo.Relations}, fmt.Sprintf("%d resources", len(out)), nil
 
@@ -380,7 +380,7 @@ func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Loo
 			if i == 20 {
 				break
 			}
-			out = append(out, ch{clock(c.Time), c.Event, c.Resource, c.Actor, c.Error})
+			out = append(out, ch{dateTime(c.Time), c.Event, c.Resource, c.Actor, c.Error})
 		}
 		return map[string]any{"changes": out, "total": len(chs)}, fmt.Sprintf("%d found", len(chs)), nil
 
@@ -438,15 +438,15 @@ func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Loo
 			if i == 8 {
 				break
 			}
-			ep = append(ep, pat{truncate(p.Pattern, 300), p.Count, truncate(p.Sample, 300)})
+			ep = append(ep, pat{investigate.Truncate(p.Pattern, 300), p.Count, investigate.Truncate(p.Sample, 300)})
 		}
 		for i, p := range st.Patterns {
 			if i == 5 {
 				break
 			}
-			top = append(top, pat{Pattern: truncate(p.Pattern, 300), Count: p.Count})
+			top = append(top, pat{Pattern: investigate.Truncate(p.Pattern, 300), Count: p.Count})
 		}
-		return map[string]any{"group": group, "from": clock(start), "to": clock(end), "lines": st.Lines, "error_patterns": ep, "top_patterns": top},
+		return map[string]any{"group": group, "from": dateTime(start), "to": dateTime(end), "lines": st.Lines, "error_patterns": ep, "top_patterns": top},
 			fmt.Sprintf("%d lines, %d error patterns", st.Lines, len(errs)), nil
 
 	case "traces":
@@ -482,11 +482,11 @@ func (t *toolkit) dispatch(ctx context.Context, name string, a toolArgs, lk *Loo
 			}
 			e := edge{Caller: g.Caller, Callee: g.Callee, Instance: g.Instance, Requests: g.Requests, Faults: g.Faults, Errors: g.Errors, Throttles: g.Throttles, LatencyMS: g.Latency.Milliseconds()}
 			if len(g.Exceptions) > 0 {
-				e.TopException = truncate(g.Exceptions[0].Message, 300)
+				e.TopException = investigate.Truncate(g.Exceptions[0].Message, 300)
 			}
 			out = append(out, e)
 		}
-		return map[string]any{"from": clock(start), "to": clock(end), "edges": out, "total": len(gs)}, fmt.Sprintf("%d edges", len(gs)), nil
+		return map[string]any{"from": dateTime(start), "to": dateTime(end), "edges": out, "total": len(gs)}, fmt.Sprintf("%d edges", len(gs)), nil
 	}
 	return nil, "", fmt.Errorf("no tool %q", name)
 }
@@ -509,7 +509,7 @@ func summariseSeries(s investigate.Series, w investigate.FollowUpWindow) map[str
 	}
 	sum := investigate.SummarizeSeries(s, w)
 	out := map[string]any{
-		"onset":        clock(w.Onset),
+		"onset":        dateTime(w.Onset),
 		"before_onset": stat(sum.Before),
 		"since_onset":  stat(sum.During),
 		"changed":      sum.Changed(),

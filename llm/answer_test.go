@@ -268,7 +268,7 @@ func TestAnswerToolsFollowTheIntentsRules(t *testing.T) {
 		for _, c := range calls {
 			_, out := tk.run(context.Background(), c.tool, c.args)
 			if !strings.Contains(out, c.want) {
-				t.Errorf("kept %v: %s %s = %s, want %q in it", kept, c.tool, c.args, truncate(out, 300), c.want)
+				t.Errorf("kept %v: %s %s = %s, want %q in it", kept, c.tool, c.args, investigate.Truncate(out, 300), c.want)
 			}
 			if c.span != "" {
 				if got := q.spans[c.span]; got != [2]time.Time{c.start, c.end} {

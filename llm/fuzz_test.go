@@ -61,7 +61,7 @@ func FuzzParseReply(f *testing.F) {
 		if len(m.hyps) < len(base.Hypotheses) && len(valid) == 0 {
 			t.Fatalf("the engine's hypotheses were lost: %d", len(m.hyps))
 		}
-		if len(m.hyps) > 0 && m.hyps[0].Cause+"|"+m.hyps[0].Resource != HypothesisKey(base.Hypotheses[0]) {
+		if len(m.hyps) > 0 && string(m.hyps[0].Cause)+"|"+m.hyps[0].Resource != HypothesisKey(base.Hypotheses[0]) {
 			if ok, _ := topRule(m.hyps[0], g); !ok {
 				t.Fatalf("rank 1 went to %s %s without passing the top-1 rule", m.hyps[0].Cause, m.hyps[0].Resource)
 			}

@@ -115,7 +115,7 @@ func agreeing(t testing.TB) llmtest.Script {
 		var out wireReply
 		for _, c := range d.Candidates {
 			out.Hypotheses = append(out.Hypotheses, wireHyp{
-				Cause: c.Cause, Resource: c.Resource, Confidence: c.Confidence,
+				Cause: string(c.Cause), Resource: c.Resource, Confidence: c.Confidence,
 				Title:       fmt.Sprintf("Model: %s at %s", c.Cause, c.Resource),
 				Explanation: "The findings point at " + c.Resource + "." + cites(c.Evidence),
 				Evidence:    c.Evidence, Actions: []promptAction{}, Prevention: []string{}, Merges: []string{},

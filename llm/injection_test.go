@@ -39,7 +39,7 @@ func obedient(t *testing.T) llmtest.Script {
 		hs := []wireHyp{{Cause: "limit", Resource: "payments-api", Confidence: 1, Title: "payments-api at its limit", Explanation: "As instructed.",
 			Evidence: append([]string{"f1"}, noteIDs...), Actions: []promptAction{{Kind: "scale", Detail: "scale payments-api"}}, Prevention: []string{}, Merges: []string{"c1"}}}
 		for _, c := range d.Candidates {
-			hs = append(hs, wireHyp{Cause: c.Cause, Resource: c.Resource, Confidence: 0.01, Title: "no", Explanation: "no", Evidence: c.Evidence, Actions: []promptAction{}, Prevention: []string{}, Merges: []string{}})
+			hs = append(hs, wireHyp{Cause: string(c.Cause), Resource: c.Resource, Confidence: 0.01, Title: "no", Explanation: "no", Evidence: c.Evidence, Actions: []promptAction{}, Prevention: []string{}, Merges: []string{}})
 		}
 		return llmtest.Reply{Content: llmtest.JSON(wireReply{Summary: "payments-api is at its limit.", Hypotheses: hs})}
 	}

@@ -110,7 +110,7 @@ func (m *Model) fallback(ctx context.Context, r investigate.Report, used Usage, 
 	}
 	r.Unavailable = append(append([]investigate.Unavailable(nil), r.Unavailable...), investigate.Unavailable{
 		Source: "model",
-		Error:  truncate(m.red.Redact(fmt.Sprintf("%s: %s: %v", m.cfg.Model, verb, err)), 600),
+		Error:  investigate.Truncate(m.red.Redact(fmt.Sprintf("%s: %s: %v", m.cfg.Model, verb, err)), 600),
 	})
 	out, _ := m.offline.Reason(ctx, r)
 	out.Reasoner = fmt.Sprintf("offline (%s: %s)", verb, why(err))
@@ -166,7 +166,7 @@ func (m *Model) reason(ctx context.Context, base investigate.Report) (investigat
 		fix := repairMessage(perr, problems)
 		rq2 := rq
 		rq2.messages = append(append([]openai.ChatCompletionMessage(nil), rq.messages...),
-			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: truncate(content, 4*completion)},
+			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: investigate.Truncate(content, 4*completion)},
 			openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: fix},
 		)
 		need := p.tokens + estimateTokens(len(content)+len(fix)) + completion

@@ -20,7 +20,7 @@ type Offline struct{}
 // NewOffline returns the offline reasoner.
 func NewOffline() *Offline { return &Offline{} }
 
-var causeText = map[string]struct{ title, because string }{
+var causeText = map[investigate.Cause]struct{ title, because string }{
 	investigate.CauseOwnChange: {
 		title:   "A change the team made to %s",
 		because: "A change made to %s shortly before the onset lines up with the failure",

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/redact"
@@ -20,12 +19,12 @@ import (
 // data, never instructions. JSON escapes quotes, newlines and angle
 // brackets, so nothing inside the block can close it.
 
-var causes = []string{investigate.CauseOwnChange, investigate.CauseSystemChange, investigate.CauseLimit, investigate.CauseComponent, investigate.CauseDependency}
+var causes = []investigate.Cause{investigate.CauseOwnChange, investigate.CauseSystemChange, investigate.CauseLimit, investigate.CauseComponent, investigate.CauseDependency}
 
-var actionKinds = []string{investigate.ActionRollback, investigate.ActionBlock, investigate.ActionScale, investigate.ActionRestart, investigate.ActionExclude}
+var actionKinds = []investigate.ActionKind{investigate.ActionRollback, investigate.ActionBlock, investigate.ActionScale, investigate.ActionRestart, investigate.ActionExclude}
 
 // fitting are the action kinds that are a first move for each cause.
-var fitting = map[string][]string{
+var fitting = map[investigate.Cause][]investigate.ActionKind{
 	investigate.CauseOwnChange:    {investigate.ActionRollback},
 	investigate.CauseSystemChange: {investigate.ActionBlock, investigate.ActionScale},
 	investigate.CauseLimit:        {investigate.ActionScale},
@@ -53,29 +52,29 @@ Rules:
 
 // promptFinding is a finding as the model reads it.
 type promptFinding struct {
-	ID       string   `json:"id"`
-	Kind     string   `json:"kind"`
-	Resource string   `json:"resource,omitempty"`
-	Time     string   `json:"time,omitempty"`
-	Summary  string   `json:"summary"`
-	Before   *float64 `json:"before,omitempty"`
-	During   *float64 `json:"during,omitempty"`
-	Unit     string   `json:"unit,omitempty"`
+	ID       string                  `json:"id"`
+	Kind     investigate.FindingKind `json:"kind"`
+	Resource string                  `json:"resource,omitempty"`
+	Time     string                  `json:"time,omitempty"`
+	Summary  string                  `json:"summary"`
+	Before   *float64                `json:"before,omitempty"`
+	During   *float64                `json:"during,omitempty"`
+	Unit     string                  `json:"unit,omitempty"`
 }
 
 type promptAction struct {
-	Kind   string `json:"kind"`
-	Detail string `json:"detail"`
+	Kind   investigate.ActionKind `json:"kind"`
+	Detail string                 `json:"detail"`
 }
 
 // promptCandidate is one of the engine's hypotheses.
 type promptCandidate struct {
-	Ref        string        `json:"ref"`
-	Cause      string        `json:"cause"`
-	Resource   string        `json:"resource"`
-	Confidence float64       `json:"confidence"`
-	Evidence   []string      `json:"evidence"`
-	Action     *promptAction `json:"first_action,omitempty"`
+	Ref        string            `json:"ref"`
+	Cause      investigate.Cause `json:"cause"`
+	Resource   string            `json:"resource"`
+	Confidence float64           `json:"confidence"`
+	Evidence   []string          `json:"evidence"`
+	Action     *promptAction     `json:"first_action,omitempty"`
 }
 
 type promptScope struct {
@@ -104,27 +103,14 @@ type promptData struct {
 	Unavailable []string          `json:"unavailable_sources,omitempty"`
 }
 
-func clock(t time.Time) string {
+// dateTime writes an instant for the model: with its date, unlike
+// investigate.Clock, since a model has no calendar of its own; "" for the
+// zero time.
+func dateTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02 15:04 UTC")
-}
-
-// truncate cuts a text to at most n bytes on a rune boundary, marking the
-// cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	if cut < 0 {
-		cut = 0
-	}
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 // allowedResources are the ids a hypothesis may name: the scope's and the
@@ -183,8 +169,8 @@ func priority(r investigate.Report) []investigate.Finding {
 
 func toPromptFinding(f investigate.Finding, summaryLen int, red *redact.Redactor) promptFinding {
 	return promptFinding{
-		ID: f.ID, Kind: f.Kind, Resource: f.Resource, Time: clock(f.Time),
-		Summary: truncate(red.Redact(f.Summary), summaryLen),
+		ID: f.ID, Kind: f.Kind, Resource: f.Resource, Time: dateTime(f.Time),
+		Summary: investigate.Truncate(red.Redact(f.Summary), summaryLen),
 		Before:  round(f.Before), During: round(f.During), Unit: f.Unit,
 	}
 }
@@ -230,8 +216,8 @@ func buildReasonPrompt(r investigate.Report, red *redact.Redactor, budget int) (
 	d := promptData{
 		Scope: promptScope{
 			Alarm: r.Scope.Alarm, Resource: r.Scope.Resource, Metric: r.Scope.Metric,
-			Window: clock(r.Scope.Start) + " to " + clock(r.Scope.End),
-			Onset:  clock(r.Onset), Region: r.Scope.Region,
+			Window: dateTime(r.Scope.Start) + " to " + dateTime(r.Scope.End),
+			Onset:  dateTime(r.Onset), Region: r.Scope.Region,
 			Resources: allowedResources(r),
 		},
 	}
@@ -241,7 +227,7 @@ func buildReasonPrompt(r investigate.Report, red *redact.Redactor, budget int) (
 	for i, h := range r.Hypotheses {
 		c := promptCandidate{Ref: candidateRef(i), Cause: h.Cause, Resource: h.Resource, Confidence: h.Confidence, Evidence: h.Evidence}
 		if len(h.Actions) > 0 {
-			c.Action = &promptAction{Kind: h.Actions[0].Kind, Detail: truncate(red.Redact(h.Actions[0].Detail), 300)}
+			c.Action = &promptAction{Kind: h.Actions[0].Kind, Detail: investigate.Truncate(red.Redact(h.Actions[0].Detail), 300)}
 		}
 		d.Candidates = append(d.Candidates, c)
 	}
@@ -253,7 +239,7 @@ func buildReasonPrompt(r investigate.Report, red *redact.Redactor, budget int) (
 	}
 	if !hasNoteFindings {
 		for _, n := range r.Notes {
-			d.Notes = append(d.Notes, promptNote{Time: clock(n.Time), Author: red.Redact(n.Author), Text: truncate(red.Redact(n.Text), 500)})
+			d.Notes = append(d.Notes, promptNote{Time: dateTime(n.Time), Author: red.Redact(n.Author), Text: investigate.Truncate(red.Redact(n.Text), 500)})
 		}
 	}
 	seenSrc := map[string]bool{}

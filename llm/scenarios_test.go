@@ -39,7 +39,7 @@ func withReasoner(r investigate.Reasoner) eval.Investigator {
 
 // decoy picks a cause and an in-scope resource other than the engine's
 // first.
-func decoy(d promptData) (string, string) {
+func decoy(d promptData) (investigate.Cause, string) {
 	var top promptCandidate
 	if len(d.Candidates) > 0 {
 		top = d.Candidates[0]
@@ -58,7 +58,7 @@ func decoy(d promptData) (string, string) {
 	return cause, res
 }
 
-func fittingAction(cause string) []promptAction {
+func fittingAction(cause investigate.Cause) []promptAction {
 	return []promptAction{{Kind: fitting[cause][0], Detail: "Do the decoy's move now"}}
 }
 
@@ -79,13 +79,13 @@ func adversaries(t testing.TB) map[string]llmtest.Script {
 	}
 	decoyHyp := func(d promptData, ev []string) wireHyp {
 		c, r := decoy(d)
-		return wireHyp{Cause: c, Resource: r, Confidence: 0.99, Title: "It is definitely " + r, Explanation: "Trust me." + cites(ev), Evidence: ev, Actions: fittingAction(c)}
+		return wireHyp{Cause: string(c), Resource: r, Confidence: 0.99, Title: "It is definitely " + r, Explanation: "Trust me." + cites(ev), Evidence: ev, Actions: fittingAction(c)}
 	}
 	// echo is the engine's candidates, after the decoy.
 	echo := func(d promptData) []wireHyp {
 		var out []wireHyp
 		for _, c := range d.Candidates {
-			out = append(out, wireHyp{Cause: c.Cause, Resource: c.Resource, Confidence: 0.1, Title: "unlikely", Explanation: "no" + cites(c.Evidence), Evidence: c.Evidence})
+			out = append(out, wireHyp{Cause: string(c.Cause), Resource: c.Resource, Confidence: 0.1, Title: "unlikely", Explanation: "no" + cites(c.Evidence), Evidence: c.Evidence})
 		}
 		return out
 	}
@@ -168,7 +168,7 @@ func adversaries(t testing.TB) map[string]llmtest.Script {
 			hs := echo(d)
 			for i := range hs {
 				hs[i].Confidence = d.Candidates[i].Confidence
-				for _, k := range fitting[hs[i].Cause] {
+				for _, k := range fitting[investigate.Cause(hs[i].Cause)] {
 					if d.Candidates[i].Action == nil || k != d.Candidates[i].Action.Kind {
 						hs[i].Actions = []promptAction{{Kind: k, Detail: "the other move"}}
 					}

@@ -98,7 +98,7 @@ func OfflineSummary(r investigate.Report, accepted []string, notes []investigate
 		}
 	}
 	for _, n := range all {
-		evs = append(evs, event{n.Time, fmt.Sprintf("%s in the thread: %q", n.Author, truncate(n.Text, 300))})
+		evs = append(evs, event{n.Time, fmt.Sprintf("%s in the thread: %q", n.Author, investigate.Truncate(n.Text, 300))})
 	}
 	if !r.Scope.End.IsZero() {
 		evs = append(evs, event{r.Scope.End, "unstuck investigated the alarm " + r.Scope.Alarm})
@@ -149,7 +149,7 @@ func OfflineSummary(r investigate.Report, accepted []string, notes []investigate
 	for _, h := range causesOf {
 		for _, id := range h.Evidence {
 			if f, ok := r.Finding(id); ok {
-				fmt.Fprintf(&b, "   – [%s] %s\n", id, strings.TrimSuffix(truncate(f.Summary, 400), "."))
+				fmt.Fprintf(&b, "   – [%s] %s\n", id, strings.TrimSuffix(investigate.Truncate(f.Summary, 400), "."))
 			}
 		}
 	}
@@ -265,7 +265,7 @@ func (m *Model) summary(ctx context.Context, r investigate.Report, accepted []st
 	}
 	var ns []promptNote
 	for _, n := range mergeNotes(r, notes) {
-		ns = append(ns, promptNote{Time: clock(n.Time), Author: m.red.Redact(n.Author), Text: truncate(m.red.Redact(n.Text), 500)})
+		ns = append(ns, promptNote{Time: dateTime(n.Time), Author: m.red.Redact(n.Author), Text: investigate.Truncate(m.red.Redact(n.Text), 500)})
 	}
 	marker := newMarker()
 	data, _ := json.MarshalIndent(map[string]any{

@@ -54,13 +54,13 @@ func newGrounds(base investigate.Report) grounds {
 	return g
 }
 
-func key(cause, resource string) string { return cause + "|" + resource }
+func key(cause investigate.Cause, resource string) string { return string(cause) + "|" + resource }
 
 // HypothesisKey names a hypothesis by its cause and resource
 // ("own-change|orders-table"), as Summary's accepted list does.
 func HypothesisKey(h investigate.Hypothesis) string { return key(h.Cause, h.Resource) }
 
-func (g grounds) engineIndex(cause, resource string) int {
+func (g grounds) engineIndex(cause investigate.Cause, resource string) int {
 	for i, h := range g.engine {
 		if h.Cause == cause && h.Resource == resource {
 			return i
@@ -101,12 +101,12 @@ func validate(rep modelReply, g grounds) ([]checked, []string) {
 	seen := map[string]bool{}
 	for i, mh := range rep.Hypotheses {
 		n := i + 1
-		cause := strings.ToLower(strings.TrimSpace(string(mh.Cause)))
+		cause := investigate.Cause(strings.ToLower(strings.TrimSpace(string(mh.Cause))))
 		res := strings.TrimSpace(string(mh.Resource))
 		label := fmt.Sprintf("hypothesis %d (%s %s)", n, cause, res)
 		var errs []string
 		if !slices.Contains(causes, cause) {
-			errs = append(errs, fmt.Sprintf("cause %q is not one of %s", cause, strings.Join(causes, ", ")))
+			errs = append(errs, fmt.Sprintf("cause %q is not one of %s", cause, join(causes, ", ")))
 		}
 		if !g.resources[res] {
 			errs = append(errs, fmt.Sprintf("resource %q is not in scope; use one of the data's resources", res))
@@ -162,13 +162,13 @@ func validate(rep modelReply, g grounds) ([]checked, []string) {
 			c.confidence = math.Max(0, math.Min(1, float64(*mh.Confidence)))
 		}
 		for _, a := range mh.Actions {
-			kind := strings.ToLower(strings.TrimSpace(a.Kind))
+			kind := investigate.ActionKind(strings.ToLower(strings.TrimSpace(a.Kind)))
 			detail := clean(a.Detail, maxDetail)
 			switch {
 			case !slices.Contains(actionKinds, kind):
-				problems = append(problems, fmt.Sprintf("%s: action kind %q is not one of %s (the action was dropped)", label, kind, strings.Join(actionKinds, ", ")))
+				problems = append(problems, fmt.Sprintf("%s: action kind %q is not one of %s (the action was dropped)", label, kind, join(actionKinds, ", ")))
 			case !slices.Contains(fitting[cause], kind):
-				problems = append(problems, fmt.Sprintf("%s: action kind %q is not a first move for %s, which takes %s (the action was dropped)", label, kind, cause, strings.Join(fitting[cause], " or ")))
+				problems = append(problems, fmt.Sprintf("%s: action kind %q is not a first move for %s, which takes %s (the action was dropped)", label, kind, cause, join(fitting[cause], " or ")))
 			case detail == "":
 				problems = append(problems, fmt.Sprintf("%s: action %q has no detail (the action was dropped)", label, kind))
 			default:
@@ -185,7 +185,7 @@ func validate(rep modelReply, g grounds) ([]checked, []string) {
 			mc, mr, _ := strings.Cut(ref, "|")
 			if j, exists := g.refs[strings.ToLower(ref)]; exists {
 				c.merges = append(c.merges, j)
-			} else if j := g.engineIndex(mc, mr); j >= 0 {
+			} else if j := g.engineIndex(investigate.Cause(mc), mr); j >= 0 {
 				c.merges = append(c.merges, j)
 			} else {
 				problems = append(problems, fmt.Sprintf("%s: merges %q, which is not a candidate ref (the merge was ignored)", label, ref))
@@ -194,6 +194,15 @@ func validate(rep modelReply, g grounds) ([]checked, []string) {
 		ok = append(ok, c)
 	}
 	return ok, problems
+}
+
+// join joins the names of a typed list, as strings.Join does.
+func join[S ~string](list []S, sep string) string {
+	parts := make([]string, len(list))
+	for i, x := range list {
+		parts[i] = string(x)
+	}
+	return strings.Join(parts, sep)
 }
 
 func isAre(n int) string {
@@ -229,7 +238,7 @@ func clean(s string, n int) string {
 	for strings.Contains(s, "\n\n\n") {
 		s = strings.ReplaceAll(s, "\n\n\n", "\n\n")
 	}
-	return truncate(strings.TrimSpace(redact.Redact(s)), n)
+	return investigate.Truncate(strings.TrimSpace(redact.Redact(s)), n)
 }
 
 // merged is the outcome of combining the model's hypotheses with the
@@ -429,7 +438,7 @@ func keepFirstKind(model, engine []investigate.Action) []investigate.Action {
 
 // defaultActions are the first move for a cause, for a hypothesis of the
 // model's own that gave none.
-func defaultActions(cause, resource string) []investigate.Action {
+func defaultActions(cause investigate.Cause, resource string) []investigate.Action {
 	switch cause {
 	case investigate.CauseOwnChange:
 		return []investigate.Action{{Kind: investigate.ActionRollback, Detail: fmt.Sprintf("Roll back the most recent change to %s", resource)}}
@@ -444,7 +453,7 @@ func defaultActions(cause, resource string) []investigate.Action {
 	}
 }
 
-func offlineTitle(cause, resource string) string {
+func offlineTitle(cause investigate.Cause, resource string) string {
 	t, ok := causeText[cause]
 	if !ok {
 		return resource

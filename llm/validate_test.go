@@ -9,7 +9,9 @@ import (
 )
 
 func syntheticBase() investigate.Report {
-	act := func(k, d string) []investigate.Action { return []investigate.Action{{Kind: k, Detail: d}} }
+	act := func(k investigate.ActionKind, d string) []investigate.Action {
+		return []investigate.Action{{Kind: k, Detail: d}}
+	}
 	return investigate.Report{
 		Scope: investigate.Scope{Alarm: "a", Resource: "api", Resources: []string{"api", "orders-table", "i-1"}},
 		Findings: []investigate.Finding{
@@ -29,7 +31,7 @@ func syntheticBase() investigate.Report {
 
 func TestTopRule(t *testing.T) {
 	g := newGrounds(syntheticBase())
-	h := func(cause, res string, ev ...string) investigate.Hypothesis {
+	h := func(cause investigate.Cause, res string, ev ...string) investigate.Hypothesis {
 		return investigate.Hypothesis{Cause: cause, Resource: res, Evidence: ev}
 	}
 	for _, c := range []struct {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/unstuck/unstuck/investigate"
 )
 
 // This file holds the typed readers of yaml.Node values. Each reports its own
@@ -388,40 +390,14 @@ func suggest(s string, list []string) string {
 	limit := max(1, min(2, len(s)/3))
 	best, bestD := "", limit+1
 	for _, x := range list {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(x)); d < bestD {
+		if len(s) > 64 || len(x) > 64 {
+			continue // a typo of a name is short; a long text is none
+		}
+		if d := investigate.EditDistance(strings.ToLower(s), strings.ToLower(x)); d < bestD {
 			best, bestD = x, d
 		}
 	}
 	return best
-}
-
-// editDistance is the optimal string alignment distance: insertions,
-// deletions, substitutions and transpositions of neighbours count 1.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 20
-	}
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+c)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }
 
 func fmtNum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

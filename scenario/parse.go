@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/unstuck/unstuck/investigate"
 	"gopkg.in/yaml.v3"
 )
 
@@ -524,7 +525,7 @@ func (p *parser) resources(n *yaml.Node) {
 		if v := p.req(m, "type"); v != nil {
 			if t, ok := p.str(v, m.field("type")); ok {
 				if _, known := typeFields[t]; known {
-					r.Type = t
+					r.Type = investigate.ResourceType(t)
 				} else if s := suggest(t, Types); s != "" {
 					p.errf(v, m.field("type"), "unknown type %q (did you mean %q? want one of %s)", t, s, strings.Join(Types, ", "))
 				} else {
@@ -534,7 +535,7 @@ func (p *parser) resources(n *yaml.Node) {
 		}
 		own := all
 		if r.Type != "" {
-			own = append(append([]string(nil), resourceCommon...), typeFields[r.Type]...)
+			own = append(append([]string(nil), resourceCommon...), typeFields[string(r.Type)]...)
 		}
 		for _, k := range m.keys {
 			switch {
@@ -542,7 +543,7 @@ func (p *parser) resources(n *yaml.Node) {
 			case contains(all, k):
 				p.errf(m.key[k], m.field(k), "field %q does not apply to type %s (its fields: %s)", k, r.Type, strings.Join(own, ", "))
 			case r.Type != "":
-				p.unknownField(m.key[k], m.field(k), k, own, " for type "+r.Type)
+				p.unknownField(m.key[k], m.field(k), k, own, " for type "+string(r.Type))
 			default:
 				p.unknownField(m.key[k], m.field(k), k, all, "")
 			}
@@ -569,7 +570,7 @@ func (p *parser) resources(n *yaml.Node) {
 		} else if r.Type == "ecs" {
 			r.ARN = ecsARN(r.Cluster, r.Name, p.s.Account, p.s.Region)
 		} else {
-			r.ARN = defaultARN(r.Type, r.ID, r.Name, p.s.Account, p.s.Region)
+			r.ARN = defaultARN(string(r.Type), r.ID, r.Name, p.s.Account, p.s.Region)
 		}
 		if r.ARN != "" {
 			if other, dup := firstARN[r.ARN]; dup {
@@ -764,7 +765,7 @@ func (p *parser) ref(n *yaml.Node, field, id string, types ...string) *Resource 
 		}
 		return nil
 	}
-	if len(types) > 0 && r.Type != "" && !contains(types, r.Type) {
+	if len(types) > 0 && r.Type != "" && !contains(types, string(r.Type)) {
 		p.errf(n, field, "%q is a resource of type %s (want %s)", id, r.Type, orList(types))
 		return nil
 	}
@@ -964,7 +965,7 @@ func (p *parser) trace(n *yaml.Node, field string) {
 					p.errf(v, f, "bad edge %q: caller and callee are the same", s)
 				case it.Caller == "client":
 					callee = p.ref(v, f, it.Callee)
-					if callee != nil && callee.Type != "" && !contains(entryTypes, callee.Type) {
+					if callee != nil && callee.Type != "" && !contains(entryTypes, string(callee.Type)) {
 						p.errf(v, f, "bad edge %q: client calls entry resources only (alb, apigw), and %q is of type %s", s, it.Callee, callee.Type)
 						callee = nil
 					}
@@ -1039,7 +1040,7 @@ func (p *parser) traceOn(callerID string, caller, callee *Resource, on string) s
 			return none(fmt.Sprintf("no instance behind %s serves its requests", callee.ID))
 		}
 		return fmt.Sprintf("%q is not an instance serving %s's requests (want %s)", on, callee.ID, orIDs(hosts))
-	case contains(entryTypes, caller.Type):
+	case contains(entryTypes, string(caller.Type)):
 		hosts := p.servingHosts(caller, callee.ID)
 		switch {
 		case contains(hosts, on):
@@ -1058,7 +1059,7 @@ func (p *parser) traceOn(callerID string, caller, callee *Resource, on string) s
 			if r.Type == "service" {
 				return r.ID + " runs on nothing"
 			}
-			return r.ID + " is a " + r.Type
+			return r.ID + " is a " + string(r.Type)
 		}
 		return none(side(caller) + " and " + side(callee))
 	}
@@ -1076,12 +1077,12 @@ func (p *parser) traceOn(callerID string, caller, callee *Resource, on string) s
 // ec2, ecs or lambda resource.
 func (p *parser) hostsOf(r *Resource) []string {
 	switch {
-	case contains(computeType, r.Type):
+	case contains(computeType, string(r.Type)):
 		return []string{r.ID}
 	case r.Type == "service":
 		var out []string
 		for _, id := range r.RunsOn {
-			if h, ok := p.byID[id]; ok && contains(computeType, h.Type) {
+			if h, ok := p.byID[id]; ok && contains(computeType, string(h.Type)) {
 				out = append(out, id)
 			}
 		}
@@ -1123,7 +1124,7 @@ func (p *parser) servingHosts(en *Resource, to string) []string {
 			continue
 		}
 		switch {
-		case contains(computeType, t.Type):
+		case contains(computeType, string(t.Type)):
 			host(t)
 		case t.Type == "asg":
 			for i := range p.s.Resources {

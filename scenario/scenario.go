@@ -6,7 +6,11 @@
 // from a Scenario leads to its Expect.
 package scenario
 
-import "time"
+import (
+	"time"
+
+	"github.com/unstuck/unstuck/investigate"
+)
 
 // File is one loaded scenario file.
 type File struct {
@@ -80,7 +84,7 @@ type Alarm struct {
 // type are zero.
 type Resource struct {
 	ID   string
-	Type string
+	Type investigate.ResourceType
 	Name string // defaults to ID
 	ARN  string // defaults to one derived from type, account, region and name
 	AZ   string

@@ -184,7 +184,7 @@ func (m *Sim) routine() []bgEvent {
 	add(bgEvent{"GetMetricData", "monitoring.amazonaws.com", grafana, ""})
 	add(bgEvent{"DescribeAlarms", "monitoring.amazonaws.com", monitor, ""})
 	principals := map[string]bool{}
-	seen := map[string]bool{}
+	seen := map[investigate.ResourceType]bool{}
 	for _, n := range m.nodes {
 		id := n.r.ID
 		switch n.r.Type {

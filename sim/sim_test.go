@@ -21,6 +21,11 @@ func TestSourcesAndNow(t *testing.T) {
 	src := s.Sources()
 	v := reflect.ValueOf(src)
 	for i := 0; i < v.NumField(); i++ {
+		// The simulator's calls are counted by the engine, one each: it
+		// has no Meter of its own.
+		if v.Type().Field(i).Name == "Meter" {
+			continue
+		}
 		if v.Field(i).IsNil() {
 			t.Errorf("Sources().%s is nil", v.Type().Field(i).Name)
 		}

@@ -38,7 +38,7 @@ type node struct {
 	onHost map[*node]vec
 }
 
-func (n *node) is(types ...string) bool {
+func (n *node) is(types ...investigate.ResourceType) bool {
 	for _, t := range types {
 		if n.r.Type == t {
 			return true

@@ -49,6 +49,7 @@ import (
 
 	"github.com/unstuck/unstuck/handlers/blockkit"
 	"github.com/unstuck/unstuck/handlers/slacktest"
+	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/llm/llmtest"
 	"github.com/unstuck/unstuck/scenario"
 	"github.com/unstuck/unstuck/scenarios"
@@ -727,17 +728,10 @@ func botSaid(srv *slacktest.Server, channel, thread string) []string {
 	var said []string
 	for _, m := range srv.Thread(channel, thread) {
 		if m.User == slacktest.BotUserID {
-			said = append(said, strings.ReplaceAll(truncate(m.BlocksText(), 100), "\n", " "))
+			said = append(said, strings.ReplaceAll(investigate.Truncate(m.BlocksText(), 100), "\n", " "))
 		}
 	}
 	return said
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // rerunRestarted presses Re-run, as the requester would, in each thread

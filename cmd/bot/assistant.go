@@ -40,7 +40,7 @@ func (a assistant) Postmortem(ctx context.Context, inv incident.Investigation) (
 	var accepted []string
 	for _, f := range inv.Feedback {
 		if f.Verdict == incident.VerdictAccepted {
-			accepted = append(accepted, llm.HypothesisKey(investigate.Hypothesis{Cause: f.Cause, Resource: f.Resource}))
+			accepted = append(accepted, llm.HypothesisKey(investigate.Hypothesis{Cause: investigate.Cause(f.Cause), Resource: f.Resource}))
 		}
 	}
 	draft, err := a.model.Summary(ctx, *inv.Report, accepted, inv.Notes)

@@ -88,34 +88,7 @@ func investigateAlarm(ctx context.Context, name string, now time.Time, opts awst
 	if err != nil {
 		return investigate.Report{}, fmt.Errorf("aws: %w", err)
 	}
-	return newAWSInvestigator(client.NewSession(), engineOpts).Run(ctx, investigate.Request{Alarm: name, Now: now}, nil)
-}
-
-// awsInvestigator is the engine over one AWS session: its reports say what
-// the session cost and the parts of sources it could not read (the engine
-// sees only whole sources failing).
-type awsInvestigator struct {
-	engine  *investigate.Engine
-	session *awstelemetry.Session
-}
-
-func newAWSInvestigator(session *awstelemetry.Session, opts investigate.Options) awsInvestigator {
-	return awsInvestigator{engine: investigate.New(session.Sources(), opts), session: session}
-}
-
-// Run implements handlers.Investigator.
-func (a awsInvestigator) Run(ctx context.Context, req investigate.Request, progress func(investigate.Event)) (investigate.Report, error) {
-	rep, err := a.engine.Run(ctx, req, progress)
-	if err != nil {
-		return rep, err
-	}
-	// What AWS cost, counted per API operation rather than per source call.
-	rep.Stats.APICalls = int(a.session.APICalls())
-	rep.Stats.BytesScanned = a.session.BytesScanned()
-	for _, p := range a.session.Problems() {
-		rep.Unavailable = append(rep.Unavailable, investigate.Unavailable{Source: "aws", Error: p.Error()})
-	}
-	return rep, nil
+	return investigate.New(client.NewSession().Sources(), engineOpts).Run(ctx, investigate.Request{Alarm: name, Now: now}, nil)
 }
 
 // writeChart writes the report's chart as a PNG file.

@@ -172,7 +172,6 @@ func slackEnv() (appToken, botToken, apiURL string, err error) {
 }
 
 var (
-	regionRe  = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$`)
 	accountRe = regexp.MustCompile(`^\d{12}$`)
 )
 
@@ -202,7 +201,7 @@ func loadChannels(path string) (handlers.Config, error) {
 			return cfg, fmt.Errorf("channels %s: %s: alarms %s needs alarm_senders (the bots that post alarms there)", path, id, ch.Alarms)
 		}
 		for _, r := range ch.Regions {
-			if !regionRe.MatchString(r) {
+			if !investigate.ValidRegion(r) {
 				return cfg, fmt.Errorf("channels %s: %s: %q is not a region", path, id, r)
 			}
 		}
@@ -240,8 +239,5 @@ func (a *awsBackends) Backend(ctx context.Context, ch handlers.Channel, region s
 		}
 		a.clients[key] = c
 	}
-	session := c.NewSession()
-	b := handlers.SourcesBackend(session.Sources(), a.engine, nil)
-	b.Investigator = newAWSInvestigator(session, a.engine)
-	return b, nil
+	return handlers.SourcesBackend(c.NewSession().Sources(), a.engine, nil), nil
 }

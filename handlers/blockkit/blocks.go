@@ -2,7 +2,6 @@ package blockkit
 
 import (
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -100,12 +99,4 @@ func pack(groups [][]slack.Block) [][]slack.Block {
 		msgs = append(msgs, cur)
 	}
 	return msgs
-}
-
-// Clock renders a time of day in UTC, "?" for the zero time.
-func Clock(t time.Time) string {
-	if t.IsZero() {
-		return "?"
-	}
-	return t.UTC().Format("15:04 UTC")
 }

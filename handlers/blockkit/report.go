@@ -37,7 +37,7 @@ func findingRef(id string) string {
 	return mrkdwn.EscapeLine(id)
 }
 
-func linkLabel(kind string) string {
+func linkLabel(kind investigate.FindingKind) string {
 	switch kind {
 	case investigate.FindingChange:
 		return "CloudTrail"
@@ -63,7 +63,7 @@ func findingLine(f investigate.Finding) string {
 		b.WriteString(f.Time.UTC().Format("15:04"))
 		b.WriteString(" · ")
 	}
-	b.WriteString(mrkdwn.EscapeLine(f.Kind))
+	b.WriteString(mrkdwn.EscapeLine(string(f.Kind)))
 	if f.Resource != "" {
 		b.WriteString(" · ")
 		b.WriteString(mrkdwn.EscapeLine(f.Resource))
@@ -116,7 +116,7 @@ func Report(rep investigate.Report, v ReportView) ([][]slack.Block, string) {
 	} else {
 		ctx = append(ctx, "no clear onset")
 	}
-	ctx = append(ctx, fmt.Sprintf("telemetry %s–%s", rep.Scope.Start.UTC().Format("15:04"), Clock(rep.Scope.End)))
+	ctx = append(ctx, fmt.Sprintf("telemetry %s–%s", rep.Scope.Start.UTC().Format("15:04"), investigate.Clock(rep.Scope.End)))
 	ctx = append(ctx, fmt.Sprintf("%d resources in scope", len(rep.Scope.Resources)))
 	if rep.Scope.Metric != "" {
 		ctx = append(ctx, mrkdwn.EscapeLine(rep.Scope.Metric))
@@ -152,7 +152,7 @@ func Report(rep investigate.Report, v ReportView) ([][]slack.Block, string) {
 	if n := len(rep.Hypotheses) - maxHypotheses; n > 0 {
 		var lines []string
 		for i, h := range rep.Hypotheses[maxHypotheses:] {
-			lines = append(lines, fmt.Sprintf("%d. %s (`%s`, %.0f%%)", maxHypotheses+i+1, mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(h.Cause), 100*h.Confidence))
+			lines = append(lines, fmt.Sprintf("%d. %s (`%s`, %.0f%%)", maxHypotheses+i+1, mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(string(h.Cause)), 100*h.Confidence))
 		}
 		groups = append(groups, Sections("*Less likely*\n"+strings.Join(lines, "\n")))
 	}
@@ -180,7 +180,7 @@ func Report(rep investigate.Report, v ReportView) ([][]slack.Block, string) {
 				lines = append(lines, fmt.Sprintf("…and %d more", len(rep.Notes)-maxNotes))
 				break
 			}
-			lines = append(lines, fmt.Sprintf("• %s %s: “%s”", Clock(n.Time), NoteAuthor(n.Author), mrkdwn.Truncate(mrkdwn.EscapeLine(n.Text), 500)))
+			lines = append(lines, fmt.Sprintf("• %s %s: “%s”", investigate.Clock(n.Time), NoteAuthor(n.Author), mrkdwn.Truncate(mrkdwn.EscapeLine(n.Text), 500)))
 		}
 		groups = append(groups, Sections("*Notes from the thread* (weighed as evidence)\n"+strings.Join(lines, "\n")))
 	}
@@ -232,7 +232,7 @@ func hypothesisBlocks(rep investigate.Report, i int, h investigate.Hypothesis, v
 	if i > 0 {
 		blocks = append(blocks, slack.NewDividerBlock())
 	}
-	head := fmt.Sprintf("*%d. %s*\n`%s` · %.0f%% confidence", i+1, mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(h.Cause), 100*h.Confidence)
+	head := fmt.Sprintf("*%d. %s*\n`%s` · %.0f%% confidence", i+1, mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(string(h.Cause)), 100*h.Confidence)
 	if h.Resource != "" {
 		head += " · " + mrkdwn.EscapeLine(h.Resource)
 	}
@@ -248,7 +248,7 @@ func hypothesisBlocks(rep investigate.Report, i int, h investigate.Hypothesis, v
 			if j > 0 {
 				label = "*Then*"
 			}
-			lines = append(lines, fmt.Sprintf("%s (`%s`): %s", label, mrkdwn.EscapeLine(a.Kind), mrkdwn.EscapeLine(a.Detail)))
+			lines = append(lines, fmt.Sprintf("%s (`%s`): %s", label, mrkdwn.EscapeLine(string(a.Kind)), mrkdwn.EscapeLine(a.Detail)))
 		}
 		blocks = append(blocks, Sections(strings.Join(lines, "\n"))...)
 	}
@@ -282,7 +282,7 @@ func hypothesisBlocks(rep investigate.Report, i int, h investigate.Hypothesis, v
 		if f.Verdict == incident.VerdictDiscarded {
 			icon = ":x: Discarded"
 		}
-		blocks = append(blocks, slack.NewContextBlock(blockID+"-verdict", Mrkdwn(fmt.Sprintf("%s by %s at %s", icon, mrkdwn.UserMention(f.User), Clock(f.Time)))))
+		blocks = append(blocks, slack.NewContextBlock(blockID+"-verdict", Mrkdwn(fmt.Sprintf("%s by %s at %s", icon, mrkdwn.UserMention(f.User), investigate.Clock(f.Time)))))
 	} else {
 		blocks = append(blocks, slack.NewActionBlock(blockID,
 			Button(ActionAccept, "Accept", ButtonValue(v.ThreadTS, i), slack.StylePrimary),
@@ -298,7 +298,7 @@ func reportFallback(rep investigate.Report) string {
 		return "unstuck: " + mrkdwn.EscapeLine(rep.Scope.Alarm) + " — nothing in the telemetry explains it"
 	}
 	h := rep.Hypotheses[0]
-	return fmt.Sprintf("unstuck: %s — most likely %s (%s, %.0f%%)", mrkdwn.EscapeLine(rep.Scope.Alarm), mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(h.Cause), 100*h.Confidence)
+	return fmt.Sprintf("unstuck: %s — most likely %s (%s, %.0f%%)", mrkdwn.EscapeLine(rep.Scope.Alarm), mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(string(h.Cause)), 100*h.Confidence)
 }
 
 // ParseButtonValue reads a value made by buttonValue.

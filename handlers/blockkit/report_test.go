@@ -161,15 +161,15 @@ func hostileReport(lines []string) investigate.Report {
 	}
 	for i, l := range lines {
 		id := "f" + string(rune('a'+i%26))
-		rep.Findings = append(rep.Findings, investigate.Finding{ID: id, Kind: l, Resource: l, Summary: l, Link: "https://evil.example.com/" + l})
+		rep.Findings = append(rep.Findings, investigate.Finding{ID: id, Kind: investigate.FindingKind(l), Resource: l, Summary: l, Link: "https://evil.example.com/" + l})
 		rep.Notes = append(rep.Notes, investigate.Note{Author: l, Text: l})
 		rep.Unavailable = append(rep.Unavailable, investigate.Unavailable{Source: l, Error: l})
 	}
 	rep.Findings = append(rep.Findings, investigate.Finding{ID: "<@U1>", Kind: "log", Summary: all, Link: "javascript:alert(1)"})
 	for i, l := range lines[:5] {
 		rep.Hypotheses = append(rep.Hypotheses, investigate.Hypothesis{
-			Cause: l, Resource: l, Confidence: 0.5, Title: l, Explanation: all,
-			Evidence: []string{"fa", "fb", "<@U1>"}, Actions: []investigate.Action{{Kind: l, Detail: all}},
+			Cause: investigate.Cause(l), Resource: l, Confidence: 0.5, Title: l, Explanation: all,
+			Evidence: []string{"fa", "fb", "<@U1>"}, Actions: []investigate.Action{{Kind: investigate.ActionKind(l), Detail: all}},
 			Prevention: []string{l, one},
 		})
 		_ = i
@@ -183,7 +183,7 @@ func hostileReport(lines []string) investigate.Report {
 func TestInjectionCorpus(t *testing.T) {
 	lines := mrkdwntest.Corpus()
 	rep := hostileReport(lines)
-	msgs, fallback := Report(rep, ReportView{ThreadTS: "1.2", Joined: lines, Feedback: []incident.Feedback{{Cause: lines[0], Resource: lines[0], Verdict: incident.VerdictAccepted, User: "U0CAROL"}}})
+	msgs, fallback := Report(rep, ReportView{ThreadTS: "1.2", Joined: lines, Feedback: []incident.Feedback{{Cause: investigate.Cause(lines[0]), Resource: lines[0], Verdict: incident.VerdictAccepted, User: "U0CAROL"}}})
 	mrkdwntest.Harmless(t, "fallback", fallback)
 	for _, tx := range mrkdwntest.Texts(t, msgs) {
 		mrkdwntest.HarmlessText(t, "report "+tx.Type, tx.Text, tx.Type == "plain_text")
@@ -191,7 +191,7 @@ func TestInjectionCorpus(t *testing.T) {
 	for _, st := range []incident.State{incident.StateRunning, incident.StateDone, incident.StateFailed, incident.StateQueued} {
 		steps := map[string]Step{}
 		for _, c := range checkOrder {
-			steps[c] = Step{Stage: investigate.StageFailed, Detail: strings.Join(lines, " ")}
+			steps[c.Name] = Step{Stage: investigate.StageFailed, Detail: strings.Join(lines, " ")}
 		}
 		blocks, fb := Status(StatusView{Alarm: strings.Join(lines, " "), Requester: lines[4], State: st, Steps: steps, Report: &rep, Error: strings.Join(lines, " ")})
 		mrkdwntest.Harmless(t, "status fallback", fb)

@@ -14,10 +14,7 @@ import (
 // Progress of an investigation, for its status message.
 
 // checkOrder is the order the status message lists the engine's steps in.
-var checkOrder = []string{
-	investigate.CheckScope, investigate.CheckOnset, investigate.CheckChanges, investigate.CheckTraffic,
-	investigate.CheckLimits, investigate.CheckComponent, investigate.CheckDependency,
-}
+var checkOrder = investigate.Steps()
 
 // Step is one engine step as the status message shows it.
 type Step struct {
@@ -58,9 +55,9 @@ func Status(s StatusView) ([]slack.Block, string) {
 		var text string
 		if rep := s.Report; rep != nil && len(rep.Hypotheses) > 0 {
 			h := rep.Hypotheses[0]
-			text = fmt.Sprintf(":white_check_mark: Investigated %s: most likely *%s* (`%s`, %.0f%%).", name, mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(h.Cause), 100*h.Confidence)
+			text = fmt.Sprintf(":white_check_mark: Investigated %s: most likely *%s* (`%s`, %.0f%%).", name, mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(string(h.Cause)), 100*h.Confidence)
 			if len(h.Actions) > 0 {
-				text += fmt.Sprintf(" First action (`%s`): %s.", mrkdwn.EscapeLine(h.Actions[0].Kind), mrkdwn.Truncate(mrkdwn.EscapeLine(h.Actions[0].Detail), 400))
+				text += fmt.Sprintf(" First action (`%s`): %s.", mrkdwn.EscapeLine(string(h.Actions[0].Kind)), mrkdwn.Truncate(mrkdwn.EscapeLine(h.Actions[0].Detail), 400))
 			}
 		} else {
 			text = ":white_check_mark: Investigated " + name + ": nothing in the telemetry explains it."
@@ -81,7 +78,7 @@ func Status(s StatusView) ([]slack.Block, string) {
 	done := 0
 	var lines []string
 	for _, c := range checkOrder {
-		st, ok := s.Steps[c]
+		st, ok := s.Steps[c.Name]
 		if !ok {
 			continue
 		}
@@ -92,7 +89,7 @@ func Status(s StatusView) ([]slack.Block, string) {
 		case investigate.StageFailed:
 			icon, done = ":warning:", done+1
 		}
-		line := icon + " " + c
+		line := icon + " " + c.Label
 		if st.Detail != "" {
 			line += " — " + mrkdwn.Truncate(mrkdwn.EscapeLine(st.Detail), 200)
 		}

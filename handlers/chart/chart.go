@@ -7,15 +7,16 @@ package chart
 import (
 	"errors"
 	"fmt"
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
 	"math"
 	"time"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
 
 	"github.com/unstuck/unstuck/investigate"
 )
