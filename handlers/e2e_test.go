@@ -120,6 +120,35 @@ func (h *harness) stop() {
 	})
 }
 
+// settle waits until the bot has acknowledged the envelopes envs and has
+// no work in flight (Bot.InFlight): whatever they, and everything before
+// them, asked for is done, so that what has not happened by now will not.
+// Then a test may assert that something did not happen.
+func (h *harness) settle(envs ...string) {
+	h.t.Helper()
+	settle(h.t, h.srv, envs, h.bot)
+}
+
+func settle(t testing.TB, srv *slacktest.Server, envs []string, bots ...*handlers.Bot) {
+	t.Helper()
+	for _, env := range envs {
+		if _, ok := srv.WaitAck(env, 5*time.Second); !ok {
+			t.Fatalf("envelope %s not acknowledged", env)
+		}
+	}
+	idle := func() bool {
+		for _, b := range bots {
+			if b.InFlight() != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if !srv.WaitFor(30*time.Second, idle) {
+		t.Fatal("the bot did not finish its work")
+	}
+}
+
 // report waits for the report in a thread and returns its message.
 func (h *harness) report(ch, thread string, timeout time.Duration) (slacktest.Message, bool) {
 	var rep slacktest.Message
@@ -274,10 +303,10 @@ func TestE2EAlarmMessage(t *testing.T) {
 	// Bots the channel does not watch, and channels not watched, start
 	// nothing.
 	other := h.srv.Post(slacktest.Message{Channel: alarmsCh, BotID: "B0OTHER"})
-	h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(alarmsCh, "B0OTHER", "random-bot", "", other, chatbotAlarm("orders-api-5xx"), nil)))
+	e1 := h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(alarmsCh, "B0OTHER", "random-bot", "", other, chatbotAlarm("orders-api-5xx"), nil)))
 	other2 := h.srv.Post(slacktest.Message{Channel: channel, BotID: "B0AWS"})
-	h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(channel, "B0AWS", "AWS Chatbot", "", other2, chatbotAlarm("orders-api-5xx"), nil)))
-	time.Sleep(300 * time.Millisecond)
+	e2 := h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(channel, "B0AWS", "AWS Chatbot", "", other2, chatbotAlarm("orders-api-5xx"), nil)))
+	h.settle(e1, e2)
 	if n := len(h.srv.Thread(alarmsCh, other)) + len(h.srv.Thread(channel, other2)); n != 2 {
 		t.Errorf("unwatched alarm messages got replies: %d messages", n)
 	}
@@ -303,7 +332,8 @@ func TestE2EAlarmButton(t *testing.T) {
 	}) {
 		t.Fatalf("no offer: %+v", h.srv.Thread(alarmsCh, ts))
 	}
-	if _, ok := h.report(alarmsCh, ts, 300*time.Millisecond); ok {
+	h.settle()
+	if _, ok := h.report(alarmsCh, ts, 0); ok {
 		t.Fatal("investigated before the button was pressed")
 	}
 	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(alarmsCh, user, offer.TS, ts, blockkit.ActionInvestigate, "us-east-1|orders-api-5xx"))
@@ -333,7 +363,8 @@ func TestE2EAlarmGrouping(t *testing.T) {
 	}) {
 		t.Fatalf("the second alarm did not join: %+v", h.srv.Thread(alarmsCh, second))
 	}
-	if _, ok := h.report(alarmsCh, second, 300*time.Millisecond); ok {
+	h.settle()
+	if _, ok := h.report(alarmsCh, second, 0); ok {
 		t.Error("the second alarm started its own investigation")
 	}
 }
@@ -485,8 +516,7 @@ func TestE2EDuplicateDelivery(t *testing.T) {
 			t.Fatal("a delivery was not acknowledged")
 		}
 	}
-	h.srv.WaitFor(2*time.Second, func() bool { return len(h.srv.Thread(channel, thread)) > before })
-	time.Sleep(300 * time.Millisecond)
+	h.settle(e1, e2)
 	if got := len(h.srv.Thread(channel, thread)) - before; got != 1 {
 		t.Errorf("answers = %d, want 1", got)
 	}
@@ -503,10 +533,9 @@ func TestE2EDuplicateDelivery(t *testing.T) {
 		return n
 	}
 	n0 := roots()
-	h.srv.Send(slacktest.TypeSlash, cmd)
-	h.srv.Send(slacktest.TypeSlash, cmd)
-	h.srv.WaitFor(2*time.Second, func() bool { return roots() > n0 })
-	time.Sleep(300 * time.Millisecond)
+	c1 := h.srv.Send(slacktest.TypeSlash, cmd)
+	c2 := h.srv.Send(slacktest.TypeSlash, cmd)
+	h.settle(c1, c2)
 	if got := roots() - n0; got != 1 {
 		t.Errorf("investigations started = %d, want 1", got)
 	}
@@ -655,8 +684,7 @@ func TestE2EAccess(t *testing.T) {
 	ts := h.srv.Post(slacktest.Message{Channel: channel, User: slacktest.BotUserID, ThreadTS: thread, Text: "hello"})
 	ev := slacktest.UserMessage(channel, slacktest.BotUserID, "hello", ts, thread)
 	ev["bot_id"] = slacktest.BotID
-	h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", ev))
-	time.Sleep(300 * time.Millisecond)
+	h.settle(h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", ev)))
 	if inv, _ := h.store.Thread(context.Background(), channel, thread); len(inv.Notes) != 0 {
 		t.Errorf("notes = %+v", inv.Notes)
 	}
