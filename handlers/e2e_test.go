@@ -852,10 +852,12 @@ func TestE2EPostmortem(t *testing.T) {
 // An investigation that runs longer than the time its outcome may take to
 // be written still posts its report: that time counts from the end of the
 // run (the load driver's fault run found reports lost after slow runs).
+// The timeout is generous for writing the outcome on a loaded machine, and
+// the run outlasts it whatever the machine's speed.
 func TestE2ESlowRunStillReports(t *testing.T) {
 	h := newHarness(t, setup{
-		opts: handlers.Options{OutcomeTimeout: 300 * time.Millisecond},
-		sim:  sim.Options{Latency: map[string]time.Duration{sim.KindLogs: 800 * time.Millisecond}},
+		opts: handlers.Options{OutcomeTimeout: 2 * time.Second},
+		sim:  sim.Options{Latency: map[string]time.Duration{sim.KindLogs: 2500 * time.Millisecond}},
 	})
 	thread := h.investigate("orders-api-5xx")
 	if _, ok := h.report(channel, thread, 10*time.Second); !ok {
