@@ -126,6 +126,35 @@ func (h *harness) stop() {
 	})
 }
 
+// settle waits until the bot has acknowledged the envelopes envs and has
+// no work in flight (Bot.InFlight): whatever they, and everything before
+// them, asked for is done, so that what has not happened by now will not.
+// Then a test may assert that something did not happen.
+func (h *harness) settle(envs ...string) {
+	h.t.Helper()
+	settle(h.t, h.srv, envs, h.bot)
+}
+
+func settle(t testing.TB, srv *slacktest.Server, envs []string, bots ...*handlers.Bot) {
+	t.Helper()
+	for _, env := range envs {
+		if _, ok := srv.WaitAck(env, 5*time.Second); !ok {
+			t.Fatalf("envelope %s not acknowledged", env)
+		}
+	}
+	idle := func() bool {
+		for _, b := range bots {
+			if b.InFlight() != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if !srv.WaitFor(30*time.Second, idle) {
+		t.Fatal("the bot did not finish its work")
+	}
+}
+
 // report waits for the report in a thread and returns its message.
 func (h *harness) report(ch, thread string, timeout time.Duration) (slacktest.Message, bool) {
 	var rep slacktest.Message
@@ -280,10 +309,10 @@ func TestE2EAlarmMessage(t *testing.T) {
 	// Bots the channel does not watch, and channels not watched, start
 	// nothing.
 	other := h.srv.Post(slacktest.Message{Channel: alarmsCh, BotID: "B0OTHER"})
-	h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(alarmsCh, "B0OTHER", "random-bot", "", other, chatbotAlarm("orders-api-5xx"), nil)))
+	e1 := h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(alarmsCh, "B0OTHER", "random-bot", "", other, chatbotAlarm("orders-api-5xx"), nil)))
 	other2 := h.srv.Post(slacktest.Message{Channel: channel, BotID: "B0AWS"})
-	h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(channel, "B0AWS", "AWS Chatbot", "", other2, chatbotAlarm("orders-api-5xx"), nil)))
-	time.Sleep(300 * time.Millisecond)
+	e2 := h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(channel, "B0AWS", "AWS Chatbot", "", other2, chatbotAlarm("orders-api-5xx"), nil)))
+	h.settle(e1, e2)
 	if n := len(h.srv.Thread(alarmsCh, other)) + len(h.srv.Thread(channel, other2)); n != 2 {
 		t.Errorf("unwatched alarm messages got replies: %d messages", n)
 	}
@@ -309,7 +338,8 @@ func TestE2EAlarmButton(t *testing.T) {
 	}) {
 		t.Fatalf("no offer: %+v", h.srv.Thread(alarmsCh, ts))
 	}
-	if _, ok := h.report(alarmsCh, ts, 300*time.Millisecond); ok {
+	h.settle()
+	if _, ok := h.report(alarmsCh, ts, 0); ok {
 		t.Fatal("investigated before the button was pressed")
 	}
 	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(alarmsCh, user, offer.TS, ts, blockkit.ActionInvestigate, "us-east-1|orders-api-5xx"))
@@ -339,7 +369,8 @@ func TestE2EAlarmGrouping(t *testing.T) {
 	}) {
 		t.Fatalf("the second alarm did not join: %+v", h.srv.Thread(alarmsCh, second))
 	}
-	if _, ok := h.report(alarmsCh, second, 300*time.Millisecond); ok {
+	h.settle()
+	if _, ok := h.report(alarmsCh, second, 0); ok {
 		t.Error("the second alarm started its own investigation")
 	}
 }
@@ -491,8 +522,7 @@ func TestE2EDuplicateDelivery(t *testing.T) {
 			t.Fatal("a delivery was not acknowledged")
 		}
 	}
-	h.srv.WaitFor(2*time.Second, func() bool { return len(h.srv.Thread(channel, thread)) > before })
-	time.Sleep(300 * time.Millisecond)
+	h.settle(e1, e2)
 	if got := len(h.srv.Thread(channel, thread)) - before; got != 1 {
 		t.Errorf("answers = %d, want 1", got)
 	}
@@ -509,10 +539,9 @@ func TestE2EDuplicateDelivery(t *testing.T) {
 		return n
 	}
 	n0 := roots()
-	h.srv.Send(slacktest.TypeSlash, cmd)
-	h.srv.Send(slacktest.TypeSlash, cmd)
-	h.srv.WaitFor(2*time.Second, func() bool { return roots() > n0 })
-	time.Sleep(300 * time.Millisecond)
+	c1 := h.srv.Send(slacktest.TypeSlash, cmd)
+	c2 := h.srv.Send(slacktest.TypeSlash, cmd)
+	h.settle(c1, c2)
 	if got := roots() - n0; got != 1 {
 		t.Errorf("investigations started = %d, want 1", got)
 	}
@@ -661,15 +690,17 @@ func TestE2EAccess(t *testing.T) {
 	ts := h.srv.Post(slacktest.Message{Channel: channel, User: slacktest.BotUserID, ThreadTS: thread, Text: "hello"})
 	ev := slacktest.UserMessage(channel, slacktest.BotUserID, "hello", ts, thread)
 	ev["bot_id"] = slacktest.BotID
-	h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", ev))
-	time.Sleep(300 * time.Millisecond)
+	h.settle(h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", ev)))
 	if inv, _ := h.store.Thread(context.Background(), channel, thread); len(inv.Notes) != 0 {
 		t.Errorf("notes = %+v", inv.Notes)
 	}
 }
 
 // Progress: the first message is updated as checks finish, at most once
-// per update interval.
+// per update interval as Slack receives the updates. The bot counts the
+// interval from the answer to its previous call, which Slack sent after it
+// received that call, so the gaps the fake Slack sees are never under the
+// interval, however slow the machine: no tolerance.
 func TestE2EProgressRate(t *testing.T) {
 	interval := 200 * time.Millisecond
 	h := newHarness(t, setup{
@@ -690,7 +721,7 @@ func TestE2EProgressRate(t *testing.T) {
 	}
 	prev := m.Posted
 	for _, u := range m.Updates {
-		if gap := u.Sub(prev); gap < interval-20*time.Millisecond {
+		if gap := u.Sub(prev); gap < interval {
 			t.Errorf("two updates %s apart, under the %s interval", gap, interval)
 		}
 		prev = u
@@ -830,10 +861,12 @@ func TestE2EPostmortem(t *testing.T) {
 // An investigation that runs longer than the time its outcome may take to
 // be written still posts its report: that time counts from the end of the
 // run (the load driver's fault run found reports lost after slow runs).
+// The timeout is generous for writing the outcome on a loaded machine, and
+// the run outlasts it whatever the machine's speed.
 func TestE2ESlowRunStillReports(t *testing.T) {
 	h := newHarness(t, setup{
-		opts: handlers.Options{OutcomeTimeout: 300 * time.Millisecond},
-		sim:  sim.Options{Latency: map[string]time.Duration{sim.KindLogs: 800 * time.Millisecond}},
+		opts: handlers.Options{OutcomeTimeout: 2 * time.Second},
+		sim:  sim.Options{Latency: map[string]time.Duration{sim.KindLogs: 2500 * time.Millisecond}},
 	})
 	thread := h.investigate("orders-api-5xx")
 	if _, ok := h.report(channel, thread, 10*time.Second); !ok {

@@ -69,8 +69,12 @@ type Options struct {
 	// GroupWindow is how close together alarms must fire to join one
 	// investigation (default 15m).
 	GroupWindow time.Duration
-	// Clock is "now": time.Now, or the simulator's clock for scenarios.
+	// Clock is "now" in the world investigated: time.Now, or the
+	// simulator's clock for scenarios.
 	Clock func() time.Time
+	// WallClock is this process's own time, which leases and the recovery
+	// pass run on (default: the system's clock); see WallClock.
+	WallClock WallClock
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Answerer answers questions no intent understands; nil lists the
@@ -91,7 +95,7 @@ type Options struct {
 	// their leases expire.
 	LeaseTTL time.Duration
 	// RecoverEvery is how often interrupted investigations are looked for,
-	// besides at start (default 1m).
+	// besides at start (default 1m), by the WallClock.
 	RecoverEvery time.Duration
 	// Metrics receives the bot's measurements of itself (default: none).
 	Metrics Metrics
@@ -112,6 +116,9 @@ type Bot struct {
 
 	seq  atomic.Int64
 	work *workers // set by Serve
+	wall WallClock
+	// inflight counts the work taken and not finished (InFlight).
+	inflight atomic.Int64
 
 	metrics Metrics
 	socket  socketState
@@ -162,5 +169,46 @@ func New(api SlackAPI, store incident.Store, backends Backends, cfg Config, opts
 	if opts.Metrics == nil {
 		opts.Metrics = NopMetrics{}
 	}
-	return &Bot{api: api, store: store, backends: backends, cfg: cfg, opts: opts, log: opts.Logger, replica: opts.ReplicaID, groups: map[string]groupMembers{}, metrics: opts.Metrics}
+	if opts.WallClock == nil {
+		opts.WallClock = systemClock{}
+	}
+	return &Bot{api: api, store: store, backends: backends, cfg: cfg, opts: opts, log: opts.Logger, replica: opts.ReplicaID, groups: map[string]groupMembers{}, metrics: opts.Metrics, wall: opts.WallClock}
 }
+
+// WallClock is the bot's own time, as opposed to Options.Clock (the time
+// of the world it investigates, which a simulated scenario sets in the
+// past). By it the bot renews its leases (every third of LeaseTTL) and
+// judges whether one it holds has run out, runs its recovery pass (every
+// RecoverEvery) and stamps the events it keeps (incident.Event.Received),
+// which that pass compares with its own now. A store judges leases by a
+// clock of its own (incident.Leases: the clock of whoever asks), which
+// must be this one: in production both are the system's clock; a test
+// gives the bot and its store one clock that it advances, instead of
+// sleeping through a lease's life.
+//
+// What bounds a real wait stays on the system's clock: the timeouts of
+// calls to Slack and the store, Deadline, OutcomeTimeout, Grace, the
+// waits for a lease another run holds, and UpdateInterval.
+type WallClock interface {
+	Now() time.Time
+	// Tick is time.NewTicker on this clock: c receives the time every d,
+	// dropping ticks a slow receiver misses, until stop is called.
+	Tick(d time.Duration) (c <-chan time.Time, stop func())
+}
+
+// systemClock is the system's clock.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func (systemClock) Tick(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
+}
+
+// InFlight is how much work the bot has taken and not finished: envelopes
+// being kept and acknowledged, and the jobs waiting or running in its
+// pools (answers, buttons, investigations). It is zero when the bot is
+// idle: everything it was asked to do is done, which is also when a test
+// may assert that something did not happen.
+func (b *Bot) InFlight() int { return int(b.inflight.Load()) }

@@ -20,7 +20,7 @@ const receiveTimeout = 1500 * time.Millisecond
 // next finds it (recoverEvents). A duplicate delivery is acknowledged and
 // dropped. When the store fails, the event is handled without being kept.
 func (b *Bot) intake(ctx context.Context, sm *socketmode.Client, w *workers, env envelope, ackPayload any, j job, arrived time.Time) {
-	ev := incident.Event{Key: j.key, Type: env.Type, Payload: env.Payload, Received: time.Now()}
+	ev := incident.Event{Key: j.key, Type: env.Type, Payload: env.Payload, Received: b.wall.Now()}
 	rctx, cancel := context.WithTimeout(ctx, receiveTimeout)
 	first, err := b.store.Receive(rctx, ev)
 	cancel()
@@ -81,7 +81,9 @@ func (b *Bot) dispatch(w *workers, j job, lease *hold, kept bool) {
 	}
 	if !w.quick.submit(run) {
 		b.log.Warn("queue full: dropping work", "key", j.key)
+		b.inflight.Add(1)
 		go func() {
+			defer b.inflight.Add(-1)
 			if j.tell != nil {
 				j.tell(context.Background(), "I'm too busy right now; try again in a minute.")
 			}

@@ -79,8 +79,7 @@ func TestKeptEventsAreHandledAfterARestart(t *testing.T) {
 		t.Errorf("still kept after they were handled: %+v %v", evs, err)
 	}
 	// A delivery of the same command now is a duplicate.
-	h.srv.Send(slacktest.TypeSlash, cmd)
-	time.Sleep(500 * time.Millisecond)
+	h.settle(h.srv.Send(slacktest.TypeSlash, cmd))
 	for _, m := range h.srv.Messages(channel) {
 		if m.User == slacktest.BotUserID && m.ThreadTS == "" && !m.Ephemeral && m.TS != root {
 			t.Fatalf("a duplicate delivery was answered again: %s", m.BlocksText())
@@ -101,6 +100,7 @@ func TestKeptEventGivenUpAfterRetries(t *testing.T) {
 	if !h.toldPrivately(user, "cut off twice", 10*time.Second) {
 		t.Fatalf("the sender was not told: %+v", h.srv.Messages(channel))
 	}
+	h.settle()
 	for _, m := range h.srv.Messages(channel) {
 		if m.User == slacktest.BotUserID && !m.Ephemeral {
 			t.Errorf("an event given up on was handled: %s", m.BlocksText())

@@ -32,14 +32,16 @@ type hold struct {
 	owner string
 	ttl   time.Duration
 
-	lost context.Context
-	lose context.CancelFunc
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	lost     context.Context
+	lose     context.CancelFunc
+	tick     <-chan time.Time // every third of ttl, by the WallClock
+	stopTick func()
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
 
 	mu    sync.Mutex
-	until time.Time // when the lease expires at the latest, by this process's wall clock
+	until time.Time // when the lease expires at the latest, by the WallClock
 }
 
 // acquire takes the lease on the investigation of a thread for owner and
@@ -84,7 +86,7 @@ const threadWait = 3 * time.Second
 // acquireKey takes the lease key for owner and starts renewing it; nil
 // when another owner holds it.
 func (b *Bot) acquireKey(ctx context.Context, key, owner string) (*hold, error) {
-	at := time.Now()
+	at := b.wall.Now()
 	ok, err := b.store.Acquire(ctx, key, owner, b.opts.LeaseTTL)
 	if err != nil {
 		return nil, err
@@ -95,6 +97,8 @@ func (b *Bot) acquireKey(ctx context.Context, key, owner string) (*hold, error) 
 	lost, lose := context.WithCancel(context.Background())
 	h := &hold{b: b, key: key, owner: owner, ttl: b.opts.LeaseTTL, lost: lost, lose: lose,
 		stop: make(chan struct{}), done: make(chan struct{}), until: at.Add(b.opts.LeaseTTL)}
+	// The ticker starts with the lease, not whenever keep gets to run.
+	h.tick, h.stopTick = b.wall.Tick(h.ttl / 3)
 	go h.keep()
 	return h, nil
 }
@@ -102,14 +106,12 @@ func (b *Bot) acquireKey(ctx context.Context, key, owner string) (*hold, error) 
 // keep renews the lease until release, or until it is lost.
 func (h *hold) keep() {
 	defer close(h.done)
-	every := h.ttl / 3
-	t := time.NewTicker(every)
-	defer t.Stop()
+	defer h.stopTick()
 	for {
 		select {
 		case <-h.stop:
 			return
-		case <-t.C:
+		case <-h.tick:
 		}
 		if !h.renew() {
 			return
@@ -119,7 +121,7 @@ func (h *hold) keep() {
 
 // renew extends the lease once; false when it is lost.
 func (h *hold) renew() bool {
-	at := time.Now()
+	at := h.b.wall.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), h.ttl/3)
 	ok, err := h.b.store.Renew(ctx, h.key, h.owner, h.ttl)
 	cancel()
@@ -131,7 +133,7 @@ func (h *hold) renew() bool {
 		return true
 	case err == nil:
 		h.b.log.Warn("lease lost: another replica took the investigation over", "lease", h.key)
-	case time.Now().Before(h.until):
+	case h.b.wall.Now().Before(h.until):
 		h.b.log.Warn("lease renewal failed; trying again", "lease", h.key, "err", err)
 		return true
 	default:

@@ -24,6 +24,11 @@ type Metrics interface {
 	// SourceError is a source an investigation could not read: its kind
 	// (metrics, logs, traces, changes, …), never a resource's name.
 	SourceError(source string)
+	// Recovered is one pass, done, over the work stopped or crashed
+	// processes left (at start, then every RecoverEvery): how many
+	// interrupted investigations this replica took over (failed and their
+	// threads told) and how many kept events it queued again.
+	Recovered(investigations, events int)
 }
 
 // Outcomes of an investigation, as Metrics sees them.
@@ -41,6 +46,7 @@ func (NopMetrics) Acked(string, time.Duration, error)          {}
 func (NopMetrics) InvestigationStarted()                       {}
 func (NopMetrics) InvestigationFinished(string, time.Duration) {}
 func (NopMetrics) SourceError(string)                          {}
+func (NopMetrics) Recovered(int, int)                          {}
 
 // sourceKind is the kind of an unavailable source: its first word ("logs
 // /aws/lambda/x" is logs), so that a metric's labels stay few.

@@ -21,6 +21,9 @@ type recorder struct {
 	started  int
 	finished map[string]int
 	sources  map[string]int
+	// passes counts the recovery passes done.
+	passes    int
+	recovered int
 }
 
 func newRecorder() *recorder {
@@ -53,6 +56,20 @@ func (r *recorder) SourceError(s string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sources[s]++
+}
+
+func (r *recorder) Recovered(investigations, events int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.passes++
+	r.recovered += investigations + events
+}
+
+// recoveryPasses is how many recovery passes are done.
+func (r *recorder) recoveryPasses() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.passes
 }
 
 func (r *recorder) get(f func()) {

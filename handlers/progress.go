@@ -103,12 +103,17 @@ func (t *tracker) flush(ctx context.Context) {
 	v := t.view
 	v.Steps = maps.Clone(t.view.Steps)
 	t.dirty = false
-	t.last = time.Now()
 	t.mu.Unlock()
 	blocks, fallback := blockkit.Status(v)
 	if err := t.b.update(ctx, t.channel, t.ts, blocks, fallback); err != nil {
 		t.b.log.Warn("progress update", "err", err)
 	}
+	// The interval counts from the update's answer: Slack received it
+	// before then, so the next one reaches Slack at least an interval
+	// later however long either took on the way.
+	t.mu.Lock()
+	t.last = time.Now()
+	t.mu.Unlock()
 }
 
 // stop stops the updater and leaves the message as it is.

@@ -26,40 +26,55 @@ func stoppingText(alarm string) string {
 // errRestarted is the failure of an investigation cut off by a restart.
 const errRestarted = "the bot restarted while it was investigating"
 
+// recoverPass is one pass over the work that stopped or crashed processes
+// left: the interrupted investigations, then the kept events received
+// before before. Metrics are told what it took over once it is done.
+func (b *Bot) recoverPass(ctx context.Context, before time.Time) {
+	invs := b.recoverInterrupted(ctx)
+	evs := b.recoverEvents(ctx, before)
+	b.metrics.Recovered(invs, evs)
+}
+
 // recoverInterrupted takes over the investigations whose worker stopped or
 // crashed (incident.Store.Interrupted): for each, the one replica that acquires its
 // lease marks it failed, updates its status message and tells its thread,
 // with a Re-run button. Resuming is left to a person: an investigation that
-// brought its process down would bring the next one down too.
-func (b *Bot) recoverInterrupted(ctx context.Context) {
+// brought its process down would bring the next one down too. It returns
+// how many it took over.
+func (b *Bot) recoverInterrupted(ctx context.Context) (n int) {
 	invs, err := b.store.Interrupted(ctx)
 	if err != nil {
 		b.log.Warn("interrupted investigations", "err", err)
-		return
+		return 0
 	}
 	for _, inv := range invs {
 		if ctx.Err() != nil {
-			return
+			return n
 		}
-		b.recoverOne(ctx, inv)
+		if b.recoverOne(ctx, inv) {
+			n++
+		}
 	}
+	return n
 }
 
-func (b *Bot) recoverOne(ctx context.Context, inv incident.Investigation) {
+// recoverOne takes one interrupted investigation over; false when another
+// replica has it, or it finished since it was listed.
+func (b *Bot) recoverOne(ctx context.Context, inv incident.Investigation) bool {
 	h, err := b.acquire(ctx, inv.Channel, inv.ThreadTS, b.owner("recover"))
 	if err != nil {
 		b.log.Warn("interrupted: lease", "thread", inv.ThreadTS, "err", err)
-		return
+		return false
 	}
 	if h == nil {
-		return // another replica works on it, or takes it over
+		return false // another replica works on it, or takes it over
 	}
 	defer h.release(context.WithoutCancel(ctx))
 	// Read it again under the lease: its worker may have finished it since
 	// the list was read, and nobody starts another run while we hold it.
 	cur, err := b.store.Thread(ctx, inv.Channel, inv.ThreadTS)
 	if err != nil || !cur.State.Active() || cur.ID != inv.ID {
-		return
+		return false
 	}
 	b.log.Info("taking over an interrupted investigation", "alarm", cur.Alarm.Name, "channel", cur.Channel, "thread", cur.ThreadTS, "state", cur.State)
 	if cur.StatusTS != "" {
@@ -73,6 +88,7 @@ func (b *Bot) recoverOne(ctx context.Context, inv incident.Investigation) {
 	if err := b.store.Put(ctx, cur); err != nil {
 		b.log.Error("store", "err", err)
 	}
+	return true
 }
 
 // eventGrace is how old an unhandled event must be before a periodic pass
@@ -92,16 +108,16 @@ const gaveUpText = ":warning: My handling of this was cut off twice (a restart o
 // handler stopped or crashed before it finished with them: for each, the
 // one replica that acquires its lease counts a retry and queues its work
 // again, as if Slack had delivered it again. before bounds when they
-// arrived.
-func (b *Bot) recoverEvents(ctx context.Context, before time.Time) {
+// arrived (by the WallClock). It returns how many it queued again.
+func (b *Bot) recoverEvents(ctx context.Context, before time.Time) (n int) {
 	evs, err := b.store.Unhandled(ctx, before)
 	if err != nil {
 		b.log.Warn("unhandled events", "err", err)
-		return
+		return 0
 	}
 	for _, ev := range evs {
 		if ctx.Err() != nil {
-			return
+			return n
 		}
 		h, err := b.acquireKey(ctx, incident.EventLeaseKey(ev.Key), b.owner("retry"))
 		if err != nil {
@@ -138,7 +154,9 @@ func (b *Bot) recoverEvents(ctx context.Context, before time.Time) {
 		}
 		j.key = cur.Key
 		b.dispatch(b.work, j, h, true)
+		n++
 	}
+	return n
 }
 
 // offerRerun posts text (mrkdwn) in an investigation's thread with a

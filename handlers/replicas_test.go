@@ -55,6 +55,13 @@ func TestMain(m *testing.M) {
 // variant skips, unless CI is set.
 func openStore(t *testing.T, kind, where string) store.Store {
 	t.Helper()
+	return openStoreAt(t, kind, where, nil)
+}
+
+// openStoreAt is openStore with a clock, by which the store judges leases
+// (time.Now when nil).
+func openStoreAt(t *testing.T, kind, where string, now func() time.Time) store.Store {
+	t.Helper()
 	spec := where
 	if kind == "dynamodb" {
 		dynamo.once.Do(func() {
@@ -71,7 +78,7 @@ func openStore(t *testing.T, kind, where string) store.Store {
 		}
 		spec = "dynamodb://" + where
 	}
-	st, err := store.Open(context.Background(), spec, store.Options{CreateTable: true})
+	st, err := store.Open(context.Background(), spec, store.Options{CreateTable: true, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,14 +88,18 @@ func openStore(t *testing.T, kind, where string) store.Store {
 // newTable names a new DynamoDB table for a test.
 // sharedStores opens two handles on one store, as two replicas would: one
 // Memory, or two clients of one DynamoDB table, closed when the test ends.
-func sharedStores(t *testing.T, kind string) (incident.Store, incident.Store) {
+// They judge leases by now (time.Now when nil).
+func sharedStores(t *testing.T, kind string, now func() time.Time) (incident.Store, incident.Store) {
 	t.Helper()
 	if kind == "memory" {
 		m := incident.NewMemory(0)
+		if now != nil {
+			m.WithClock(now)
+		}
 		return m, m
 	}
 	table := newTable(t)
-	a, b := openStore(t, kind, table), openStore(t, kind, table)
+	a, b := openStoreAt(t, kind, table, now), openStoreAt(t, kind, table, now)
 	t.Cleanup(func() { a.Close(); b.Close() })
 	return a, b
 }
@@ -146,10 +157,30 @@ func (s crashingSlack) UploadFileContext(ctx context.Context, p slack.UploadFile
 	return s.SlackAPI.UploadFileContext(ctx, p)
 }
 
-// crashingStore is a Store that stops when its crash switch is set.
+// crashingStore is a Store that stops when its crash switch is set, and
+// counts the leases it renewed.
 type crashingStore struct {
 	incident.Store
-	c *crash
+	c      *crash
+	renews *counts
+}
+
+// counts counts things by name.
+type counts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counts) add(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[k]++
+}
+
+func (c *counts) get(k string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[k]
 }
 
 func (s crashingStore) Receive(ctx context.Context, ev incident.Event) (bool, error) {
@@ -198,7 +229,11 @@ func (s crashingStore) Renew(ctx context.Context, key, owner string, ttl time.Du
 	if err := s.c.err(); err != nil {
 		return false, err
 	}
-	return s.Store.Renew(ctx, key, owner, ttl)
+	ok, err := s.Store.Renew(ctx, key, owner, ttl)
+	if ok && err == nil {
+		s.renews.add(key)
+	}
+	return ok, err
 }
 
 func (s crashingStore) Release(ctx context.Context, key, owner string) error {
@@ -258,13 +293,17 @@ func (g *gate) Run(ctx context.Context, req investigate.Request, progress func(i
 // replica is one bot process: its own Slack client and socket, its own
 // simulator, a store (shared with others or not) and a crash switch.
 type replica struct {
-	name   string
-	bot    *handlers.Bot
-	gate   *gate
-	crash  *crash
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
+	name  string
+	bot   *handlers.Bot
+	gate  *gate
+	crash *crash
+	// renews counts the leases it renewed, by key; metrics is what it
+	// measured of itself (its recovery passes).
+	renews  *counts
+	metrics *recorder
+	cancel  context.CancelFunc
+	done    chan error
+	once    sync.Once
 }
 
 func startReplica(t *testing.T, name string, srv *slacktest.Server, st incident.Store, cfg handlers.Config, opts handlers.Options) *replica {
@@ -279,7 +318,7 @@ func startReplica(t *testing.T, name string, srv *slacktest.Server, st incident.
 		Lookback: backend.Now().Sub(f.Scenario.Start()),
 		Clock:    backend.Now,
 	}, []string{f.Scenario.Alarm.Name})
-	r := &replica{name: name, crash: &crash{}, done: make(chan error, 1)}
+	r := &replica{name: name, crash: &crash{}, done: make(chan error, 1), renews: &counts{n: map[string]int{}}, metrics: newRecorder()}
 	r.gate = &gate{Investigator: be.Investigator, running: make(chan string, 16)}
 	be.Investigator = r.gate
 
@@ -294,7 +333,8 @@ func startReplica(t *testing.T, name string, srv *slacktest.Server, st incident.
 		opts.Grace = 10 * time.Second
 	}
 	opts.Logger = slog.New(slog.NewTextHandler(testWriter(), nil)).With("replica", name)
-	r.bot = handlers.New(crashingSlack{client, r.crash}, crashingStore{st, r.crash}, handlers.OneBackend(be), cfg, opts)
+	opts.Metrics = r.metrics
+	r.bot = handlers.New(crashingSlack{client, r.crash}, crashingStore{st, r.crash, r.renews}, handlers.OneBackend(be), cfg, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- r.bot.Serve(ctx, sm) }()
@@ -405,10 +445,13 @@ func testRestart(t *testing.T, kind, where string) {
 	ctx := context.Background()
 	srv := slacktest.NewServer()
 	defer srv.Close()
-	leaseTTL := time.Second
-	opts := handlers.Options{LeaseTTL: leaseTTL, Grace: 200 * time.Millisecond}
+	// The replicas and their stores keep leases by one clock, which the
+	// test advances.
+	clk := newManualClock()
+	leaseTTL := time.Minute
+	opts := handlers.Options{LeaseTTL: leaseTTL, Grace: 200 * time.Millisecond, WallClock: clk}
 
-	stA := openStore(t, kind, where)
+	stA := openStoreAt(t, kind, where, clk.Now)
 	a := startReplica(t, "A", srv, stA, handlers.Config{}, opts)
 	if !srv.WaitFor(5*time.Second, srv.Connected) {
 		t.Fatal("A did not connect")
@@ -441,13 +484,13 @@ func testRestart(t *testing.T, kind, where string) {
 	// The bot comes back and, before it takes work, tells the thread: on
 	// a file at once (the file was the crashed process's alone, so its
 	// leases went with it); on DynamoDB once the crashed process's lease
-	// has expired.
+	// has expired. The clock has not moved since A took its leases.
 	if kind == "dynamodb" {
-		time.Sleep(leaseTTL + 100*time.Millisecond)
+		clk.Advance(leaseTTL)
 	}
-	stB := openStore(t, kind, where)
+	stB := openStoreAt(t, kind, where, clk.Now)
 	defer stB.Close()
-	b := startReplica(t, "B", srv, stB, handlers.Config{}, handlers.Options{LeaseTTL: leaseTTL})
+	b := startReplica(t, "B", srv, stB, handlers.Config{}, handlers.Options{LeaseTTL: leaseTTL, WallClock: clk})
 	var notice slacktest.Message
 	if !srv.WaitFor(10*time.Second, func() bool {
 		ms := botThreadMessages(srv, channel, cut, "I restarted while I was investigating")
@@ -513,15 +556,19 @@ func openAndRead(t *testing.T, kind, where, thread string) (incident.Investigati
 
 // Two replicas share a store; one crashes mid-investigation; the other,
 // which kept running, takes the investigation over once its lease expires
-// (not before) and tells its thread once.
+// (not before) and tells its thread once. The replicas and the store keep
+// leases by one clock, which the test advances a step at a time: a third
+// of the lease's life, when the holder renews it and the other looks for
+// interrupted work; each step ends when the replicas have done so.
 func TestReplicaTakesOverCrashedReplica(t *testing.T) {
 	for _, kind := range []string{"dynamodb", "memory"} {
 		t.Run(kind, func(t *testing.T) {
-			stA, stB := sharedStores(t, kind)
+			clk := newManualClock()
+			stA, stB := sharedStores(t, kind, clk.Now)
 			srv := slacktest.NewServer()
 			defer srv.Close()
-			leaseTTL := time.Second
-			a := startReplica(t, "A", srv, stA, handlers.Config{}, handlers.Options{LeaseTTL: leaseTTL, Grace: 100 * time.Millisecond})
+			const leaseTTL, step = 30 * time.Second, 10 * time.Second
+			a := startReplica(t, "A", srv, stA, handlers.Config{}, handlers.Options{LeaseTTL: leaseTTL, Grace: 100 * time.Millisecond, WallClock: clk})
 			if !srv.WaitFor(5*time.Second, func() bool { return srv.Open() == 1 }) {
 				t.Fatal("A did not connect")
 			}
@@ -532,24 +579,53 @@ func TestReplicaTakesOverCrashedReplica(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the investigation did not start")
 			}
-			// B starts while A works: A's lease keeps B away from it,
-			// also across several of B's rounds.
-			startReplica(t, "B", srv, stB, handlers.Config{}, handlers.Options{LeaseTTL: leaseTTL, RecoverEvery: 100 * time.Millisecond})
+			lease := incident.LeaseKey(channel, thread)
+			b := startReplica(t, "B", srv, stB, handlers.Config{}, handlers.Options{LeaseTTL: leaseTTL, RecoverEvery: step, WallClock: clk})
 			if !srv.WaitFor(5*time.Second, func() bool { return srv.Open() == 2 }) {
 				t.Fatal("B did not connect")
 			}
-			time.Sleep(2 * leaseTTL)
-			if n := len(botThreadMessages(srv, channel, thread, "restarted")); n != 0 {
-				t.Fatalf("B took over an investigation A was working on (%d messages)", n)
+			told := func() int {
+				return len(botThreadMessages(srv, channel, thread, "I restarted while I was investigating"))
 			}
+			// advance moves the clock a step and waits for B's recovery
+			// pass, and for A's renewal of its lease while A runs.
+			advance := func(d time.Duration, renewed bool) {
+				t.Helper()
+				renews, passes := a.renews.get(lease), b.metrics.recoveryPasses()
+				clk.Advance(d)
+				if !srv.WaitFor(10*time.Second, func() bool {
+					return b.metrics.recoveryPasses() > passes && (!renewed || a.renews.get(lease) > renews)
+				}) {
+					t.Fatalf("after %s on the clock: B's passes %d (was %d), A's renewals %d (was %d)", d, b.metrics.recoveryPasses(), passes, a.renews.get(lease), renews)
+				}
+			}
+			// B starts while A works: A's renewals keep B away from the
+			// investigation across B's passes, for twice the lease's life.
+			for range 2 * leaseTTL / step {
+				advance(step, true)
+				if n := told(); n != 0 {
+					t.Fatalf("B took over an investigation A was working on (%d messages)", n)
+				}
+			}
+			// A crashes: its lease, renewed at the clock's now, runs out a
+			// lease's life from now. Not before...
 			a.kill()
-			if !srv.WaitFor(10*time.Second, func() bool {
-				return len(botThreadMessages(srv, channel, thread, "I restarted while I was investigating")) > 0
-			}) {
+			for range leaseTTL/step - 1 {
+				advance(step, false)
+				if n := told(); n != 0 {
+					t.Fatalf("B took over before A's lease expired (%d messages)", n)
+				}
+			}
+			// ...and then, in the pass after it expired.
+			advance(step, false)
+			if told() == 0 {
 				t.Fatalf("B did not take over: %+v", srv.Thread(channel, thread))
 			}
-			time.Sleep(5 * 100 * time.Millisecond) // several more of B's rounds
-			if n := len(botThreadMessages(srv, channel, thread, "I restarted while I was investigating")); n != 1 {
+			// Several more of B's passes tell it no more.
+			for range 3 {
+				advance(step, false)
+			}
+			if n := told(); n != 1 {
 				t.Errorf("the thread was told %d times; want once", n)
 			}
 		})
@@ -563,7 +639,7 @@ func TestReplicaTakesOverCrashedReplica(t *testing.T) {
 func TestTwoReplicas(t *testing.T) {
 	for _, kind := range []string{"dynamodb", "memory"} {
 		t.Run(kind, func(t *testing.T) {
-			stA, stB := sharedStores(t, kind)
+			stA, stB := sharedStores(t, kind, nil)
 			testTwoReplicas(t, stA, stB)
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack/socketmode"
@@ -26,14 +27,18 @@ type pool struct {
 	jobs chan func(context.Context)
 	wg   sync.WaitGroup
 	once sync.Once
+	// inflight counts the jobs queued or running (the Bot's, shared by
+	// its pools).
+	inflight *atomic.Int64
 }
 
-func newPool(ctx context.Context, log *slog.Logger, workers, queue int) *pool {
-	p := &pool{jobs: make(chan func(context.Context), queue)}
+func newPool(ctx context.Context, log *slog.Logger, inflight *atomic.Int64, workers, queue int) *pool {
+	p := &pool{jobs: make(chan func(context.Context), queue), inflight: inflight}
 	for range workers {
 		p.wg.Go(func() {
 			for job := range p.jobs {
 				runJob(ctx, log, job)
+				p.inflight.Add(-1)
 			}
 		})
 	}
@@ -52,9 +57,15 @@ func runJob(ctx context.Context, log *slog.Logger, job func(context.Context)) {
 
 // submit queues a job; false when the queue is full or closed.
 func (p *pool) submit(job func(context.Context)) (ok bool) {
+	// Counted before it is queued, so that a job that submits another is
+	// never seen finished before the other is counted.
+	p.inflight.Add(1)
 	defer func() {
 		if recover() != nil { // closed
 			ok = false
+		}
+		if !ok {
+			p.inflight.Add(-1)
 		}
 	}()
 	select {
@@ -91,8 +102,8 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	w := &workers{
-		quick: newPool(workCtx, b.log, max(4, b.opts.Workers), b.opts.Queue),
-		slow:  newPool(workCtx, b.log, b.opts.Workers, b.opts.Queue),
+		quick: newPool(workCtx, b.log, &b.inflight, max(4, b.opts.Workers), b.opts.Queue),
+		slow:  newPool(workCtx, b.log, &b.inflight, b.opts.Workers, b.opts.Queue),
 	}
 	b.work = w
 
@@ -104,23 +115,23 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 	// (this process has none in hand yet), later those older than
 	// eventGrace.
 	rctx, cancelRecover := context.WithTimeout(ctx, 2*time.Minute)
-	b.recoverInterrupted(rctx)
-	b.recoverEvents(rctx, time.Now())
+	b.recoverPass(rctx, b.wall.Now())
 	cancelRecover()
 	recoverCtx, stopRecover := context.WithCancel(ctx)
 	defer stopRecover()
 	recoverDone := make(chan struct{})
+	// The ticker starts before the socket, so that its first tick is due
+	// RecoverEvery after the pass above by the WallClock.
+	tick, stopTick := b.wall.Tick(b.opts.RecoverEvery)
 	go func() {
 		defer close(recoverDone)
-		t := time.NewTicker(b.opts.RecoverEvery)
-		defer t.Stop()
+		defer stopTick()
 		for {
 			select {
 			case <-recoverCtx.Done():
 				return
-			case <-t.C:
-				b.recoverInterrupted(recoverCtx)
-				b.recoverEvents(recoverCtx, time.Now().Add(-eventGrace))
+			case <-tick:
+				b.recoverPass(recoverCtx, b.wall.Now().Add(-eventGrace))
 			}
 		}
 	}()
@@ -153,7 +164,7 @@ loop:
 	stopRecover()
 	<-recoverDone
 	w.intake.Wait()
-	b.log.Info("stopping: finishing in-flight work", "grace", b.opts.Grace)
+	b.log.Info("stopping: finishing in-flight work", "in_flight", b.InFlight(), "grace", b.opts.Grace)
 	w.quick.close()
 	finished := make(chan struct{})
 	go func() {
@@ -235,7 +246,12 @@ func (b *Bot) onSocketEvent(ctx context.Context, sm *socketmode.Client, w *worke
 		b.ack(ctx, sm, env, payload, arrived)
 		return
 	}
-	w.intake.Go(func() { b.intake(ctx, sm, w, env, payload, j, arrived) })
+	// Counted until intake has queued the work (which counts itself).
+	b.inflight.Add(1)
+	w.intake.Go(func() {
+		defer b.inflight.Add(-1)
+		b.intake(ctx, sm, w, env, payload, j, arrived)
+	})
 }
 
 // ack acknowledges an envelope with its payload.

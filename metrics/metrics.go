@@ -33,6 +33,8 @@ type Bot struct {
 	acked       *prometheus.CounterVec
 	ackLatency  *prometheus.HistogramVec
 	modelTokens *prometheus.CounterVec
+	passes      prometheus.Counter
+	recovered   *prometheus.CounterVec
 }
 
 // New returns the metrics, registered.
@@ -69,8 +71,16 @@ func New() *Bot {
 			Name: "unstuck_model_tokens_total",
 			Help: "Model tokens spent, by kind (prompt, completion), as the server counts them (estimated when it does not).",
 		}, []string{"kind"}),
+		passes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "unstuck_recovery_passes_total",
+			Help: "Passes over the work stopped or crashed replicas left (at start, then every minute).",
+		}),
+		recovered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "unstuck_recovered_total",
+			Help: "Work a stopped or crashed replica left that this one took over, by kind: investigation (failed, its thread told), event (handled again).",
+		}, []string{"kind"}),
 	}
-	m.reg.MustRegister(m.started, m.finished, m.duration, m.sourceErrs, m.acked, m.ackLatency, m.modelTokens,
+	m.reg.MustRegister(m.started, m.finished, m.duration, m.sourceErrs, m.acked, m.ackLatency, m.modelTokens, m.passes, m.recovered,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The known label values start at 0, so that rates and absent series
 	// read right from the first scrape.
@@ -80,6 +90,8 @@ func New() *Bot {
 	for _, s := range SourceKinds {
 		m.sourceErrs.WithLabelValues(s)
 	}
+	m.recovered.WithLabelValues("investigation")
+	m.recovered.WithLabelValues("event")
 	m.modelTokens.WithLabelValues("prompt")
 	m.modelTokens.WithLabelValues("completion")
 	return m
@@ -110,6 +122,22 @@ func (m *Bot) InvestigationFinished(outcome string, took time.Duration) {
 
 // SourceError records a source an investigation could not read.
 func (m *Bot) SourceError(source string) { m.sourceErrs.WithLabelValues(source).Inc() }
+
+// Recovered records one recovery pass and what it took over.
+func (m *Bot) Recovered(investigations, events int) {
+	m.passes.Inc()
+	m.recovered.WithLabelValues("investigation").Add(float64(investigations))
+	m.recovered.WithLabelValues("event").Add(float64(events))
+}
+
+// WorkInFlight exposes inFlight (handlers.Bot.InFlight: the work a bot
+// has taken and not finished) as the gauge unstuck_work_in_flight.
+func (m *Bot) WorkInFlight(inFlight func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "unstuck_work_in_flight",
+		Help: "Work taken and not finished: envelopes being kept and acknowledged, and jobs (answers, buttons, investigations) waiting or running.",
+	}, func() float64 { return float64(inFlight()) }))
+}
 
 // ModelTokens records the tokens of one model request.
 func (m *Bot) ModelTokens(prompt, completion int) {

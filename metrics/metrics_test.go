@@ -28,6 +28,9 @@ func TestMetricsContent(t *testing.T) {
 	m.SourceError("logs")
 	m.ModelTokens(1200, 300)
 	m.ModelTokens(100, 0)
+	m.Recovered(1, 0)
+	m.Recovered(0, 2)
+	m.WorkInFlight(func() int { return 3 })
 	code, body := scrape(t, m.Handler(nil), "/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d", code)
@@ -45,6 +48,10 @@ func TestMetricsContent(t *testing.T) {
 		`unstuck_ack_latency_seconds_bucket{type="slash_commands",le="0.0025"} 1`,
 		`unstuck_model_tokens_total{kind="prompt"} 1300`,
 		`unstuck_model_tokens_total{kind="completion"} 300`,
+		"unstuck_recovery_passes_total 2",
+		`unstuck_recovered_total{kind="investigation"} 1`,
+		`unstuck_recovered_total{kind="event"} 2`,
+		"unstuck_work_in_flight 3",
 		"process_resident_memory_bytes",
 	} {
 		if !strings.Contains(body, want) {

@@ -134,6 +134,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer closeDB()
 	logger.Info("store opened", "store", cmp.Or(*storeSpec, store.DefaultPath))
 	bot := handlers.New(api, db, backends, cfg, opts)
+	mets.WorkInFlight(bot.InFlight)
 	if *httpAddr != "" {
 		stopHTTP, err := serveHTTP(*httpAddr, mets, bot, logger)
 		if err != nil {
