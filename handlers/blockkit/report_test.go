@@ -104,7 +104,7 @@ func TestStatusGolden(t *testing.T) {
 // every message keeps to them.
 func TestBlockKitLimits(t *testing.T) {
 	rep := loadReport(t, "report-dynamodb.json")
-	long := strings.Repeat("a very long log line with many words ", 200)
+	long := strings.Repeat("a very long log line with many words ", 100) // over every text limit
 	for i := range 12 {
 		rep.Hypotheses = append(rep.Hypotheses, investigate.Hypothesis{
 			Cause: investigate.CauseComponent, Resource: "i-" + strings.Repeat("0", i), Confidence: 0.1,
