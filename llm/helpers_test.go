@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,4 +136,41 @@ func top1(r investigate.Report) string {
 		return "none"
 	}
 	return HypothesisKey(r.Hypotheses[0])
+}
+
+// rawReports keeps the engine's report of each scenario before any
+// reasoner, so that many reasoners can word the same reports without
+// running the engine again for each (the engine is what costs time under
+// -race, and it does not change with the reasoner).
+type rawReports struct {
+	mu   sync.Mutex
+	reps map[string]investigate.Report
+}
+
+// reason gives reasoner the engine's report of s, as Engine.Run does: the
+// report without the topology kept for follow-ups, and a reasoner that
+// fails leaves the report as it was with a line in unavailable.
+func (r *rawReports) reason(ctx context.Context, t testing.TB, s *scenario.Scenario, reasoner investigate.Reasoner) (investigate.Report, error) {
+	r.mu.Lock()
+	rep, ok := r.reps[s.Name]
+	r.mu.Unlock()
+	if !ok {
+		var err error
+		if rep, _, err = investigateWith(ctx, s, nil); err != nil {
+			return rep, err
+		}
+		r.mu.Lock()
+		if r.reps == nil {
+			r.reps = map[string]investigate.Report{}
+		}
+		r.reps[s.Name] = rep
+		r.mu.Unlock()
+	}
+	rep.Topology = nil
+	worded, err := reasoner.Reason(ctx, rep)
+	if err != nil {
+		rep.Unavailable = append(rep.Unavailable, investigate.Unavailable{Source: "reasoner", Error: err.Error()})
+		return rep, nil
+	}
+	return worded, nil
 }

@@ -209,7 +209,10 @@ func sum(a, b []int) []int {
 
 // runModel evaluates the scenarios with a model on a scripted server and
 // counts each investigation's tokens as the server reports them.
-func runModel(t *testing.T, files []*scenario.File, script llmtest.Script) ([]eval.Result, eval.Totals, runStats, []investigate.Report) {
+// runModel investigates every scenario with a model scripted by script:
+// through the whole engine, or, with raw, by giving the model the engine's
+// report of each scenario made once for all the models that read it.
+func runModel(t *testing.T, files []*scenario.File, script llmtest.Script, raw *rawReports) ([]eval.Result, eval.Totals, runStats, []investigate.Report) {
 	t.Helper()
 	srv := llmtest.New(script)
 	defer srv.Close()
@@ -218,7 +221,13 @@ func runModel(t *testing.T, files []*scenario.File, script llmtest.Script) ([]ev
 	var reps []investigate.Report
 	results, totals := eval.Run(context.Background(), files, func(ctx context.Context, s *scenario.Scenario) (investigate.Report, error) {
 		srv.Reset()
-		rep, _, err := investigateWith(ctx, s, m)
+		var rep investigate.Report
+		var err error
+		if raw != nil {
+			rep, err = raw.reason(ctx, t, s, m)
+		} else {
+			rep, _, err = investigateWith(ctx, s, m)
+		}
 		p, c := srv.Usage()
 		if err == nil && rep.Stats.LLMTokens != p+c {
 			t.Errorf("%s: report counts %d tokens, the server %d", s.Name, rep.Stats.LLMTokens, p+c)
@@ -234,7 +243,7 @@ func runModel(t *testing.T, files []*scenario.File, script llmtest.Script) ([]ev
 func TestScenariosAgreeingModelKeepsTop1(t *testing.T) {
 	files := loadAll(t)
 	offRes, offTot := eval.Run(context.Background(), files, withReasoner(NewOffline()))
-	res, tot, st, reps := runModel(t, files, agreeing(t))
+	res, tot, st, reps := runModel(t, files, agreeing(t), nil)
 	for i := range files {
 		if res[i].Got != offRes[i].Got || res[i].Top1 != offRes[i].Top1 || res[i].Action != offRes[i].Action {
 			t.Errorf("%s: agreeing model gives %q (top1 %v), offline %q (top1 %v)", res[i].Name, res[i].Got, res[i].Top1, offRes[i].Got, offRes[i].Top1)
@@ -252,7 +261,10 @@ func TestScenariosAgreeingModelKeepsTop1(t *testing.T) {
 
 func TestScenariosAdversarialModelCannotLowerTop1(t *testing.T) {
 	files := loadAll(t)
-	offRes, offTot := eval.Run(context.Background(), files, withReasoner(NewOffline()))
+	raw := &rawReports{}
+	offRes, offTot := eval.Run(context.Background(), files, func(ctx context.Context, s *scenario.Scenario) (investigate.Report, error) {
+		return raw.reason(ctx, t, s, NewOffline())
+	})
 	advs := adversaries(t)
 	names := make([]string, 0, len(advs))
 	for n := range advs {
@@ -262,7 +274,7 @@ func TestScenariosAdversarialModelCannotLowerTop1(t *testing.T) {
 	var all runStats
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			res, tot, st, reps := runModel(t, files, advs[name])
+			res, tot, st, reps := runModel(t, files, advs[name], raw)
 			all.prompt = append(all.prompt, st.prompt...)
 			all.completion = append(all.completion, st.completion...)
 			guarded, fellBack := 0, 0
