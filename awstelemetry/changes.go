@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
@@ -22,13 +24,21 @@ import (
 	"github.com/unstuck/unstuck/investigate"
 )
 
-// Changes lists the window's management events: CloudTrail's write events
-// (LookupEvents with ReadOnly=false, every page within CloudTrail's limit
-// of 2 requests per second, shared by all investigations), and, for the
-// resources the session's topology found, the changes the system made:
-// Auto Scaling activities, ECS deployments and RDS events. Only a
-// CloudTrail failure is an error; the others are problems.
-func (s *Session) Changes(ctx context.Context, start, end time.Time) (changes []investigate.Change, err error) {
+// Changes lists the window's changes, read outward from its end: see
+// ChangesAround.
+func (s *Session) Changes(ctx context.Context, start, end time.Time) ([]investigate.Change, error) {
+	return s.ChangesAround(ctx, start, end, end)
+}
+
+// ChangesAround lists the window's management events: CloudTrail's write
+// events (LookupEvents with ReadOnly=false, within CloudTrail's limit of 2
+// requests per second shared by all investigations, and a budget of
+// MaxChangePages pages read nearest focus first), and, for the resources
+// the session's topology found, the changes the system made: Auto Scaling
+// activities, ECS deployments and RDS events. Only a CloudTrail failure is
+// an error; the others, and every part a budget left unread, are problems
+// (the report's unavailable).
+func (s *Session) ChangesAround(ctx context.Context, start, end, focus time.Time) (changes []investigate.Change, err error) {
 	defer recoverTo(&err, "cloudtrail changes")
 	ctx = s.ctx(ctx)
 	sysCtx, cancel := context.WithCancel(ctx)
@@ -40,7 +50,7 @@ func (s *Session) Changes(ctx context.Context, start, end time.Time) (changes []
 	spawn(&wg, s.problem, func() {
 		system = s.systemChanges(sysCtx, start, end)
 	})
-	changes, err = s.trailChanges(ctx, start, end)
+	changes, err = s.trailChanges(ctx, start, end, focus)
 	if err != nil {
 		cancel()
 		wg.Wait()
@@ -52,45 +62,187 @@ func (s *Session) Changes(ctx context.Context, start, end time.Time) (changes []
 	return changes, nil
 }
 
-// trailChanges pages through CloudTrail's write events of the window.
-func (s *Session) trailChanges(ctx context.Context, start, end time.Time) ([]investigate.Change, error) {
-	in := &cloudtrail.LookupEventsInput{
-		StartTime:        aws.Time(start),
-		EndTime:          aws.Time(end),
-		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyReadOnly, AttributeValue: aws.String("false")}},
-		MaxResults:       aws.Int32(50),
+// ErrChangesTruncated says that a budget of pages ran out before a
+// window's changes were all read.
+var ErrChangesTruncated = errors.New("changes not all read")
+
+// The spans around the focus that CloudTrail is read in first: the hour
+// before it (an onset precedes its alarm's firing, and a change weighs
+// little an hour before the onset) and a little after.
+const (
+	nearBefore = time.Hour
+	nearAfter  = 10 * time.Minute
+)
+
+// span is a time range, both ends included (as LookupEvents takes them).
+type span struct{ start, end time.Time }
+
+func (sp span) empty() bool { return sp.end.Before(sp.start) }
+
+// trailChanges reads CloudTrail's write events of [start, end]. One page
+// over the whole window comes first: a quiet window fits in it. When there
+// is more and that page reached back into the span around focus (the
+// hour before it, a little after), the pages that follow are the nearest
+// to focus, newest first. When it did not (a busy account investigated
+// hours after the firing), the rest is read in spans nearest focus first:
+// the span around it, then what is before, then what is after. So what
+// the budget leaves unread is far from the onset, and each span it leaves
+// unread is a problem that names it.
+func (s *Session) trailChanges(ctx context.Context, start, end, focus time.Time) ([]investigate.Change, error) {
+	if focus.Before(start) || focus.After(end) {
+		focus = end
 	}
-	var out []investigate.Change
-	for page := 0; page < s.c.opts.MaxChangePages; page++ {
-		if err := s.c.ctLimit.Wait(ctx); err != nil {
-			return nil, wrap("cloudtrail lookup events", err)
+	rd := &trailReader{s: s, budget: s.c.opts.MaxChangePages, seen: map[string]bool{}}
+	whole := span{start, end}
+	first, err := rd.read(ctx, whole, 1, nil)
+	if err != nil || first.complete {
+		return rd.out, err
+	}
+	near := span{maxTime(start, focus.Add(-nearBefore)), minTime(end, focus.Add(nearAfter))}
+	covered := first.oldest
+	if covered.IsZero() {
+		covered = end
+	}
+	type part struct {
+		span
+		token *string
+	}
+	// A token goes with the query it came from: the whole window's.
+	parts := []part{{whole, first.next}}
+	if covered.After(near.end) {
+		parts = []part{
+			{span: span{near.start, near.end}},
+			{span: span{start, near.start}},
+			{span: span{near.end, covered}},
 		}
-		res, err := s.c.api.trail.LookupEvents(ctx, in)
+	}
+	var unread []span
+	for _, p := range parts {
+		if p.empty() {
+			continue
+		}
+		res, err := rd.read(ctx, p.span, rd.budget, p.token)
 		if err != nil {
-			return nil, wrap("cloudtrail lookup events", err)
+			return nil, err
 		}
-		for _, ev := range res.Events {
-			out = append(out, parseTrailEvent(ev))
+		if !res.complete {
+			u := p.span
+			if p.token != nil {
+				u.end = covered
+			}
+			if !res.oldest.IsZero() {
+				u.end = res.oldest
+			}
+			unread = append(unread, u)
 		}
-		if aws.ToString(res.NextToken) == "" {
-			break
-		}
-		in.NextToken = res.NextToken
 	}
-	return out, nil
+	if len(unread) > 0 {
+		var parts []string
+		for _, u := range unread {
+			parts = append(parts, u.start.UTC().Format(time.RFC3339)+" to "+u.end.UTC().Format(time.RFC3339))
+		}
+		s.addProblems(fmt.Errorf("cloudtrail lookup events: %d pages read (the budget), nearest %s first; the write events from %s were not read: %w",
+			rd.pages, focus.UTC().Format(time.RFC3339), strings.Join(parts, " and from "), ErrChangesTruncated))
+	}
+	return rd.out, nil
 }
 
-// trailRecord is the part of a CloudTrail event record the adapter reads.
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// trailReader reads LookupEvents pages within a budget, each event once.
+type trailReader struct {
+	s      *Session
+	budget int
+	pages  int
+	seen   map[string]bool
+	out    []investigate.Change
+}
+
+// spanRead is what reading a span gave: whether it was read to its end,
+// the oldest event time read (zero when none), and the token of the page
+// after the last one read.
+type spanRead struct {
+	complete bool
+	oldest   time.Time
+	next     *string
+}
+
+// read pages through a span's write events, newest first, for at most
+// limit pages of the budget, from the page token names (the first when
+// nil; a token goes with the query it came from, the whole window's).
+func (rd *trailReader) read(ctx context.Context, sp span, limit int, token *string) (spanRead, error) {
+	var res spanRead
+	in := &cloudtrail.LookupEventsInput{
+		StartTime:        aws.Time(sp.start),
+		EndTime:          aws.Time(sp.end),
+		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyReadOnly, AttributeValue: aws.String("false")}},
+		MaxResults:       aws.Int32(50),
+		NextToken:        token,
+	}
+	for n := 0; n < limit && rd.budget > 0; n++ {
+		if err := rd.s.c.ctLimit.Wait(ctx); err != nil {
+			return res, wrap("cloudtrail lookup events", err)
+		}
+		out, err := rd.s.c.api.trail.LookupEvents(ctx, in)
+		if err != nil {
+			return res, wrap("cloudtrail lookup events", err)
+		}
+		rd.budget--
+		rd.pages++
+		for _, ev := range out.Events {
+			if t := aws.ToTime(ev.EventTime); !t.IsZero() && (res.oldest.IsZero() || t.Before(res.oldest)) {
+				res.oldest = t
+			}
+			if id := aws.ToString(ev.EventId); id != "" {
+				if rd.seen[id] {
+					continue
+				}
+				rd.seen[id] = true
+			}
+			rd.out = append(rd.out, parseTrailEvent(ev))
+		}
+		if aws.ToString(out.NextToken) == "" {
+			res.complete = true
+			return res, nil
+		}
+		in.NextToken = out.NextToken
+		res.next = out.NextToken
+	}
+	return res, nil
+}
+
+// trailRecord is the part of a CloudTrail event record the adapter reads
+// (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html).
 type trailRecord struct {
-	EventID      string          `json:"eventID"`
-	EventTime    time.Time       `json:"eventTime"`
-	EventName    string          `json:"eventName"`
-	EventSource  string          `json:"eventSource"`
-	ErrorCode    string          `json:"errorCode"`
-	ReadOnly     *bool           `json:"readOnly"`
-	UserIdentity trailIdentity   `json:"userIdentity"`
-	Request      json.RawMessage `json:"requestParameters"`
-	Resources    []struct {
+	EventID     string    `json:"eventID"`
+	EventTime   time.Time `json:"eventTime"`
+	EventName   string    `json:"eventName"`
+	EventSource string    `json:"eventSource"`
+	ErrorCode   string    `json:"errorCode"`
+	ReadOnly    *bool     `json:"readOnly"`
+	// EventType is AwsApiCall, AwsServiceEvent, AwsConsoleAction or
+	// AwsConsoleSignIn.
+	EventType string `json:"eventType"`
+	// ManagementEvent is false for data events; older records lack it.
+	ManagementEvent *bool           `json:"managementEvent"`
+	EventCategory   string          `json:"eventCategory"`
+	UserIdentity    trailIdentity   `json:"userIdentity"`
+	Request         json.RawMessage `json:"requestParameters"`
+	// ServiceDetails is what an AwsServiceEvent acted on.
+	ServiceDetails json.RawMessage `json:"serviceEventDetails"`
+	Resources      []struct {
 		ARN  string `json:"ARN"`
 		Type string `json:"type"`
 	} `json:"resources"`
@@ -98,11 +250,21 @@ type trailRecord struct {
 }
 
 type trailIdentity struct {
-	Type        string `json:"type"`
-	PrincipalID string `json:"principalId"`
-	ARN         string `json:"arn"`
-	InvokedBy   string `json:"invokedBy"`
-	UserName    string `json:"userName"`
+	Type           string `json:"type"`
+	PrincipalID    string `json:"principalId"`
+	ARN            string `json:"arn"`
+	InvokedBy      string `json:"invokedBy"`
+	UserName       string `json:"userName"`
+	SessionContext struct {
+		SessionIssuer struct {
+			Type     string `json:"type"`
+			ARN      string `json:"arn"`
+			UserName string `json:"userName"`
+		} `json:"sessionIssuer"`
+		// EC2RoleDelivery is set when the credentials came from an
+		// instance's metadata service: software on the instance.
+		EC2RoleDelivery string `json:"ec2RoleDelivery"`
+	} `json:"sessionContext"`
 }
 
 // parseTrailEvent turns a LookupEvents event into a Change; its
@@ -151,11 +313,27 @@ func changeFromRecord(rec trailRecord, base investigate.Change) investigate.Chan
 		ch.ReadOnly = *rec.ReadOnly
 	}
 	ch.Error = rec.ErrorCode
-	if a := trailActor(rec.UserIdentity, rec.SourceIP); a != "" {
+	id := rec.UserIdentity
+	ch.EventType = rec.EventType
+	ch.Identity = id.Type
+	if iss := id.SessionContext.SessionIssuer; iss.Type == "Role" {
+		ch.Role = iss.UserName
+		if ch.Role == "" {
+			ch.Role = arnTail(iss.ARN)
+		}
+	}
+	ch.InvokedBy = id.InvokedBy
+	ch.ByService = madeByService(rec)
+	ch.Routine = routineRecord(rec, ch.ByService)
+	if a := trailActor(id, rec.SourceIP); a != "" {
 		ch.Actor = a
 	}
+	if ch.ByService && (ch.Actor == "" || ch.Actor == awsInternal) && ch.Source != "" {
+		// AWS acting on its own names no principal: the service is the actor.
+		ch.Actor = ch.Source
+	}
 	ch.Params = flattenParams(rec.Request)
-	ch.Resource = changedResource(ch.Params)
+	ch.Resource = changedResource(ch.Source, ch.Params)
 	if ch.Resource == "" {
 		for _, r := range rec.Resources {
 			if r.ARN != "" {
@@ -164,7 +342,63 @@ func changeFromRecord(rec trailRecord, base investigate.Change) investigate.Chan
 			}
 		}
 	}
+	if ch.Resource == "" {
+		// A service event names what it acted on in its details.
+		ch.Resource = changedResource(ch.Source, flattenParams(rec.ServiceDetails))
+	}
 	return ch
+}
+
+// awsInternal is what CloudTrail puts for the caller of AWS's own actions.
+const awsInternal = "AWS Internal"
+
+// madeByService reports whether AWS made a change: a service event (not
+// a call to a public API), a call by a service principal, a call through
+// a service-linked role, or a call by a service with no principal behind
+// it. A service calling with a person's session (CloudFormation, the
+// console's helpers: invokedBy with the person's ARN) is the person's.
+func madeByService(rec trailRecord) bool {
+	id := rec.UserIdentity
+	switch {
+	case rec.EventType == "AwsServiceEvent", id.Type == "AWSService":
+		return true
+	case strings.Contains(id.SessionContext.SessionIssuer.ARN, ":role/aws-service-role/"):
+		return true
+	case id.ARN == "" && id.InvokedBy != "":
+		return true
+	}
+	return false
+}
+
+// agentSources are the services whose writes agents on a host make all
+// the time: log streams and groups, metrics, traces, Systems Manager's
+// check-ins and inventory, GuardDuty's runtime telemetry.
+var agentSources = map[string]bool{
+	"logs.amazonaws.com": true, "monitoring.amazonaws.com": true, "xray.amazonaws.com": true,
+	"ssm.amazonaws.com": true, "ec2messages.amazonaws.com": true, "ssmmessages.amazonaws.com": true,
+	"guardduty.amazonaws.com": true,
+}
+
+// instanceSession matches an instance id as a role session's name, which
+// is how EC2 names the sessions of an instance profile's role.
+var instanceSession = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
+
+// routineRecord reports whether a record is never a change the team made:
+// a data event (managementEvent false), a console sign-in, or an agent's
+// write: a call to one of agentSources made with an instance's own
+// credentials (delivered by its metadata service, or a session named
+// after the instance).
+func routineRecord(rec trailRecord, byService bool) bool {
+	if rec.ManagementEvent != nil && !*rec.ManagementEvent || strings.EqualFold(rec.EventCategory, "Data") {
+		return true
+	}
+	if strings.EqualFold(rec.EventType, "AwsConsoleSignIn") {
+		return true
+	}
+	id := rec.UserIdentity
+	fromHost := id.SessionContext.EC2RoleDelivery != "" || id.SessionContext.SessionIssuer.UserName == "aws:ec2-instance" ||
+		id.Type == "AssumedRole" && instanceSession.MatchString(arnTail(id.ARN))
+	return !byService && fromHost && agentSources[rec.EventSource]
 }
 
 // trailActor is who made a call: the identity's ARN, or the service
@@ -240,13 +474,38 @@ func joinKey(prefix, k string) string {
 	return prefix + "." + k
 }
 
-// resourceParams are the request parameters that name the changed
-// resource, most specific first, each with how to turn its value into the
-// id the topology uses.
-var resourceParams = []struct {
+// resourceParam is a request parameter that names the changed resource,
+// with how to turn its value into the id the topology uses.
+type resourceParam struct {
 	key string
 	id  func(string) string
-}{
+}
+
+// sourceResourceParams are, per event source, the parameters that name
+// what its calls change, most specific first; they are read before
+// resourceParams, whose names mean the same in every service.
+var sourceResourceParams = map[string][]resourceParam{
+	"logs.amazonaws.com":           {{"logGroupName", nil}, {"logGroupIdentifier", logGroupName}, {"resourceArn", logGroupName}, {"destinationName", nil}},
+	"ssm.amazonaws.com":            {{"name", nil}, {"instanceId", nil}, {"windowId", nil}, {"documentName", nil}},
+	"cloudtrail.amazonaws.com":     {{"name", arnTail}, {"trailName", arnTail}},
+	"sns.amazonaws.com":            {{"topicArn", arnTail}, {"subscriptionArn", nil}},
+	"events.amazonaws.com":         {{"rule", nil}, {"name", nil}, {"eventBusName", nil}},
+	"secretsmanager.amazonaws.com": {{"secretId", nil}, {"name", nil}},
+	"cloudformation.amazonaws.com": {{"stackName", nil}},
+	"monitoring.amazonaws.com":     {{"alarmName", nil}, {"alarmNames.0", nil}, {"dashboardName", nil}},
+	"elasticache.amazonaws.com":    {{"replicationGroupId", nil}, {"cacheClusterId", nil}},
+	"kinesis.amazonaws.com":        {{"streamName", nil}, {"streamARN", arnTail}},
+	"states.amazonaws.com":         {{"stateMachineArn", arnTail}},
+	"route53.amazonaws.com":        {{"hostedZoneId", nil}},
+	"guardduty.amazonaws.com":      {{"detectorId", nil}},
+	"wafv2.amazonaws.com":          {{"name", nil}, {"id", nil}},
+	"ec2.amazonaws.com":            {{"instanceIdSet.0", nil}, {"launchTemplateName", nil}, {"launchTemplateId", nil}, {"volumeId", nil}, {"networkAclId", nil}, {"routeTableId", nil}},
+	"kms.amazonaws.com":            {{"keyId", nil}, {"targetKeyId", nil}, {"aliasName", nil}},
+}
+
+// resourceParams are the request parameters that name the changed
+// resource in any service, most specific first.
+var resourceParams = []resourceParam{
 	{"tableName", arnTail},
 	{"functionName", functionNameFromARN},
 	{"instanceId", nil},
@@ -265,6 +524,8 @@ var resourceParams = []struct {
 	{"roleName", nil},
 	{"policyArn", nil},
 	{"userName", nil},
+	{"groupName", nil},
+	{"instanceProfileName", nil},
 	{"bucketName", nil},
 	{"keyId", nil},
 	{"clusterName", nil},
@@ -272,18 +533,35 @@ var resourceParams = []struct {
 }
 
 // changedResource is the id of the resource a change's parameters name.
-func changedResource(p map[string]string) string {
-	for _, rp := range resourceParams {
-		v := p[rp.key]
-		if v == "" {
-			continue
+func changedResource(source string, p map[string]string) string {
+	if len(p) == 0 {
+		return ""
+	}
+	for _, list := range [][]resourceParam{sourceResourceParams[source], resourceParams} {
+		for _, rp := range list {
+			v := p[rp.key]
+			if v == "" {
+				continue
+			}
+			if rp.id != nil {
+				v = rp.id(v)
+			}
+			return v
 		}
-		if rp.id != nil {
-			v = rp.id(v)
-		}
-		return v
 	}
 	return ""
+}
+
+// logGroupName is the log group a Logs identifier or ARN names
+// ("arn:aws:logs:REGION:ACCOUNT:log-group:NAME:*" → NAME).
+func logGroupName(v string) string {
+	if i := strings.Index(v, ":log-group:"); i >= 0 {
+		v = v[i+len(":log-group:"):]
+		if j := strings.Index(v, ":"); j >= 0 {
+			v = v[:j]
+		}
+	}
+	return v
 }
 
 // arnTail is the last path part of an ARN or URL ("table/NAME" → NAME,
@@ -366,16 +644,50 @@ func (s *Session) awaitTopology(ctx context.Context, grace time.Duration) *topoI
 
 var activityInstance = regexp.MustCompile(`\bi-[0-9a-f]{8,17}\b`)
 
+// maxSystemPages is how many pages of 100 scaling activities (per group)
+// or RDS events one window reads.
+const maxSystemPages = 5
+
 // scalingActivities are an Auto Scaling group's activities in the window.
+// DescribeScalingActivities has no time filter; its pages are read until
+// one reaches back past start, within maxSystemPages: "Activities are
+// sorted by start time. Activities still in progress are described first"
+// (the API reference), newest first. A budget that runs out first is a
+// problem that says how far back it read.
 func (s *Session) scalingActivities(ctx context.Context, group string, start, end time.Time) ([]investigate.Change, error) {
-	out, err := s.c.api.asg.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{
-		AutoScalingGroupName: aws.String(group), MaxRecords: aws.Int32(100),
-	})
-	if err != nil {
-		return nil, wrap("autoscaling describe scaling activities", err)
+	in := &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: aws.String(group), MaxRecords: aws.Int32(100)}
+	var (
+		acts   []astypes.Activity
+		oldest time.Time
+	)
+	for page := 0; ; page++ {
+		if page == maxSystemPages {
+			s.addProblems(fmt.Errorf("autoscaling describe scaling activities of %s: %d pages read (the budget), back to %s; the older activities of the window were not read: %w",
+				group, page, oldest.UTC().Format(time.RFC3339), ErrChangesTruncated))
+			break
+		}
+		out, err := s.c.api.asg.DescribeScalingActivities(ctx, in)
+		if err != nil {
+			if page > 0 {
+				// What was read stands; the rest is a problem.
+				s.addProblems(wrap("autoscaling describe scaling activities of "+group, err))
+				break
+			}
+			return nil, wrap("autoscaling describe scaling activities", err)
+		}
+		acts = append(acts, out.Activities...)
+		for _, a := range out.Activities {
+			if t := aws.ToTime(a.StartTime); !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
+				oldest = t
+			}
+		}
+		if aws.ToString(out.NextToken) == "" || !oldest.IsZero() && oldest.Before(start) {
+			break
+		}
+		in.NextToken = out.NextToken
 	}
 	var chs []investigate.Change
-	for _, a := range out.Activities {
+	for _, a := range acts {
 		t := aws.ToTime(a.StartTime)
 		if t.Before(start) || !t.Before(end) {
 			continue
@@ -394,7 +706,7 @@ func (s *Session) scalingActivities(ctx context.Context, group string, start, en
 		}
 		chs = append(chs, investigate.Change{
 			ID: aws.ToString(a.ActivityId), Time: t, Event: event, Source: "autoscaling.amazonaws.com",
-			Resource: res, Actor: "autoscaling.amazonaws.com",
+			Resource: res, Actor: "autoscaling.amazonaws.com", ByService: true,
 			Params: map[string]string{
 				"autoScalingGroupName": group,
 				"description":          investigate.Truncate(desc, maxParamValue),
@@ -406,21 +718,41 @@ func (s *Session) scalingActivities(ctx context.Context, group string, start, en
 	return chs, nil
 }
 
-// rdsEvents are the RDS events of the topology's DB instances.
+// rdsEvents are the RDS events of the topology's DB instances, every
+// page (Marker) of the window's within maxSystemPages; a budget that runs
+// out is a problem.
 func (s *Session) rdsEvents(ctx context.Context, dbs []string, start, end time.Time) ([]investigate.Change, error) {
 	want := map[string]bool{}
 	for _, d := range dbs {
 		want[d] = true
 	}
-	out, err := s.c.api.rds.DescribeEvents(ctx, &rds.DescribeEventsInput{
+	in := &rds.DescribeEventsInput{
 		StartTime: aws.Time(start), EndTime: aws.Time(end),
 		SourceType: rdstypes.SourceTypeDbInstance, MaxRecords: aws.Int32(100),
-	})
-	if err != nil {
-		return nil, wrap("rds describe events", err)
+	}
+	var events []rdstypes.Event
+	for page := 0; ; page++ {
+		if page == maxSystemPages {
+			s.addProblems(fmt.Errorf("rds describe events: %d pages of 100 read (the budget); the window's other DB instance events were not read: %w",
+				page, ErrChangesTruncated))
+			break
+		}
+		out, err := s.c.api.rds.DescribeEvents(ctx, in)
+		if err != nil {
+			if page > 0 {
+				s.addProblems(wrap("rds describe events", err))
+				break
+			}
+			return nil, wrap("rds describe events", err)
+		}
+		events = append(events, out.Events...)
+		if aws.ToString(out.Marker) == "" {
+			break
+		}
+		in.Marker = out.Marker
 	}
 	var chs []investigate.Change
-	for _, e := range out.Events {
+	for _, e := range events {
 		id := aws.ToString(e.SourceIdentifier)
 		if !want[id] {
 			continue
@@ -431,12 +763,13 @@ func (s *Session) rdsEvents(ctx context.Context, dbs []string, start, end time.T
 		}
 		t := aws.ToTime(e.Date)
 		chs = append(chs, investigate.Change{
-			ID:       fmt.Sprintf("rds:%s:%d", id, t.Unix()),
-			Time:     t,
-			Event:    "RDS" + camel(cat),
-			Source:   "rds.amazonaws.com",
-			Resource: id,
-			Actor:    "rds.amazonaws.com",
+			ID:        fmt.Sprintf("rds:%s:%d", id, t.Unix()),
+			Time:      t,
+			Event:     "RDS" + camel(cat),
+			Source:    "rds.amazonaws.com",
+			Resource:  id,
+			Actor:     "rds.amazonaws.com",
+			ByService: true,
 			Params: map[string]string{
 				"message":    investigate.Truncate(aws.ToString(e.Message), maxParamValue),
 				"categories": strings.Join(e.EventCategories, ","),

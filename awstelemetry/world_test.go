@@ -300,6 +300,11 @@ func TestChangesFromCloudTrailAndAutoScaling(t *testing.T) {
 		sg.Source != "ec2.amazonaws.com" || sg.ReadOnly || !sg.Time.Equal(w.Onset.Add(-2*time.Hour)) || sg.Params["ipPermissions.items.0.fromPort"] != "22" {
 		t.Errorf("sg change = %+v", sg)
 	}
+	// The CloudWatch agent's log stream names its log group, and its
+	// record says it is routine: its instance's role wrote it.
+	if cl := changes[1]; cl.Event != "CreateLogStream" || cl.Resource != "/app/bot-forge" || !cl.Routine || cl.ByService || cl.Role != "CWAgent" {
+		t.Errorf("agent's change = %+v", cl)
+	}
 	if srv.Count("CloudTrail.LookupEvents") != 2 {
 		t.Errorf("LookupEvents calls = %d", srv.Count("CloudTrail.LookupEvents"))
 	}

@@ -238,7 +238,7 @@ func changeActions(r *run, cause Cause, resource string, ch Change) ([]Action, [
 		fmt.Sprintf("Ship changes to %s through a pipeline with a canary and automatic rollback on this alarm", resource),
 		"Review changes to shared resources (policies, keys, security groups, limits) before they are applied, and announce them in the ops channel",
 	}
-	if actorKind(ch.Actor) == actorPerson {
+	if changeActor(ch) == actorPerson {
 		prevention = append(prevention, fmt.Sprintf("Make %s a change under code review (infrastructure as code) rather than a console or CLI edit", ch.Event))
 	}
 	return []Action{{ActionRollback, step}}, prevention

@@ -33,6 +33,15 @@ func actorKind(actor string) string {
 	return actorPerson
 }
 
+// changeActor is who made a change: AWS when its record says so, else
+// what the actor's name says.
+func changeActor(ch Change) string {
+	if ch.ByService {
+		return actorService
+	}
+	return actorKind(ch.Actor)
+}
+
 // actorName is the short name of an identity ARN: the session of an assumed
 // role, the user of an IAM user, or the principal itself.
 func actorName(actor string) string {
@@ -142,7 +151,7 @@ func checkChanges(ctx context.Context, r *run) result {
 		}
 		id := r.resolve(ch.Resource)
 		names := changeNames(r, ch)
-		who := actorKind(ch.Actor)
+		who := changeActor(ch)
 		culprit := id
 		if culprit == "" {
 			culprit = ch.Resource
@@ -226,9 +235,9 @@ var routineEvents = map[string]bool{
 }
 
 // routine reports whether a management event is a routine write or a role
-// assumption.
+// assumption, by its name or by what its record says.
 func routine(ch Change) bool {
-	return routineEvents[ch.Event] || strings.HasPrefix(ch.Event, "AssumeRole")
+	return ch.Routine || routineEvents[ch.Event] || strings.HasPrefix(ch.Event, "AssumeRole")
 }
 
 // changeNames are the ways the failures could name a change's resource: its

@@ -447,6 +447,9 @@ func (r *run) startBackground(ctx context.Context) {
 		return r.src.Metrics.Metrics(ctx, []MetricQuery{q}, r.telemetry.start, r.telemetry.end)
 	})
 	r.changes = call(ctx, r, r.src.Changes != nil, func(ctx context.Context) ([]Change, error) {
+		if fc, ok := r.src.Changes.(FocusedChangeSource); ok {
+			return fc.ChangesAround(ctx, r.telemetry.start, r.telemetry.end, r.fireTime())
+		}
 		return r.src.Changes.Changes(ctx, r.telemetry.start, r.telemetry.end)
 	})
 	r.health = call(ctx, r, r.src.Health != nil, func(ctx context.Context) ([]HealthEvent, error) {

@@ -549,3 +549,84 @@ func TestMeterGivesTheStats(t *testing.T) {
 		t.Errorf("unavailable %+v: want the meter's part last", rep.Unavailable)
 	}
 }
+
+// A change's record can say who made it where the actor's name cannot:
+// AWS rotating a key names no principal ("AWS Internal"), and an agent
+// writes with its host's role, whose session name is no person's.
+func TestRecordSaysWhoMadeAChange(t *testing.T) {
+	policy := Change{ID: "c1", Time: t0.Add(-time.Minute), Event: "PutResourcePolicy", Source: "dynamodb.amazonaws.com", Resource: "table"}
+	tests := []struct {
+		name   string
+		change func(Change) Change
+		want   Cause // the cause of the change's hypothesis on table; "" for none
+	}{
+		{"a person", func(c Change) Change {
+			c.Actor = "arn:aws:sts::1:assumed-role/Admin/alice"
+			return c
+		}, CauseOwnChange},
+		{"AWS, by its record", func(c Change) Change {
+			c.Actor, c.EventType, c.ByService = "AWS Internal", "AwsServiceEvent", true
+			return c
+		}, CauseSystemChange},
+		{"an agent on a host, by its record", func(c Change) Change {
+			c.Actor, c.Identity, c.Role, c.Routine = "arn:aws:sts::1:assumed-role/web-instance/i-0c5e1a2b3d4f50001", "AssumedRole", "web-instance", true
+			return c
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := webEnv()
+			f.traces = tracesOf(alter(webEdges(), into("table"), failing(1, "AccessDeniedException: not authorized to perform dynamodb:PutItem"))...)
+			f.changes = []Change{tt.change(policy)}
+			rep := investigateFake(t, f)
+			for _, c := range []Cause{CauseOwnChange, CauseSystemChange} {
+				if r := rankOf(rep, c, "table"); (r > 0) != (c == tt.want) {
+					t.Errorf("%s on table ranked %d; want a hypothesis only of cause %q; all: %+v", c, r, tt.want, rep.Hypotheses)
+				}
+			}
+			for _, fd := range rep.Findings {
+				if fd.Kind == FindingChange && tt.want != CauseOwnChange && strings.Contains(fd.Summary, "(a person)") {
+					t.Errorf("finding %q calls it a person's", fd.Summary)
+				}
+			}
+		})
+	}
+}
+
+// focusedFake reads changes around an instant and records it.
+type focusedFake struct {
+	*fake
+	mu    sync.Mutex
+	focus []time.Time
+}
+
+func (f *focusedFake) ChangesAround(ctx context.Context, start, end, focus time.Time) ([]Change, error) {
+	f.mu.Lock()
+	f.focus = append(f.focus, focus)
+	f.mu.Unlock()
+	return f.Changes(ctx, start, end)
+}
+
+// A source that can read changes outward from an instant is asked to
+// read them from the alarm's firing, which the onset precedes, not from
+// the end of the window (an investigation hours later would spend its
+// budget on the hours after the incident).
+func TestChangesAreReadAroundTheFiring(t *testing.T) {
+	f := webEnv()
+	f.traces = tracesOf(alter(webEdges(), into("payments"), failing(0.9, "503 Service Unavailable"))...)
+	fired := t0.Add(3 * time.Minute)
+	f.alarm.History = []AlarmStateChange{{Time: t0.Add(-2 * time.Hour), From: "ALARM", To: "OK"}, {Time: fired, From: "OK", To: "ALARM"}}
+	ff := &focusedFake{fake: f}
+	src := f.sources()
+	src.Changes = ff
+	rep, err := New(src, Options{}).Run(context.Background(), Request{Alarm: f.alarm.Name, Now: t0.Add(5 * time.Hour)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ff.focus) != 1 || !ff.focus[0].Equal(fired) {
+		t.Fatalf("changes read around %v, want once around the firing %v", ff.focus, fired)
+	}
+	if f.count("changes") != 1 || len(rep.Hypotheses) == 0 {
+		t.Errorf("changes calls = %d, hypotheses = %d", f.count("changes"), len(rep.Hypotheses))
+	}
+}

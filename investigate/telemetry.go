@@ -205,6 +205,29 @@ type Change struct {
 	ReadOnly bool              `json:"read_only"`
 	Error    string            `json:"error,omitempty"`
 	Params   map[string]string `json:"params,omitempty"`
+
+	// What the record says about how the change was made; sources that
+	// cannot tell leave these empty, and the actor's name is read instead.
+
+	// EventType is CloudTrail's eventType: AwsApiCall, AwsServiceEvent
+	// (AWS acting on its own: a key rotated, a Spot instance reclaimed),
+	// AwsConsoleAction, AwsConsoleSignIn.
+	EventType string `json:"event_type,omitempty"`
+	// Identity is the kind of identity that made the call, CloudTrail's
+	// userIdentity.type: Root, IAMUser, AssumedRole, AWSService, ...
+	Identity string `json:"identity,omitempty"`
+	// Role is the IAM role whose session made the call (the session
+	// issuer), when it was a role.
+	Role string `json:"role,omitempty"`
+	// InvokedBy is the AWS service that made the request.
+	InvokedBy string `json:"invoked_by,omitempty"`
+	// ByService marks a change AWS made: a service event, a call by a
+	// service principal or through a service-linked role.
+	ByService bool `json:"by_service,omitempty"`
+	// Routine marks a write that is never a change the team made: a data
+	// event, a sign-in, a call by software on a host with the host's own
+	// credentials (agents creating log streams, checking in).
+	Routine bool `json:"routine,omitempty"`
 }
 
 // HealthEvent is one AWS Health event.
@@ -269,6 +292,14 @@ type TraceSource interface {
 // ChangeSource lists the management events in [start, end).
 type ChangeSource interface {
 	Changes(ctx context.Context, start, end time.Time) ([]Change, error)
+}
+
+// FocusedChangeSource is a ChangeSource that can read a window outward
+// from an instant: the changes nearest focus first, so that what a budget
+// leaves unread (and says it left) is far from it. The engine focuses on
+// the alarm's firing, which the onset precedes.
+type FocusedChangeSource interface {
+	ChangesAround(ctx context.Context, start, end, focus time.Time) ([]Change, error)
 }
 
 // HealthSource lists the AWS Health events open at any time in [start, end).

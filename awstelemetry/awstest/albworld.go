@@ -479,28 +479,124 @@ func (w *ALBWorld) getQueryResults(r *Request) any {
 }
 
 // CloudTrail: the security group change two hours before, and a routine
-// write, over two pages.
+// write by the CloudWatch agent ten minutes before, newest first, one
+// event a page (so that paging is exercised). It is strict where
+// LookupEvents is (quotes from the API reference, LookupEvents):
+//
+//   - StartTime: "Specifies that only events that occur after or at the
+//     specified time are returned. If the specified start time is after
+//     the specified end time, an error is returned." EndTime: "Specifies
+//     that only events that occur before or at the specified time are
+//     returned."
+//   - LookupAttributes: "Contains a list of lookup attributes. Currently
+//     the list can contain only one item." An event is returned when its
+//     attribute has the value (ReadOnly, EventName, EventSource, EventId,
+//     Username, ResourceName).
+//   - NextToken: "This token must be passed in with the same parameters
+//     that were specified in the original call."
+//   - MaxResults: "The number of events to return. Possible values are 1
+//     through 50. The default is 50."
 func (w *ALBWorld) lookupEvents(r *Request) any {
-	rec := func(id, name, source, actor string, at time.Time, params map[string]any) map[string]any {
+	type event struct {
+		id, name, source, actor, resource string
+		at                                time.Time
+		params                            map[string]any
+		identity                          map[string]any
+	}
+	assumed := func(role, session string) map[string]any {
+		return map[string]any{"type": "AssumedRole", "arn": "arn:aws:sts::" + w.Account + ":assumed-role/" + role + "/" + session, "accountId": w.Account,
+			"sessionContext": map[string]any{"sessionIssuer": map[string]any{"type": "Role", "arn": "arn:aws:iam::" + w.Account + ":role/" + role, "userName": role}}}
+	}
+	agent := assumed("CWAgent", "i-0c5e1a2b3d4f50001")
+	agent["sessionContext"].(map[string]any)["ec2RoleDelivery"] = "2.0"
+	all := []event{ // newest first, as LookupEvents returns them
+		{"4a1c9a52-0b36-4f6e-9c2e-1b0e8d6f7a10", "CreateLogStream", "logs.amazonaws.com", "arn:aws:sts::123456789012:assumed-role/CWAgent/i-0c5e1a2b3d4f50001", "/app/bot-forge",
+			w.Onset.Add(-10 * time.Minute), map[string]any{"logGroupName": "/app/bot-forge", "logStreamName": "i-0c5e1a2b3d4f50001"}, agent},
+		{"8d2e6f4b-7c1a-4e0b-a9d3-5f6e7a8b9c0d", "AuthorizeSecurityGroupIngress", "ec2.amazonaws.com", "arn:aws:sts::123456789012:assumed-role/NetworkAdmin/kenji", "sg-0bastion",
+			w.Onset.Add(-2 * time.Hour), map[string]any{"groupId": "sg-0bastion", "ipPermissions": map[string]any{"items": []any{map[string]any{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22}}}},
+			assumed("NetworkAdmin", "kenji")},
+	}
+	start, hasStart := epoch(r.Params["StartTime"])
+	end, hasEnd := epoch(r.Params["EndTime"])
+	if hasStart && hasEnd && start.After(end) {
+		return &Error{Status: 400, Code: "InvalidTimeRangeException", Message: "Start time must be before end time."}
+	}
+	attrs, _ := r.Params["LookupAttributes"].([]any)
+	if len(attrs) > 1 {
+		return &Error{Status: 400, Code: "InvalidLookupAttributesException", Message: "You can only specify one lookup attribute."}
+	}
+	var key, value string
+	if len(attrs) == 1 {
+		a, _ := attrs[0].(map[string]any)
+		key, _ = a["AttributeKey"].(string)
+		value, _ = a["AttributeValue"].(string)
+	}
+	if n, ok := r.Params["MaxResults"].(float64); ok && (n < 1 || n > 50) {
+		return &Error{Status: 400, Code: "InvalidMaxResultsException", Message: "MaxResults must be between 1 and 50."}
+	}
+	var match []event
+	for _, e := range all {
+		if hasStart && e.at.Before(start) || hasEnd && e.at.After(end) {
+			continue
+		}
+		var have string
+		switch key {
+		case "":
+		case "ReadOnly":
+			have = "false"
+		case "EventName":
+			have = e.name
+		case "EventSource":
+			have = e.source
+		case "EventId":
+			have = e.id
+		case "Username":
+			have = e.actor[strings.LastIndex(e.actor, "/")+1:]
+		case "ResourceName":
+			have = e.resource
+		default:
+			return &Error{Status: 400, Code: "InvalidLookupAttributesException", Message: "Unsupported lookup attribute " + key}
+		}
+		if key != "" && have != value {
+			continue
+		}
+		match = append(match, e)
+	}
+	query := fmt.Sprintf("%v|%v|%s=%s", r.Params["StartTime"], r.Params["EndTime"], key, value)
+	from := 0
+	if tok := r.String("NextToken"); tok != "" {
+		i := strings.Index(tok, "@")
+		n, err := strconv.Atoi(tok[:max(i, 0)])
+		if i < 0 || err != nil || tok[i+1:] != query || n > len(match) {
+			return &Error{Status: 400, Code: "InvalidNextTokenException", Message: "Invalid NextToken."}
+		}
+		from = n
+	}
+	var events []any
+	for _, e := range match[from:min(from+1, len(match))] {
 		raw, _ := json.Marshal(map[string]any{
-			"eventVersion": "1.08", "eventID": id, "eventTime": at.Format(time.RFC3339), "eventName": name, "eventSource": source,
-			"awsRegion": "us-east-1", "readOnly": false, "eventType": "AwsApiCall",
-			"userIdentity":      map[string]any{"type": "AssumedRole", "arn": actor, "accountId": w.Account},
-			"requestParameters": params,
+			"eventVersion": "1.08", "eventID": e.id, "eventTime": e.at.Format(time.RFC3339), "eventName": e.name, "eventSource": e.source,
+			"awsRegion": "us-east-1", "readOnly": false, "eventType": "AwsApiCall", "managementEvent": true, "eventCategory": "Management",
+			"userIdentity": e.identity, "requestParameters": e.params,
 		})
-		return map[string]any{"EventId": id, "EventName": name, "EventSource": source, "EventTime": at, "ReadOnly": "false", "CloudTrailEvent": string(raw)}
+		events = append(events, map[string]any{"EventId": e.id, "EventName": e.name, "EventSource": e.source, "EventTime": e.at, "ReadOnly": "false",
+			"Username": e.actor[strings.LastIndex(e.actor, "/")+1:], "CloudTrailEvent": string(raw)})
 	}
-	if r.String("NextToken") == "" {
-		return map[string]any{"NextToken": "ct-page-2", "Events": []any{
-			rec("4a1c9a52-0b36-4f6e-9c2e-1b0e8d6f7a10", "CreateLogStream", "logs.amazonaws.com", "arn:aws:sts::123456789012:assumed-role/CWAgent/i-0c5e1a2b3d4f50001", w.Onset.Add(-10*time.Minute),
-				map[string]any{"logGroupName": "/app/bot-forge", "logStreamName": "i-0c5e1a2b3d4f50001"}),
-		}}
+	out := map[string]any{"Events": events}
+	if from+1 < len(match) {
+		out["NextToken"] = strconv.Itoa(from+1) + "@" + query
 	}
-	return map[string]any{"Events": []any{
-		rec("8d2e6f4b-7c1a-4e0b-a9d3-5f6e7a8b9c0d", "AuthorizeSecurityGroupIngress", "ec2.amazonaws.com",
-			"arn:aws:sts::123456789012:assumed-role/NetworkAdmin/kenji", w.Onset.Add(-2*time.Hour),
-			map[string]any{"groupId": "sg-0bastion", "ipPermissions": map[string]any{"items": []any{map[string]any{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22}}}}),
-	}}
+	return out
+}
+
+// epoch reads a JSON protocol timestamp: seconds since the epoch.
+func epoch(v any) (time.Time, bool) {
+	f, ok := v.(float64)
+	if !ok {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
 }
 
 // ALBAlarm is DescribeAlarms' output for the ALB scenario's alarm, as
