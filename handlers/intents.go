@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -301,10 +302,25 @@ func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investi
 		on = " on *" + mrkdwn.EscapeLine(res.ID) + "*"
 	}
 	head := fmt.Sprintf("*What changed*%s between %s and %s", on, w.Start.UTC().Format("15:04"), investigate.Clock(w.End))
+	// Routine writes (agents' log streams and metrics, data events,
+	// sign-ins) are never what someone changed; they are only counted.
+	routine := 0
+	changes = slices.DeleteFunc(changes, func(c investigate.Change) bool {
+		if c.Routine {
+			routine++
+		}
+		return c.Routine
+	})
+	switch {
+	case routine == 1:
+		head += " (1 routine write by an agent or a service left out)"
+	case routine > 1:
+		head += fmt.Sprintf(" (%d routine writes by agents and services left out)", routine)
+	}
 	if len(changes) == 0 {
 		return head + ": nothing — no write events in CloudTrail.", nil
 	}
-	lines := []string{head + " (newest first):"}
+	lines := []string{head + ", newest first:"}
 	const maxChanges = 15
 	for i, c := range changes {
 		if i == maxChanges {
@@ -317,6 +333,9 @@ func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investi
 		}
 		if c.Actor != "" {
 			line += " by " + mrkdwn.EscapeLine(actorName(c.Actor))
+		}
+		if c.ByService {
+			line += " (made by AWS)"
 		}
 		if c.Error != "" {
 			line += " (failed: " + mrkdwn.Truncate(mrkdwn.EscapeLine(c.Error), 120) + ")"

@@ -14,8 +14,9 @@ import (
 // recordingQuerier answers follow-ups from fixed data and records what it
 // was asked.
 type recordingQuerier struct {
-	topo   investigate.Topology
-	series investigate.Series
+	topo    investigate.Topology
+	series  investigate.Series
+	changes []investigate.Change
 
 	mu         sync.Mutex
 	topoReads  int
@@ -30,7 +31,7 @@ func (q *recordingQuerier) Topology(context.Context, investigate.Alarm) (investi
 }
 
 func (q *recordingQuerier) Changes(context.Context, *investigate.Resource, time.Time, time.Time) ([]investigate.Change, error) {
-	return nil, nil
+	return q.changes, nil
 }
 
 func (q *recordingQuerier) Metric(_ context.Context, _ investigate.Resource, name string, start, end time.Time, _ time.Duration) (investigate.Series, error) {
@@ -138,5 +139,30 @@ func TestFollowUpQueryWithoutQuerier(t *testing.T) {
 	_, err := b.query(context.Background(), nil, incident.Investigation{}, ParseIntent("check x"))
 	if err == nil || !strings.Contains(err.Error(), "no telemetry source") {
 		t.Errorf("err = %v, want no telemetry source", err)
+	}
+}
+
+// "What changed" lists what people and AWS changed, and only counts the
+// routine writes of agents and services.
+func TestChangesAnswerLeavesOutRoutineWrites(t *testing.T) {
+	onset := time.Date(2024, 12, 3, 10, 30, 0, 0, time.UTC)
+	q := &recordingQuerier{changes: []investigate.Change{
+		{Time: onset.Add(-2 * time.Minute), Event: "PutResourcePolicy", Resource: "orders-table", Actor: "arn:aws:iam::123456789012:user/alice"},
+		{Time: onset.Add(-time.Minute), Event: "CreateLogStream", Resource: "/app/orders", Actor: "i-0abc", Routine: true},
+		{Time: onset.Add(-30 * time.Second), Event: "RotateKey", Resource: "orders-key", Actor: "kms.amazonaws.com", ByService: true},
+	}}
+	w := investigate.FollowUpWindow{Start: onset.Add(-time.Hour), Onset: onset, End: onset.Add(10 * time.Minute)}
+	b := New(nil, nil, nil, Config{}, Options{})
+	got, err := b.changesAnswer(context.Background(), q, incident.Investigation{}, nil, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"PutResourcePolicy", "RotateKey", "(made by AWS)", "1 routine write"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("answer lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "CreateLogStream") {
+		t.Errorf("a routine write is listed as a change:\n%s", got)
 	}
 }
