@@ -66,6 +66,9 @@ func (s *Session) Logs(ctx context.Context, q investigate.LogQuery) (st investig
 	})
 	wg.Wait()
 	st.BytesScanned = sBytes + pBytes
+	if streamErr == nil {
+		streamErr = lacking(q.Group, streamQuery, streams, "@logStream", "lines")
+	}
 	if streamErr != nil {
 		return st, streamErr
 	}
@@ -74,6 +77,9 @@ func (s *Session) Logs(ctx context.Context, q investigate.LogQuery) (st investig
 		n, _ := strconv.Atoi(row["lines"])
 		st.ByStream[row["@logStream"]] += n
 		st.Lines += n
+	}
+	if patternEr == nil {
+		patternEr = lacking(q.Group, patternQuery, patterns, "@pattern", "@sampleCount")
 	}
 	if patternEr != nil {
 		// Log groups in the Infrequent Access class do not support
@@ -146,6 +152,9 @@ func (s *Session) patternsByStream(ctx context.Context, q investigate.LogQuery, 
 	}
 	query := "stats " + strings.Join(exprs, ", ") + " by @logStream | limit 10000"
 	rows, n, err := s.logQuery(ctx, q, query)
+	if err == nil {
+		err = lacking(q.Group, query, rows, "@logStream")
+	}
 	if err != nil {
 		return n, err
 	}
@@ -266,6 +275,32 @@ func (s *Session) logQuery(ctx context.Context, q investigate.LogQuery, query st
 			return nil, bytes, fmt.Errorf("logs insights query %s: %w (%d of %d bytes scanned)", q.Group, ErrLogBytesCap, s.scanned.Load(), limit)
 		}
 	}
+}
+
+// lacking fails when a query's answer has rows but none carries the fields
+// the query computes: Logs Insights always returns them, so the endpoint
+// did not run the query (an emulator that knows only `fields`, `sort` and
+// `limit` returns the raw events instead). Read as they are, such rows
+// would count as no lines at all, and the report would not say that the
+// logs went unread.
+func lacking(group, query string, rows []map[string]string, fields ...string) error {
+	for _, row := range rows {
+		has := true
+		for _, f := range fields {
+			if _, ok := row[f]; !ok {
+				has = false
+				break
+			}
+		}
+		if has {
+			return nil
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	return fmt.Errorf("logs insights query %s: %d rows, none with %s: the endpoint did not run %q as Logs Insights does",
+		group, len(rows), strings.Join(fields, " and "), query)
 }
 
 func resultRows(results [][]logtypes.ResultField) []map[string]string {

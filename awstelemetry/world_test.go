@@ -237,6 +237,31 @@ func TestLogsStatsPatternsAndStreams(t *testing.T) {
 	}
 }
 
+// An endpoint that does not run Logs Insights' stats and pattern commands
+// (moto 5.2 knows only fields, sort and limit) answers with the raw
+// events: rows without the fields the queries compute. Read as they are
+// they would count as a log group with no lines, and the report would not
+// say the logs went unread.
+func TestLogsAnswerWithoutTheQuerysFields(t *testing.T) {
+	srv, w, c := newALBClient(t)
+	raw := map[string]any{"status": "Complete", "results": []any{
+		[]any{map[string]any{"field": "@ptr", "value": "CmAKJwoj"}},
+		[]any{map[string]any{"field": "@ptr", "value": "CmAKJwok"}},
+	}}
+	srv.Reply("CloudWatch Logs.GetQueryResults", raw)
+	_, err := c.NewSession().Logs(ctxTimeout(t, 10*time.Second), investigate.LogQuery{Group: "/app/bot-forge", Start: w.Onset, End: w.Fires})
+	if err == nil || !strings.Contains(err.Error(), "none with @logStream and lines") {
+		t.Fatalf("err = %v, want the rows without the stats fields named", err)
+	}
+
+	// An empty answer is no lines, not a failure.
+	srv.Reply("CloudWatch Logs.GetQueryResults", map[string]any{"status": "Complete", "results": []any{}})
+	st, err := c.NewSession().Logs(ctxTimeout(t, 10*time.Second), investigate.LogQuery{Group: "/app/bot-forge", Start: w.Onset, End: w.Fires})
+	if err != nil || st.Lines != 0 {
+		t.Fatalf("empty answer: %+v, %v", st, err)
+	}
+}
+
 func TestLogsBytesCap(t *testing.T) {
 	w := awstest.NewALBWorld()
 	srv, c := newServerClient(t, func(o *Options) { o.LogBytesCap = 1 << 20 })

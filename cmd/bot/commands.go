@@ -78,9 +78,18 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	return writeText(stdout, rep)
 }
 
+// awsTestOptions, when set, adjusts the AWS client options of
+// `investigate --alarm`. Only tests set it: the moto tests switch
+// CloudWatch to a protocol moto speaks (awstelemetry.Options.CloudWatchJSON).
+// No flag, variable or file reaches it, so it is nil in the bot.
+var awsTestOptions func(*awstelemetry.Options)
+
 // investigateAlarm investigates a real CloudWatch alarm, reading AWS with
 // the standard credential chain, as of now (zero: the present).
 func investigateAlarm(ctx context.Context, name string, now time.Time, opts awstelemetry.Options, engineOpts investigate.Options) (investigate.Report, error) {
+	if awsTestOptions != nil {
+		awsTestOptions(&opts)
+	}
 	if !now.IsZero() && opts.Now == nil {
 		opts.Now = func() time.Time { return now }
 	}
