@@ -35,28 +35,30 @@ func (s *Session) Changes(ctx context.Context, start, end time.Time) ([]investig
 // requests per second shared by all investigations, and a budget of
 // MaxChangePages pages read nearest focus first), and, for the resources
 // the session's topology found, the changes the system made: Auto Scaling
-// activities, ECS deployments and RDS events. Only a CloudTrail failure is
-// an error; the others, and every part a budget left unread, are problems
-// (the report's unavailable).
+// activities, ECS deployments and RDS events. A CloudTrail failure is an
+// error only when nothing else was read; otherwise it is, like the others'
+// failures and every part a budget left unread, a problem (the report's
+// unavailable).
 func (s *Session) ChangesAround(ctx context.Context, start, end, focus time.Time) (changes []investigate.Change, err error) {
 	defer recoverTo(&err, "cloudtrail changes")
 	ctx = s.ctx(ctx)
-	sysCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
 		wg     sync.WaitGroup
 		system []investigate.Change
 	)
 	spawn(&wg, s.problem, func() {
-		system = s.systemChanges(sysCtx, start, end)
+		system = s.systemChanges(ctx, start, end)
 	})
 	changes, err = s.trailChanges(ctx, start, end, focus)
-	if err != nil {
-		cancel()
-		wg.Wait()
-		return nil, err
-	}
 	wg.Wait()
+	if err != nil {
+		if len(changes) == 0 && len(system) == 0 {
+			return nil, err
+		}
+		// What was read stands (the system's changes, CloudTrail's pages
+		// before it failed); the failure is a part left unread.
+		s.problem(err)
+	}
 	changes = append(changes, system...)
 	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Time.Before(changes[j].Time) })
 	return changes, nil

@@ -367,3 +367,40 @@ func TestALBWorldLookupEventsHonoursWindowAndAttribute(t *testing.T) {
 		}
 	}
 }
+
+// When CloudTrail fails, what the system changed is still read and
+// reported, and CloudTrail's failure is a part left unread: a denied
+// LookupEvents does not throw away the Auto Scaling activity beside it.
+func TestCloudTrailFailureKeepsSystemChanges(t *testing.T) {
+	srv, w, c := newALBClient(t)
+	srv.Reply("CloudTrail.LookupEvents", awstest.Denied("AccessDeniedException"))
+	srv.Reply("Auto Scaling.DescribeScalingActivities", map[string]any{"Activities": []any{map[string]any{
+		"ActivityId": "a9", "AutoScalingGroupName": "web-asg", "StartTime": w.Onset.Add(-5 * time.Minute),
+		"Description": "Terminating EC2 instance: i-0c5e1a2b3d4f50003", "Cause": "health check", "StatusCode": "Successful",
+	}}})
+	s := c.NewSession()
+	ctx := ctxTimeout(t, 10*time.Second)
+	if _, err := s.Topology(ctx, investigate.Alarm{Name: "web-alb-target-5xx",
+		Metric: investigate.Metric{Namespace: "AWS/ApplicationELB", Name: "HTTPCode_Target_5XX_Count", Dims: map[string]string{"LoadBalancer": "app/web-alb/50dc6c495c0c9188"}}}); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := s.Changes(ctx, w.Onset.Add(-time.Hour), w.Fires)
+	if err != nil {
+		t.Fatalf("Changes failed although the group's activities were read: %v", err)
+	}
+	scaled := false
+	for _, ch := range changes {
+		scaled = scaled || ch.ID == "a9" && ch.ByService
+	}
+	if !scaled {
+		t.Errorf("changes = %+v; want the group's scaling activity", changes)
+	}
+	denied := false
+	for _, p := range s.Problems() {
+		var ae interface{ ErrorCode() string }
+		denied = denied || errors.As(p, &ae) && ae.ErrorCode() == "AccessDeniedException"
+	}
+	if !denied {
+		t.Errorf("problems = %v; want CloudTrail's denial", s.Problems())
+	}
+}
