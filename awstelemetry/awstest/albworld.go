@@ -73,7 +73,10 @@ func (w *ALBWorld) Install(srv *Server) {
 		}
 		return map[string]any{}
 	})
-	srv.Reply("CloudWatch.DescribeAlarmHistory", ALBAlarmHistory())
+	srv.Handle("CloudWatch.DescribeAlarmHistory", func(r *Request) any {
+		items, _ := ALBAlarmHistory()["AlarmHistoryItems"].([]any)
+		return AlarmHistory(r, items)
+	})
 	srv.Handle("CloudWatch.GetMetricData", w.metricData)
 
 	srv.Reply("Elastic Load Balancing v2.DescribeLoadBalancers", map[string]any{"LoadBalancers": []any{map[string]any{
