@@ -98,15 +98,13 @@ func (w *ALBWorld) Install(srv *Server) {
 	srv.Reply("Elastic Load Balancing v2.DescribeTargetHealth", map[string]any{"TargetHealthDescriptions": health})
 
 	srv.Handle("EC2.DescribeInstances", func(r *Request) any {
+		want, err := SelectInstances(r, w.Instances)
+		if err != nil {
+			return err
+		}
 		var items []any
 		for i, id := range w.Instances {
-			want := false
-			for k, v := range r.Params {
-				if strings.HasPrefix(k, "InstanceId.") && v == id {
-					want = true
-				}
-			}
-			if !want {
+			if !want[id] {
 				continue
 			}
 			items = append(items, map[string]any{

@@ -1,7 +1,9 @@
 package awstest
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -59,4 +61,82 @@ func AlarmHistory(r *Request, items []any) any {
 		out = []any{}
 	}
 	return map[string]any{"AlarmHistoryItems": out}
+}
+
+// SelectInstances is which of the known instances a DescribeInstances call
+// asks for, from its InstanceId.N ids and its instance-id filter (all when
+// it names neither). Ids passed as InstanceIds must all exist: "If you
+// specify an instance ID that is not valid, an error is returned." (EC2 API
+// reference, DescribeInstances); the error is InvalidInstanceID.NotFound.
+// A filter only selects: "If you specify filters, the output includes
+// information for only those instances that meet the filter criteria."
+func SelectInstances(r *Request, known []string) (map[string]bool, *Error) {
+	exists := map[string]bool{}
+	for _, id := range known {
+		exists[id] = true
+	}
+	var ids, missing []string
+	filters := map[int]string{} // filter number → name
+	values := map[int][]string{}
+	for k, v := range r.Params {
+		s, _ := v.(string)
+		var n, m int
+		switch {
+		case scan(k, "InstanceId.%d", &n):
+			ids = append(ids, s)
+			if !exists[s] {
+				missing = append(missing, s)
+			}
+		case scan(k, "Filter.%d.Name", &n):
+			filters[n] = s
+		case scan(k, "Filter.%d.Value.%d", &n, &m):
+			values[n] = append(values[n], s)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		msg := "The instance ID '" + missing[0] + "' does not exist"
+		if len(missing) > 1 {
+			msg = "The instance IDs '" + strings.Join(missing, ", ") + "' do not exist"
+		}
+		return nil, &Error{Status: 400, Code: "InvalidInstanceID.NotFound", Message: msg}
+	}
+	selected := map[string]bool{}
+	for _, id := range known {
+		selected[id] = true
+	}
+	if len(ids) > 0 {
+		selected = map[string]bool{}
+		for _, id := range ids {
+			selected[id] = true
+		}
+	}
+	for n, name := range filters {
+		if name != "instance-id" {
+			continue
+		}
+		allowed := map[string]bool{}
+		for _, v := range values[n] {
+			allowed[v] = true
+		}
+		for id := range selected {
+			if !allowed[id] {
+				delete(selected, id)
+			}
+		}
+	}
+	return selected, nil
+}
+
+// scan reports whether s is exactly format filled with integers.
+func scan(s, format string, args ...any) bool {
+	n, err := fmt.Sscanf(s, format, args...)
+	if err != nil || n != len(args) {
+		return false
+	}
+	parts := make([]any, len(args))
+	for i, a := range args {
+		parts[i] = *(a.(*int))
+	}
+	return fmt.Sprintf(format, parts...) == s
 }
