@@ -191,7 +191,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	c.region = cfg.Region
 	c.api = apis{
-		cw:     cloudwatch.NewFromConfig(cfg),
+		cw: cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {
+			o.APIOptions = append(o.APIOptions, rpcv2CBORCheck)
+		}),
 		logs:   cloudwatchlogs.NewFromConfig(cfg),
 		xray:   xray.NewFromConfig(cfg),
 		trail:  cloudtrail.NewFromConfig(cfg),
