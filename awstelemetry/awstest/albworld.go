@@ -27,6 +27,9 @@ type ALBWorld struct {
 	// Instances are the load balancer's targets; Bad is the one that fails.
 	Instances []string
 	Bad       string
+	// MetricPageSize, when positive, is GetMetricData's page size in
+	// datapoints for calls that name no MaxDatapoints (AWS: 100,800).
+	MetricPageSize int
 
 	mu      sync.Mutex
 	queries map[string]logQueryState
@@ -227,7 +230,7 @@ func (w *ALBWorld) metricData(r *Request) any {
 	start, _ := r.Params["StartTime"].(time.Time)
 	end, _ := r.Params["EndTime"].(time.Time)
 	queries, _ := r.Params["MetricDataQueries"].([]any)
-	var results []any
+	var all []MetricSeries
 	for _, q := range queries {
 		qm := q.(map[string]any)
 		ms := qm["MetricStat"].(map[string]any)
@@ -240,20 +243,19 @@ func (w *ALBWorld) metricData(r *Request) any {
 			}
 		}
 		period := time.Duration(ms["Period"].(float64)) * time.Second
-		var times []time.Time
-		var values []float64
+		series := MetricSeries{ID: qm["Id"].(string), Label: m["MetricName"].(string), Times: []time.Time{}, Values: []float64{}}
 		for t := start.Truncate(period); t.Before(end) && !t.After(w.Fires); t = t.Add(period) {
 			if t.Before(start) {
 				continue
 			}
 			if v, ok := w.level(m["Namespace"].(string), m["MetricName"].(string), dims, t); ok {
-				times = append(times, t)
-				values = append(values, v)
+				series.Times = append(series.Times, t)
+				series.Values = append(series.Values, v)
 			}
 		}
-		results = append(results, map[string]any{"Id": qm["Id"], "Label": m["MetricName"], "StatusCode": "Complete", "Timestamps": times, "Values": values})
+		all = append(all, series)
 	}
-	return map[string]any{"MetricDataResults": results, "Messages": []any{}}
+	return PageMetricData(r, all, w.MetricPageSize)
 }
 
 // X-Ray: a sampled view of the traffic. Before the onset every request

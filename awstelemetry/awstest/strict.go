@@ -140,3 +140,65 @@ func scan(s, format string, args ...any) bool {
 	}
 	return fmt.Sprintf(format, parts...) == s
 }
+
+// MetricSeries is one GetMetricData query's whole answer, before paging.
+type MetricSeries struct {
+	ID, Label string
+	Times     []time.Time
+	Values    []float64
+}
+
+// DefaultMaxDatapoints is GetMetricData's page size: "The maximum number of
+// data points the request should return before paginating. If you omit
+// this, the default of 100,800 is used." (API reference, MaxDatapoints)
+const DefaultMaxDatapoints = 100800
+
+// PageMetricData answers GetMetricData from whole series the way
+// CloudWatch pages them: at most MaxDatapoints datapoints a call (pageSize
+// when the call names none and pageSize is positive, else
+// DefaultMaxDatapoints), a NextToken while more remain, and each result's
+// StatusCode as the API reference defines it: "Complete indicates that all
+// data points in the requested time range were returned. PartialData means
+// that an incomplete set of data points were returned. You can use the
+// NextToken value that was returned and repeat your request to get more
+// data points."
+func PageMetricData(r *Request, all []MetricSeries, pageSize int) any {
+	size := DefaultMaxDatapoints
+	if pageSize > 0 {
+		size = pageSize
+	}
+	if v, ok := r.Params["MaxDatapoints"].(float64); ok && v > 0 {
+		size = int(v)
+	}
+	from := 0
+	if tok := r.String("NextToken"); tok != "" {
+		if _, err := fmt.Sscanf(tok, "dp-%d", &from); err != nil {
+			return &Error{Status: 400, Code: "InvalidNextToken", Message: "bad token " + tok}
+		}
+	}
+	to := from + size
+	var results []any
+	off, total := 0, 0
+	for _, s := range all {
+		total += len(s.Times)
+	}
+	for _, s := range all {
+		n := len(s.Times)
+		lo, hi := max(from-off, 0), min(to-off, n)
+		times, values := []time.Time{}, []float64{}
+		if lo < hi {
+			times, values = s.Times[lo:hi], s.Values[lo:hi]
+		}
+		status := "Complete"
+		if off+n > to {
+			status = "PartialData"
+		}
+		results = append(results, map[string]any{"Id": s.ID, "Label": s.Label, "StatusCode": status, "Timestamps": times, "Values": values})
+		off += n
+	}
+	out := map[string]any{"MetricDataResults": results, "Messages": []any{}}
+	if to < total {
+		out["NextToken"] = fmt.Sprintf("dp-%d", to)
+	}
+	return out
+}
