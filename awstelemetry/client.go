@@ -97,8 +97,14 @@ type Options struct {
 	// Credentials replaces the default credential chain (tests).
 	Credentials aws.CredentialsProvider
 
-	// Now is the clock (tests); time.Now by default.
+	// Now is the clock (tests); time.Now by default. An investigation as of
+	// an earlier instant (--at) sets it to that instant.
 	Now func() time.Time
+	// Present is the real present, from which CloudWatch counts a
+	// datapoint's age when it decides which periods it still keeps; it
+	// differs from Now when Now is an earlier instant. time.Now by default;
+	// tests of a world at a fixed date set both.
+	Present func() time.Time
 	// PollInterval is the first wait between Logs Insights polls (default
 	// 500ms; it grows to 4s).
 	PollInterval time.Duration
@@ -225,6 +231,9 @@ func (c *Client) init(l *rate.Limiter) {
 	c.ctLimit = l
 	if c.opts.Now == nil {
 		c.opts.Now = time.Now
+	}
+	if c.opts.Present == nil {
+		c.opts.Present = time.Now
 	}
 	if c.opts.MaxTraceSummaries <= 0 {
 		c.opts.MaxTraceSummaries = 1000

@@ -63,7 +63,10 @@ func (s *Session) Metrics(ctx context.Context, queries []investigate.MetricQuery
 // series[offset+i] for its queries.
 func (s *Session) metricBatch(ctx context.Context, queries []investigate.MetricQuery, offset int, series []investigate.Series, start, end time.Time) error {
 	mdq := make([]cwtypes.MetricDataQuery, len(queries))
+	periods := make([]int32, len(queries))
+	ix := s.topology(ctx, false)
 	for i, q := range queries {
+		periods[i] = choosePeriod(q.Period, start, s.c.opts.Present(), ix.resolution(q.Metric))
 		mdq[i] = cwtypes.MetricDataQuery{
 			Id: aws.String(metricQueryID(offset + i)),
 			MetricStat: &cwtypes.MetricStat{
@@ -72,7 +75,7 @@ func (s *Session) metricBatch(ctx context.Context, queries []investigate.MetricQ
 					MetricName: aws.String(q.Metric.Name),
 					Dimensions: dimensions(q.Metric.Dims),
 				},
-				Period: aws.Int32(metricPeriod(q.Period)),
+				Period: aws.Int32(periods[i]),
 				Stat:   aws.String(statOrDefault(q.Stat)),
 			},
 			ReturnData: aws.Bool(true),
@@ -124,6 +127,7 @@ func (s *Session) metricBatch(ctx context.Context, queries []investigate.MetricQ
 	for i, pts := range points {
 		sort.SliceStable(pts, func(a, b int) bool { return pts[a].t.Before(pts[b].t) })
 		ser := &series[offset+i]
+		ser.Period = time.Duration(periods[i]) * time.Second
 		ser.Times = make([]time.Time, 0, len(pts))
 		ser.Values = make([]float64, 0, len(pts))
 		for _, pt := range pts {
@@ -170,6 +174,52 @@ func metricPeriod(p time.Duration) int32 {
 	default:
 		return (sec + 59) / 60 * 60
 	}
+}
+
+// choosePeriod is the period to ask a metric for: the one asked, rounded
+// to one CloudWatch accepts (metricPeriod); no shorter than the metric is
+// published at (resolution, 0 when unknown); and a multiple of what
+// CloudWatch still keeps for data as old as start. The API reference
+// (MetricStat, Period): "If the StartTime parameter specifies a time stamp
+// that is greater than 3 hours ago, you must specify the period as follows
+// or no data points in that time range is returned: Start time between 3
+// hours and 15 days ago - Use a multiple of 60 seconds (1 minute). Start
+// time between 15 and 63 days ago - Use a multiple of 300 seconds (5
+// minutes). Start time greater than 63 days ago - Use a multiple of 3600
+// seconds (1 hour)."
+func choosePeriod(asked time.Duration, start, present time.Time, resolution time.Duration) int32 {
+	p := metricPeriod(asked)
+	if r := int32(resolution / time.Second); r > p {
+		p = r
+	}
+	age := present.Sub(start)
+	var unit int32
+	switch {
+	case age > 63*24*time.Hour:
+		unit = 3600
+	case age > 15*24*time.Hour:
+		unit = 300
+	case age > 3*time.Hour:
+		unit = 60
+	default:
+		return p
+	}
+	return (p + unit - 1) / unit * unit
+}
+
+// resolution is how often a metric is published, where the topology
+// knows it: EC2 instances with basic monitoring publish their AWS/EC2
+// metrics every 5 minutes (detailed monitoring: every minute), and a
+// shorter period only returns the same 5-minute aggregates, sparsely.
+// Zero when unknown.
+func (ix *topoIndex) resolution(m investigate.Metric) time.Duration {
+	if ix == nil || m.Namespace != "AWS/EC2" {
+		return 0
+	}
+	if r, ok := ix.byID[m.Dims["InstanceId"]]; ok && r.Config["monitoring"] == "basic" {
+		return 5 * time.Minute
+	}
+	return 0
 }
 
 func statOrDefault(s string) string {

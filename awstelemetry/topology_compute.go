@@ -178,6 +178,16 @@ func (b *topoBuilder) addInstance(in ec2types.Instance, owner string) {
 	if in.State != nil {
 		r.Config["state"] = string(in.State.Name)
 	}
+	if in.Monitoring != nil {
+		// Basic monitoring publishes every 5 minutes, detailed every
+		// minute.
+		switch in.Monitoring.State {
+		case ec2types.MonitoringStateDisabled, ec2types.MonitoringStateDisabling:
+			r.Config["monitoring"] = "basic"
+		case ec2types.MonitoringStateEnabled, ec2types.MonitoringStatePending:
+			r.Config["monitoring"] = "detailed"
+		}
+	}
 	if in.LaunchTime != nil {
 		r.Config["launch_time"] = in.LaunchTime.UTC().Format(time.RFC3339)
 	}

@@ -202,3 +202,25 @@ func PageMetricData(r *Request, all []MetricSeries, pageSize int) any {
 	}
 	return out
 }
+
+// PeriodKept reports whether CloudWatch still returns datapoints at period
+// for a query starting at start, as seen at present. The API reference
+// (MetricStat, Period): "If the StartTime parameter specifies a time stamp
+// that is greater than 3 hours ago, you must specify the period as follows
+// or no data points in that time range is returned: Start time between 3
+// hours and 15 days ago - Use a multiple of 60 seconds (1 minute). Start
+// time between 15 and 63 days ago - Use a multiple of 300 seconds (5
+// minutes). Start time greater than 63 days ago - Use a multiple of 3600
+// seconds (1 hour)."
+func PeriodKept(period time.Duration, start, present time.Time) bool {
+	age := present.Sub(start)
+	switch {
+	case age > 63*24*time.Hour:
+		return period%time.Hour == 0
+	case age > 15*24*time.Hour:
+		return period%(5*time.Minute) == 0
+	case age > 3*time.Hour:
+		return period%time.Minute == 0
+	}
+	return period > 0
+}
