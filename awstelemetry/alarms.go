@@ -31,17 +31,23 @@ func (s *Session) Alarm(ctx context.Context, name string) (a investigate.Alarm, 
 		return a, wrap("cloudwatch describe alarms", err)
 	}
 	a.Name = name
-	var metric *cwtypes.MetricAlarm
+	var (
+		metric      *cwtypes.MetricAlarm
+		transitions *time.Time // when the alarm last changed state
+		reason      string
+	)
 	switch {
 	case len(out.MetricAlarms) > 0:
 		m := out.MetricAlarms[0]
 		metric = &m
 		a.State = string(m.StateValue)
 		a.Region, a.Account = arnRegionAccount(aws.ToString(m.AlarmArn))
+		transitions, reason = m.StateTransitionedTimestamp, aws.ToString(m.StateReason)
 	case len(out.CompositeAlarms) > 0:
 		ca := out.CompositeAlarms[0]
 		a.State = string(ca.StateValue)
 		a.Region, a.Account = arnRegionAccount(aws.ToString(ca.AlarmArn))
+		transitions, reason = ca.StateTransitionedTimestamp, aws.ToString(ca.StateReason)
 		metric, err = s.compositeChild(ctx, aws.ToString(ca.AlarmRule), 0)
 		if err != nil {
 			return a, err
@@ -55,8 +61,13 @@ func (s *Session) Alarm(ctx context.Context, name string) (a investigate.Alarm, 
 	if a.Region == "" {
 		a.Region = s.c.region
 	}
+	// "AlarmTypes: Use this parameter to specify whether you want the
+	// operation to return metric alarms or composite alarms. If you omit
+	// this parameter, only metric alarms are returned." (DescribeAlarmHistory,
+	// CloudWatch API reference)
 	hist, err := s.c.api.cw.DescribeAlarmHistory(ctx, &cloudwatch.DescribeAlarmHistoryInput{
 		AlarmName:       aws.String(name),
+		AlarmTypes:      []cwtypes.AlarmType{cwtypes.AlarmTypeCompositeAlarm, cwtypes.AlarmTypeMetricAlarm},
 		HistoryItemType: cwtypes.HistoryItemTypeStateUpdate,
 		ScanBy:          cwtypes.ScanByTimestampDescending,
 		MaxRecords:      aws.Int32(100),
@@ -65,10 +76,37 @@ func (s *Session) Alarm(ctx context.Context, name string) (a investigate.Alarm, 
 		// The definition is what the investigation needs; the history
 		// only dates the onset, so its failure is a problem, not an error.
 		s.addProblems(wrap("cloudwatch describe alarm history", err))
-		return a, nil
+	} else {
+		a.History = parseAlarmHistory(hist.AlarmHistoryItems)
 	}
-	a.History = parseAlarmHistory(hist.AlarmHistoryItems)
+	a.History = withLastTransition(a.History, a.State, transitions, reason)
 	return a, nil
+}
+
+// withLastTransition adds the alarm's last state change, as DescribeAlarms
+// dates it (StateTransitionedTimestamp: "The date and the time that the
+// alarm's StateValue most recently changed"), to a history that lacks it:
+// the history failed, is empty, or its newest items fell out of the page.
+// Without it an alarm in ALARM would have no fire time, and the
+// investigation would take the present for one.
+func withLastTransition(h []investigate.AlarmStateChange, state string, at *time.Time, reason string) []investigate.AlarmStateChange {
+	if at == nil || at.IsZero() || state == "" {
+		return h
+	}
+	for _, ch := range h {
+		if ch.To == state && !ch.Time.Before(at.Add(-time.Minute)) {
+			return h
+		}
+	}
+	from := ""
+	for _, ch := range h {
+		if !ch.Time.After(*at) {
+			from = ch.To
+		}
+	}
+	h = append(h, investigate.AlarmStateChange{Time: *at, From: from, To: state, Reason: reason})
+	sort.SliceStable(h, func(i, j int) bool { return h[i].Time.Before(h[j].Time) })
+	return h
 }
 
 // describeMetricAlarm fills the metric, statistic, period, threshold and

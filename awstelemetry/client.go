@@ -105,8 +105,14 @@ type Options struct {
 	// default, and cmd/bot has no flag or variable that sets it.
 	CloudWatchJSON bool
 
-	// Now is the clock (tests); time.Now by default.
+	// Now is the clock (tests); time.Now by default. An investigation as of
+	// an earlier instant (--at) sets it to that instant.
 	Now func() time.Time
+	// Present is the real present, from which CloudWatch counts a
+	// datapoint's age when it decides which periods it still keeps; it
+	// differs from Now when Now is an earlier instant. time.Now by default;
+	// tests of a world at a fixed date set both.
+	Present func() time.Time
 	// PollInterval is the first wait between Logs Insights polls (default
 	// 500ms; it grows to 4s).
 	PollInterval time.Duration
@@ -232,6 +238,9 @@ func (c *Client) init(l *rate.Limiter) {
 	if c.opts.Now == nil {
 		c.opts.Now = time.Now
 	}
+	if c.opts.Present == nil {
+		c.opts.Present = time.Now
+	}
 	if c.opts.MaxTraceSummaries <= 0 {
 		c.opts.MaxTraceSummaries = 1000
 	}
@@ -257,7 +266,11 @@ func cloudWatchProtocol(opts Options) func(*cloudwatch.Options) {
 	return func(o *cloudwatch.Options) {
 		if opts.CloudWatchJSON {
 			o.Protocol = awsjson.New10(cwschemas.GraniteServiceVersion20100801)
+			return
 		}
+		// Only with CBOR: an answer in another protocol is then the
+		// endpoint's fault, and rpcv2CBORCheck says so.
+		o.APIOptions = append(o.APIOptions, rpcv2CBORCheck)
 	}
 }
 

@@ -122,6 +122,7 @@ func TestEveryServiceFailsCleanly(t *testing.T) {
 				w := awstest.NewALBWorld()
 				srv, c := newServerClient(t, func(o *Options) {
 					o.Now = func() time.Time { return w.Fires }
+					o.Present = func() time.Time { return w.Present }
 					if tc.service == "STS" {
 						o.RoleARN = "arn:aws:iam::123456789012:role/unstuck-read"
 					}

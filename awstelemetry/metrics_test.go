@@ -54,7 +54,8 @@ func TestMetricsBatchesAndPages(t *testing.T) {
 		}
 		return out, nil
 	}}
-	c := newWithAPIs("us-east-1", apis{cw: cw}, Options{})
+	// Fresh data: the present is the window's end.
+	c := newWithAPIs("us-east-1", apis{cw: cw}, Options{Present: func() time.Time { return start.Add(time.Hour) }})
 	var queries []investigate.MetricQuery
 	for i := 0; i < 1200; i++ {
 		queries = append(queries, investigate.MetricQuery{

@@ -128,12 +128,23 @@ func elbDimension(arn, kind string) string {
 
 // describeInstances describes EC2 instances: AZ, type, tags, and the Auto
 // Scaling group they belong to.
+//
+// The ids come from target health, Auto Scaling groups and past X-Ray
+// segments, so some may name instances terminated since. They go in an
+// instance-id filter, not as InstanceIds: "If you specify an instance ID
+// that is not valid, an error is returned" (EC2 API reference,
+// DescribeInstances), and that one error would lose every instance of the
+// call; a filter only selects ("If you specify filters, the output includes
+// information for only those instances that meet the filter criteria").
+// Instances terminated for more than about an hour are simply not listed.
 func (b *topoBuilder) describeInstances(ctx context.Context, ids []string) {
 	for len(ids) > 0 {
 		n := min(len(ids), 200)
 		batch := ids[:n]
 		ids = ids[n:]
-		p := ec2.NewDescribeInstancesPaginator(b.s.c.api.ec2, &ec2.DescribeInstancesInput{InstanceIds: batch})
+		p := ec2.NewDescribeInstancesPaginator(b.s.c.api.ec2, &ec2.DescribeInstancesInput{
+			Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: batch}},
+		})
 		for p.HasMorePages() {
 			out, err := p.NextPage(ctx)
 			if err != nil {
@@ -166,6 +177,16 @@ func (b *topoBuilder) addInstance(in ec2types.Instance, owner string) {
 	}
 	if in.State != nil {
 		r.Config["state"] = string(in.State.Name)
+	}
+	if in.Monitoring != nil {
+		// Basic monitoring publishes every 5 minutes, detailed every
+		// minute.
+		switch in.Monitoring.State {
+		case ec2types.MonitoringStateDisabled, ec2types.MonitoringStateDisabling:
+			r.Config["monitoring"] = "basic"
+		case ec2types.MonitoringStateEnabled, ec2types.MonitoringStatePending:
+			r.Config["monitoring"] = "detailed"
+		}
 	}
 	if in.LaunchTime != nil {
 		r.Config["launch_time"] = in.LaunchTime.UTC().Format(time.RFC3339)

@@ -16,7 +16,10 @@ import (
 // the moment the alarm fired.
 func newALBClient(t *testing.T) (*awstest.Server, *awstest.ALBWorld, *Client) {
 	w := awstest.NewALBWorld()
-	srv, c := newServerClient(t, func(o *Options) { o.Now = func() time.Time { return w.Fires } })
+	srv, c := newServerClient(t, func(o *Options) {
+		o.Now = func() time.Time { return w.Fires }
+		o.Present = func() time.Time { return w.Present }
+	})
 	w.Install(srv)
 	return srv, w, c
 }

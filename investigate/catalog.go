@@ -158,12 +158,35 @@ func metricKey(resource string, s metricSpec) string {
 	return resource + "|" + s.Namespace + "|" + s.Name
 }
 
-// unit is how a metric's value reads to people at the investigation's
-// resolution: a count per period is per 5 minutes on 5-minute data, not per
-// minute as the catalogue writes it.
-func (r *run) unit(spec metricSpec) string {
-	if r.step <= time.Minute || !strings.HasSuffix(spec.Unit, "/min") {
-		return spec.Unit
+// unit is how a resource's metric reads to people at the resolution it was
+// read at: a count per period is per 5 minutes on 5-minute data, not per
+// minute as the catalogue writes it. A source that read the metric at
+// another period than the investigation's (EC2 basic monitoring, data too
+// old for short periods) says so in Series.Period, and other units then
+// name the period too.
+func (r *run) unit(resource string, spec metricSpec) string {
+	step := r.periodOf(resource, spec)
+	if step > time.Minute && strings.HasSuffix(spec.Unit, "/min") {
+		return strings.TrimSuffix(spec.Unit, "min") + ago(step)
 	}
-	return strings.TrimSuffix(spec.Unit, "min") + ago(r.step)
+	if step != r.step {
+		return strings.TrimSpace(spec.Unit + " (" + ago(step) + " periods)")
+	}
+	return spec.Unit
+}
+
+// periodOf is the period a resource's metric was read at, as its source
+// said; the investigation's step when the source did not say, or the
+// metrics are not read (yet, or at all).
+func (r *run) periodOf(resource string, spec metricSpec) time.Duration {
+	if r.metrics != nil {
+		select {
+		case <-r.metrics.done:
+			if s, ok := r.metrics.val[metricKey(resource, spec)]; ok && r.metrics.err == nil && s.Period > 0 {
+				return s.Period
+			}
+		default:
+		}
+	}
+	return r.step
 }

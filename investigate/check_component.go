@@ -337,8 +337,8 @@ func (r *run) hostMetricOutliers(ctx context.Context, hosts []string, candFor fu
 			f := &finding{Finding: Finding{
 				Kind: FindingMetric, Check: CheckComponent, Resource: h, Time: startOr(sh.start, r.onset),
 				Summary: fmt.Sprintf("%s %s is %s%s since %s (%s before); its peers %s",
-					h, spec.Name, num(sh.during), unitSuffix(r.unit(spec)), Clock(startOr(sh.start, r.onset)), num(sh.before), num(others)),
-				Before: ptr(sh.before), During: ptr(sh.during), Unit: r.unit(spec),
+					h, spec.Name, num(sh.during), unitSuffix(r.unit(h, spec)), Clock(startOr(sh.start, r.onset)), num(sh.before), num(others)),
+				Before: ptr(sh.before), During: ptr(sh.during), Unit: r.unit(h, spec),
 				Link: r.metricLink(h, spec),
 			}, weight: score, series: metricKey(h, spec), spec: spec}
 			findings = append(findings, f)
@@ -408,8 +408,8 @@ func (r *run) quietPeers(ctx context.Context, hosts []string, candFor func(strin
 			f := &finding{Finding: Finding{
 				Kind: FindingMetric, Check: CheckComponent, Resource: h, Time: r.onset,
 				Summary: fmt.Sprintf("%s went quiet: %s %s%s since %s (%s before) while its peers went from %s to %s: it stopped doing its share of the work",
-					h, spec.Name, num(a.during), unitSuffix(r.unit(spec)), Clock(r.onset), num(a.before), num(pb), num(pd)),
-				Before: ptr(a.before), During: ptr(a.during), Unit: r.unit(spec), Link: r.metricLink(h, spec),
+					h, spec.Name, num(a.during), unitSuffix(r.unit(h, spec)), Clock(r.onset), num(a.before), num(pb), num(pd)),
+				Before: ptr(a.before), During: ptr(a.during), Unit: r.unit(h, spec), Link: r.metricLink(h, spec),
 			}, weight: 0.6, series: metricKey(h, spec), spec: spec}
 			findings = append(findings, f)
 			c := candFor(h)

@@ -92,7 +92,7 @@ func checkLimits(ctx context.Context, r *run) result {
 					continue
 				}
 				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s rose to %s%s since %s (%s before)",
-					id, spec.Name, num(sh.during), unitSuffix(r.unit(spec)), Clock(startOr(sh.start, r.onset)), num(sh.before)))
+					id, spec.Name, num(sh.during), unitSuffix(r.unit(id, spec)), Clock(startOr(sh.start, r.onset)), num(sh.before)))
 				sc = 0.55
 			case roleConcurrency, roleConnections, roleConsumedRead, roleConsumedWrite, roleUtilisation, roleMemory, roleDisk:
 				limit, what := r.limitOf(rs, spec, quotas)
@@ -112,7 +112,7 @@ func checkLimits(ctx context.Context, r *run) result {
 					of = ""
 				}
 				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s reached %s%s%s (%s before)",
-					id, spec.Name, num(sh.peak), unitSuffix(r.unit(spec)), of, num(sh.before)))
+					id, spec.Name, num(sh.peak), unitSuffix(r.unit(id, spec)), of, num(sh.before)))
 				if spec.Role == roleMemory || spec.Role == roleDisk {
 					// Memory and disk fill slowly: what made them grow
 					// happened when they started to, long before the limit.
@@ -262,7 +262,7 @@ func (r *run) anyAtLevel(ctx context.Context, hosts []string, spec metricSpec, l
 func (r *run) metricFinding(id string, spec metricSpec, sh shift, summary string) *finding {
 	return &finding{Finding: Finding{
 		Kind: FindingMetric, Check: CheckLimits, Resource: id, Time: startOr(sh.start, r.onset),
-		Summary: summary, Before: ptr(sh.before), During: ptr(sh.peak), Unit: r.unit(spec),
+		Summary: summary, Before: ptr(sh.before), During: ptr(sh.peak), Unit: r.unit(id, spec),
 		Link: r.metricLink(id, spec),
 	}, weight: 0.8, series: metricKey(id, spec), spec: spec}
 }

@@ -55,8 +55,8 @@ func checkTraffic(ctx context.Context, r *run) result {
 			surge = &finding{Finding: Finding{
 				Kind: FindingMetric, Check: CheckTraffic, Resource: id, Time: surgeStart,
 				Summary: fmt.Sprintf("%s %s %s to %s%s since %s, %s× its level an hour before (%s)",
-					id, spec.Name, word, num(during), unitSuffix(r.unit(spec)), Clock(surgeStart), num(ratio), num(before)),
-				Before: ptr(before), During: ptr(during), Unit: r.unit(spec), Link: r.metricLink(id, spec),
+					id, spec.Name, word, num(during), unitSuffix(r.unit(id, spec)), Clock(surgeStart), num(ratio), num(before)),
+				Before: ptr(before), During: ptr(during), Unit: r.unit(id, spec), Link: r.metricLink(id, spec),
 			}, weight: 0.7, series: metricKey(id, spec), spec: spec}
 			res.findings = append(res.findings, surge)
 			break
@@ -205,8 +205,8 @@ func (r *run) capacityLoss(ctx context.Context) result {
 			f := &finding{Finding: Finding{
 				Kind: FindingMetric, Check: CheckTraffic, Resource: id, Time: startOr(sh.start, r.onset),
 				Summary: fmt.Sprintf("%s %s fell to %s (%s before) at %s: the work is spread over fewer %s",
-					id, spec.Name, num(sh.peak), num(sh.before), Clock(startOr(sh.start, r.onset)), r.unit(spec)),
-				Before: ptr(sh.before), During: ptr(sh.peak), Unit: r.unit(spec), Link: r.metricLink(id, spec),
+					id, spec.Name, num(sh.peak), num(sh.before), Clock(startOr(sh.start, r.onset)), r.unit(id, spec)),
+				Before: ptr(sh.before), During: ptr(sh.peak), Unit: r.unit(id, spec), Link: r.metricLink(id, spec),
 			}, weight: 0.8, series: metricKey(id, spec), spec: spec}
 			res.findings = append(res.findings, f)
 			c := &candidate{cause: CauseSystemChange, resource: id, score: 0.55 * r.alignment(sh.start), evidence: []*finding{f}, surge: true,

@@ -222,7 +222,7 @@ func (r *run) metricSignals(ctx context.Context, keep func(*signal)) {
 			if !ok {
 				continue
 			}
-			sig := &signal{node: id, class: c, a: a, what: spec.Name, unit: r.unit(spec),
+			sig := &signal{node: id, class: c, a: a, what: spec.Name, unit: r.unit(id, spec),
 				kind: FindingMetric, series: metricKey(id, spec), spec: spec, link: r.metricLink(id, spec)}
 			sig.mag, sig.magUnit = a.delta(spec.Role.rises()), magCount
 			if c == classLatency {
@@ -878,7 +878,7 @@ func (r *run) activity(ctx context.Context, id string) *signal {
 			// rise is the sign.
 			a.z = -a.z
 		}
-		sig := &signal{node: id, class: classTraffic, a: a, what: spec.Name, unit: r.unit(spec), kind: FindingMetric,
+		sig := &signal{node: id, class: classTraffic, a: a, what: spec.Name, unit: r.unit(id, spec), kind: FindingMetric,
 			series: metricKey(id, spec), spec: spec, link: r.metricLink(id, spec), start: r.onset}
 		if a.z < anomalyZ || surge(sig) < 1.5 {
 			continue

@@ -38,7 +38,11 @@ func (r *run) findOnset(ctx context.Context) []*finding {
 		return nil
 	}
 	s := series[0]
-	onset, before, during, found := onsetOf(s, fire, r.step, r.alarmDef.Threshold, r.alarmFalls(), isCount(r.symptom))
+	// Coarser data than the alarm's period (a high-resolution alarm read
+	// past CloudWatch's three hours of sub-minute data) is searched at its
+	// own period.
+	step := max(r.step, s.Period)
+	onset, before, during, found := onsetOf(s, fire, step, r.alarmDef.Threshold, r.alarmFalls(), isCount(r.symptom))
 	if !found {
 		return []*finding{{
 			Finding: Finding{

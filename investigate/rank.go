@@ -447,7 +447,7 @@ func (r *run) chartSeries(ctx context.Context, hyps []Hypothesis, all []*finding
 			continue
 		}
 		if s, ok := metrics[f.series]; ok && len(s.Values) > 0 {
-			out = append(out, NamedSeries{Resource: f.Resource, Metric: f.spec.Name, Unit: r.unit(f.spec), Series: s})
+			out = append(out, NamedSeries{Resource: f.Resource, Metric: f.spec.Name, Unit: r.unit(f.Resource, f.spec), Series: s})
 			f.series = "" // once
 		}
 	}

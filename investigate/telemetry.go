@@ -128,6 +128,11 @@ type Series struct {
 	ID     string      `json:"id"`
 	Times  []time.Time `json:"times"`
 	Values []float64   `json:"values"`
+	// Period is what each datapoint aggregates, when the source says: it
+	// may be longer than the query's (a metric published every 5
+	// minutes, data too old for short periods). Zero when the source did
+	// not say, and the query's period holds.
+	Period time.Duration `json:"period,omitempty"`
 }
 
 // LogQuery asks for the lines of one log group in a window.

@@ -23,10 +23,21 @@ import (
 type ALBWorld struct {
 	// Onset and Fires are the fault's start and the alarm's firing.
 	Onset, Fires time.Time
-	Account      string
+	// Present is when the world answers: GetMetricData counts a
+	// datapoint's age from it (awstest.PeriodKept). NewALBWorld sets it to
+	// Fires; a client reading the world sets Options.Present to match.
+	Present time.Time
+	Account string
 	// Instances are the load balancer's targets; Bad is the one that fails.
 	Instances []string
 	Bad       string
+	// BasicMonitoring makes the instances publish their AWS/EC2 metrics
+	// every 5 minutes, as EC2's basic monitoring does, and say so in
+	// DescribeInstances (monitoring state "disabled").
+	BasicMonitoring bool
+	// MetricPageSize, when positive, is GetMetricData's page size in
+	// datapoints for calls that name no MaxDatapoints (AWS: 100,800).
+	MetricPageSize int
 
 	mu      sync.Mutex
 	queries map[string]logQueryState
@@ -44,6 +55,7 @@ func NewALBWorld() *ALBWorld {
 	return &ALBWorld{
 		Onset:     time.Date(2024, 12, 3, 10, 30, 0, 0, time.UTC),
 		Fires:     time.Date(2024, 12, 3, 10, 33, 0, 0, time.UTC),
+		Present:   time.Date(2024, 12, 3, 10, 33, 0, 0, time.UTC),
 		Account:   "123456789012",
 		Instances: []string{"i-0c5e1a2b3d4f50001", "i-0c5e1a2b3d4f50002", "i-0c5e1a2b3d4f50003"},
 		Bad:       "i-0c5e1a2b3d4f50003",
@@ -73,7 +85,10 @@ func (w *ALBWorld) Install(srv *Server) {
 		}
 		return map[string]any{}
 	})
-	srv.Reply("CloudWatch.DescribeAlarmHistory", ALBAlarmHistory())
+	srv.Handle("CloudWatch.DescribeAlarmHistory", func(r *Request) any {
+		items, _ := ALBAlarmHistory()["AlarmHistoryItems"].([]any)
+		return AlarmHistory(r, items)
+	})
 	srv.Handle("CloudWatch.GetMetricData", w.metricData)
 
 	srv.Reply("Elastic Load Balancing v2.DescribeLoadBalancers", map[string]any{"LoadBalancers": []any{map[string]any{
@@ -95,15 +110,17 @@ func (w *ALBWorld) Install(srv *Server) {
 	srv.Reply("Elastic Load Balancing v2.DescribeTargetHealth", map[string]any{"TargetHealthDescriptions": health})
 
 	srv.Handle("EC2.DescribeInstances", func(r *Request) any {
+		want, err := SelectInstances(r, w.Instances)
+		if err != nil {
+			return err
+		}
+		monitoring := "enabled"
+		if w.BasicMonitoring {
+			monitoring = "disabled"
+		}
 		var items []any
 		for i, id := range w.Instances {
-			want := false
-			for k, v := range r.Params {
-				if strings.HasPrefix(k, "InstanceId.") && v == id {
-					want = true
-				}
-			}
-			if !want {
+			if !want[id] {
 				continue
 			}
 			items = append(items, map[string]any{
@@ -112,6 +129,7 @@ func (w *ALBWorld) Install(srv *Server) {
 				"instanceState": map[string]any{"code": 16, "name": "running"},
 				"launchTime":    ts("2024-11-20T09:00:00Z"),
 				"cpuOptions":    map[string]any{"coreCount": 1, "threadsPerCore": 2},
+				"monitoring":    map[string]any{"state": monitoring},
 				"tagSet": []any{
 					map[string]any{"key": "Name", "value": "web"},
 					map[string]any{"key": "aws:autoscaling:groupName", "value": "web-asg"},
@@ -226,7 +244,7 @@ func (w *ALBWorld) metricData(r *Request) any {
 	start, _ := r.Params["StartTime"].(time.Time)
 	end, _ := r.Params["EndTime"].(time.Time)
 	queries, _ := r.Params["MetricDataQueries"].([]any)
-	var results []any
+	var all []MetricSeries
 	for _, q := range queries {
 		qm := q.(map[string]any)
 		ms := qm["MetricStat"].(map[string]any)
@@ -239,20 +257,22 @@ func (w *ALBWorld) metricData(r *Request) any {
 			}
 		}
 		period := time.Duration(ms["Period"].(float64)) * time.Second
-		var times []time.Time
-		var values []float64
+		series := MetricSeries{ID: qm["Id"].(string), Label: m["MetricName"].(string), Times: []time.Time{}, Values: []float64{}}
 		for t := start.Truncate(period); t.Before(end) && !t.After(w.Fires); t = t.Add(period) {
-			if t.Before(start) {
+			if t.Before(start) || !PeriodKept(period, start, w.Present) {
 				continue
 			}
+			if w.BasicMonitoring && m["Namespace"] == "AWS/EC2" && t.Minute()%5 != 0 {
+				continue // published every 5 minutes
+			}
 			if v, ok := w.level(m["Namespace"].(string), m["MetricName"].(string), dims, t); ok {
-				times = append(times, t)
-				values = append(values, v)
+				series.Times = append(series.Times, t)
+				series.Values = append(series.Values, v)
 			}
 		}
-		results = append(results, map[string]any{"Id": qm["Id"], "Label": m["MetricName"], "StatusCode": "Complete", "Timestamps": times, "Values": values})
+		all = append(all, series)
 	}
-	return map[string]any{"MetricDataResults": results, "Messages": []any{}}
+	return PageMetricData(r, all, w.MetricPageSize)
 }
 
 // X-Ray: a sampled view of the traffic. Before the onset every request

@@ -291,6 +291,7 @@ func albAWS(t *testing.T) (*awstest.Server, *awstest.ALBWorld, awstelemetry.Opti
 	return srv, world, awstelemetry.Options{
 		Region: "us-east-1", Endpoint: srv.URL, HTTPClient: srv.Client(), MaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		Present:     func() time.Time { return world.Present },
 	}
 }
 

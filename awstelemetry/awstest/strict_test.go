@@ -1,0 +1,55 @@
+package awstest
+
+import "testing"
+
+func TestSelectInstances(t *testing.T) {
+	known := []string{"i-1", "i-2", "i-3"}
+	for _, c := range []struct {
+		name   string
+		params map[string]any
+		want   []string
+		code   string
+	}{
+		{"all", map[string]any{}, known, ""},
+		{"ids", map[string]any{"InstanceId.1": "i-2"}, []string{"i-2"}, ""},
+		{"unknown id", map[string]any{"InstanceId.1": "i-2", "InstanceId.2": "i-9"}, nil, "InvalidInstanceID.NotFound"},
+		{"filter", map[string]any{"Filter.1.Name": "instance-id", "Filter.1.Value.1": "i-3", "Filter.1.Value.2": "i-9"}, []string{"i-3"}, ""},
+		{"other filter", map[string]any{"Filter.1.Name": "instance-state-name", "Filter.1.Value.1": "running"}, known, ""},
+	} {
+		got, err := SelectInstances(&Request{Params: c.params}, known)
+		if c.code != "" {
+			if err == nil || err.Code != c.code {
+				t.Errorf("%s: err = %v, want %s", c.name, err, c.code)
+			}
+			continue
+		}
+		if err != nil || len(got) != len(c.want) {
+			t.Errorf("%s: got %v %v, want %v", c.name, got, err, c.want)
+			continue
+		}
+		for _, id := range c.want {
+			if !got[id] {
+				t.Errorf("%s: %s not selected: %v", c.name, id, got)
+			}
+		}
+	}
+}
+
+func TestAlarmHistoryTypes(t *testing.T) {
+	items := []any{
+		map[string]any{"AlarmName": "c", "AlarmType": "CompositeAlarm", "HistoryItemType": "StateUpdate"},
+		map[string]any{"AlarmName": "m", "AlarmType": "MetricAlarm", "HistoryItemType": "StateUpdate"},
+	}
+	n := func(params map[string]any) int {
+		return len(AlarmHistory(&Request{Params: params}, items).(map[string]any)["AlarmHistoryItems"].([]any))
+	}
+	if got := n(map[string]any{}); got != 1 {
+		t.Errorf("no AlarmTypes: %d items, want the metric alarm's only", got)
+	}
+	if got := n(map[string]any{"AlarmTypes": []any{"CompositeAlarm", "MetricAlarm"}}); got != 2 {
+		t.Errorf("both types: %d items", got)
+	}
+	if got := n(map[string]any{"AlarmName": "c"}); got != 0 {
+		t.Errorf("a composite's name without AlarmTypes: %d items, want none", got)
+	}
+}
