@@ -630,3 +630,33 @@ func TestChangesAreReadAroundTheFiring(t *testing.T) {
 		t.Errorf("changes calls = %d, hypotheses = %d", f.count("changes"), len(rep.Hypotheses))
 	}
 }
+
+// An alarm that is not in ALARM, never went into it and whose signal did
+// not move pages nobody: a change minutes before now is still listed, but
+// under the confidence at which the report names a cause. The same world
+// with the alarm firing claims it.
+func TestUnpagedAlarmClaimsNoCause(t *testing.T) {
+	run := func(state string, history []AlarmStateChange) Report {
+		f := webEnv()
+		f.series["web-alb|AWS/ApplicationELB|HTTPCode_Target_5XX_Count"] = level(2, 2, t0)
+		f.alarm.State, f.alarm.History = state, history
+		f.changes = []Change{{ID: "c1", Time: t0.Add(-2 * time.Minute), Event: "UpdateService", Source: "ecs.amazonaws.com",
+			Resource: "app", Actor: "arn:aws:iam::123456789012:user/alice"}}
+		rep, err := New(f.sources(), Options{}).Run(context.Background(), Request{Alarm: f.alarm.Name, Now: t0.Add(3 * time.Minute)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	paged := run("ALARM", []AlarmStateChange{{Time: t0.Add(3 * time.Minute), From: "OK", To: "ALARM"}})
+	if len(paged.Hypotheses) == 0 || paged.Hypotheses[0].Confidence < ClearCause {
+		t.Fatalf("the firing alarm's report claims no cause: %+v", paged.Hypotheses)
+	}
+	quiet := run("OK", []AlarmStateChange{{Time: t0.Add(-time.Hour), From: "INSUFFICIENT_DATA", To: "OK"}})
+	if len(quiet.Hypotheses) == 0 {
+		t.Fatal("the change is not listed at all")
+	}
+	if got := quiet.Hypotheses[0]; got.Confidence >= ClearCause || got.Resource != paged.Hypotheses[0].Resource {
+		t.Errorf("quiet alarm: first lead %s on %s at %.2f; want %s under %.2f", got.Cause, got.Resource, got.Confidence, paged.Hypotheses[0].Resource, ClearCause)
+	}
+}

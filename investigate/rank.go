@@ -367,12 +367,18 @@ func (r *run) assemble(ctx context.Context, results map[string]result) Report {
 		findings = append(findings, f.Finding)
 	}
 
+	// With nothing paged, no lead is the cause of anything: each keeps its
+	// rank, under the confidence at which the report names a cause.
+	scale := 1.0
+	if r.unpaged() {
+		scale = ClearCause
+	}
 	var hyps []Hypothesis
 	for _, c := range r.rank(results, r.shared(ctx).said) {
 		h := Hypothesis{
 			Cause:      c.cause,
 			Resource:   c.resource,
-			Confidence: math.Round(math.Min(c.score, maxConfidence)*100) / 100,
+			Confidence: math.Round(scale*math.Min(c.score, maxConfidence)*100) / 100,
 			Actions:    c.actions,
 			Prevention: c.prevention,
 		}
@@ -458,4 +464,21 @@ func idNum(id string) int {
 	var n int
 	fmt.Sscanf(id, "f%d", &n)
 	return n
+}
+
+// unpaged reports whether there is nothing to explain: the alarm is not in
+// ALARM, its history shows no time it went into ALARM up to now, and its
+// own signal did not leave its normal range. What the checks found then
+// has no symptom to answer for (a deployment minutes ago, say, on a
+// service whose alarm is quiet).
+func (r *run) unpaged() bool {
+	if r.onsetFound || strings.EqualFold(r.alarmDef.State, "ALARM") {
+		return false
+	}
+	for _, h := range r.alarmDef.History {
+		if strings.EqualFold(h.To, "ALARM") && !h.Time.After(r.now) {
+			return false
+		}
+	}
+	return true
 }
