@@ -2,6 +2,7 @@ package investigate
 
 import (
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -26,4 +27,22 @@ func Truncate(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// Hidden reports whether r changes how the text around it reads without
+// being seen: a control character, a bidirectional embedding, override,
+// isolate or mark (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C),
+// or a line or paragraph separator (U+2028, U+2029). Untrusted text loses
+// them before anyone reads it, in Slack and in what the model writes
+// alike; callers keep the line breaks and tabs they want before asking.
+func Hidden(r rune) bool {
+	switch {
+	case unicode.IsControl(r):
+		return true
+	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+		return true
+	case r == '\u200e', r == '\u200f', r == '\u061c', r == '\u2028', r == '\u2029':
+		return true
+	}
+	return false
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"unicode"
 
 	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/redact"
@@ -230,7 +229,7 @@ func clean(s string, n int) string {
 			return r
 		case r == '\t' || r == '\r':
 			return ' '
-		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069'):
+		case investigate.Hidden(r):
 			return -1
 		}
 		return r

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/redact"
 )
 
@@ -93,7 +94,7 @@ func stripControl(s string) string {
 		if r == '\n' || r == '\t' {
 			return r
 		}
-		if unicode.IsControl(r) || r == '\u202e' || r == '\u202d' {
+		if investigate.Hidden(r) {
 			return -1
 		}
 		return r

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/unstuck/unstuck/investigate"
 )
 
 //go:embed injection.txt
@@ -80,6 +82,11 @@ func HarmlessText(t testing.TB, where string, s string, plain bool) {
 	for _, m := range angle.FindAllString(s, -1) {
 		if !allowedAngle.MatchString(m) {
 			t.Errorf("%s: %q forms a mention or link: %q", where, m, s)
+		}
+	}
+	for _, r := range s {
+		if r != '\n' && r != '\t' && investigate.Hidden(r) {
+			t.Errorf("%s: hidden character %U survives: %q", where, r, s)
 		}
 	}
 	low := strings.ToLower(s)
