@@ -65,9 +65,7 @@ func (b *Bot) onAlarmOK(ctx context.Context, m message, am alarmmsg.Message) {
 			continue
 		}
 		text := fmt.Sprintf(":large_green_circle: *%s* is back to OK.", mrkdwn.EscapeLine(am.Name))
-		if _, err := b.post(ctx, inv.Channel, inv.ThreadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text); err != nil {
-			b.log.Warn("ok note", "err", err)
-		}
+		b.reply(ctx, inv.Channel, inv.ThreadTS, text)
 		if err := b.store.AddNote(ctx, inv.Channel, inv.ThreadTS, investigate.Note{Time: b.opts.Clock(), Author: "CloudWatch", Text: am.Name + " returned to OK"}); err != nil {
 			b.log.Error("store: OK note not saved", "alarm", am.Name, "thread", inv.ThreadTS, "err", err)
 		}

@@ -37,7 +37,8 @@ func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID
 		}
 		// The offer is answered: replace its button with who pressed it.
 		text := fmt.Sprintf("CloudWatch alarm *%s* is in ALARM. Investigation started by %s.", mrkdwn.EscapeLine(name), mrkdwn.UserMention(p.User.ID))
-		if err := b.update(ctx, channel, p.messageTS(), []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text); err != nil {
+		blocks, fallback := blockkit.Message(text)
+		if err := b.update(ctx, channel, p.messageTS(), blocks, fallback); err != nil {
 			b.log.Warn("offer update", "err", err)
 		}
 		b.start(ctx, start{ch: ch, channel: channel, threadTS: thread, user: p.User.ID, target: name, region: region, event: ev})

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/unstuck/unstuck/handlers/blockkit"
-	"github.com/unstuck/unstuck/handlers/mrkdwn"
 )
 
 // msgOptions are the options of every message the bot sends: its blocks,
@@ -56,7 +54,7 @@ func (b *Bot) update(ctx context.Context, channel, ts string, blocks []slack.Blo
 }
 
 func (b *Bot) ephemeral(ctx context.Context, channel, user, threadTS, text string) {
-	opts := msgOptions([]slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text)
+	opts := msgOptions(blockkit.Message(text))
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
@@ -89,16 +87,8 @@ func retryRateLimit(ctx context.Context, call func() error) error {
 
 // reply posts text (already escaped mrkdwn) in a thread.
 func (b *Bot) reply(ctx context.Context, channel, thread, text string) {
-	blocks := blockkit.Sections(text)
-	if len(blocks) > blockkit.MaxBlocks {
-		blocks = blocks[:blockkit.MaxBlocks]
-	}
-	if _, err := b.post(ctx, channel, thread, blocks, mrkdwn.Truncate(firstLine(text), 300)); err != nil {
+	blocks, fallback := blockkit.Message(text)
+	if _, err := b.post(ctx, channel, thread, blocks, fallback); err != nil {
 		b.log.Warn("reply", "err", err)
 	}
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }

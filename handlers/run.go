@@ -43,9 +43,7 @@ func (b *Bot) tell(ctx context.Context, s start, text string) {
 		b.ephemeral(ctx, s.channel, s.user, s.threadTS, text)
 		return
 	}
-	if _, err := b.post(ctx, s.channel, s.threadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text); err != nil {
-		b.log.Warn("reply", "err", err)
-	}
+	b.reply(ctx, s.channel, s.threadTS, text)
 }
 
 // start resolves the alarm, posts the first message and queues the
@@ -410,14 +408,10 @@ func (b *Bot) join(ctx context.Context, s start, alarm investigate.Alarm) bool {
 			}
 		}
 		text := fmt.Sprintf(":link: *%s* fired with *%s*, which I'm already investigating; I follow it there.", mrkdwn.EscapeLine(alarm.Name), mrkdwn.EscapeLine(other.Alarm.Name))
-		if _, err := b.post(ctx, s.channel, s.threadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text); err != nil {
-			b.log.Warn("join", "err", err)
-		}
+		b.reply(ctx, s.channel, s.threadTS, text)
 		if other.Alarm.Name != alarm.Name {
 			note := fmt.Sprintf(":link: *%s* fired too (on %s) and joins this investigation.", mrkdwn.EscapeLine(alarm.Name), mrkdwn.EscapeLine(alarm.Resource))
-			if _, err := b.post(ctx, other.Channel, other.ThreadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(note), nil, nil)}, note); err != nil {
-				b.log.Warn("join note", "err", err)
-			}
+			b.reply(ctx, other.Channel, other.ThreadTS, note)
 		}
 		return true
 	}

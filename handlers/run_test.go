@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/unstuck/unstuck/handlers"
+	"github.com/unstuck/unstuck/handlers/slacktest"
 	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
 )
@@ -103,5 +104,43 @@ func TestRunReadsTheAlarmOnce(t *testing.T) {
 	}
 	if got := alarms.reads.Load(); got != 1 {
 		t.Errorf("alarm reads = %d, want 1", got)
+	}
+}
+
+// unknownAlarms knows no alarm, and answers with long close names.
+type unknownAlarms struct{ closest []string }
+
+func (u unknownAlarms) Alarm(_ context.Context, name string) (investigate.Alarm, error) {
+	return investigate.Alarm{}, &investigate.NotFoundError{Kind: "alarm", Name: name, Candidates: u.closest}
+}
+
+// An unknown name of 255 characters, with eight close names as long that
+// escaping makes four times longer, is
+// still answered: the reply keeps within Slack's limits instead of being
+// refused (invalid_blocks) and leaving the user with no answer.
+func TestLongNotFoundReplyReachesTheUser(t *testing.T) {
+	long := func(c string) string { return strings.Repeat(c, 255) }
+	var closest []string
+	for _, c := range "abcdefgh" {
+		// Escaped, each grows fourfold (&lt;).
+		closest = append(closest, string(c)+long("<")[1:])
+	}
+	h := newHarness(t, setup{sources: func(src investigate.Sources) investigate.Sources {
+		src.Alarms = unknownAlarms{closest: closest}
+		return src
+	}})
+	env := h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, user, long("z")))
+	if _, ok := h.srv.WaitAck(env, 3*time.Second); !ok {
+		t.Fatal("no ack")
+	}
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		for _, m := range h.srv.Messages(channel) {
+			if m.Ephemeral && strings.Contains(m.BlocksText(), "can't find an alarm or resource") {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Errorf("the user was never told the name is unknown: %+v", h.srv.Messages(channel))
 	}
 }

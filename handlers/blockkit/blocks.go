@@ -100,3 +100,18 @@ func pack(groups [][]slack.Block) [][]slack.Block {
 	}
 	return msgs
 }
+
+// Message renders mrkdwn text (already escaped) as a whole message: its
+// blocks, sections cut at line breaks within Slack's 3,000 characters and
+// at most MaxBlocks of them, and its notification text, the first line
+// cut short. Every text the bot says in a sentence or two goes out
+// through it, so none can grow past what Slack accepts (an unknown name
+// of 255 characters with its closest names, say).
+func Message(text string) ([]slack.Block, string) {
+	blocks := Sections(text)
+	if len(blocks) > MaxBlocks {
+		blocks = blocks[:MaxBlocks]
+	}
+	first, _, _ := strings.Cut(text, "\n")
+	return blocks, mrkdwn.Truncate(first, 300)
+}
