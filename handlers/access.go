@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -19,7 +21,10 @@ type Channel struct {
 	// Alarms is AlarmsOff, AlarmsAuto or AlarmsButton.
 	Alarms string `yaml:"alarms" json:"alarms"`
 	// AlarmSenders are the bots whose alarm messages count here: bot ids
-	// (B…), app ids (A…) or bot names ("AWS Chatbot"); "*" is any bot.
+	// (B…), app ids (A…) or the names of the workspace's bot users ("AWS
+	// Chatbot"), which Serve resolves once to their ids; "*" is any bot.
+	// A message is matched by its ids only, never by the display name it
+	// carries, which whoever posts sets.
 	AlarmSenders []string `yaml:"alarm_senders" json:"alarm_senders"`
 	// Account, RoleARN, ExternalID and Regions say what the channel's
 	// investigations read; empty means the bot's own credentials and region.
@@ -72,9 +77,9 @@ func (ch Channel) watches(m message) bool {
 	if ch.Alarms != AlarmsAuto && ch.Alarms != AlarmsButton {
 		return false
 	}
-	ids := []string{m.BotID, m.AppID, m.Username}
+	ids := []string{m.BotID, m.AppID}
 	if m.BotProfile != nil {
-		ids = append(ids, m.BotProfile.ID, m.BotProfile.AppID, m.BotProfile.Name)
+		ids = append(ids, m.BotProfile.ID, m.BotProfile.AppID)
 	}
 	for _, s := range ch.AlarmSenders {
 		if s == "*" {
@@ -116,4 +121,66 @@ func (b *Bot) allowed(ctx context.Context, ch Channel, user string) bool {
 		b.groupsMu.Unlock()
 	}
 	return slices.Contains(g.users, user)
+}
+
+// senderIDRe is the shape of a bot id (B…) or an app id (A…).
+var senderIDRe = regexp.MustCompile(`^[AB][A-Z0-9]{2,}$`)
+
+// resolveSenders turns the names in the channels' alarm senders into the
+// bot and app ids of the workspace's bot users of that name (users.list,
+// which needs the users:read scope), once, before any message is read. A
+// name that no bot user has is an error that says what to write instead.
+func (b *Bot) resolveSenders(ctx context.Context) error {
+	var names []string
+	for _, ch := range b.cfg.Channels {
+		for _, s := range ch.AlarmSenders {
+			if s != "*" && !senderIDRe.MatchString(s) && !slices.Contains(names, s) {
+				names = append(names, s)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	users, err := b.api.GetUsersContext(ctx)
+	if err != nil {
+		return fmt.Errorf("alarm senders %q are names, found through users.list (scope users:read): %w", names, err)
+	}
+	byName := map[string][]string{}
+	for _, u := range users {
+		if u.Deleted || u.Profile.BotID == "" {
+			continue
+		}
+		for _, n := range []string{u.Name, u.RealName, u.Profile.RealName, u.Profile.DisplayName} {
+			if n == "" {
+				continue
+			}
+			k := strings.ToLower(n)
+			for _, id := range []string{u.Profile.BotID, u.Profile.ApiAppID} {
+				if id != "" && !slices.Contains(byName[k], id) {
+					byName[k] = append(byName[k], id)
+				}
+			}
+		}
+	}
+	channels := make(map[string]Channel, len(b.cfg.Channels))
+	for id, ch := range b.cfg.Channels {
+		var senders []string
+		for _, s := range ch.AlarmSenders {
+			if s == "*" || senderIDRe.MatchString(s) {
+				senders = append(senders, s)
+				continue
+			}
+			ids := byName[strings.ToLower(s)]
+			if len(ids) == 0 {
+				return fmt.Errorf("channel %s: alarm sender %q is no bot user of this workspace; give its bot id (B…) or app id (A…), shown on the bot's profile", id, s)
+			}
+			b.log.Info("alarm sender resolved", "channel", id, "name", s, "ids", ids)
+			senders = append(senders, ids...)
+		}
+		ch.AlarmSenders = senders
+		channels[id] = ch
+	}
+	b.cfg = Config{Channels: channels}
+	return nil
 }

@@ -1,8 +1,13 @@
 package handlers
 
 import (
+	"context"
+	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/slack-go/slack"
+	"github.com/unstuck/unstuck/handlers/slacktest"
 	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
 )
@@ -56,7 +61,10 @@ func TestChannelWatches(t *testing.T) {
 		want bool
 	}{
 		{"off", Channel{AlarmSenders: []string{"*"}}, chatbot, false},
-		{"by name", Channel{Alarms: AlarmsAuto, AlarmSenders: []string{"aws chatbot"}}, chatbot, true},
+		// A name is resolved to ids once (resolveSenders); a message's
+		// display name, which whoever posts sets, never matches.
+		{"by display name", Channel{Alarms: AlarmsAuto, AlarmSenders: []string{"aws chatbot"}}, chatbot, false},
+		{"spoofed username", Channel{Alarms: AlarmsAuto, AlarmSenders: []string{"AWS Chatbot"}}, message{BotID: "B9", Username: "AWS Chatbot"}, false},
 		{"by bot id", Channel{Alarms: AlarmsButton, AlarmSenders: []string{"B1"}}, chatbot, true},
 		{"by app id", Channel{Alarms: AlarmsAuto, AlarmSenders: []string{"A1"}}, chatbot, true},
 		{"any bot", Channel{Alarms: AlarmsAuto, AlarmSenders: []string{"*"}}, message{BotID: "B9"}, true},
@@ -91,5 +99,36 @@ func TestRelated(t *testing.T) {
 		if got := related(inv, tt.alarm); got != tt.want {
 			t.Errorf("related(%s) = %v, want %v", tt.alarm.Name, got, tt.want)
 		}
+	}
+}
+
+// Names of alarm senders are resolved once to the ids of the workspace's
+// bot users of that name; a name no bot user has stops the bot with an
+// error that says what to write instead.
+func TestResolveSenders(t *testing.T) {
+	srv := slacktest.NewServer()
+	defer srv.Close()
+	srv.AddBot("U0GRAF", "grafana", "Grafana", "B0GRAF", "A0GRAF")
+	api := slack.New(slacktest.BotToken, slack.OptionAPIURL(srv.URL))
+	cfg := Config{Channels: map[string]Channel{
+		"C1": {Alarms: AlarmsAuto, AlarmSenders: []string{"AWS Chatbot", "B0HOOK"}},
+		"C2": {Alarms: AlarmsButton, AlarmSenders: []string{"grafana", "*"}},
+	}}
+	b := New(api, nil, nil, cfg, Options{})
+	if err := b.resolveSenders(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for id, ch := range b.cfg.Channels {
+		got[id] = ch.AlarmSenders
+	}
+	want := map[string][]string{"C1": {"B0AWS", "A0AWSCHAT", "B0HOOK"}, "C2": {"B0GRAF", "A0GRAF", "*"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("senders = %v, want %v", got, want)
+	}
+
+	b = New(api, nil, nil, Config{Channels: map[string]Channel{"C1": {Alarms: AlarmsAuto, AlarmSenders: []string{"Nobody"}}}}, Options{})
+	if err := b.resolveSenders(context.Background()); err == nil || !strings.Contains(err.Error(), `"Nobody" is no bot user`) {
+		t.Errorf("an unknown sender name: %v", err)
 	}
 }

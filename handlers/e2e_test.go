@@ -312,8 +312,12 @@ func TestE2EAlarmMessage(t *testing.T) {
 	e1 := h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(alarmsCh, "B0OTHER", "random-bot", "", other, chatbotAlarm("orders-api-5xx"), nil)))
 	other2 := h.srv.Post(slacktest.Message{Channel: channel, BotID: "B0AWS"})
 	e2 := h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(channel, "B0AWS", "AWS Chatbot", "", other2, chatbotAlarm("orders-api-5xx"), nil)))
-	h.settle(e1, e2)
-	if n := len(h.srv.Thread(alarmsCh, other)) + len(h.srv.Thread(channel, other2)); n != 2 {
+	// A webhook or app that calls itself "AWS Chatbot" is not the
+	// AWS Chatbot the channel's sender name was resolved to.
+	spoof := h.srv.Post(slacktest.Message{Channel: alarmsCh, BotID: "B0EVIL"})
+	e3 := h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.BotMessage(alarmsCh, "B0EVIL", "AWS Chatbot", "", spoof, chatbotAlarm("orders-api-5xx"), nil)))
+	h.settle(e1, e2, e3)
+	if n := len(h.srv.Thread(alarmsCh, other)) + len(h.srv.Thread(channel, other2)) + len(h.srv.Thread(alarmsCh, spoof)); n != 3 {
 		t.Errorf("unwatched alarm messages got replies: %d messages", n)
 	}
 }

@@ -97,6 +97,9 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 		return fmt.Errorf("slack auth.test: %w", err)
 	}
 	b.botUserID, b.botID = auth.UserID, auth.BotID
+	if err := b.resolveSenders(ctx); err != nil {
+		return err
+	}
 
 	// Work outlives ctx by the grace period.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))

@@ -153,9 +153,11 @@ type Server struct {
 	seq         int64
 	envSeq      int
 	userGroups  map[string][]string
-	outside     map[string]bool // channels the bot is not a member of
-	responses   []Response
-	closed      bool
+	// bots are the workspace's bot users, as users.list lists them.
+	bots      []map[string]any
+	outside   map[string]bool // channels the bot is not a member of
+	responses []Response
+	closed    bool
 }
 
 // Response is a message sent to a slash command's response_url.
@@ -183,6 +185,7 @@ func NewServerWith(o Options) *Server {
 		byID:       map[string]*delivery{},
 		files:      map[string]*File{},
 		userGroups: map[string][]string{},
+		bots:       []map[string]any{botUser("U0AWSBOT", "aws", "AWS Chatbot", "B0AWS", "A0AWSCHAT")},
 		outside:    map[string]bool{},
 		seq:        1733234400_000100,
 	}
@@ -730,6 +733,13 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reply(w, map[string]any{"ok": true, "files": out})
+	case "users.list":
+		// One page: the workspace's bot users (and no people, whom the bot
+		// does not look up).
+		s.mu.Lock()
+		members := slices.Clone(s.bots)
+		s.mu.Unlock()
+		reply(w, map[string]any{"ok": true, "members": members, "response_metadata": map[string]any{"next_cursor": ""}})
 	case "usergroups.users.list":
 		s.mu.Lock()
 		users, ok := s.userGroups[a["usergroup"]]
@@ -892,4 +902,20 @@ func (m Message) BlocksText() string {
 	}
 	walk(blocks)
 	return b.String()
+}
+
+// botUser is a bot user as users.list lists it: its bot and app ids are in
+// its profile.
+func botUser(id, name, realName, botID, appID string) map[string]any {
+	return map[string]any{
+		"id": id, "name": name, "real_name": realName, "is_bot": true, "deleted": false,
+		"profile": map[string]any{"real_name": realName, "display_name": "", "bot_id": botID, "api_app_id": appID},
+	}
+}
+
+// AddBot adds a bot user to the workspace users.list lists.
+func (s *Server) AddBot(userID, name, realName, botID, appID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bots = append(s.bots, botUser(userID, name, realName, botID, appID))
 }
