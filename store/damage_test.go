@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/store/storetest"
 )
@@ -146,5 +148,32 @@ func TestReadAfterDamage(t *testing.T) {
 				t.Errorf("Put after the damage: %v", err)
 			}
 		})
+	}
+}
+
+// DynamoDB's errors, as the SDK returns them after its retries, are
+// classified by their code; the rest by their kind.
+func TestClassify(t *testing.T) {
+	api := func(code string) error {
+		return fmt.Errorf("store: put: operation error DynamoDB: PutItem, https response error StatusCode: 400, RequestID: X, api error: %w",
+			&smithy.GenericAPIError{Code: code, Message: "arn:aws:dynamodb:eu-west-1:123456789012:table/unstuck"})
+	}
+	for err, want := range map[error]Failure{
+		api("ProvisionedThroughputExceededException"):             FailThrottled,
+		api("ThrottlingException"):                                FailThrottled,
+		api("AccessDeniedException"):                              FailDenied,
+		api("UnrecognizedClientException"):                        FailDenied,
+		api("ExpiredTokenException"):                              FailDenied,
+		api("ResourceNotFoundException"):                          FailNoTable,
+		api("InternalServerError"):                                FailOther,
+		fmt.Errorf("store: thread: %w", context.DeadlineExceeded): FailTimeout,
+		&DamagedError{Path: "x.db", Err: errors.New("truncated")}: FailDamaged,
+	} {
+		if got := Classify(err); got != want {
+			t.Errorf("Classify(%v) = %q, want %q", err, got, want)
+		}
+		if strings.Contains(string(Classify(err)), "arn:") {
+			t.Errorf("Classify(%v) serves the ARN", err)
+		}
 	}
 }
