@@ -149,7 +149,8 @@ func (m *Bot) ModelTokens(prompt, completion int) {
 	}
 }
 
-// Check is one readiness condition: nil when it holds.
+// Check is one readiness condition: nil when it holds. /readyz has no
+// authentication and serves its error's text: keep it to a few words.
 type Check func(ctx context.Context) error
 
 // Handler serves /metrics, /healthz (the process is up: always 200) and

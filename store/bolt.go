@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -49,6 +50,9 @@ type Bolt struct {
 
 	mu    sync.Mutex
 	swept time.Time // the last sweep of expired claims
+
+	// broken is set once the file is found damaged (a panic inside bbolt).
+	broken atomic.Pointer[DamagedError]
 }
 
 var (
@@ -67,7 +71,13 @@ const sweepMax = 1000
 var _ Store = (*Bolt)(nil)
 
 // OpenBolt opens the store in the file at path, creating the file (and its
-// directory) when missing.
+// directory) when missing. An existing file is checked first (bbolt's
+// consistency check, bolt.Tx.Check): a damaged one is an error, a
+// *DamagedError that names the file and says how to recover; with
+// Options.MoveAsideDamaged it is moved aside instead, beside path (see
+// MoveAsideDamaged), with a warning on Options.Logger, and a new, empty
+// store is created in its place. A panic inside bbolt is such an error too,
+// never a panic of the caller's.
 func OpenBolt(path string, opts Options) (*Bolt, error) {
 	opts = opts.withDefaults()
 	if dir := filepath.Dir(path); dir != "" {
@@ -75,16 +85,26 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 			return nil, fmt.Errorf("store %s: %w", path, err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("store %s: the file is in use by another process (a file is for one bot; run several replicas on dynamodb://TABLE)", path)
+	db, err := openChecked(path)
+	var dmg *DamagedError
+	if errors.As(err, &dmg) && opts.MoveAsideDamaged {
+		aside := fmt.Sprintf("%s.damaged-%s", path, opts.Now().UTC().Format("20060102T150405.000000000Z"))
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, fmt.Errorf("%w; moving it aside failed: %w", err, rerr)
+		}
+		opts.Logger.Warn("STORE FILE DAMAGED: moved aside, starting with an EMPTY store; "+
+			"investigations, threads, notes and feedback kept in it are not known to the bot any more "+
+			"(try `bbolt compact` on the damaged file to copy what it can still read; see docs/store.md)",
+			"store", path, "damaged_file", aside, "err", dmg.Err)
+		db, err = openChecked(path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", path, err)
+		return nil, err
 	}
 	// A write waits at most this long for others to share its transaction.
 	db.MaxBatchDelay = 1 * time.Millisecond
-	err = db.Update(func(tx *bolt.Tx) error {
+	s := &Bolt{db: db, ttl: opts.ClaimTTL, now: opts.Now, path: path}
+	err = s.update(context.Background(), func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bInv, bChan, bActive, bClaims, bClaimExp, bLeases, bInbox} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -102,9 +122,129 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 	})
 	if err != nil {
 		db.Close()
+		if errors.As(err, &dmg) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	return &Bolt{db: db, ttl: opts.ClaimTTL, now: opts.Now, path: path}, nil
+	return s, nil
+}
+
+// openChecked opens the bbolt file at path and checks it, before anything
+// writes to it (a write would extend a truncated file with zeros). A file
+// that fails the check, or that bbolt panics on, is a *DamagedError. A
+// panic inside bolt.Open leaves the file open (bbolt does not close it):
+// one descriptor, and a lock on a file that is moved aside or left alone.
+func openChecked(path string) (*bolt.DB, error) {
+	var db *bolt.DB
+	err := guard(func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
+		return err
+	})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("store %s: the file is in use by another process (a file is for one bot; run several replicas on dynamodb://TABLE)", path)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), isPanic(err):
+		return nil, &DamagedError{Path: path, Err: err}
+	case err != nil:
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	if err := verify(db); err != nil {
+		db.Close()
+		return nil, &DamagedError{Path: path, Err: err}
+	}
+	return db, nil
+}
+
+// checkErrors is how many of the consistency check's findings an error
+// keeps.
+const checkErrors = 3
+
+// verify checks the whole file: its size first (a file shorter than the
+// pages in use is truncated, and reading past its end would fault), then
+// bbolt's consistency check. Nil when both find nothing, else what they
+// found: the check's first findings and their count.
+func verify(db *bolt.DB) error {
+	if err := checkSize(db); err != nil {
+		return err
+	}
+	return guard(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			var errs []error
+			n := 0
+			for err := range tx.Check() {
+				if n++; n <= checkErrors {
+					errs = append(errs, err)
+				}
+			}
+			if n > checkErrors {
+				errs = append(errs, fmt.Errorf("and %d more", n-checkErrors))
+			}
+			if len(errs) > 0 {
+				return fmt.Errorf("consistency check: %w", errors.Join(errs...))
+			}
+			return nil
+		})
+	})
+}
+
+// checkSize reports a file shorter than the pages its meta page says are in
+// use: it was truncated. It reads no page but the meta.
+func checkSize(db *bolt.DB) error {
+	return guard(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			fi, err := os.Stat(db.Path())
+			if err != nil {
+				return err
+			}
+			if fi.Size() < tx.Size() {
+				return fmt.Errorf("truncated: the file has %d bytes, its pages in use take %d", fi.Size(), tx.Size())
+			}
+			return nil
+		})
+	})
+}
+
+func isPanic(err error) bool {
+	var p *PanicError
+	return errors.As(err, &p)
+}
+
+// damaged returns the error of a store found damaged, nil while it is
+// not: from then on nothing reads or writes its file.
+func (s *Bolt) damaged() error {
+	if d := s.broken.Load(); d != nil {
+		return d
+	}
+	return nil
+}
+
+// noteDamage turns a panic inside bbolt into a *DamagedError, says whether
+// the file was truncated, and marks the store damaged; other errors it
+// returns as they are. (bbolt's consistency check is not run here: on a
+// file cut short under the store's mapping, its reads would fault where no
+// recover reaches.)
+func (s *Bolt) noteDamage(err error) error {
+	if !isPanic(err) {
+		return err
+	}
+	if serr := checkSize(s.db); serr != nil {
+		err = errors.Join(serr, err)
+	}
+	s.broken.CompareAndSwap(nil, &DamagedError{Path: s.path, Err: err})
+	return s.broken.Load()
+}
+
+// view runs fn in a read transaction, unless the store is damaged; a panic
+// inside bbolt is an error that marks it damaged.
+func (s *Bolt) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.damaged(); err != nil {
+		return err
+	}
+	return s.noteDamage(guard(func() error { return s.db.View(fn) }))
 }
 
 // Path is the store's file.
@@ -128,14 +268,22 @@ func u64(t time.Time) []byte { return binary.BigEndian.AppendUint64(nil, uint64(
 
 func fromU64(b []byte) time.Time { return time.Unix(0, int64(binary.BigEndian.Uint64(b))) }
 
-// update runs fn in a write transaction shared with concurrent writers. fn
-// may run more than once and must report through variables it sets on every
-// run; an error it returns fails the call.
+// update runs fn in a write transaction shared with concurrent writers,
+// unless the store is damaged. fn may run more than once and must report
+// through variables it sets on every run; an error it returns fails the
+// call. A panic inside bbolt is an error that marks the store damaged.
 func (s *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Batch(fn)
+	if err := s.damaged(); err != nil {
+		return err
+	}
+	// fn may run on another goroutine (the batch's): it is guarded there.
+	err := guard(func() error {
+		return s.db.Batch(func(tx *bolt.Tx) error { return guard(func() error { return fn(tx) }) })
+	})
+	return s.noteDamage(err)
 }
 
 // Claim implements Store.
@@ -221,12 +369,9 @@ func (s *Bolt) Handled(ctx context.Context, k string) error {
 
 // Unhandled implements incident.Inbox.
 func (s *Bolt) Unhandled(ctx context.Context, before time.Time) ([]incident.Event, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	now := s.now()
 	var out []incident.Event
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		leases := tx.Bucket(bLeases)
 		return tx.Bucket(bInbox).ForEach(func(k, v []byte) error {
 			var ev incident.Event
@@ -355,12 +500,9 @@ func getInv(tx *bolt.Tx, tk []byte) (incident.Investigation, bool, error) {
 
 // Thread implements incident.Store.
 func (s *Bolt) Thread(ctx context.Context, channel, threadTS string) (incident.Investigation, error) {
-	if err := ctx.Err(); err != nil {
-		return incident.Investigation{}, err
-	}
 	var inv incident.Investigation
 	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
+	err := s.view(ctx, func(tx *bolt.Tx) (err error) {
 		inv, ok, err = getInv(tx, key(channel, threadTS))
 		return err
 	})
@@ -375,11 +517,8 @@ func (s *Bolt) Thread(ctx context.Context, channel, threadTS string) (incident.I
 
 // Recent implements incident.Store.
 func (s *Bolt) Recent(ctx context.Context, channel string, since time.Time) ([]incident.Investigation, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	var out []incident.Investigation
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		prefix := key(channel, "")
 		c := tx.Bucket(bChan).Cursor()
 		for k, _ := c.Seek(key(channel, timeKey(since))); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
@@ -526,12 +665,9 @@ func (s *Bolt) Release(ctx context.Context, k, owner string) error {
 
 // Interrupted implements Store.
 func (s *Bolt) Interrupted(ctx context.Context) ([]incident.Investigation, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	now := s.now()
 	var out []incident.Investigation
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		leases := tx.Bucket(bLeases)
 		return tx.Bucket(bActive).ForEach(func(k, _ []byte) error {
 			inv, ok, err := getInv(tx, k)

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"regexp"
 	"slices"
@@ -78,6 +79,14 @@ type Options struct {
 	// Now is the clock (time.Now when nil). Expiry of claims and leases is
 	// decided by the clock of the replica that asks.
 	Now func() time.Time
+	// MoveAsideDamaged makes OpenBolt move a damaged file aside, to
+	// PATH.damaged-TIME beside it, and create a new, empty store at PATH,
+	// instead of failing. Its contents are then lost to the bot: it is for
+	// an operator who asked for it.
+	MoveAsideDamaged bool
+	// Logger receives the warning that a damaged file was moved aside
+	// (slog.Default() when nil).
+	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -86,6 +95,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	return o
 }

@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/llm"
 	"github.com/unstuck/unstuck/logging"
 	"github.com/unstuck/unstuck/metrics"
+	"github.com/unstuck/unstuck/store"
 )
 
 // serveLogger is bot serve's logger: text or JSON at level, with the
@@ -50,7 +52,7 @@ func serveHTTP(addr string, m *metrics.Bot, bot *handlers.Bot, logger *slog.Logg
 	srv := &http.Server{
 		Handler: m.Handler(map[string]metrics.Check{
 			"slack": bot.SocketConnected,
-			"store": bot.StoreReachable,
+			"store": briefCheck(logger, "store", bot.StoreReachable, func(err error) string { return string(store.Classify(err)) }),
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          stdLogger(logger, "http: "),
@@ -69,4 +71,34 @@ func serveHTTP(addr string, m *metrics.Bot, bot *handlers.Bot, logger *slog.Logg
 		_ = srv.Shutdown(ctx)
 		<-done
 	}, nil
+}
+
+// briefCheck is check as /readyz serves it, without authentication: its
+// error is a few words (brief's), never the error itself, which may name an
+// endpoint, an operation, a table's ARN or a file. The error goes to the log,
+// once each time the reason changes.
+func briefCheck(logger *slog.Logger, name string, check metrics.Check, brief func(error) string) metrics.Check {
+	var mu sync.Mutex
+	last := ""
+	return func(ctx context.Context) error {
+		err := check(ctx)
+		reason := ""
+		if err != nil {
+			reason = brief(err)
+		}
+		mu.Lock()
+		changed := reason != last
+		last = reason
+		mu.Unlock()
+		switch {
+		case err != nil && changed:
+			logger.Error("readiness: "+name+" failing", "reason", reason, "err", err)
+		case err == nil && changed:
+			logger.Info("readiness: " + name + " ok again")
+		}
+		if err != nil {
+			return errors.New(reason)
+		}
+		return nil
+	}
 }

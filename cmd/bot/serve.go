@@ -47,6 +47,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"AWS_ENDPOINT_URL_DYNAMODB ...); for several replicas; key schema in docs/store.md\n"+
 		"(default: the file "+store.DefaultPath+" in the working directory)")
 	storeCreate := fs.Bool("store-create", false, "with --store dynamodb://TABLE: create the table (on-demand, TTL on \"expires\") if it does not exist")
+	storeMoveDamaged := fs.Bool("store-move-damaged", false, "with --store PATH: if the file is damaged, move it aside (PATH.damaged-TIME) and start with an EMPTY store\n"+
+		"instead of stopping; what the file held is lost to the bot (see docs/store.md)")
 	var st simSettings
 	fs.DurationVar(&st.latency, "sim-latency", 0, "with --scenario: simulated latency of each API call")
 	fs.DurationVar(&st.logsLatency, "sim-logs-latency", 0, "with --scenario: simulated latency of each logs query")
@@ -126,7 +128,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	api := slack.New(botToken, apiOpts...)
 	sm := socketmode.New(api, socketmode.OptionDebug(*debug), socketmode.OptionLog(stdLogger(logger, "socketmode: ")))
-	db, err := store.Open(ctx, *storeSpec, store.Options{CreateTable: *storeCreate})
+	db, err := store.Open(ctx, *storeSpec, store.Options{CreateTable: *storeCreate, MoveAsideDamaged: *storeMoveDamaged, Logger: logger})
 	if err != nil {
 		return err
 	}
