@@ -41,7 +41,9 @@ func NewModel(cfg Config) (*Model, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Model{cfg: cfg, chat: newChat(cfg), red: redact.New(cfg.Redact...), offline: NewOffline()}, nil
+	// The key is redacted literally: a gateway may quote it in an error
+	// ("Incorrect API key provided: …"), and no pattern knows its shape.
+	return &Model{cfg: cfg, chat: newChat(cfg), red: redact.New(cfg.Redact...).WithSecrets(cfg.APIKey), offline: NewOffline()}, nil
 }
 
 // Name is the model's name as reports show it.

@@ -21,7 +21,9 @@ import (
 // user of a URL stay, so the text still reads. A Redactor is safe for
 // concurrent use. A nil *Redactor applies the built-in rules only.
 type Redactor struct {
-	extra []*regexp.Regexp
+	extra   []*regexp.Regexp
+	secrets *literals
+	known   []string
 }
 
 // New returns a redactor with the built-in rules and the given extra
@@ -79,10 +81,11 @@ func sensitiveName(name string) (bool, int) {
 		return true, 1
 	}
 	for _, suffix := range []string{
-		"secret", "secretkey", "secretaccesskey", "secretstring", "clientsecret",
+		"secret", "secretkey", "pat", "secretaccesskey", "secretstring", "clientsecret",
 		"token", "accesstoken", "refreshtoken", "authtoken", "sessiontoken", "securitytoken", "idtoken", "bottoken",
 		"apikey", "accesskey", "privatekey", "credential", "credentials",
 		"signature", "sig", "sas", "xamzcredential", "connectionstring", "dsn",
+		"accountkey", "sharedaccesskey", "primarykey", "secondarykey", "masterkey", "licensekey", "appkey", "clientkey", "webhooksecret",
 	} {
 		if strings.HasSuffix(n, suffix) {
 			return true, 6
@@ -135,10 +138,10 @@ var redactRules = []redactRule{
 	// redacted too. A key id is 20 characters; a longer run that starts
 	// like one loses its first 20.
 	{kind: "jwt", re: regexp.MustCompile(`eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*`)},
-	{kind: "slack-token", re: regexp.MustCompile(`(?:xoxe\.)?xox[abposre]-[A-Za-z0-9\-]{8,}|xapp-[A-Za-z0-9\-]{8,}`)},
+	{kind: "slack-token", re: regexp.MustCompile(`(?:xoxe\.)?xox[abposrecd]-[A-Za-z0-9\-%]{8,}|xapp-[A-Za-z0-9\-]{8,}`)},
 	{kind: "aws-access-key-id", re: regexp.MustCompile(`(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}`)},
 	{kind: "aws-session-token", re: regexp.MustCompile(`(?:FwoGZXIvYXdz|FQoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9/+=%]{16,}`)},
-	{kind: "api-key", re: regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|sk-(?:proj-|live-|ant-)?[A-Za-z0-9_\-]{20,}|[rs]k_(?:live|test)_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_\-]{35}|glpat-[A-Za-z0-9_\-]{20,}|npm_[A-Za-z0-9]{36})`)},
+	{kind: "api-key", re: vendorTokenRE},
 	// Headers whose whole value is a credential.
 	{kind: "credential", re: regexp.MustCompile(`(?i)\b(authorization|proxy-authorization|x-api-key|api-key|x-auth-token|x-amz-security-token|cookie|set-cookie)(["']?[ \t]*[:=][ \t]*["']?)([^\r\n"']+)`),
 		repl: func(m []string) string {
@@ -169,6 +172,9 @@ var redactRules = []redactRule{
 			}
 			return m[1] + m[2] + tag("password")
 		}},
+	// A YAML key that names a secret, its value on the next, deeper
+	// indented line or lines (a plain or block scalar).
+	{kind: "secret", fn: redactYAMLNextLine},
 	// key=value, key: value, "key": "value", connection strings.
 	{kind: "secret", fn: redactKeyValues},
 
@@ -184,7 +190,9 @@ var redactRules = []redactRule{
 	// A long high-entropy blob (session tokens, opaque API tokens).
 	{kind: "token", re: regexp.MustCompile(`(^|[^A-Za-z0-9/+=_\-])([A-Za-z0-9/+_\-]{64,}={0,2})`),
 		repl: func(m []string) string {
-			if !mixed(m[2]) {
+			// The resource path of an ARN (assumed-role/…/session) is
+			// not a token.
+			if !mixed(m[2]) || m[1] == ":" && strings.Contains(m[2], "/") {
 				return m[0]
 			}
 			return m[1] + tag("token")
@@ -193,7 +201,7 @@ var redactRules = []redactRule{
 
 // keyValueRE finds key=value, key: value, "key": "value" and the pairs of
 // connection strings whose key names a secret.
-var keyValueRE = regexp.MustCompile(`(?i)([A-Za-z0-9_.\-]*(?:passw(?:or)?d|pwd|pass|passphrase|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|credentials?|signature|sig|sas|dsn|connectionstring)[A-Za-z0-9_.\-]*)(\\?["']?[ \t]*[:=][ \t]*)("[^"\r\n]*"|'[^'\r\n]*'|\\"[^"\\\r\n]*\\"|[^\s"'&,;<>\\]+)`)
+var keyValueRE = regexp.MustCompile(`(?i)([A-Za-z0-9_.\-]*(?:passw(?:or)?d|pwd|pass|passphrase|secret|token|key|pat|credentials?|signature|sig|sas|dsn|connectionstring)[A-Za-z0-9_.\-]*)(\\?["']?[ \t]*[:=][ \t]*)("[^"\r\n]*"|'[^'\r\n]*'|\\"[^"\\\r\n]*\\"|[^\s"'&,;<>\\]+)`)
 
 // redactKeyValues redacts the values of secret-named keys. A bare password
 // runs on over an '&' that does not start another key=value pair, as in
@@ -208,6 +216,9 @@ func redactKeyValues(s string) string {
 		name, sep, v := s[m[2]:m[3]], s[m[4]:m[5]], s[m[6]:m[7]]
 		ok, minLen := sensitiveName(name)
 		inner := strings.Trim(v, `\"'`)
+		if !ok && keyNamed(name) && hexKey(inner) {
+			ok, minLen = true, 20
+		}
 		if !ok || len(inner) < minLen || isRedacted(v) || inner == "<*>" {
 			continue
 		}
@@ -246,8 +257,8 @@ func redactKeyValues(s string) string {
 	return b.String()
 }
 
-// Redact returns the text with every secret replaced.
-func (r *Redactor) Redact(s string) string {
+// rules applies the pattern rules (built-in and configured) to s as it is.
+func (r *Redactor) rules(s string) string {
 	if s == "" {
 		return s
 	}

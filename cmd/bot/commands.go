@@ -13,6 +13,7 @@ import (
 	"github.com/unstuck/unstuck/eval"
 	"github.com/unstuck/unstuck/handlers/chart"
 	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/llm"
 	"github.com/unstuck/unstuck/scenario"
 )
 
@@ -40,10 +41,11 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *format != "text" && *format != "json" {
 		return usageError{fmt.Sprintf("--format %q: want text or json", *format)}
 	}
-	reasoner, err := reasonerFor(*mode)
+	model, err := modelFor(*mode)
 	if err != nil {
 		return err
 	}
+	reasoner := model.Reasoner()
 	var rep investigate.Report
 	if *alarm != "" {
 		var now time.Time
@@ -70,6 +72,9 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 	}
+	// The report is pasted into tickets: its texts leave the process
+	// redacted, as in Slack.
+	rep = llm.RedactReport(model.Redactor(), rep)
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

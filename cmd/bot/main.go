@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	setProcessSecrets(os.Getenv)
 	var err error
 	switch args[0] {
 	case "investigate":
