@@ -312,7 +312,10 @@ func (r *Redactor) joinedLines(s string) string {
 			}
 			joined += head
 			heads = append(heads, at)
-			if r.secretIn(lines[i][:tailAt], joined, head) {
+			// A token shorter than the shortest split secret worth the
+			// rules (a key id is 20) is read no further: most line pairs
+			// of a log end and start with short words.
+			if len(joined) >= minSplitSecret && r.secretIn(leadOf(lines[i][:tailAt]), joined, head) {
 				lines[i] = lines[i][:tailAt] + tag("split")
 				for k, at := range heads {
 					l := lines[i+1+k]
@@ -332,6 +335,24 @@ func (r *Redactor) joinedLines(s string) string {
 		return s
 	}
 	return strings.Join(lines, "\n")
+}
+
+// minSplitSecret is the shortest token, joined across lines, that is read
+// as a possible secret.
+const minSplitSecret = 16
+
+// leadOf is what the rules need of the text before a split token: its
+// last words, where a key's name stands (aws_secret_access_key=).
+func leadOf(s string) string {
+	const keep = 96
+	if len(s) <= keep {
+		return s
+	}
+	cut := len(s) - keep
+	for cut < len(s) && !utf8.RuneStart(s[cut]) {
+		cut++
+	}
+	return s[cut:]
 }
 
 // secretIn reports whether the rules, reading the joined token after the
