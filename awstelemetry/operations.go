@@ -47,5 +47,6 @@ var Operations = []Operation{
 	{"Health", "DescribeAffectedEntities", "health:DescribeAffectedEntities"},
 	{"Service Quotas", "GetServiceQuota", "servicequotas:GetServiceQuota"},
 	{"Service Quotas", "GetAWSDefaultServiceQuota", "servicequotas:GetAWSDefaultServiceQuota"},
+	{"Resource Groups Tagging API", "GetResources", "tag:GetResources"},
 	{"STS", "AssumeRole", "sts:AssumeRole"},
 }
