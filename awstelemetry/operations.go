@@ -19,6 +19,7 @@ var Operations = []Operation{
 	{"CloudWatch", "DescribeAlarms", "cloudwatch:DescribeAlarms"},
 	{"CloudWatch", "DescribeAlarmHistory", "cloudwatch:DescribeAlarmHistory"},
 	{"CloudWatch", "GetMetricData", "cloudwatch:GetMetricData"},
+	{"CloudWatch", "DescribeAlarmsForMetric", "cloudwatch:DescribeAlarmsForMetric"},
 	{"CloudWatch Logs", "StartQuery", "logs:StartQuery"},
 	{"CloudWatch Logs", "GetQueryResults", "logs:GetQueryResults"},
 	{"CloudWatch Logs", "StopQuery", "logs:StopQuery"},

@@ -113,6 +113,7 @@ func (w *ALBWorld) Install(srv *Server) {
 		}
 		return map[string]any{"MetricAlarms": out}
 	})
+	srv.Handle("CloudWatch.DescribeAlarmsForMetric", func(r *Request) any { return AlarmsForMetric(r, w.Alarms) })
 	srv.Handle("Resource Groups Tagging API.GetResources", func(r *Request) any { return GetResources(r, w.Tagged, w.TagPageSize) })
 	srv.Handle("CloudWatch.DescribeAlarmHistory", func(r *Request) any {
 		items, _ := ALBAlarmHistory()["AlarmHistoryItems"].([]any)

@@ -178,3 +178,69 @@ func matchesTags(tags map[string]string, filters []any) bool {
 	}
 	return true
 }
+
+// AlarmsForMetric answers CloudWatch's DescribeAlarmsForMetric from a list
+// of metric alarms (as DescribeAlarms carries them). Namespace and
+// MetricName are required; an alarm matches when its metric has that
+// namespace, name and exactly the dimensions asked ("If the metric has any
+// associated dimensions, you must specify them in order for the call to
+// succeed"), and the statistic, extended statistic, period and unit when
+// asked. "This operation retrieves only standard alarms that are based on
+// the specified metric. It does not return alarms based on math
+// expressions that use the specified metric, or composite alarms that use
+// the specified metric." (DescribeAlarmsForMetric, CloudWatch API
+// reference.)
+func AlarmsForMetric(r *Request, alarms []map[string]any) any {
+	ns, name := r.String("Namespace"), r.String("MetricName")
+	if ns == "" || name == "" {
+		return &Error{Status: 400, Code: "MissingParameter", Message: "Namespace and MetricName are required"}
+	}
+	want := dimKey(r.Params["Dimensions"])
+	out := []any{}
+	for _, a := range alarms {
+		if a["Namespace"] != ns || a["MetricName"] != name || dimKey(a["Dimensions"]) != want {
+			continue
+		}
+		ok := true
+		for _, p := range []string{"Statistic", "ExtendedStatistic", "Unit"} {
+			if v := r.String(p); v != "" && a[p] != v {
+				ok = false
+			}
+		}
+		if p := r.String("Period"); p != "" && strconv.Itoa(toInt(a["Period"])) != p {
+			ok = false
+		}
+		if ok {
+			out = append(out, a)
+		}
+	}
+	return map[string]any{"MetricAlarms": out}
+}
+
+// dimKey is a set of dimensions in a comparable form.
+func dimKey(v any) string {
+	l, _ := v.([]any)
+	var parts []string
+	for _, d := range l {
+		m, _ := d.(map[string]any)
+		n, _ := m["Name"].(string)
+		val, _ := m["Value"].(string)
+		parts = append(parts, n+"="+val)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func toInt(v any) int {
+	switch n := v.(type) {
+	case int:
+		return n
+	case int64:
+		return int(n)
+	case uint64:
+		return int(n)
+	case float64:
+		return int(n)
+	}
+	return 0
+}

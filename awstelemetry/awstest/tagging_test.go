@@ -45,3 +45,51 @@ func TestGetResourcesRules(t *testing.T) {
 		}
 	}
 }
+
+func TestAlarmsForMetricRules(t *testing.T) {
+	alarms := []map[string]any{
+		{"AlarmName": "cpu", "Namespace": "AWS/EC2", "MetricName": "CPUUtilization", "Statistic": "Average", "Period": 300,
+			"Dimensions": []any{map[string]any{"Name": "InstanceId", "Value": "i-1"}}},
+		{"AlarmName": "cpu-asg", "Namespace": "AWS/EC2", "MetricName": "CPUUtilization", "Statistic": "Average", "Period": 300,
+			"Dimensions": []any{map[string]any{"Name": "AutoScalingGroupName", "Value": "web"}}},
+		// a metric-math alarm has no metric of its own
+		{"AlarmName": "math", "Metrics": []any{}},
+	}
+	names := func(params map[string]any) []string {
+		out := AlarmsForMetric(&Request{Params: params}, alarms)
+		if e, ok := out.(*Error); ok {
+			return []string{e.Code}
+		}
+		var n []string
+		for _, a := range out.(map[string]any)["MetricAlarms"].([]any) {
+			n = append(n, a.(map[string]any)["AlarmName"].(string))
+		}
+		return n
+	}
+	cpu := map[string]any{"Namespace": "AWS/EC2", "MetricName": "CPUUtilization"}
+	with := func(extra map[string]any) map[string]any {
+		m := map[string]any{}
+		for k, v := range cpu {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	for _, c := range []struct {
+		name   string
+		params map[string]any
+		want   string
+	}{
+		{"no dimensions", cpu, ""},
+		{"the instance", with(map[string]any{"Dimensions": []any{map[string]any{"Name": "InstanceId", "Value": "i-1"}}}), "cpu"},
+		{"other period", with(map[string]any{"Period": 60.0, "Dimensions": []any{map[string]any{"Name": "InstanceId", "Value": "i-1"}}}), ""},
+		{"no namespace", map[string]any{"MetricName": "CPUUtilization"}, "MissingParameter"},
+	} {
+		got := names(c.params)
+		if (c.want == "" && len(got) != 0) || (c.want != "" && (len(got) != 1 || got[0] != c.want)) {
+			t.Errorf("%s: %v, want %q", c.name, got, c.want)
+		}
+	}
+}
