@@ -39,6 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/health"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/xray"
@@ -155,6 +156,7 @@ type apis struct {
 	apigw  apigatewayAPI
 	health healthAPI
 	quotas quotasAPI
+	tag    taggingAPI
 }
 
 // New loads the AWS configuration and builds the service clients. It makes
@@ -221,6 +223,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		// region; an explicit endpoint still wins.
 		health: health.NewFromConfig(cfg, func(o *health.Options) { o.Region = healthRegion(cfg.Region) }),
 		quotas: servicequotas.NewFromConfig(cfg),
+		tag:    resourcegroupstaggingapi.NewFromConfig(cfg),
 	}
 	c.init(cloudTrailLimiter(cfg.Region, opts))
 	return c, nil

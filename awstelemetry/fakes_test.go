@@ -111,3 +111,8 @@ func (f *fakeXRay) BatchGetTraces(_ context.Context, in *xray.BatchGetTracesInpu
 	}
 	return f.traces, nil
 }
+
+// DescribeAlarmsForMetric: these fakes know no alarms by metric.
+func (f *fakeCloudWatch) DescribeAlarmsForMetric(context.Context, *cloudwatch.DescribeAlarmsForMetricInput, ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsForMetricOutput, error) {
+	return &cloudwatch.DescribeAlarmsForMetricOutput{}, nil
+}

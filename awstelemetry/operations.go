@@ -19,6 +19,7 @@ var Operations = []Operation{
 	{"CloudWatch", "DescribeAlarms", "cloudwatch:DescribeAlarms"},
 	{"CloudWatch", "DescribeAlarmHistory", "cloudwatch:DescribeAlarmHistory"},
 	{"CloudWatch", "GetMetricData", "cloudwatch:GetMetricData"},
+	{"CloudWatch", "DescribeAlarmsForMetric", "cloudwatch:DescribeAlarmsForMetric"},
 	{"CloudWatch Logs", "StartQuery", "logs:StartQuery"},
 	{"CloudWatch Logs", "GetQueryResults", "logs:GetQueryResults"},
 	{"CloudWatch Logs", "StopQuery", "logs:StopQuery"},
@@ -47,5 +48,6 @@ var Operations = []Operation{
 	{"Health", "DescribeAffectedEntities", "health:DescribeAffectedEntities"},
 	{"Service Quotas", "GetServiceQuota", "servicequotas:GetServiceQuota"},
 	{"Service Quotas", "GetAWSDefaultServiceQuota", "servicequotas:GetAWSDefaultServiceQuota"},
+	{"Resource Groups Tagging API", "GetResources", "tag:GetResources"},
 	{"STS", "AssumeRole", "sts:AssumeRole"},
 }

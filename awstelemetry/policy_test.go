@@ -14,20 +14,21 @@ import (
 // apiInterfaces are the narrow interfaces, by the SDK service id whose
 // client satisfies each.
 var apiInterfaces = map[string]reflect.Type{
-	"CloudWatch":                reflect.TypeFor[cloudwatchAPI](),
-	"CloudWatch Logs":           reflect.TypeFor[logsAPI](),
-	"XRay":                      reflect.TypeFor[xrayAPI](),
-	"CloudTrail":                reflect.TypeFor[cloudtrailAPI](),
-	"Elastic Load Balancing v2": reflect.TypeFor[elbAPI](),
-	"EC2":                       reflect.TypeFor[ec2API](),
-	"Auto Scaling":              reflect.TypeFor[autoscalingAPI](),
-	"Lambda":                    reflect.TypeFor[lambdaAPI](),
-	"ECS":                       reflect.TypeFor[ecsAPI](),
-	"RDS":                       reflect.TypeFor[rdsAPI](),
-	"DynamoDB":                  reflect.TypeFor[dynamodbAPI](),
-	"API Gateway":               reflect.TypeFor[apigatewayAPI](),
-	"Health":                    reflect.TypeFor[healthAPI](),
-	"Service Quotas":            reflect.TypeFor[quotasAPI](),
+	"CloudWatch":                  reflect.TypeFor[cloudwatchAPI](),
+	"CloudWatch Logs":             reflect.TypeFor[logsAPI](),
+	"XRay":                        reflect.TypeFor[xrayAPI](),
+	"CloudTrail":                  reflect.TypeFor[cloudtrailAPI](),
+	"Elastic Load Balancing v2":   reflect.TypeFor[elbAPI](),
+	"EC2":                         reflect.TypeFor[ec2API](),
+	"Auto Scaling":                reflect.TypeFor[autoscalingAPI](),
+	"Lambda":                      reflect.TypeFor[lambdaAPI](),
+	"ECS":                         reflect.TypeFor[ecsAPI](),
+	"RDS":                         reflect.TypeFor[rdsAPI](),
+	"DynamoDB":                    reflect.TypeFor[dynamodbAPI](),
+	"API Gateway":                 reflect.TypeFor[apigatewayAPI](),
+	"Health":                      reflect.TypeFor[healthAPI](),
+	"Service Quotas":              reflect.TypeFor[quotasAPI](),
+	"Resource Groups Tagging API": reflect.TypeFor[taggingAPI](),
 }
 
 type policyDoc struct {

@@ -68,6 +68,8 @@ func installServerless(srv *awstest.Server) {
 		map[string]any{"ReferenceId": 4, "Name": "events-queue", "Type": "AWS::SQS::Queue", "Edges": []any{}},
 	}})
 	srv.Reply("XRay.GetTraceSummaries", map[string]any{"TraceSummaries": []any{}})
+	// An account without tags.
+	srv.Handle("Resource Groups Tagging API.GetResources", func(r *awstest.Request) any { return awstest.GetResources(r, nil, 0) })
 	srv.Handle("Service Quotas.GetServiceQuota", func(r *awstest.Request) any {
 		values := map[string]float64{"lambda/L-B99A9384": 1000, "apigateway/L-8A5B8E43": 10000, "dynamodb/L-CF0CBE56": 40000, "dynamodb/L-AB614373": 40000}
 		v, ok := values[r.String("ServiceCode")+"/"+r.String("QuotaCode")]
@@ -214,6 +216,7 @@ func installContainers(srv *awstest.Server, onset time.Time) {
 		map[string]any{"SourceIdentifier": "other-db", "SourceType": "db-instance", "Date": onset.Add(-time.Minute), "Message": "elsewhere"},
 	}}})
 	srv.Reply("CloudTrail.LookupEvents", map[string]any{"Events": []any{}})
+	srv.Handle("Resource Groups Tagging API.GetResources", func(r *awstest.Request) any { return awstest.GetResources(r, nil, 0) })
 }
 
 func TestTopologyAndChangesContainers(t *testing.T) {

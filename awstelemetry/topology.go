@@ -13,8 +13,11 @@ import (
 // Topology finds the resources around an alarm: from the alarm's resource
 // through the load balancer's target groups and targets, the instances and
 // their Auto Scaling groups, functions and their event sources, ECS
-// services, databases and tables, API Gateway integrations, and X-Ray's
-// service graph for the application services and what they call.
+// services, databases and tables, API Gateway integrations, X-Ray's
+// service graph for the application services and what they call, and what
+// shares the application tags of the alarm's resource (its CloudFormation
+// stack, or its app, application or service tag: see widenBySameApp),
+// related to it by investigate.RelSameApp.
 //
 // A part that cannot be read (X-Ray denied, one describe throttled) is left
 // out: the topology comes back with what was found, and the session's
@@ -53,6 +56,10 @@ func (s *Session) Topology(ctx context.Context, alarm investigate.Alarm) (t inve
 		b.addXRay(ctx, xg)
 		b.expand(ctx)
 	}
+	// Last, what shares the alarm's resource's application tags and
+	// nothing above found.
+	b.widenBySameApp(ctx, rootID)
+	b.expand(ctx)
 	t = b.topology()
 	errs := b.errs.list()
 	s.setTopology(b.index(t))

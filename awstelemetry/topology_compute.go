@@ -203,7 +203,9 @@ func (b *topoBuilder) addInstance(in ec2types.Instance, owner string) {
 		case "aws:autoscaling:groupName":
 			group = v
 		}
-		if len(r.Tags) < 20 {
+		// The application's tags are kept whatever the others, for
+		// widenBySameApp.
+		if len(r.Tags) < 20 || isAppTagKey(k) {
 			r.Tags[k] = v
 		}
 	}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/unstuck/unstuck/investigate"
@@ -48,12 +49,22 @@ func (o OneBackend) Backend(context.Context, Channel, string) (Backend, error) {
 	return Backend(o), nil
 }
 
+// ResourceAlarms finds the alarm that watches a resource: the one in
+// ALARM, else the one whose state changed last. A resource it does not
+// know, or one no alarm watches, is an error wrapping
+// *investigate.NotFoundError. *awstelemetry.Session is one.
+type ResourceAlarms interface {
+	AlarmForResource(ctx context.Context, resource string) (investigate.Alarm, error)
+}
+
 // KnownAlarms finds alarms by name through Alarms, and a resource through
-// the topology around each of Names (the alarms it knows of).
+// the topology around each of Names (the alarms it knows of), then through
+// Resources when set (an account, whose alarms it need not know by name).
 type KnownAlarms struct {
-	Alarms  investigate.AlarmSource
-	Querier Querier
-	Names   []string
+	Alarms    investigate.AlarmSource
+	Querier   Querier
+	Names     []string
+	Resources ResourceAlarms
 }
 
 // FindAlarm implements AlarmFinder.
@@ -93,6 +104,17 @@ func (k KnownAlarms) FindAlarm(ctx context.Context, ref string) (investigate.Ala
 		}
 	}
 	out := &investigate.NotFoundError{Kind: "alarm or resource", Name: ref, Candidates: nf.Candidates}
+	if k.Resources != nil {
+		al, rerr := k.Resources.AlarmForResource(ctx, ref)
+		if rerr == nil {
+			return al, nil
+		}
+		var rnf *investigate.NotFoundError
+		if !errors.As(rerr, &rnf) {
+			return investigate.Alarm{}, fmt.Errorf("%s is no alarm, and the alarms watching a resource of that name could not be read: %w", ref, rerr)
+		}
+		resources = append(resources, rnf.Candidates...)
+	}
 	out.Candidates = append(out.Candidates, investigate.ClosestNames(ref, resources, 3)...)
 	return investigate.Alarm{}, out
 }

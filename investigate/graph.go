@@ -19,7 +19,8 @@ type graph struct {
 	dist map[string]int
 	// far are the resources the topology returned that no relation connects
 	// to the alarm's resource (a queue's consumer, where the source knows no
-	// event source mapping): still in scope, weighed as distant.
+	// event source mapping; what only shares its tags, RelSameApp): still
+	// in scope, weighed as distant.
 	far  []string
 	root string
 	// below and above hold each resource's dependencies and dependents,
@@ -85,13 +86,19 @@ func newGraph(t Topology, root string) *graph {
 	return g
 }
 
+// neighbours are the resources one relation away from id, but for
+// RelSameApp: sharing a tag says nothing of how close two resources are.
 func (g *graph) neighbours(id string) []string {
 	var ns []string
 	for _, r := range g.out[id] {
-		ns = append(ns, r.To)
+		if r.Kind != RelSameApp {
+			ns = append(ns, r.To)
+		}
 	}
 	for _, r := range g.in[id] {
-		ns = append(ns, r.From)
+		if r.Kind != RelSameApp {
+			ns = append(ns, r.From)
+		}
 	}
 	return ns
 }
@@ -208,7 +215,9 @@ func (g *graph) downstream(entry string) map[string]bool {
 		queue = queue[1:]
 		var next []string
 		for _, r := range g.out[id] {
-			next = append(next, r.To) // targets, calls, runs-on
+			if r.Kind != RelSameApp {
+				next = append(next, r.To) // targets, calls, runs-on
+			}
 		}
 		next = append(next, g.servicesOn(id)...)
 		next = append(next, g.related(id, RelMemberOf, false)...) // a group's members

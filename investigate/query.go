@@ -75,6 +75,16 @@ func MetricNames(resourceType ResourceType) []string {
 	return names
 }
 
+// CatalogMetrics lists the metrics the engine knows for a resource type, by
+// namespace and name (without dimensions: the resource's Dims are them).
+func CatalogMetrics(resourceType ResourceType) []Metric {
+	var out []Metric
+	for _, s := range catalog[resourceType] {
+		out = append(out, Metric{Namespace: s.Namespace, Name: s.Name})
+	}
+	return out
+}
+
 // Metric reads one metric of a resource by name (one of MetricNames for its
 // type), in its usual statistic, over [start, end).
 func (q *Querier) Metric(ctx context.Context, r Resource, name string, start, end time.Time, period time.Duration) (Series, error) {

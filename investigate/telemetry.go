@@ -66,6 +66,14 @@ const (
 	RelCalls = "calls"
 	// RelMemberOf: an instance belongs to To (an Auto Scaling group).
 	RelMemberOf = "member-of"
+	// RelSameApp: To shares From's application tags (the same
+	// CloudFormation stack, or the same app, application or service tag)
+	// and no other relation the source knows connects them. It is no
+	// dependency: the walks from the alarm's resource (dependencies,
+	// dependents, what its requests reach, its peers) do not follow it,
+	// and a resource reached only through it is in scope but weighed as
+	// one not connected to the alarm's resource.
+	RelSameApp = "same-app"
 )
 
 // Relation is a directed edge of the topology.

@@ -38,6 +38,15 @@ type ALBWorld struct {
 	// MetricPageSize, when positive, is GetMetricData's page size in
 	// datapoints for calls that name no MaxDatapoints (AWS: 100,800).
 	MetricPageSize int
+	// Tagged are the resources the Tagging API lists (NewALBWorld: the
+	// load balancer, its instances and the table, all of the stack
+	// StackName); TagPageSize, when positive, is GetResources' page size
+	// for calls that name a larger one.
+	Tagged      []Tagged
+	TagPageSize int
+	// Alarms are the metric alarms, as DescribeAlarms carries them
+	// (NewALBWorld: ALBAlarm's).
+	Alarms []map[string]any
 
 	mu      sync.Mutex
 	queries map[string]logQueryState
@@ -52,7 +61,7 @@ type logQueryState struct {
 
 // NewALBWorld returns the world at its scenario's times.
 func NewALBWorld() *ALBWorld {
-	return &ALBWorld{
+	w := &ALBWorld{
 		Onset:     time.Date(2024, 12, 3, 10, 30, 0, 0, time.UTC),
 		Fires:     time.Date(2024, 12, 3, 10, 33, 0, 0, time.UTC),
 		Present:   time.Date(2024, 12, 3, 10, 33, 0, 0, time.UTC),
@@ -61,7 +70,20 @@ func NewALBWorld() *ALBWorld {
 		Bad:       "i-0c5e1a2b3d4f50003",
 		queries:   map[string]logQueryState{},
 	}
+	stack := map[string]string{"aws:cloudformation:stack-name": StackName, "Name": "web"}
+	w.Tagged = []Tagged{{ARN: LBARN, Tags: map[string]string{"aws:cloudformation:stack-name": StackName}}}
+	for _, id := range w.Instances {
+		w.Tagged = append(w.Tagged, Tagged{ARN: "arn:aws:ec2:us-east-1:" + w.Account + ":instance/" + id, Tags: stack})
+	}
+	w.Tagged = append(w.Tagged, Tagged{ARN: "arn:aws:dynamodb:us-east-1:123456789012:table/forge-templates", Tags: map[string]string{"aws:cloudformation:stack-name": StackName}})
+	for _, a := range ALBAlarm()["MetricAlarms"].([]any) {
+		w.Alarms = append(w.Alarms, a.(map[string]any))
+	}
+	return w
 }
+
+// StackName is the CloudFormation stack of the ALB world's resources.
+const StackName = "bot-forge-prod"
 
 // The world's load balancer and target group, and what its bad instance logs.
 const (
@@ -80,11 +102,19 @@ var AZs = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
 func (w *ALBWorld) Install(srv *Server) {
 	srv.Handle("CloudWatch.DescribeAlarms", func(r *Request) any {
 		names, _ := r.Params["AlarmNames"].([]any)
-		if len(names) == 1 && names[0] == "web-alb-target-5xx" {
-			return ALBAlarm()
+		var out []any
+		for _, a := range w.Alarms {
+			if len(names) == 1 && names[0] == a["AlarmName"] {
+				out = append(out, a)
+			}
 		}
-		return map[string]any{}
+		if len(out) == 0 {
+			return map[string]any{}
+		}
+		return map[string]any{"MetricAlarms": out}
 	})
+	srv.Handle("CloudWatch.DescribeAlarmsForMetric", func(r *Request) any { return AlarmsForMetric(r, w.Alarms) })
+	srv.Handle("Resource Groups Tagging API.GetResources", func(r *Request) any { return GetResources(r, w.Tagged, w.TagPageSize) })
 	srv.Handle("CloudWatch.DescribeAlarmHistory", func(r *Request) any {
 		items, _ := ALBAlarmHistory()["AlarmHistoryItems"].([]any)
 		return AlarmHistory(r, items)

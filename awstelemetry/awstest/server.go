@@ -86,6 +86,7 @@ var Services = []Service{
 	}},
 	{ID: "Health", Signing: "health", Protocol: JSON11},
 	{ID: "Service Quotas", Signing: "servicequotas", Protocol: JSON11},
+	{ID: "Resource Groups Tagging API", Signing: "tagging", Protocol: JSON11},
 	{ID: "STS", Signing: "sts", Protocol: Query, XMLNS: "https://sts.amazonaws.com/doc/2011-06-15/"},
 }
 

@@ -38,6 +38,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/xray"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 )
@@ -389,7 +390,13 @@ func handlerZip() []byte {
 
 func (w *ALBWorld) ecsService(ctx context.Context) error {
 	c := w.clients.ecs
-	if _, err := c.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(w.Cluster)}); err != nil {
+	// A tag on the cluster keeps moto 5.2.1's GetResources from failing
+	// (500, "'NoneType' object is not iterable") whenever it lists ECS
+	// clusters, as it does for a call without ResourceTypeFilters: it
+	// reads an untagged cluster's tags as None.
+	if _, err := c.CreateCluster(ctx, &ecs.CreateClusterInput{
+		ClusterName: aws.String(w.Cluster), Tags: []ecstypes.Tag{{Key: aws.String("team"), Value: aws.String("forge")}},
+	}); err != nil {
 		return err
 	}
 	td, err := c.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
@@ -803,3 +810,45 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// TagStack tags the load balancer, the database and the ECS service with a
+// CloudFormation stack's name, through each service's own tagging call, as
+// CloudFormation does for the resources it makes.
+func (w *ALBWorld) TagStack(ctx context.Context, stack string) error {
+	lbs, err := w.clients.elb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{Names: []string{w.LoadBalancer}})
+	if err != nil {
+		return fmt.Errorf("tagging the load balancer: %w", err)
+	}
+	_, err = w.clients.elb.AddTags(ctx, &elb.AddTagsInput{
+		ResourceArns: []string{aws.ToString(lbs.LoadBalancers[0].LoadBalancerArn)},
+		Tags:         []elbtypes.Tag{{Key: aws.String(stackTag), Value: aws.String(stack)}},
+	})
+	if err != nil {
+		return fmt.Errorf("tagging the load balancer: %w", err)
+	}
+	dbs, err := w.clients.rds.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(w.DB)})
+	if err != nil {
+		return fmt.Errorf("tagging the database: %w", err)
+	}
+	_, err = w.clients.rds.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{
+		ResourceName: dbs.DBInstances[0].DBInstanceArn,
+		Tags:         []rdstypes.Tag{{Key: aws.String(stackTag), Value: aws.String(stack)}},
+	})
+	if err != nil {
+		return fmt.Errorf("tagging the database: %w", err)
+	}
+	svcs, err := w.clients.ecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(w.Cluster), Services: []string{w.Service}})
+	if err != nil {
+		return fmt.Errorf("tagging the ECS service: %w", err)
+	}
+	_, err = w.clients.ecs.TagResource(ctx, &ecs.TagResourceInput{
+		ResourceArn: svcs.Services[0].ServiceArn,
+		Tags:        []ecstypes.Tag{{Key: aws.String(stackTag), Value: aws.String(stack)}},
+	})
+	if err != nil {
+		return fmt.Errorf("tagging the ECS service: %w", err)
+	}
+	return nil
+}
+
+const stackTag = "aws:cloudformation:stack-name"

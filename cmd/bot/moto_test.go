@@ -19,8 +19,11 @@ package main
 // members, Lambda's configuration, concurrency and event source mappings,
 // DescribeTable, ECS DescribeServices and DescribeTaskDefinition,
 // DescribeDBInstances and RDS DescribeEvents, API Gateway's REST APIs and
-// resources with their integrations, and Logs Insights StartQuery and
-// GetQueryResults as calls.
+// resources with their integrations, Logs Insights StartQuery and
+// GetQueryResults as calls, the Tagging API's GetResources with tag and
+// resource-type filters (the widening to a CloudFormation stack's
+// resources), and DescribeAlarmsForMetric by metric name and namespace
+// (/investigate RESOURCE).
 //
 // What moto cannot check, and awstest keeps covering:
 //   - CloudWatch DescribeAlarmHistory: not implemented (500), so the fire
@@ -41,6 +44,11 @@ package main
 //     service (500);
 //   - Service Quotas GetAWSDefaultServiceQuota: not implemented (500);
 //     GetServiceQuota answers NoSuchResourceException for every quota;
+//   - GetResources ignores ResourceARNList (it answers every tagged
+//     resource; the adapter keeps the ARN it asked for) and fails (500)
+//     listing an untagged ECS cluster, so the world tags its cluster;
+//     DescribeAlarmsForMetric ignores the dimensions, so the exact match
+//     on a resource's dimensions is awstest's to check;
 //   - what moto answers but does not model as AWS does: GetMetricData's
 //     periods start at the query's StartTime, not on period boundaries,
 //     and it never answers PartialData or a NextToken; PutMetricData's
@@ -50,6 +58,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -286,6 +295,59 @@ func TestMotoInvestigate(t *testing.T) {
 			checkUnavailable(t, rep, calls, tc.unav)
 		})
 	}
+
+	// Tagged with one CloudFormation stack, the database's investigation
+	// widens to the load balancer and the ECS service through the Tagging
+	// API (moto ignores GetResources' ResourceARNList and answers every
+	// tagged resource: the adapter keeps the one it asked for).
+	t.Run("same stack", func(t *testing.T) {
+		if err := w.TagStack(ctx, "bot-forge-prod"); err != nil {
+			t.Fatal(err)
+		}
+		rep, calls := investigateMoto(t, rec, w.DBAlarm)
+		checkTopology(t, rep, []investigate.Relation{
+			{From: w.DB, To: w.LoadBalancer, Kind: investigate.RelSameApp},
+			{From: w.DB, To: w.Service, Kind: investigate.RelSameApp},
+		})
+		tagged := false
+		for _, c := range calls {
+			tagged = tagged || c.Op == "GetResources"
+		}
+		if !tagged {
+			t.Error("the Tagging API was not called")
+		}
+		for _, u := range rep.Unavailable {
+			if strings.Contains(u.Error, "tagging") {
+				t.Errorf("unavailable: %s: %s", u.Source, u.Error)
+			}
+		}
+	})
+
+	// /investigate RESOURCE: the alarm watching each resource, found with
+	// DescribeAlarmsForMetric (moto matches the metric and namespace but
+	// ignores the dimensions, which awstest checks).
+	t.Run("alarm of a resource", func(t *testing.T) {
+		opts := awstelemetry.Options{}
+		awsTestOptions(&opts)
+		c, err := awstelemetry.New(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ref, want := range map[string]string{
+			w.DB:                        w.DBAlarm,
+			w.LoadBalancer:              w.Alarm,
+			w.Cluster + "/" + w.Service: w.ServiceAlarm,
+		} {
+			a, err := c.NewSession().AlarmForResource(ctx, ref)
+			if err != nil || a.Name != want {
+				t.Errorf("AlarmForResource(%s) = %q, %v; want %s", ref, a.Name, err, want)
+			}
+		}
+		var nf *investigate.NotFoundError
+		if _, err := c.NewSession().AlarmForResource(ctx, "no-such-resource"); !errors.As(err, &nf) {
+			t.Errorf("AlarmForResource(no-such-resource) = %v; want not found", err)
+		}
+	})
 }
 
 // checkTopology checks that the report's topology has the relations.

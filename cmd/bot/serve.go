@@ -242,5 +242,10 @@ func (a *awsBackends) Backend(ctx context.Context, ch handlers.Channel, region s
 		}
 		a.clients[key] = c
 	}
-	return handlers.SourcesBackend(c.NewSession().Sources(), a.engine, nil), nil
+	// AWS has no list of the alarms to search for a resource's: the
+	// session asks CloudWatch for the alarms on the resource's metrics.
+	s := c.NewSession()
+	b := handlers.SourcesBackend(s.Sources(), a.engine, nil)
+	b.Alarms = handlers.KnownAlarms{Alarms: s, Querier: b.Querier, Resources: s}
+	return b, nil
 }
