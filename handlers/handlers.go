@@ -124,6 +124,14 @@ type Bot struct {
 	metrics Metrics
 	socket  socketState
 
+	// resuming holds a slot for each interrupted investigation this
+	// replica resumed and is still running (at most Workers); backlog is
+	// set when a recovery pass left one for lack of a slot, and kick asks
+	// for a pass before the next RecoverEvery once a slot frees.
+	resuming chan struct{}
+	backlog  atomic.Bool
+	kick     chan struct{}
+
 	groupsMu sync.Mutex
 	groups   map[string]groupMembers
 }
@@ -173,7 +181,8 @@ func New(api SlackAPI, store incident.Store, backends Backends, cfg Config, opts
 	if opts.WallClock == nil {
 		opts.WallClock = systemClock{}
 	}
-	return &Bot{api: api, store: store, backends: backends, cfg: cfg, opts: opts, log: opts.Logger, replica: opts.ReplicaID, groups: map[string]groupMembers{}, metrics: opts.Metrics, wall: opts.WallClock}
+	return &Bot{api: api, store: store, backends: backends, cfg: cfg, opts: opts, log: opts.Logger, replica: opts.ReplicaID, groups: map[string]groupMembers{}, metrics: opts.Metrics, wall: opts.WallClock,
+		resuming: make(chan struct{}, opts.Workers), kick: make(chan struct{}, 1)}
 }
 
 // WallClock is the bot's own time, as opposed to Options.Clock (the time

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,10 +12,22 @@ import (
 	"github.com/unstuck/unstuck/incident"
 )
 
+// resumingText is what an interrupted investigation's thread is told when
+// a replica resumes it.
+func resumingText(alarm string) string {
+	return fmt.Sprintf(":arrows_counterclockwise: I restarted while I was investigating *%s*, so I'm resuming it: the same alarm, window and notes, from the start. If it is cut off again, I won't retry it by myself.", mrkdwn.EscapeLine(alarm))
+}
+
+// poisonText is what an investigation's thread is told when it was cut
+// off again after it was resumed.
+func poisonText(alarm string) string {
+	return fmt.Sprintf(":warning: I restarted while I was investigating *%s* again, after I had already resumed it once, so I'm not retrying it by myself: an investigation cut off twice may be what brought me down. Press *Re-run* to investigate it again, or mention me with `rerun`.", mrkdwn.EscapeLine(alarm))
+}
+
 // restartedText is what an interrupted investigation's thread is told
-// when the bot comes back.
-func restartedText(alarm string) string {
-	return fmt.Sprintf(":arrows_counterclockwise: I restarted while I was investigating *%s*, so this investigation did not finish. Press *Re-run* to investigate it again, or mention me with `rerun`.", mrkdwn.EscapeLine(alarm))
+// when it cannot be resumed.
+func restartedText(alarm, why string) string {
+	return fmt.Sprintf(":arrows_counterclockwise: I restarted while I was investigating *%s*, and I can't resume it: %s. Press *Re-run* to investigate it again, or mention me with `rerun`.", mrkdwn.EscapeLine(alarm), mrkdwn.Truncate(mrkdwn.EscapeLine(why), 500))
 }
 
 // stoppingText is what a thread is told when shutdown cuts its
@@ -23,8 +36,18 @@ func stoppingText(alarm string) string {
 	return fmt.Sprintf(":arrows_counterclockwise: I'm restarting, so my investigation of *%s* did not finish. Press *Re-run* to investigate it again, or mention me with `rerun`.", mrkdwn.EscapeLine(alarm))
 }
 
-// errRestarted is the failure of an investigation cut off by a restart.
+// errRestarted is the failure of an investigation cut off by a restart
+// that could not be resumed.
 const errRestarted = "the bot restarted while it was investigating"
+
+// errPoison is the failure of an investigation cut off again after it was
+// resumed.
+const errPoison = "the bot restarted while it was investigating, twice (once after resuming it), so it was not retried by itself"
+
+// maxResumes is how many times an interrupted investigation is resumed
+// without a person: one cut off again after that may be a poison request,
+// one whose investigation crashes the process.
+const maxResumes = 1
 
 // recoverPass is one pass over the work that stopped or crashed processes
 // left: the interrupted investigations, then the kept events received
@@ -36,31 +59,84 @@ func (b *Bot) recoverPass(ctx context.Context, before time.Time) {
 }
 
 // recoverInterrupted takes over the investigations whose worker stopped or
-// crashed (incident.Store.Interrupted): for each, the one replica that acquires its
-// lease marks it failed, updates its status message and tells its thread,
-// with a Re-run button. Resuming is left to a person: an investigation that
-// brought its process down would bring the next one down too. It returns
-// how many it took over.
+// crashed (incident.Store.Interrupted): for each, the one replica that
+// acquires its lease resumes it (recoverOne). Investigations are
+// read-only, so running one again is safe; what is not is to run again,
+// and again, one that brings its process down, so one already resumed is
+// marked failed instead, and a person decides.
+//
+// A replica resumes at most as many at once as it has workers: a restart
+// that left hundreds does not read AWS for all of them together, and keeps
+// its queue for new requests. What a pass leaves for lack of a slot waits,
+// its lease free for another replica, for a later pass: the one a resumed
+// investigation asks for when it ends (kick), or the next RecoverEvery.
+// It returns how many it took over.
 func (b *Bot) recoverInterrupted(ctx context.Context) (n int) {
 	invs, err := b.store.Interrupted(ctx)
 	if err != nil {
 		b.log.Warn("interrupted investigations", "err", err)
 		return 0
 	}
+	left := 0
 	for _, inv := range invs {
 		if ctx.Err() != nil {
 			return n
 		}
-		if b.recoverOne(ctx, inv) {
+		slot := false
+		if inv.Resumes < maxResumes {
+			select {
+			case b.resuming <- struct{}{}:
+				slot = true
+			default:
+				left++
+				continue
+			}
+		}
+		if b.recoverOne(ctx, inv, slot) {
 			n++
+		}
+	}
+	if left > 0 {
+		b.log.Info("interrupted investigations left for a later pass: every worker is resuming one", "left", left, "resuming", len(b.resuming))
+		b.backlog.Store(true)
+		// A slot that freed while this pass ran told nobody.
+		if len(b.resuming) < cap(b.resuming) {
+			b.kickRecovery()
 		}
 	}
 	return n
 }
 
-// recoverOne takes one interrupted investigation over; false when another
-// replica has it, or it finished since it was listed.
-func (b *Bot) recoverOne(ctx context.Context, inv incident.Investigation) bool {
+// kickRecovery asks for a recovery pass now.
+func (b *Bot) kickRecovery() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+// resumed frees the slot of a resumed investigation that ended, and asks
+// for a pass if some were left for lack of one.
+func (b *Bot) resumed() {
+	<-b.resuming
+	if b.backlog.Swap(false) {
+		b.kickRecovery()
+	}
+}
+
+// recoverOne takes one interrupted investigation over: under its lease, it
+// resumes it (slot: a slot of b.resuming is held for it, which its run
+// frees when it ends, or recoverOne when it does not run), or ends it
+// failed when it was resumed before or cannot be. False when another
+// replica has it, it finished since it was listed, or it is left for a
+// later pass.
+func (b *Bot) recoverOne(ctx context.Context, inv incident.Investigation, slot bool) (took bool) {
+	running := false
+	defer func() {
+		if slot && !running {
+			<-b.resuming
+		}
+	}()
 	h, err := b.acquire(ctx, inv.Channel, inv.ThreadTS, b.owner("recover"))
 	if err != nil {
 		b.log.Warn("interrupted: lease", "thread", inv.ThreadTS, "err", err)
@@ -69,25 +145,54 @@ func (b *Bot) recoverOne(ctx context.Context, inv incident.Investigation) bool {
 	if h == nil {
 		return false // another replica works on it, or takes it over
 	}
-	defer h.release(context.WithoutCancel(ctx))
 	// Read it again under the lease: its worker may have finished it since
 	// the list was read, and nobody starts another run while we hold it.
 	cur, err := b.store.Thread(ctx, inv.Channel, inv.ThreadTS)
 	if err != nil || !cur.State.Active() || cur.ID != inv.ID {
+		h.release(context.WithoutCancel(ctx))
 		return false
 	}
-	b.log.Info("taking over an interrupted investigation", "alarm", cur.Alarm.Name, "channel", cur.Channel, "thread", cur.ThreadTS, "state", cur.State)
-	if cur.StatusTS != "" {
-		blocks, fallback := blockkit.Status(blockkit.StatusView{Alarm: cur.Alarm.Name, Requester: cur.Requester, State: incident.StateFailed, Error: errRestarted})
-		if err := b.update(ctx, cur.Channel, cur.StatusTS, blocks, fallback); err != nil {
-			b.log.Warn("status update", "err", err)
-		}
+	r := &run{b: b, inv: cur, lease: h, view: blockkit.StatusView{Alarm: cur.Alarm.Name, Requester: cur.Requester, State: incident.StateRunning}}
+	if cur.Resumes >= maxResumes {
+		b.log.Warn("not resuming an investigation cut off again after it was resumed: it may be what brought the process down", "alarm", cur.Alarm.Name, "channel", cur.Channel, "thread", cur.ThreadTS, "resumes", cur.Resumes)
+		r.interrupted(ctx, errPoison, poisonText(cur.Alarm.Name))
+		h.release(context.WithoutCancel(ctx))
+		return true
 	}
-	b.offerRerun(ctx, cur, restartedText(cur.Alarm.Name))
-	cur.State, cur.Error = incident.StateFailed, errRestarted
-	if err := b.store.Put(ctx, cur); err != nil {
-		b.log.Error("store", "err", err)
+	if !slot {
+		// Listed as resumed before, and put back since: no slot is held
+		// for it, so a later pass resumes it.
+		h.release(context.WithoutCancel(ctx))
+		return false
 	}
+	ch, ok := b.cfg.Channel(cur.Channel)
+	var backend Backend
+	if ok {
+		backend, err = b.backends.Backend(ctx, ch, cur.Region)
+	} else {
+		err = errors.New("this channel is no longer served")
+	}
+	if err != nil {
+		b.log.Error("interrupted: not resumed", "thread", cur.ThreadTS, "err", err)
+		r.interrupted(ctx, errRestarted, restartedText(cur.Alarm.Name, err.Error()))
+		h.release(context.WithoutCancel(ctx))
+		return true
+	}
+	b.log.Info("resuming an interrupted investigation", "alarm", cur.Alarm.Name, "channel", cur.Channel, "thread", cur.ThreadTS, "state", cur.State)
+	if !r.resume(ctx) {
+		h.release(context.WithoutCancel(ctx))
+		return false
+	}
+	job := r.execute(backend)
+	if !b.work.slow.submit(func(ctx context.Context) {
+		defer b.resumed()
+		job(ctx)
+	}) {
+		r.failed(ctx, nil, "too many investigations are waiting; try again in a few minutes", false)
+		h.release(context.WithoutCancel(ctx))
+		return true
+	}
+	running = true
 	return true
 }
 

@@ -178,11 +178,12 @@ func notFoundText(target string, err error) string {
 }
 
 // run is one investigation's life in its thread: queued, running, then
-// done or failed. Its transitions write the store and log a write that
-// fails; the thread is always told before the store, so that a crash in
-// between leaves the investigation active in the store and whoever comes
-// next tells the thread (recoverInterrupted), where the other order would
-// leave a thread that is never told.
+// done or failed; one that a stop or a crash cut off is resumed, queued
+// again, once. Its transitions write the store and log a write that
+// fails; the thread is told before the store, so that a crash in between
+// leaves the investigation active in the store and whoever comes next
+// tells the thread (recoverInterrupted), where the other order would leave
+// a thread that is never told. Resuming is the exception (see resume).
 type run struct {
 	b    *Bot
 	inv  incident.Investigation
@@ -248,6 +249,40 @@ func (r *run) failed(ctx context.Context, tr *tracker, text string, stopping boo
 	if stopping {
 		r.b.offerRerun(ctx, r.inv, stoppingText(r.inv.Alarm.Name))
 	}
+	r.save(ctx)
+}
+
+// resume stores the investigation queued again with one more resume, and
+// then tells its thread that it is resumed. The count is stored before the
+// thread is told, unlike the other transitions: a crash in between leaves
+// it counted, so that whoever comes next does not resume it blindly a
+// second time (and says so in the thread), where the other order could
+// resume a request that crashes the process over and over. False, logged,
+// when the store refused the write: it is not resumed then.
+func (r *run) resume(ctx context.Context) bool {
+	r.inv.Resumes++
+	r.inv.State, r.inv.Error = incident.StateQueued, ""
+	if !r.save(ctx) {
+		return false
+	}
+	text := resumingText(r.inv.Alarm.Name)
+	if _, err := r.b.post(ctx, r.inv.Channel, r.inv.ThreadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text); err != nil {
+		r.b.log.Warn("resume notice", "thread", r.inv.ThreadTS, "err", err)
+	}
+	return true
+}
+
+// interrupted ends an investigation a stop or a crash cut off, and that is
+// not resumed, failed for the reason why: its status message and its
+// thread (text, with a Re-run button for a person) say so, and then the
+// store is written.
+func (r *run) interrupted(ctx context.Context, why, text string) {
+	r.inv.State, r.inv.Error = incident.StateFailed, why
+	r.view.State, r.view.Error = incident.StateFailed, why
+	if r.inv.StatusTS != "" {
+		r.showStatus(ctx)
+	}
+	r.b.offerRerun(ctx, r.inv, text)
 	r.save(ctx)
 }
 

@@ -112,8 +112,9 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 
 	// Before taking work: the investigations a stop or a crash cut off
 	// (this process's before it restarted, or another replica's) are
-	// marked failed and their threads told; then again every
-	// RecoverEvery, for leases that expire later. The events acknowledged
+	// resumed once, as many as there are workers, and their threads told
+	// (recoverInterrupted); then again every RecoverEvery, for leases that
+	// expire later, and whenever a resumed one ends with others left. The events acknowledged
 	// and not handled are handled again: at start all whose lease is free
 	// (this process has none in hand yet), later those older than
 	// eventGrace.
@@ -134,8 +135,9 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 			case <-recoverCtx.Done():
 				return
 			case <-tick:
-				b.recoverPass(recoverCtx, b.wall.Now().Add(-eventGrace))
+			case <-b.kick:
 			}
+			b.recoverPass(recoverCtx, b.wall.Now().Add(-eventGrace))
 		}
 	}()
 

@@ -54,6 +54,11 @@ type Investigation struct {
 	Report *investigate.Report `json:"report,omitempty"`
 	// Joined are other alarms that fired with this one and joined it.
 	Joined []string `json:"joined,omitempty"`
+	// Resumes counts the times a replica resumed the investigation by
+	// itself after whoever ran it stopped or crashed. One that was resumed
+	// and cut off again is not resumed again (it may be what crashed the
+	// process); a person's Re-run starts a new one from zero.
+	Resumes int `json:"resumes,omitempty"`
 
 	// Notes and Feedback are kept by AddNote and SetFeedback; Put does not
 	// change them.

@@ -15,7 +15,8 @@
 // scripted OpenAI-compatible server), the websockets are dropped and
 // refreshed mid-run, and the bot is killed (SIGKILL) and restarted with the
 // same store mid-run, while the alarm messages, spread over the first 12s,
-// are still arriving.
+// are still arriving. Nobody presses Re-run: the restarted bot resumes
+// what the kill cut off by itself, and the run counts what it resumed.
 //
 // It exits 1 when the run fails: a command not answered or answered twice,
 // a panic in the bot's stderr, or a bot that does not stop cleanly on
@@ -47,7 +48,6 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
-	"github.com/unstuck/unstuck/handlers/blockkit"
 	"github.com/unstuck/unstuck/handlers/slacktest"
 	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/llm/llmtest"
@@ -279,18 +279,15 @@ func run(c config) (bool, error) {
 
 	alarmTS := <-alarmsSent
 
-	// Wait for every answer: a report for each command and alarm.
-	alarmPressed := map[string]bool{}
+	// Wait for every answer: a report for each command and alarm. Nobody
+	// presses Re-run: what the kill cut off, the restarted bot resumes by
+	// itself.
 	done := poll(c.timeout-time.Since(start), func() bool {
 		if ctx.Err() != nil {
 			return true
 		}
-		if c.faults {
-			rerunRestarted(srv, ph.pressed, cmdChannel, ph.requester)
-			rerunRestarted(srv, alarmPressed, alarmChannel, func(string) string { return "U0ONCALL" })
-		}
 		r := ph.results(srv)
-		a := alarmAnswers(srv, alarmTS, alarmPressed)
+		a := alarmAnswers(srv, alarmTS)
 		if c.faults {
 			return r.final == c.n && a.answered() == len(alarmTS)
 		}
@@ -301,7 +298,9 @@ func run(c config) (bool, error) {
 	time.Sleep(2 * time.Second)
 	ph.collectAcks(srv)
 	res := ph.results(srv)
-	al := alarmAnswers(srv, alarmTS, alarmPressed)
+	al := alarmAnswers(srv, alarmTS)
+	cmdResumed, cmdPoison := resumes(srv, cmdChannel)
+	alarmResumed, alarmPoison := resumes(srv, alarmChannel)
 
 	// Nothing left behind: once the work is done the goroutines come back
 	// to about the idle count (a few idle HTTP connections aside).
@@ -355,7 +354,8 @@ func run(c config) (bool, error) {
 	fmt.Printf("alarm messages   %d of %d answered: %d reported, %d joined the investigation of the same alarm under way, %d told why not; %d duplicated\n",
 		al.answered(), len(alarmTS), al.reported, al.joined, al.failed, al.duplicated)
 	if c.faults {
-		fmt.Printf("restarts         Re-run pressed in %d threads told the bot restarted\n", len(ph.pressed)+len(alarmPressed))
+		fmt.Printf("restarts         %d investigations resumed by the bot after the kill (%d commands, %d alarms), %d failed as possible poison; Re-run never pressed (the driver sends no clicks)\n",
+			cmdResumed+alarmResumed, cmdResumed, alarmResumed, cmdPoison+alarmPoison)
 		fmt.Printf("unavailable      %d of %d reports say what could not be read\n", res.unavailable, res.reports)
 	}
 	fmt.Printf("panics           %d in the bot's stderr\n", panics)
@@ -381,13 +381,18 @@ func run(c config) (bool, error) {
 	} else if res.reports != c.n || res.failed > 0 || countOver(ph.ackLat, c.ackThreshold) > 0 {
 		ok = false
 	}
+	if c.faults && cmdPoison+alarmPoison > 0 {
+		// One kill cuts an investigation off once: none is cut off twice.
+		fmt.Println("investigations failed as possible poison after a single kill")
+		ok = false
+	}
 	if c.faults && len(res.unfinished) > 0 {
 		fmt.Println("commands answered without an outcome (the bot's messages in their threads):")
 		for _, ts := range res.unfinished {
-			fmt.Printf("  %s (Re-run pressed: %v): %q\n", ts, ph.pressed[ts], botSaid(srv, cmdChannel, ts))
+			fmt.Printf("  %s: %q\n", ts, botSaid(srv, cmdChannel, ts))
 		}
 	}
-	if lost := unansweredAlarms(srv, alarmTS, alarmPressed); len(lost) > 0 {
+	if lost := unansweredAlarms(srv, alarmTS); len(lost) > 0 {
 		fmt.Println("alarm messages without an answer (the bot's messages in their threads):")
 		for _, l := range lost {
 			fmt.Println("  " + l)
@@ -406,8 +411,6 @@ type phase struct {
 	channel   string
 	users     []string
 	sent      map[string]time.Time // by user
-	pressed   map[string]bool      // threads where Re-run was pressed
-	threads   map[string]string    // requester by thread ts
 	responses map[string]string    // requester by response_url path
 	mu        sync.Mutex
 	envs      []string
@@ -415,7 +418,7 @@ type phase struct {
 }
 
 func sendCommands(srv *slacktest.Server, channel, prefix string, n int, text string) *phase {
-	p := &phase{channel: channel, sent: map[string]time.Time{}, threads: map[string]string{}, pressed: map[string]bool{}, responses: map[string]string{}}
+	p := &phase{channel: channel, sent: map[string]time.Time{}, responses: map[string]string{}}
 	for i := range n {
 		p.users = append(p.users, fmt.Sprintf("%s%06d", prefix, i+1))
 	}
@@ -439,13 +442,6 @@ func sendCommands(srv *slacktest.Server, channel, prefix string, n int, text str
 	}
 	wg.Wait()
 	return p
-}
-
-// requester is the user whose command started a thread.
-func (p *phase) requester(thread string) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.threads[thread]
 }
 
 func (p *phase) acked(srv *slacktest.Server) []string {
@@ -533,7 +529,6 @@ func (p *phase) results(srv *slacktest.Server) results {
 		r.duplicated += len(ms) - 1
 		r.answered++
 		root := ms[0]
-		p.threads[root.TS] = u
 		r.first = append(r.first, root.Posted.Sub(p.sent[u]))
 		n, failures, named := 0, 0, privateNamed[u]
 		if t := root.BlocksText(); strings.Contains(t, "Could not investigate") {
@@ -561,18 +556,11 @@ func (p *phase) results(srv *slacktest.Server) results {
 				}
 			}
 		}
-		// A thread told the bot restarted gets a Re-run, whose outcome is
-		// the answer.
-		rerun := 0
-		if p.pressed[root.TS] {
-			rerun = 1
-		}
 		switch {
 		case n > 0:
 			r.final++
-		case failures > rerun, rerun == 1 && private[u] > 0:
-			// Failed, and said why; or the Re-run could not start and
-			// the requester was told privately.
+		case failures > 0:
+			// Failed, and said why.
 			r.final++
 			r.failed++
 			if named {
@@ -645,22 +633,12 @@ func (a alarmResults) answered() int { return a.reported + a.joined + a.failed }
 
 // alarmAnswers counts the alarm messages answered: with a report in the
 // thread, joined to the investigation of the same alarm already under way
-// ("I follow it there"), or told why it could not be investigated (after a
-// Re-run, if one was pressed); and the reports and joins beyond one.
-func alarmAnswers(srv *slacktest.Server, tss []string, pressed map[string]bool) alarmResults {
+// ("I follow it there"), or told why it could not be investigated; and
+// the reports and joins beyond one.
+func alarmAnswers(srv *slacktest.Server, tss []string) alarmResults {
 	var a alarmResults
-	// A Re-run that cannot start is told to whoever pressed it, privately.
-	told := map[string]bool{}
-	for _, m := range srv.Messages(alarmChannel) {
-		if m.Ephemeral && m.ThreadTS != "" {
-			told[m.ThreadTS] = true
-		}
-	}
 	for _, ts := range tss {
 		n, failures := 0, 0
-		if pressed[ts] && told[ts] {
-			failures++
-		}
 		for _, m := range srv.Thread(alarmChannel, ts) {
 			if m.User != slacktest.BotUserID {
 				continue
@@ -679,11 +657,7 @@ func alarmAnswers(srv *slacktest.Server, tss []string, pressed map[string]bool) 
 				failures++
 			}
 		}
-		rerun := 0
-		if pressed[ts] {
-			rerun = 1
-		}
-		if n == 0 && failures > rerun {
+		if n == 0 && failures > 0 {
 			a.failed++
 		}
 		a.duplicated += max(n-1, 0)
@@ -701,6 +675,7 @@ func toldWhyNot(text string) bool {
 		"I can't read this channel's AWS account",
 		"I'm too busy",
 		"cut off twice",
+		"after I had already resumed it once", // cut off again after a resume
 		"I can't reach my store",
 	} {
 		if strings.Contains(text, why) {
@@ -712,10 +687,10 @@ func toldWhyNot(text string) bool {
 
 // unansweredAlarms are the alarm messages without an answer, each with the
 // bot's messages in its thread.
-func unansweredAlarms(srv *slacktest.Server, tss []string, pressed map[string]bool) []string {
+func unansweredAlarms(srv *slacktest.Server, tss []string) []string {
 	var out []string
 	for _, ts := range tss {
-		if alarmAnswers(srv, []string{ts}, pressed).answered() > 0 {
+		if alarmAnswers(srv, []string{ts}).answered() > 0 {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s: %q", ts, botSaid(srv, alarmChannel, ts)))
@@ -734,23 +709,23 @@ func botSaid(srv *slacktest.Server, channel, thread string) []string {
 	return said
 }
 
-// rerunRestarted presses Re-run, as the requester would, in each thread
-// told that the bot restarted while it investigated; it returns how many
-// it pressed in pressed.
-func rerunRestarted(srv *slacktest.Server, pressed map[string]bool, channel string, requester func(thread string) string) {
+// resumes counts a channel's threads the bot told it resumed an
+// investigation a restart cut off, and those it told it would not resume
+// one cut off again (a possible poison request).
+func resumes(srv *slacktest.Server, channel string) (resumed, poison int) {
+	r, p := map[string]bool{}, map[string]bool{}
 	for _, m := range srv.Messages(channel) {
-		if m.User != slacktest.BotUserID || m.ThreadTS == "" || pressed[m.ThreadTS] {
+		if m.User != slacktest.BotUserID || m.ThreadTS == "" {
 			continue
 		}
-		if t := m.BlocksText(); strings.Contains(t, "I restarted while") || strings.Contains(t, "I'm restarting") {
-			u := requester(m.ThreadTS)
-			if u == "" {
-				continue
-			}
-			pressed[m.ThreadTS] = true
-			srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, u, m.TS, m.ThreadTS, blockkit.ActionRerun, m.ThreadTS+"/-1"))
+		switch t := m.BlocksText(); {
+		case strings.Contains(t, "so I'm resuming it"):
+			r[m.ThreadTS] = true
+		case strings.Contains(t, "after I had already resumed it once"):
+			p[m.ThreadTS] = true
 		}
 	}
+	return len(r), len(p)
 }
 
 func baselineAnswered(srv *slacktest.Server) int {

@@ -132,7 +132,9 @@ func threadHas(srv *slacktest.Server, thread, text string, timeout time.Duration
 }
 
 // bot serve --store PATH, killed with SIGKILL mid-investigation and started
-// again on the same file: the thread it was working in is told, a command
+// again on the same file: the investigation it was working on is resumed
+// and its thread told (and, cut off by a kill again, not run a third
+// time), a command
 // acknowledged just before a kill is answered, and a follow-up in an
 // earlier thread is answered from the file.
 func TestServeStoreSurvivesKill(t *testing.T) {
@@ -213,8 +215,17 @@ func TestServeStoreSurvivesKill(t *testing.T) {
 	if n := len(answers()); n != 1 {
 		t.Fatalf("the command acknowledged before the kill was answered %d times", n)
 	}
-	if threadHas(srv, cut, "I restarted while I was investigating", 15*time.Second) != 1 {
-		t.Fatalf("the interrupted thread was not told once: %+v\nstderr:\n%s", srv.Thread("C0INCIDENT", cut), again.stderr.String())
+	// The stuck bot resumed the interrupted investigation as it started,
+	// and was killed in the middle of it too: the next one does not run it
+	// a third time, and says why, with a Re-run button.
+	if threadHas(srv, cut, "so I'm resuming it", 0) != 1 {
+		t.Errorf("the thread was not told once it is resumed: %+v", srv.Thread("C0INCIDENT", cut))
+	}
+	if threadHas(srv, cut, "after I had already resumed it once", 15*time.Second) != 1 {
+		t.Fatalf("the thread cut off twice was not told once why it is not retried: %+v\nstderr:\n%s", srv.Thread("C0INCIDENT", cut), again.stderr.String())
+	}
+	if threadHas(srv, cut, "*Summary*", 0) != 0 {
+		t.Errorf("the investigation cut off twice was run a third time")
 	}
 	if m, _ := srv.Message("C0INCIDENT", cut); !strings.Contains(blockTexts(m.Blocks), "Could not investigate") {
 		t.Errorf("the status message still says: %s", blockTexts(m.Blocks))
