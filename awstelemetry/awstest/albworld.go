@@ -424,6 +424,19 @@ func (w *ALBWorld) startQuery(r *Request) any {
 	if len(groups) > 0 {
 		g = groups[0].(string)
 	}
+	// StartQuery's limit: "The maximum number of log events to return in
+	// the query. [...] The default is 10,000." (valid range 1 to 10,000,
+	// StartQuery, CloudWatch Logs API reference). The query language's
+	// limit: "You can specify a limit value of up to 100,000." (limit,
+	// CloudWatch Logs Insights query syntax.)
+	if v, ok := r.Params["limit"].(float64); ok && (v < 1 || v > 10000) {
+		return &Error{Status: 400, Code: "InvalidParameterException", Message: "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value less than or equal to 10000"}
+	}
+	if m := queryLimitRe.FindStringSubmatch(r.String("queryString")); m != nil {
+		if n, err := strconv.Atoi(m[1]); err != nil || n < 1 || n > 100000 {
+			return &Error{Status: 400, Code: "MalformedQueryException", Message: "limit must be between 1 and 100000"}
+		}
+	}
 	if g != "/app/bot-forge" {
 		return &Error{Status: 400, Code: "ResourceNotFoundException", Message: "Log group does not exist"}
 	}
@@ -695,3 +708,6 @@ func ts(s string) time.Time {
 	}
 	return t
 }
+
+// queryLimitRe finds a Logs Insights query's limit command.
+var queryLimitRe = regexp.MustCompile(`\|\s*limit\s+(?:any\s+)?(\d+)`)

@@ -53,3 +53,34 @@ func TestAlarmHistoryTypes(t *testing.T) {
 		t.Errorf("a composite's name without AlarmTypes: %d items, want none", got)
 	}
 }
+
+// StartQuery refuses a limit parameter outside 1 to 10,000 and a query
+// whose limit command is over 100,000, as CloudWatch Logs does.
+func TestStartQueryLimits(t *testing.T) {
+	w := NewALBWorld()
+	start := func(params map[string]any) any {
+		params["logGroupNames"] = []any{"/app/bot-forge"}
+		return w.startQuery(&Request{Params: params})
+	}
+	for _, tc := range []struct {
+		name   string
+		params map[string]any
+		code   string
+	}{
+		{"defaults", map[string]any{"queryString": "fields @message"}, ""},
+		{"at the limit", map[string]any{"queryString": "stats count(*) by @logStream | limit 10000", "limit": float64(10000)}, ""},
+		{"limit parameter over", map[string]any{"queryString": "fields @message", "limit": float64(10001)}, "InvalidParameterException"},
+		{"limit command over", map[string]any{"queryString": "fields @message | limit 100001"}, "MalformedQueryException"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := start(tc.params)
+			e, isErr := got.(*Error)
+			switch {
+			case tc.code == "" && isErr:
+				t.Errorf("refused: %v", e.Code)
+			case tc.code != "" && (!isErr || e.Code != tc.code):
+				t.Errorf("got %v, want %s", got, tc.code)
+			}
+		})
+	}
+}
