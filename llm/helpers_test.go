@@ -138,6 +138,10 @@ func top1(r investigate.Report) string {
 	return HypothesisKey(r.Hypotheses[0])
 }
 
+// scenarioReports are the engine's reports of the embedded scenarios,
+// made once for every test of the package that words them.
+var scenarioReports = &rawReports{}
+
 // rawReports keeps the engine's report of each scenario before any
 // reasoner, so that many reasoners can word the same reports without
 // running the engine again for each (the engine is what costs time under

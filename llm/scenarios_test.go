@@ -242,8 +242,10 @@ func runModel(t *testing.T, files []*scenario.File, script llmtest.Script, raw *
 
 func TestScenariosAgreeingModelKeepsTop1(t *testing.T) {
 	files := loadAll(t)
-	offRes, offTot := eval.Run(context.Background(), files, withReasoner(NewOffline()))
-	res, tot, st, reps := runModel(t, files, agreeing(t), nil)
+	offRes, offTot := eval.Run(context.Background(), files, func(ctx context.Context, s *scenario.Scenario) (investigate.Report, error) {
+		return scenarioReports.reason(ctx, t, s, NewOffline())
+	})
+	res, tot, st, reps := runModel(t, files, agreeing(t), scenarioReports)
 	for i := range files {
 		if res[i].Got != offRes[i].Got || res[i].Top1 != offRes[i].Top1 || res[i].Action != offRes[i].Action {
 			t.Errorf("%s: agreeing model gives %q (top1 %v), offline %q (top1 %v)", res[i].Name, res[i].Got, res[i].Top1, offRes[i].Got, offRes[i].Top1)
@@ -261,7 +263,7 @@ func TestScenariosAgreeingModelKeepsTop1(t *testing.T) {
 
 func TestScenariosAdversarialModelCannotLowerTop1(t *testing.T) {
 	files := loadAll(t)
-	raw := &rawReports{}
+	raw := scenarioReports
 	offRes, offTot := eval.Run(context.Background(), files, func(ctx context.Context, s *scenario.Scenario) (investigate.Report, error) {
 		return raw.reason(ctx, t, s, NewOffline())
 	})
