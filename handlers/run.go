@@ -265,10 +265,7 @@ func (r *run) resume(ctx context.Context) bool {
 	if !r.save(ctx) {
 		return false
 	}
-	text := resumingText(r.inv.Alarm.Name)
-	if _, err := r.b.post(ctx, r.inv.Channel, r.inv.ThreadTS, []slack.Block{slack.NewSectionBlock(blockkit.Mrkdwn(text), nil, nil)}, text); err != nil {
-		r.b.log.Warn("resume notice", "thread", r.inv.ThreadTS, "err", err)
-	}
+	r.b.reply(ctx, r.inv.Channel, r.inv.ThreadTS, resumingText(r.inv.Alarm.Name))
 	return true
 }
 
