@@ -35,6 +35,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/unstuck/unstuck/incident"
+	"github.com/unstuck/unstuck/investigate"
 )
 
 // SlackAPI is the part of the Slack Web API the bot calls; *slack.Client
@@ -84,6 +85,12 @@ type Options struct {
 	// Summarizer drafts postmortems (the postmortem question and button);
 	// nil says none is configured.
 	Summarizer Summarizer
+	// Redact, when set, removes the secrets from a report as soon as the
+	// engine returns it, before it is stored or posted (cmd/bot gives
+	// package llm's RedactReport with the redactor that knows the
+	// process's own secrets). Slack's escaping redacts what it renders
+	// too; this keeps them out of the store.
+	Redact func(investigate.Report) investigate.Report
 	// Charts uploads a chart of the alarm's metric with each report.
 	Charts bool
 	// ReplicaID names this process among replicas sharing a store; it

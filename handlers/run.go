@@ -351,6 +351,9 @@ func (r *run) execute(backend Backend) func(context.Context) {
 			Notes:    r.inv.Notes,
 		}, tr.event)
 		r.view.Elapsed = time.Since(began)
+		if b.opts.Redact != nil {
+			rep = b.opts.Redact(rep)
+		}
 		// Messages about the outcome go out even when the investigation's
 		// own context has ended; their time counts from the end of the
 		// run, however long the run took.

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/unstuck/unstuck/handlers/slacktest"
 	"github.com/unstuck/unstuck/incident"
 	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/llm"
 )
 
 // lockedBuffer is a log sink the bot's goroutines write to and a test reads.
@@ -142,5 +144,43 @@ func TestLongNotFoundReplyReachesTheUser(t *testing.T) {
 		return false
 	}) {
 		t.Errorf("the user was never told the name is unknown: %+v", h.srv.Messages(channel))
+	}
+}
+
+// fixedRun reports the same report for any request.
+type fixedRun struct{ rep investigate.Report }
+
+func (f fixedRun) Run(context.Context, investigate.Request, func(investigate.Event)) (investigate.Report, error) {
+	return f.rep, nil
+}
+
+// A secret in what the engine read (an error line, a source's failure) is
+// out of the report before the store keeps it, not only where Slack's
+// escaping renders it.
+func TestStoredReportIsRedacted(t *testing.T) {
+	const secret = "AKIAIOSFODNN7EXAMPLE"
+	rep := investigate.Report{
+		Scope:   investigate.Scope{Alarm: "orders-api-5xx", Resource: "orders-api"},
+		Summary: "errors since 14:00",
+		Findings: []investigate.Finding{{ID: "f1", Kind: investigate.FindingLog, Resource: "orders-api",
+			Summary: "ERROR signing failed for key " + secret}},
+		Hypotheses:  []investigate.Hypothesis{{Cause: investigate.CauseDependency, Resource: "orders-api", Confidence: 0.6, Title: "x", Evidence: []string{"f1"}}},
+		Unavailable: []investigate.Unavailable{{Source: "logs", Error: "denied for " + secret}},
+	}
+	h := newHarness(t, setup{
+		investigator: fixedRun{rep},
+		opts:         handlers.Options{Redact: func(r investigate.Report) investigate.Report { return llm.RedactReport(nil, r) }},
+	})
+	thread := h.investigate("orders-api-5xx")
+	if _, ok := h.report(channel, thread, 10*time.Second); !ok {
+		t.Fatal("no report in the thread")
+	}
+	inv, err := h.store.Thread(context.Background(), channel, thread)
+	if err != nil || inv.Report == nil {
+		t.Fatalf("stored: %v", err)
+	}
+	stored, _ := json.Marshal(inv)
+	if strings.Contains(string(stored), secret) {
+		t.Errorf("the store keeps the secret: %s", stored)
 	}
 }

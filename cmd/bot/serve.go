@@ -98,6 +98,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// Postmortem drafts are written offline when no model is set.
 		Summarizer: assistant{model},
 		Metrics:    mets,
+		Redact:     func(rep investigate.Report) investigate.Report { return llm.RedactReport(model.Redactor(), rep) },
 	}
 	if model != nil {
 		opts.Answerer = assistant{model}
