@@ -251,7 +251,7 @@ func alarmFromObject(v map[string]any, depth int) (Message, bool) {
 	obj := func(m map[string]any, k string) map[string]any { o, _ := m[k].(map[string]any); return o }
 	// SNS notification message.
 	if name := str(v, "AlarmName"); name != "" {
-		a := Message{Name: name, State: str(v, "NewStateValue"), Account: str(v, "AWSAccountId"), Reason: str(v, "NewStateReason")}
+		a := Message{Name: name, State: stateValue(str(v, "NewStateValue")), Account: str(v, "AWSAccountId"), Reason: str(v, "NewStateReason")}
 		a.Region = regionCode(str(v, "Region"))
 		if m := alarmARNRe.FindStringSubmatch(str(v, "AlarmArn")); m != nil && a.Region == "" {
 			a.Region = regionCode(m[1])
@@ -268,7 +268,7 @@ func alarmFromObject(v map[string]any, depth int) (Message, bool) {
 		st := obj(d, "state")
 		a := Message{Name: cleanAlarmName(str(d, "alarmName")), Region: regionCode(str(v, "region")), Account: str(v, "account")}
 		if st != nil {
-			a.State, a.Reason = str(st, "value"), str(st, "reason")
+			a.State, a.Reason = stateValue(str(st, "value")), str(st, "reason")
 		}
 		return a, a.Name != ""
 	}
@@ -276,7 +276,7 @@ func alarmFromObject(v map[string]any, depth int) (Message, bool) {
 	if d := obj(v, "alarmData"); d != nil {
 		a := Message{Name: cleanAlarmName(str(d, "alarmName")), Region: regionCode(str(v, "region")), Account: str(v, "accountId")}
 		if st := obj(d, "state"); st != nil {
-			a.State, a.Reason = str(st, "value"), str(st, "reason")
+			a.State, a.Reason = stateValue(str(st, "value")), str(st, "reason")
 		}
 		return a, a.Name != ""
 	}
@@ -370,3 +370,13 @@ var nameRe = regexp.MustCompile(`^[\p{L}\p{N} _.,:/@+=#()\[\]{}|*-]{1,255}$`)
 // letters, digits, spaces and the punctuation CloudWatch and resource ids
 // use.
 func ValidName(s string) bool { return nameRe.MatchString(s) }
+
+// stateValue is an alarm state a notification names, or "" when it names
+// none of CloudWatch's three (a damaged or forged payload).
+func stateValue(v string) string {
+	switch s := strings.ToUpper(strings.TrimSpace(v)); s {
+	case StateAlarm, StateOK, StateData:
+		return s
+	}
+	return ""
+}
