@@ -99,6 +99,12 @@ type Options struct {
 	HTTPClient aws.HTTPClient
 	// Credentials replaces the default credential chain (tests).
 	Credentials aws.CredentialsProvider
+	// SeenCredentials, when set, is called with the secret parts of each
+	// new set of credentials the client signs with (a profile's, SSO's, an
+	// assumed role's, as they are refreshed), before the first request
+	// signed with them: the caller hands them to its redaction, which
+	// cannot know them from the environment.
+	SeenCredentials func(secretAccessKey, sessionToken string)
 	// CloudWatchJSON makes the CloudWatch client speak the AWS JSON 1.0
 	// protocol instead of the SDK's default, RPC v2 CBOR. CloudWatch
 	// answers both; moto 5.2, the independent emulator the tests run
@@ -204,6 +210,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 				o.ExternalID = aws.String(opts.ExternalID)
 			}
 		}))
+	}
+	if opts.SeenCredentials != nil && cfg.Credentials != nil {
+		cfg.Credentials = &reportingCredentials{inner: cfg.Credentials, seen: opts.SeenCredentials}
 	}
 	c.region = cfg.Region
 	c.api = apis{
@@ -540,4 +549,28 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// reportingCredentials tells seen about each set of credentials inner
+// returns, once per secret key.
+type reportingCredentials struct {
+	inner aws.CredentialsProvider
+	seen  func(secretAccessKey, sessionToken string)
+
+	mu   sync.Mutex
+	last string
+}
+
+func (r *reportingCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	creds, err := r.inner.Retrieve(ctx)
+	if err != nil {
+		return creds, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if key := creds.SecretAccessKey + "\x00" + creds.SessionToken; key != r.last {
+		r.last = key
+		r.seen(creds.SecretAccessKey, creds.SessionToken)
+	}
+	return creds, nil
 }

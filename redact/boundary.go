@@ -14,7 +14,8 @@ import (
 // literals replaces known secret values, in the forms they travel in:
 // as they are, URL-encoded and base64-encoded.
 type literals struct {
-	rep *strings.Replacer
+	rep     *strings.Replacer
+	secrets []string
 }
 
 // minSecret is the shortest value replaced literally: shorter values would
@@ -53,7 +54,7 @@ func newLiterals(secrets []string) *literals {
 	for _, f := range forms {
 		pairs = append(pairs, f, tag("secret"))
 	}
-	return &literals{rep: strings.NewReplacer(pairs...)}
+	return &literals{rep: strings.NewReplacer(pairs...), secrets: secrets}
 }
 
 func (l *literals) replace(s string) string {
@@ -78,6 +79,38 @@ var process atomic.Pointer[literals]
 func SetProcessSecrets(secrets ...string) (restore func()) {
 	prev := process.Swap(newLiterals(secrets))
 	return func() { process.Store(prev) }
+}
+
+// AddProcessSecrets adds secrets to the process's set, keeping those set
+// before: credentials that arrive after start (an AWS profile's, SSO's or
+// an assumed role's, refreshed as they expire) join the tokens the process
+// was started with. Values under 8 bytes and values already known are
+// ignored.
+func AddProcessSecrets(secrets ...string) {
+	for {
+		prev := process.Load()
+		var known []string
+		if prev != nil {
+			known = prev.secrets
+		}
+		have := map[string]bool{}
+		for _, k := range known {
+			have[strings.TrimSpace(k)] = true
+		}
+		all := append([]string(nil), known...)
+		for _, s := range secrets {
+			if t := strings.TrimSpace(s); len(t) >= minSecret && !have[t] {
+				have[t] = true
+				all = append(all, s)
+			}
+		}
+		if len(all) == len(known) {
+			return
+		}
+		if process.CompareAndSwap(prev, newLiterals(all)) {
+			return
+		}
+	}
 }
 
 // WithSecrets returns a copy of r that also replaces each of secrets

@@ -240,3 +240,26 @@ func TestProcessSecrets(t *testing.T) {
 		t.Errorf("after restore: %q", got)
 	}
 }
+
+// TestAddProcessSecrets: credentials that arrive after start (a profile's,
+// SSO's, an assumed role's) join the secrets set at start; neither set
+// replaces the other.
+func TestAddProcessSecrets(t *testing.T) {
+	const startToken = "xapp-started-with-0042"
+	const ssoSecret = "sso/Secret+Access+Key0042abcdEFGH"
+	restore := SetProcessSecrets(startToken)
+	defer restore()
+	if got := Redact("k " + ssoSecret); got != "k "+ssoSecret {
+		t.Fatalf("before AddProcessSecrets the secret is unknown to the literal rule, got %q", got)
+	}
+	AddProcessSecrets(ssoSecret, "short")
+	AddProcessSecrets(ssoSecret) // again: no change
+	for _, in := range []string{"k " + ssoSecret, "t " + startToken, "u " + url.QueryEscape(ssoSecret)} {
+		if got := Redact(in); strings.Contains(got, ssoSecret) || strings.Contains(got, startToken) || strings.Contains(got, url.QueryEscape(ssoSecret)) {
+			t.Errorf("%q became %q", in, got)
+		}
+	}
+	if got := len(process.Load().secrets); got != 2 {
+		t.Errorf("secrets kept: got %d, want 2 (the start token and the SSO secret, once)", got)
+	}
+}

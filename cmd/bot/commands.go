@@ -98,6 +98,7 @@ func investigateAlarm(ctx context.Context, name string, now time.Time, opts awst
 	if !now.IsZero() && opts.Now == nil {
 		opts.Now = func() time.Time { return now }
 	}
+	opts.SeenCredentials = seenCredentials
 	client, err := awstelemetry.New(ctx, opts)
 	if err != nil {
 		return investigate.Report{}, fmt.Errorf("aws: %w", err)

@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/unstuck/unstuck/redact"
 )
 
 const usage = `unstuck investigates incidents on AWS.
@@ -83,7 +85,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bot %s: %v\n", args[0], err)
 		return 2
 	}
-	fmt.Fprintf(stderr, "bot %s: %v\n", args[0], err)
+	// An error may quote what a service answered, and a service may quote
+	// the credentials it was sent.
+	fmt.Fprintf(stderr, "bot %s: %s\n", args[0], redact.Redact(err.Error()))
 	return 1
 }
 

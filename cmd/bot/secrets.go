@@ -21,3 +21,10 @@ func setProcessSecrets(getenv func(string) string) {
 	}
 	redact.SetProcessSecrets(secrets...)
 }
+
+// seenCredentials adds AWS credentials that no environment variable held
+// (a profile's, SSO's, an assumed role's, each as it is refreshed) to the
+// process's secrets, before the first request signed with them.
+func seenCredentials(secretAccessKey, sessionToken string) {
+	redact.AddProcessSecrets(secretAccessKey, sessionToken)
+}

@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/unstuck/unstuck/awstelemetry"
+	"github.com/unstuck/unstuck/awstelemetry/awstest"
 	"github.com/unstuck/unstuck/llm/llmtest"
+	"github.com/unstuck/unstuck/redact"
 )
 
 // TestInvestigateOutputIsRedacted: the text and JSON reports of bot
@@ -46,6 +49,41 @@ func TestInvestigateOutputIsRedacted(t *testing.T) {
 			if strings.Contains(out, s) {
 				t.Errorf("%s: %q is in the report:\n%s", format, s, out)
 			}
+		}
+	}
+}
+
+// TestProfileCredentialsAreRedacted: AWS credentials from a profile (or
+// SSO, or an assumed role), which no environment variable holds, are
+// replaced like the environment's when a service's answer quotes them.
+func TestProfileCredentialsAreRedacted(t *testing.T) {
+	hermeticAWS(t)
+	const secret = "profile0secret0with0no0shape0042"
+	const token = "profile-session-token-with-no-shape-0042"
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(creds, []byte("[oncall]\naws_access_key_id = ASIAPROFILE\naws_secret_access_key = "+secret+"\naws_session_token = "+token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
+	srv := awstest.New()
+	t.Cleanup(srv.Close)
+	srv.Handle("CloudWatch.DescribeAlarms", func(r *awstest.Request) any {
+		return &awstest.Error{Status: 403, Code: "AccessDenied", Message: "request signed with secret " + secret + " and token " + token + " is not allowed"}
+	})
+	awsTestOptions = func(o *awstelemetry.Options) {
+		o.Endpoint, o.HTTPClient, o.MaxAttempts = srv.URL, srv.Client(), 1
+	}
+	t.Cleanup(func() { awsTestOptions = nil })
+	restore := redact.SetProcessSecrets()
+	t.Cleanup(restore)
+	code, out, errs := runBot(t, "investigate", "--alarm", "web-alb-target-5xx", "--region", "us-east-1", "--profile", "oncall")
+	if !strings.Contains(out+errs, "is not allowed") {
+		t.Fatalf("exit %d: the service's answer is not in the output:\n%s%s", code, out, errs)
+	}
+	for _, s := range []string{secret, token} {
+		if strings.Contains(out+errs, s) {
+			t.Errorf("%q is in the output:\n%s%s", s, out, errs)
 		}
 	}
 }

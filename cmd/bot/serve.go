@@ -120,7 +120,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		backends = handlers.OneBackend(handlers.SourcesBackend(backend.Sources(), engineOpts, []string{s.Alarm.Name}))
 		logger.Info("serving a simulated incident", "scenario", s.Name, "alarm", s.Alarm.Name, "now", backend.Now())
 	} else {
-		backends = &awsBackends{base: awstelemetry.Options{Region: *region, Profile: *profile}, engine: engineOpts, clients: map[string]*awstelemetry.Client{}}
+		backends = &awsBackends{base: awstelemetry.Options{Region: *region, Profile: *profile, SeenCredentials: seenCredentials}, engine: engineOpts, clients: map[string]*awstelemetry.Client{}}
 	}
 
 	apiOpts := []slack.Option{slack.OptionAppLevelToken(appToken)}
