@@ -91,6 +91,12 @@ type Options struct {
 	// process's own secrets). Slack's escaping redacts what it renders
 	// too; this keeps them out of the store.
 	Redact func(investigate.Report) investigate.Report
+	// StoreFailure, when set, says in a few words what kind of failure a
+	// store error is ("store throttled", "store access denied"), for the
+	// user who could not start an investigation because of it; the error
+	// itself, which may name an endpoint, a table or a file, goes to the
+	// log only. cmd/bot gives store.Classify, as /readyz does.
+	StoreFailure func(error) string
 	// Charts uploads a chart of the alarm's metric with each report.
 	Charts bool
 	// ReplicaID names this process among replicas sharing a store; it

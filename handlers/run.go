@@ -109,7 +109,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 		h, err := b.acquireWait(ctx, incident.LeaseKey(s.channel, s.threadTS), inv.ID, threadWait)
 		if err != nil {
 			b.log.Error("lease", "err", err)
-			b.tell(ctx, s, "I can't reach my store right now, so I can't start; try again in a minute.")
+			b.tell(ctx, s, b.storeTrouble(err)+", so I can't start; try again in a minute. If it lasts, tell whoever runs me: my log says what is wrong.")
 			return
 		}
 		if h == nil {
@@ -147,7 +147,7 @@ func (b *Bot) start(ctx context.Context, s start) {
 			}
 			b.log.Error("lease", "err", err)
 			// Never stored: only its message says it failed.
-			r.view.State, r.view.Error = incident.StateFailed, "I can't reach my store right now; try again in a minute"
+			r.view.State, r.view.Error = incident.StateFailed, b.storeTrouble(err)+"; try again in a minute"
 			r.showStatus(ctx)
 			return
 		}
@@ -470,3 +470,14 @@ func related(inv incident.Investigation, a investigate.Alarm) bool {
 
 // errStopped marks work cut short by shutdown.
 var errStopped = errors.New("the bot is restarting")
+
+// storeTrouble says why the store failed, for a user: a few words from
+// Options.StoreFailure, never the error itself.
+func (b *Bot) storeTrouble(err error) string {
+	if err != nil && b.opts.StoreFailure != nil {
+		if kind := b.opts.StoreFailure(err); kind != "" {
+			return "I can't use my store right now (" + kind + ")"
+		}
+	}
+	return "I can't reach my store right now"
+}

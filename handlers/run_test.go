@@ -184,3 +184,54 @@ func TestStoredReportIsRedacted(t *testing.T) {
 		t.Errorf("the store keeps the secret: %s", stored)
 	}
 }
+
+// throttledError is a store error of a kind the bot's StoreFailure knows.
+type throttledError struct{ table string }
+
+func (e throttledError) Error() string {
+	return "dynamodb PutItem on " + e.table + ": ProvisionedThroughputExceededException"
+}
+
+// leaseRefusingStore fails every lease with err.
+type leaseRefusingStore struct {
+	*incident.Memory
+	err error
+}
+
+func (s leaseRefusingStore) Acquire(context.Context, string, string, time.Duration) (bool, error) {
+	return false, s.err
+}
+
+// A store that fails tells the user what kind of failure it is, in the
+// words StoreFailure gives, and never the error (a table's ARN).
+func TestStoreFailureReachesTheUserBriefly(t *testing.T) {
+	const arn = "arn:aws:dynamodb:us-east-1:123456789012:table/unstuck"
+	h := newHarness(t, setup{
+		store: leaseRefusingStore{Memory: incident.NewMemory(0), err: throttledError{table: arn}},
+		opts: handlers.Options{StoreFailure: func(err error) string {
+			if errors.As(err, new(throttledError)) {
+				return "store throttled"
+			}
+			return "store error"
+		}},
+	})
+	env := h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, user, "orders-api-5xx"))
+	if _, ok := h.srv.WaitAck(env, 3*time.Second); !ok {
+		t.Fatal("no ack")
+	}
+	var got string
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		for _, m := range h.srv.Messages(channel) {
+			if m.User == slacktest.BotUserID && strings.Contains(m.BlocksText()+m.Text, "try again") {
+				got = m.BlocksText() + m.Text
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatal("the user was not told the investigation could not start")
+	}
+	if !strings.Contains(got, "store throttled") || strings.Contains(got, arn) {
+		t.Errorf("message %q: want the kind of failure (store throttled) and not the table", got)
+	}
+}

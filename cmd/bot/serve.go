@@ -96,9 +96,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Logger:   logger,
 		Charts:   *charts,
 		// Postmortem drafts are written offline when no model is set.
-		Summarizer: assistant{model},
-		Metrics:    mets,
-		Redact:     func(rep investigate.Report) investigate.Report { return llm.RedactReport(model.Redactor(), rep) },
+		Summarizer:   assistant{model},
+		Metrics:      mets,
+		Redact:       func(rep investigate.Report) investigate.Report { return llm.RedactReport(model.Redactor(), rep) },
+		StoreFailure: func(err error) string { return string(store.Classify(err)) },
 	}
 	if model != nil {
 		opts.Answerer = assistant{model}
