@@ -17,7 +17,7 @@ type secretCase struct {
 }
 
 // loadSecrets reads testdata/secrets.tsv.
-func loadSecrets(t *testing.T) []secretCase {
+func loadSecrets(t testing.TB) []secretCase {
 	t.Helper()
 	f, err := os.Open("testdata/secrets.tsv")
 	if err != nil {

@@ -54,6 +54,76 @@ type redactRule struct {
 	repl func(m []string) string
 	// fn, when set, is the whole rule.
 	fn func(s string) string
+	// need, when set, is a cheap test that every text the rule changes
+	// passes: a text that fails it is not searched. Most text crossing the
+	// boundary is ordinary, and the regular expressions cost far more.
+	need func(s string) bool
+}
+
+// containsAny reports whether s contains any of subs.
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains any of subs, in any letter
+// case; subs are lower case. Text that is not all ASCII passes: (?i)
+// folds a few other characters (the Kelvin sign, the long s) onto ASCII
+// letters.
+func containsFold(s string, subs ...string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	return containsAny(strings.ToLower(s), subs...)
+}
+
+// tokenRunByte reports whether c can be part of a vendor's token: every
+// character vendorTokenRE matches is one.
+func tokenRunByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_-+/=.~:", c) >= 0
+}
+
+// minVendorRun is the shortest run of token characters vendorTokenRE can
+// match.
+const minVendorRun = 16
+
+// redactVendorTokens applies vendorTokenRE to each run of token characters
+// long enough to hold a vendor's token, instead of to the whole text. The
+// characters around a run are not word characters, so the expression's
+// word boundaries fall where they would in the whole text.
+func redactVendorTokens(s string) string {
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); {
+		if !tokenRunByte(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && tokenRunByte(s[j]) {
+			j++
+		}
+		if j-i >= minVendorRun {
+			run := s[i:j]
+			if red := vendorTokenRE.ReplaceAllLiteralString(run, tag("api-key")); red != run {
+				b.WriteString(s[last:i])
+				b.WriteString(red)
+				last = j
+			}
+		}
+		i = j
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // isRedacted reports whether a value was already redacted.
@@ -122,28 +192,28 @@ func mixed(s string) bool {
 }
 
 var redactRules = []redactRule{
-	{kind: "private-key", re: regexp.MustCompile(`(?s)-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|\z)`)},
-	{kind: "password", re: regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.\-]{1,20}://)([^\s:@/?#]*):([^\s/?#]*)@`),
+	{kind: "private-key", need: func(s string) bool { return strings.Contains(s, "PRIVATE KEY") }, re: regexp.MustCompile(`(?s)-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|\z)`)},
+	{kind: "password", need: func(s string) bool { return strings.Contains(s, "://") && strings.Contains(s, "@") }, re: regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.\-]{1,20}://)([^\s:@/?#]*):([^\s/?#]*)@`),
 		repl: func(m []string) string {
 			if m[3] == "" || isRedacted(m[3]) {
 				return m[0]
 			}
 			return m[1] + m[2] + ":" + tag("password") + "@"
 		}},
-	{kind: "slack-webhook", re: regexp.MustCompile(`(?i)https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_\-]+`)},
+	{kind: "slack-webhook", need: func(s string) bool { return containsFold(s, "hooks.slack.com") }, re: regexp.MustCompile(`(?i)https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_\-]+`)},
 	// The prefixes of JWTs, Slack tokens and AWS key ids and session tokens
 	// are distinctive enough to match without a word boundary around them, so
 	// that a secret glued to a letter or digit, as in URL-encoded text
 	// ("token%3Dxoxb-…", "%20AKIA…") or run together with the next word, is
 	// redacted too. A key id is 20 characters; a longer run that starts
 	// like one loses its first 20.
-	{kind: "jwt", re: regexp.MustCompile(`eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*`)},
-	{kind: "slack-token", re: regexp.MustCompile(`(?:xoxe\.)?xox[abposrecd]-[A-Za-z0-9\-%]{8,}|xapp-[A-Za-z0-9\-]{8,}`)},
+	{kind: "jwt", need: func(s string) bool { return strings.Contains(s, "eyJ") }, re: regexp.MustCompile(`eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*`)},
+	{kind: "slack-token", need: func(s string) bool { return containsAny(s, "xox", "xapp-") }, re: regexp.MustCompile(`(?:xoxe\.)?xox[abposrecd]-[A-Za-z0-9\-%]{8,}|xapp-[A-Za-z0-9\-]{8,}`)},
 	{kind: "aws-access-key-id", re: regexp.MustCompile(`(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}`)},
-	{kind: "aws-session-token", re: regexp.MustCompile(`(?:FwoGZXIvYXdz|FQoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9/+=%]{16,}`)},
-	{kind: "api-key", re: vendorTokenRE},
+	{kind: "aws-session-token", need: func(s string) bool { return containsAny(s, "GZXIvYXdz", "IQoJb3JpZ2lu") }, re: regexp.MustCompile(`(?:FwoGZXIvYXdz|FQoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9/+=%]{16,}`)},
+	{kind: "api-key", fn: redactVendorTokens},
 	// Headers whose whole value is a credential.
-	{kind: "credential", re: regexp.MustCompile(`(?i)\b(authorization|proxy-authorization|x-api-key|api-key|x-auth-token|x-amz-security-token|cookie|set-cookie)(["']?[ \t]*[:=][ \t]*["']?)([^\r\n"']+)`),
+	{kind: "credential", need: func(s string) bool { return containsAny(s, ":", "=") }, re: regexp.MustCompile(`(?i)\b(authorization|proxy-authorization|x-api-key|api-key|x-auth-token|x-amz-security-token|cookie|set-cookie)(["']?[ \t]*[:=][ \t]*["']?)([^\r\n"']+)`),
 		repl: func(m []string) string {
 			if isRedacted(m[3]) {
 				return m[0]
@@ -176,7 +246,9 @@ var redactRules = []redactRule{
 	// indented line or lines (a plain or block scalar).
 	{kind: "secret", fn: redactYAMLNextLine},
 	// key=value, key: value, "key": "value", connection strings.
-	{kind: "secret", fn: redactKeyValues},
+	{kind: "secret", fn: redactKeyValues, need: func(s string) bool {
+		return containsAny(s, ":", "=") && containsFold(s, keyValueWords...)
+	}},
 
 	// A bare AWS secret access key: 40 characters of base64 with upper,
 	// lower and digits.
@@ -202,6 +274,10 @@ var redactRules = []redactRule{
 // keyValueRE finds key=value, key: value, "key": "value" and the pairs of
 // connection strings whose key names a secret.
 var keyValueRE = regexp.MustCompile(`(?i)([A-Za-z0-9_.\-]*(?:passw(?:or)?d|pwd|pass|passphrase|secret|token|key|pat|credentials?|signature|sig|sas|dsn|connectionstring)[A-Za-z0-9_.\-]*)(\\?["']?[ \t]*[:=][ \t]*)("[^"\r\n]*"|'[^'\r\n]*'|\\"[^"\\\r\n]*\\"|[^\s"'&,;<>\\]+)`)
+
+// keyValueWords are the words one of which every key keyValueRE matches
+// holds, in lower case.
+var keyValueWords = []string{"pass", "pwd", "secret", "token", "key", "pat", "credential", "sig", "sas", "dsn", "connectionstring"}
 
 // redactKeyValues redacts the values of secret-named keys. A bare password
 // runs on over an '&' that does not start another key=value pair, as in
@@ -263,6 +339,9 @@ func (r *Redactor) rules(s string) string {
 		return s
 	}
 	for _, rule := range redactRules {
+		if rule.need != nil && !rule.need(s) {
+			continue
+		}
 		if rule.fn != nil {
 			s = rule.fn(s)
 			continue
