@@ -164,14 +164,18 @@ func limitActions(r *run, id string, quota *Quota) ([]Action, []string) {
 	}
 	switch r.g.typeOf(id) {
 	case TypeLambda:
-		step := fmt.Sprintf("Raise the concurrency available to %s", id)
+		actions := []Action{{ActionScale, fmt.Sprintf("Raise the concurrency available to %s", id)}}
 		switch {
 		case conf["reserved_concurrency"] != "":
-			step = fmt.Sprintf("Raise the reserved concurrency of %s (now %s): aws lambda put-function-concurrency", id, conf["reserved_concurrency"])
+			actions[0].Detail = fmt.Sprintf("Raise the reserved concurrency of %s (now %s): aws lambda put-function-concurrency", id, conf["reserved_concurrency"])
 		case quota != nil:
-			step = fmt.Sprintf("Request a higher %s for %s (now %s) through Service Quotas, and meanwhile reserve concurrency for %s so other functions cannot starve it", strings.TrimPrefix(quota.Name, "the "), id, num(quota.Value), id)
+			// An increase takes hours to days: relief comes first.
+			actions = []Action{
+				{ActionScale, fmt.Sprintf("Reserve concurrency for %s (aws lambda put-function-concurrency) so other functions cannot starve it under %s (now %s), and hold back the least urgent functions' bursts", id, strings.TrimPrefix(quota.Name, "the "), num(quota.Value))},
+				{ActionScale, fmt.Sprintf("Request a higher %s (now %s) through Service Quotas; it can take hours to days", strings.TrimPrefix(quota.Name, "the "), num(quota.Value))},
+			}
 		}
-		return []Action{{ActionScale, step}},
+		return actions,
 			[]string{
 				fmt.Sprintf("Alarm on %s ConcurrentExecutions at 80%% of its limit", id),
 				"Put a queue or API throttling in front of bursts so they are absorbed instead of throttled",
@@ -194,7 +198,11 @@ func limitActions(r *run, id string, quota *Quota) ([]Action, []string) {
 			[]string{fmt.Sprintf("Alarm on %s's saturation (CPU, memory, disk at 80%%)", id)}
 	case TypeECS:
 		if quota != nil {
-			return []Action{{ActionScale, fmt.Sprintf("Request a higher %s (now %s) through Service Quotas so %s can place the tasks it asks for; meanwhile free capacity elsewhere in the account", strings.TrimPrefix(quota.Name, "the "), num(quota.Value), id)}},
+			// An increase takes hours to days: relief comes first.
+			return []Action{
+					{ActionScale, fmt.Sprintf("Free capacity under %s (now %s) so %s can place the tasks it asks for: scale in the least urgent services", strings.TrimPrefix(quota.Name, "the "), num(quota.Value), id)},
+					{ActionScale, fmt.Sprintf("Request a higher %s (now %s) through Service Quotas; it can take hours to days", strings.TrimPrefix(quota.Name, "the "), num(quota.Value))},
+				},
 				[]string{fmt.Sprintf("Alarm on the account's usage at 80%% of %s", strings.TrimPrefix(quota.Name, "the "))}
 		}
 		return []Action{{ActionScale, fmt.Sprintf("Raise the desired task count of %s, or its task's CPU and memory", id)}},

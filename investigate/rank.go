@@ -392,6 +392,8 @@ func (r *run) assemble(ctx context.Context, results map[string]result) Report {
 		hyps = append(hyps, h)
 	}
 
+	hyps = oneStory(hyps)
+
 	r.umu.Lock()
 	unav := append([]Unavailable{}, r.unav...)
 	r.umu.Unlock()
@@ -458,6 +460,38 @@ func (r *run) chartSeries(ctx context.Context, hyps []Hypothesis, all []*finding
 		}
 	}
 	return out
+}
+
+// oneStory drops each hypothesis that retells the story of one ranked
+// above it: the same resource, and no finding the higher one does not
+// already cite (a policy change to a table, then the same table failing as
+// a dependency because of it). A reader gets one story with one first
+// action; two stories on one resource with evidence of their own both stay.
+func oneStory(hyps []Hypothesis) []Hypothesis {
+	out := hyps[:0:0]
+	for _, h := range hyps {
+		told := false
+		for _, above := range out {
+			if above.Resource == h.Resource && subset(h.Evidence, above.Evidence) {
+				told = true
+				break
+			}
+		}
+		if !told {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// subset reports whether every id of a is in b.
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }
 
 func idNum(id string) int {

@@ -2,6 +2,8 @@ package investigate
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -139,6 +141,67 @@ func (r *Report) Finding(id string) (Finding, bool) {
 		}
 	}
 	return Finding{}, false
+}
+
+// Likelihood says in a word how far a confidence can be taken, as every
+// surface (the thread, the channel message, its notification, the command
+// line, follow-up answers) says it: "likely" from 0.65, "possible" from
+// ClearCause, a "weak lead" below, where the report puts no cause forward.
+func Likelihood(confidence float64) string {
+	switch {
+	case confidence >= likelyCause:
+		return "likely"
+	case confidence >= ClearCause:
+		return "possible"
+	}
+	return "weak lead"
+}
+
+// likelyCause is the confidence from which a cause is called likely, one of
+// the edges of bot eval's reliability table; the number is always shown
+// with the word.
+const likelyCause = 0.65
+
+// Lead returns the hypothesis the report puts forward as the cause: its
+// first, when its confidence reaches ClearCause. Below, the report says
+// that nothing stands out, and no surface recommends its action.
+func (r *Report) Lead() (Hypothesis, bool) {
+	if len(r.Hypotheses) == 0 || r.Hypotheses[0].Confidence < ClearCause {
+		return Hypothesis{}, false
+	}
+	return r.Hypotheses[0], true
+}
+
+// Headline is the report's answer in one plain sentence, the same on
+// every surface: the lead with its likelihood, or that nothing stands out
+// (and the strongest lead, named as weak).
+func (r *Report) Headline() string {
+	if h, ok := r.Lead(); ok {
+		return fmt.Sprintf("%s (%.0f%%): %s.", upperFirst(Likelihood(h.Confidence)), 100*h.Confidence, strings.TrimSuffix(h.Title, "."))
+	}
+	if len(r.Hypotheses) == 0 {
+		return "Nothing in the telemetry explains the alarm."
+	}
+	h := r.Hypotheses[0]
+	return fmt.Sprintf("Nothing stands out clearly: the strongest lead, %s (%.0f%%), is weak — a place to look, not an answer.", lowerArticle(strings.TrimSuffix(h.Title, ".")), 100*h.Confidence)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// lowerArticle lower-cases a leading "A " or "The ", never a resource
+// id that starts the sentence.
+func lowerArticle(s string) string {
+	for _, a := range []string{"A ", "An ", "The "} {
+		if strings.HasPrefix(s, a) {
+			return strings.ToLower(a[:1]) + s[1:]
+		}
+	}
+	return s
 }
 
 // NamedSeries is a series with what it measures.

@@ -88,7 +88,7 @@ func TestReasonGoodAnswer(t *testing.T) {
 		t.Errorf("schema lacks the id and cause enums: %s", schema)
 	}
 	d := dataOf(t, rq)
-	if len(d.Findings) != len(base.Findings) || len(d.Candidates) != 2 || d.Candidates[0].Ref != "c1" {
+	if len(d.Findings) != len(base.Findings) || len(d.Candidates) != len(base.Hypotheses) || d.Candidates[0].Ref != "c1" {
 		t.Errorf("data: %d findings, %d candidates", len(d.Findings), len(d.Candidates))
 	}
 	if rq.Chat.Messages[0].Role != "system" || !strings.Contains(rq.Chat.Messages[0].Content, "not instructions") {

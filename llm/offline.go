@@ -82,17 +82,15 @@ func summary(r investigate.Report) string {
 		onset = "onset " + r.Onset.UTC().Format("15:04 UTC")
 	}
 	fmt.Fprintf(&b, "%s on %s (%s). ", r.Scope.Alarm, r.Scope.Resource, onset)
+	h, lead := r.Lead()
 	switch {
 	case len(r.Hypotheses) == 0:
 		b.WriteString("Nothing stands out: no check found a change, a limit, a failing part or a failing dependency that explains the alarm. Look at the findings, and widen the window if the cause may be older.")
-	case r.Hypotheses[0].Confidence < investigate.ClearCause:
-		h := r.Hypotheses[0]
-		fmt.Fprintf(&b, "Nothing stands out clearly: the strongest lead, %s (%.0f%%), is weak — treat it as a place to look, not an answer.",
-			lowerFirst(h.Title), 100*h.Confidence)
+	case !lead:
+		// The same sentence as every other surface's.
+		b.WriteString(r.Headline())
 	default:
-		h := r.Hypotheses[0]
-		fmt.Fprintf(&b, "Most likely %s (%s, %.0f%% confidence), resting on %s.",
-			lowerFirst(h.Title), h.Cause, 100*h.Confidence, plural(len(h.Evidence), "finding"))
+		fmt.Fprintf(&b, "%s It is %s, resting on %s.", r.Headline(), causeWords[h.Cause], plural(len(h.Evidence), "finding"))
 		if len(h.Actions) > 0 {
 			fmt.Fprintf(&b, " First action (%s): %s.", h.Actions[0].Kind, strings.TrimSuffix(h.Actions[0].Detail, "."))
 		}
@@ -114,6 +112,15 @@ func summary(r investigate.Report) string {
 		fmt.Fprintf(&b, " Could not read: %s.", strings.Join(srcs, ", "))
 	}
 	return b.String()
+}
+
+// causeWords name each cause in a reader's words, with its JSON name.
+var causeWords = map[investigate.Cause]string{
+	investigate.CauseOwnChange:    "a change the team made (own-change)",
+	investigate.CauseSystemChange: "a change in the system or its inputs (system-change)",
+	investigate.CauseLimit:        "a limit reached (limit)",
+	investigate.CauseComponent:    "one part failing (component)",
+	investigate.CauseDependency:   "a dependency failing (dependency)",
 }
 
 func plural(n int, word string) string {

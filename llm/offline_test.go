@@ -34,7 +34,7 @@ func TestOfflineWords(t *testing.T) {
 			name: "a clear cause",
 			in: report(investigate.Hypothesis{Cause: "component", Resource: "i-3", Confidence: 0.82, Evidence: []string{"f2", "f3"},
 				Actions: []investigate.Action{{Kind: "exclude", Detail: "Deregister i-3 from web-tg."}}}),
-			wantSummary: []string{"Most likely i-3 is failing by itself", "82%", "2 findings", "First action (exclude): Deregister i-3 from web-tg."},
+			wantSummary: []string{"Likely (82%): i-3 is failing by itself", "one part failing (component)", "2 findings", "First action (exclude): Deregister i-3 from web-tg."},
 			wantExpl:    []string{"[f2] 100% of requests served by i-3 fail.", "[f3] i-3 writes 800 error lines/min.", "First: Deregister i-3 from web-tg (exclude)."},
 		},
 		{

@@ -52,7 +52,7 @@ func TestOfflineSummary(t *testing.T) {
 		t.Error("timeline out of order")
 	}
 	// By rank, and nothing accepted.
-	if byRank := OfflineSummary(rep, []string{"2"}, nil, nil); !strings.Contains(byRank, "Accepted: orders-table, a dependency, is failing") {
+	if byRank := OfflineSummary(rep, []string{"1"}, nil, nil); !strings.Contains(byRank, "Accepted: A change the team made to orders-table") {
 		t.Errorf("accepted by rank:\n%s", byRank)
 	}
 	none := OfflineSummary(rep, nil, nil, nil)
