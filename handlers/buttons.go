@@ -62,6 +62,8 @@ func (b *Bot) onAction(ctx context.Context, ch Channel, p blockActions, actionID
 		b.answer(ctx, ch, inv, "what changed", p.User.ID, ev)
 	case blockkit.ActionPostmortem:
 		b.answer(ctx, ch, inv, "postmortem", p.User.ID, ev)
+	case blockkit.ActionDetails:
+		b.showDetails(ctx, inv, p)
 	}
 }
 
@@ -98,7 +100,7 @@ func (b *Bot) onVerdict(ctx context.Context, inv incident.Investigation, p block
 	if err != nil {
 		return
 	}
-	msgs, fallback := blockkit.Report(*cur.Report, blockkit.ReportView{ThreadTS: cur.ThreadTS, Feedback: cur.Feedback, Joined: cur.Joined})
+	msgs, fallback := blockkit.Report(*cur.Report, reportView(cur))
 	// Update the clicked message with the part of the report that holds
 	// the hypothesis.
 	part := slices.IndexFunc(msgs, func(blocks []slack.Block) bool {
@@ -111,6 +113,50 @@ func (b *Bot) onVerdict(ctx context.Context, inv incident.Investigation, p block
 		return
 	}
 	if err := b.update(ctx, cur.Channel, p.messageTS(), msgs[part], blockkit.PartFallback(fallback, part)); err != nil {
+		b.log.Warn("update report", "err", err)
+	}
+}
+
+// reportView is how an investigation's report is rendered now: with its
+// details once they were posted.
+func reportView(inv incident.Investigation) blockkit.ReportView {
+	return blockkit.ReportView{ThreadTS: inv.ThreadTS, Feedback: inv.Feedback, Joined: inv.Joined, Details: len(inv.ReportTS) > 1}
+}
+
+// showDetails posts a report's details after its first screen, once, and
+// takes the "Show details" button off the first screen.
+func (b *Bot) showDetails(ctx context.Context, inv incident.Investigation, p blockActions) {
+	if inv.Report == nil {
+		return
+	}
+	if len(inv.ReportTS) == 0 {
+		// The report is posted and not yet stored as posted: the click
+		// came from its first screen.
+		inv.ReportTS = []string{p.messageTS()}
+	}
+	if len(inv.ReportTS) > 1 {
+		b.ephemeral(ctx, inv.Channel, p.User.ID, inv.ThreadTS, "The details are already in this thread, under the report.")
+		return
+	}
+	view := reportView(inv)
+	view.Details = true
+	msgs, fallback := blockkit.Report(*inv.Report, view)
+	for i, blocks := range msgs[1:] {
+		ts, err := b.post(ctx, inv.Channel, inv.ThreadTS, blocks, blockkit.PartFallback(fallback, i+1))
+		if err != nil {
+			b.log.Error("report details", "part", i+1, "err", err)
+			b.ephemeral(ctx, inv.Channel, p.User.ID, inv.ThreadTS, "Slack refused the details; ask me about them in the thread instead (what did you check?, what about …?).")
+			break
+		}
+		inv.ReportTS = append(inv.ReportTS, ts)
+	}
+	if len(inv.ReportTS) == 1 {
+		return
+	}
+	if err := b.store.Put(ctx, inv); err != nil {
+		b.log.Error("store: report details not saved", "thread", inv.ThreadTS, "err", err)
+	}
+	if err := b.update(ctx, inv.Channel, inv.ReportTS[0], msgs[0], fallback); err != nil {
 		b.log.Warn("update report", "err", err)
 	}
 }

@@ -1,11 +1,19 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"path"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +63,39 @@ type setup struct {
 	investigator handlers.Investigator
 	// sources, when not nil, wraps the simulated sources.
 	sources func(investigate.Sources) investigate.Sources
+	// refuse, when not nil, answers a Web API call in Slack's place with
+	// the error it returns; "" lets the call through to the fake.
+	refuse func(method string, form url.Values) string
+}
+
+// refusingAPI stands in front of the fake Slack's Web API and answers the
+// calls refuse refuses with {"ok": false, "error": …}, as Slack does.
+func refusingAPI(t testing.TB, target string, refuse func(method string, form url.Values) string) string {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The whole fake sits behind: the socket's address comes from the
+	// host the connection was opened through.
+	u.Path = ""
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		if e := refuse(path.Base(r.URL.Path), form); e != "" {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"ok":false,"error":%q}`, e)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	return front.URL + "/api/"
 }
 
 func newHarness(t testing.TB, s setup) *harness {
@@ -81,7 +122,11 @@ func newHarness(t testing.TB, s setup) *harness {
 	}
 
 	srv := slacktest.NewServer()
-	api := slack.New(slacktest.BotToken, slack.OptionAPIURL(srv.URL), slack.OptionAppLevelToken(slacktest.AppToken))
+	apiURL := srv.URL
+	if s.refuse != nil {
+		apiURL = refusingAPI(t, srv.URL, s.refuse)
+	}
+	api := slack.New(slacktest.BotToken, slack.OptionAPIURL(apiURL), slack.OptionAppLevelToken(slacktest.AppToken))
 	sm := socketmode.New(api)
 	var store incident.Store = incident.NewMemory(0)
 	if s.store != nil {
@@ -160,7 +205,7 @@ func (h *harness) report(ch, thread string, timeout time.Duration) (slacktest.Me
 	var rep slacktest.Message
 	ok := h.srv.WaitFor(timeout, func() bool {
 		for _, m := range h.srv.Thread(ch, thread) {
-			if m.User == slacktest.BotUserID && strings.Contains(m.BlocksText(), "*Summary*") {
+			if m.User == slacktest.BotUserID && strings.Contains(m.BlocksText(), "ask me in this thread") {
 				rep = m
 				return true
 			}
@@ -168,6 +213,83 @@ func (h *harness) report(ch, thread string, timeout time.Duration) (slacktest.Me
 		return false
 	})
 	return rep, ok
+}
+
+// A report Slack refuses is posted shortened, and the channel message
+// says so instead of "The report is in the thread"; when Slack refuses the
+// shortened one too, the channel message says the report is not there.
+func TestRefusedReportIsShortened(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		refuseAll  bool
+		wantThread bool
+		wantStatus string
+	}{
+		{"shortened", false, true, "a shortened one is in the thread"},
+		{"refused", true, false, "it is not in the thread"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, setup{refuse: func(method string, form url.Values) string {
+				if method != "chat.postMessage" {
+					return ""
+				}
+				blocks := form.Get("blocks")
+				if strings.Contains(blocks, "ask me in this thread") || tt.refuseAll && strings.Contains(blocks, "shortened") {
+					return "msg_blocks_too_long"
+				}
+				return ""
+			}})
+			thread := h.investigate("orders-api-5xx")
+			var status string
+			if !h.srv.WaitFor(10*time.Second, func() bool {
+				m, _ := h.srv.Message(channel, thread)
+				status = m.BlocksText()
+				return strings.Contains(status, "Investigated")
+			}) {
+				t.Fatalf("no outcome in the channel message: %s", status)
+			}
+			if !strings.Contains(status, tt.wantStatus) || strings.Contains(status, "The report is in the thread") {
+				t.Errorf("channel message %q: want %q", status, tt.wantStatus)
+			}
+			short := false
+			for _, m := range h.srv.Thread(channel, thread) {
+				if m.User == slacktest.BotUserID && strings.Contains(m.BlocksText(), "A change the team made to orders-table") && strings.Contains(m.BlocksText(), "shortened") {
+					short = true
+				}
+			}
+			if short != tt.wantThread {
+				t.Errorf("shortened report in the thread: %v, want %v", short, tt.wantThread)
+			}
+		})
+	}
+}
+
+// details presses a report's "Show details" and returns the text of the
+// messages it posts under the report.
+func (h *harness) details(thread string, rep slacktest.Message) string {
+	h.t.Helper()
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		inv, err := h.store.Thread(context.Background(), channel, thread)
+		return err == nil && inv.State == incident.StateDone && slices.Contains(inv.ReportTS, rep.TS)
+	}) {
+		h.t.Fatal("the report is not stored as posted")
+	}
+	before := len(h.srv.Thread(channel, thread))
+	h.srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, rep.TS, thread, blockkit.ActionDetails, thread+"/-1"))
+	var text string
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		msgs := h.srv.Thread(channel, thread)
+		text = ""
+		for _, m := range msgs[min(before, len(msgs)):] {
+			if m.User == slacktest.BotUserID && strings.Contains(m.BlocksText(), "Details") {
+				text += m.BlocksText()
+			}
+		}
+		return text != ""
+	}) {
+		h.t.Fatal("no details after Show details")
+	}
+	return text
 }
 
 // investigate runs /investigate and returns the thread's ts.
@@ -206,10 +328,24 @@ func TestE2ESlashCommand(t *testing.T) {
 		t.Fatal("no report in the thread")
 	}
 	text := rep.BlocksText()
-	for _, want := range []string{"1. A change the team made to orders-table", "own-change", "rollback", "PutResourcePolicy"} {
+	for _, want := range []string{"Likely (95%): A change the team made to orders-table", "own-change", "*First action* (`rollback`)", "PutResourcePolicy", "What argues against"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
+	}
+	// The rest is behind "Show details": posted once, under the report,
+	// and the button leaves the first screen.
+	details := h.details(thread, rep)
+	for _, want := range []string{"*Summary*", "1. A change the team made to orders-table", "*Evidence*", "To keep it from happening again"} {
+		if !strings.Contains(details, want) {
+			t.Errorf("details lack %q:\n%s", want, details)
+		}
+	}
+	if !h.srv.WaitFor(5*time.Second, func() bool {
+		m, _ := h.srv.Message(channel, rep.TS)
+		return !strings.Contains(m.BlocksText(), "Show details")
+	}) {
+		t.Error("the first screen still offers Show details")
 	}
 	// The first message ends as a summary of the outcome.
 	if !h.srv.WaitFor(5*time.Second, func() bool {
@@ -449,7 +585,7 @@ func TestE2ENotesAndRerun(t *testing.T) {
 	var second slacktest.Message
 	if !h.srv.WaitFor(10*time.Second, func() bool {
 		for _, m := range h.srv.Thread(channel, thread) {
-			if m.TS != first.TS && m.User == slacktest.BotUserID && strings.Contains(m.BlocksText(), "*Summary*") {
+			if m.TS != first.TS && m.User == slacktest.BotUserID && strings.Contains(m.BlocksText(), "ask me in this thread") {
 				second = m
 				return true
 			}
@@ -458,7 +594,10 @@ func TestE2ENotesAndRerun(t *testing.T) {
 	}) {
 		t.Fatal("no second report")
 	}
-	text := second.BlocksText()
+	if !strings.Contains(second.BlocksText(), "1 note from the thread") {
+		t.Errorf("the second report does not count the note:\n%s", second.BlocksText())
+	}
+	text := h.details(thread, second)
 	if !strings.Contains(text, "Notes from the thread") || !strings.Contains(text, "payments looks fine") {
 		t.Errorf("the second report does not show the note:\n%s", text)
 	}

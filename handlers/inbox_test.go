@@ -170,7 +170,7 @@ func TestEventsKeptUntilHandled(t *testing.T) {
 	// write.
 	if !h.srv.WaitFor(15*time.Second, func() bool {
 		for _, m := range h.srv.Messages(channel) {
-			if m.User == slacktest.BotUserID && m.ThreadTS != "" && strings.Contains(m.BlocksText(), "*Summary*") {
+			if m.User == slacktest.BotUserID && m.ThreadTS != "" && strings.Contains(m.BlocksText(), "ask me in this thread") {
 				return true
 			}
 		}
@@ -201,7 +201,7 @@ func (w *witness) Put(ctx context.Context, inv incident.Investigation) error {
 		status, _ := srv.Message(inv.Channel, inv.StatusTS)
 		told := inv.State == incident.StateFailed && strings.Contains(status.BlocksText(), "Could not investigate")
 		for _, m := range srv.Thread(inv.Channel, inv.ThreadTS) {
-			told = told || (inv.State == incident.StateDone && strings.Contains(m.BlocksText(), "*Summary*"))
+			told = told || (inv.State == incident.StateDone && strings.Contains(m.BlocksText(), "ask me in this thread"))
 		}
 		w.mu.Lock()
 		w.finished = append(w.finished, inv.State)
@@ -267,7 +267,7 @@ func TestSimultaneousAlarmMessagesJoin(t *testing.T) {
 			for _, m := range h.srv.Thread(alarmsCh, ts) {
 				switch t := m.BlocksText(); {
 				case m.User != slacktest.BotUserID:
-				case strings.Contains(t, "*Summary*"):
+				case strings.Contains(t, "ask me in this thread"):
 					reports++
 				case strings.Contains(t, "I follow it there"):
 					joins++

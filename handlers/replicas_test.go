@@ -461,7 +461,7 @@ func testRestart(t *testing.T, kind, where string) {
 	}
 	// One investigation finishes before the crash...
 	done := slash(t, srv, "U0DONE", "orders-api-5xx")
-	if !srv.WaitFor(10*time.Second, func() bool { return len(botThreadMessages(srv, channel, done, "*Summary*")) == 1 }) {
+	if !srv.WaitFor(10*time.Second, func() bool { return len(botThreadMessages(srv, channel, done, "ask me in this thread")) == 1 }) {
 		t.Fatal("no report before the crash")
 	}
 	// ...another is cut off by it.
@@ -508,7 +508,7 @@ func testRestart(t *testing.T, kind, where string) {
 	if !strings.Contains(notice.BlocksText(), "resuming") || strings.Contains(string(notice.Blocks), blockkit.ActionRerun) {
 		t.Errorf("the notice does not say the investigation is resumed, or asks for a click: %s", notice.Blocks)
 	}
-	if !srv.WaitFor(10*time.Second, func() bool { return len(botThreadMessages(srv, channel, cut, "*Summary*")) == 1 }) {
+	if !srv.WaitFor(10*time.Second, func() bool { return len(botThreadMessages(srv, channel, cut, "ask me in this thread")) == 1 }) {
 		t.Fatalf("the resumed investigation gave no report: %+v", srv.Thread(channel, cut))
 	}
 	if m, _ := srv.Message(channel, cut); strings.Contains(m.BlocksText(), "Could not investigate") {
@@ -534,7 +534,7 @@ func testRestart(t *testing.T, kind, where string) {
 		t.Errorf("follow-up after the restart: %s", got)
 	}
 	// A button on the report from before the restart is recorded.
-	rep := botThreadMessages(srv, channel, done, "*Summary*")[0]
+	rep := botThreadMessages(srv, channel, done, "ask me in this thread")[0]
 	srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, "U0CAROL", rep.TS, done, blockkit.ActionAccept, done+"/0"))
 	if !srv.WaitFor(10*time.Second, func() bool {
 		inv, err := stB.Thread(ctx, channel, done)
@@ -546,7 +546,7 @@ func testRestart(t *testing.T, kind, where string) {
 	if n := len(botThreadMessages(srv, channel, cut, "I restarted while I was investigating")); n != 1 {
 		t.Errorf("the thread was told %d times; want once", n)
 	}
-	if n := len(botThreadMessages(srv, channel, cut, "*Summary*")); n != 1 {
+	if n := len(botThreadMessages(srv, channel, cut, "ask me in this thread")); n != 1 {
 		t.Errorf("the thread has %d reports; want one", n)
 	}
 }
@@ -687,7 +687,7 @@ func testTwoReplicas(t *testing.T, stA, stB incident.Store) {
 						roots[asker(i)] = append(roots[asker(i)], c.TS)
 					}
 				}
-			case strings.Contains(c.Args["blocks"], "*Summary*"):
+			case strings.Contains(c.Args["blocks"], "ask me in this thread"):
 				reports[c.Args["thread_ts"]]++
 			case strings.Contains(c.Args["text"], "already investigating"):
 				joins[c.Args["thread_ts"]]++
@@ -729,7 +729,7 @@ func testTwoReplicas(t *testing.T, stA, stB incident.Store) {
 	answers := func(thread string) int {
 		n := 0
 		for _, c := range posts() {
-			if c.Args["thread_ts"] == thread && strings.Contains(c.Args["blocks"], "PutResourcePolicy") && !strings.Contains(c.Args["blocks"], "*Summary*") {
+			if c.Args["thread_ts"] == thread && strings.Contains(c.Args["blocks"], "PutResourcePolicy") && !strings.Contains(c.Args["blocks"], "ask me in this thread") {
 				n++
 			}
 		}

@@ -111,7 +111,7 @@ func TestResumeOnceThenPoison(t *testing.T) {
 
 	// A person's Re-run runs it, as a new investigation.
 	srv.Send(slacktest.TypeInteractive, slacktest.BlockAction(channel, user, poison[0].TS, thread, blockkit.ActionRerun, thread+"/-1"))
-	if !srv.WaitFor(10*time.Second, func() bool { return len(botThreadMessages(srv, channel, thread, "*Summary*")) == 1 }) {
+	if !srv.WaitFor(10*time.Second, func() bool { return len(botThreadMessages(srv, channel, thread, "ask me in this thread")) == 1 }) {
 		t.Fatalf("Re-run gave no report: %+v", srv.Thread(channel, thread))
 	}
 	if inv, err := st.Thread(ctx, channel, thread); err != nil || inv.Resumes != 0 {
@@ -160,7 +160,7 @@ func TestResumesBoundedByWorkers(t *testing.T) {
 	// resumed ones end.
 	b.gate.open()
 	for _, th := range threads {
-		if !srv.WaitFor(20*time.Second, func() bool { return len(botThreadMessages(srv, channel, th, "*Summary*")) == 1 }) {
+		if !srv.WaitFor(20*time.Second, func() bool { return len(botThreadMessages(srv, channel, th, "ask me in this thread")) == 1 }) {
 			t.Fatalf("thread %s has no report: %+v", th, srv.Thread(channel, th))
 		}
 	}
@@ -169,7 +169,7 @@ func TestResumesBoundedByWorkers(t *testing.T) {
 		if n := len(botThreadMessages(srv, channel, th, "so I'm resuming it")); n != 1 {
 			t.Errorf("thread %s was told %d times that it is resumed; want once", th, n)
 		}
-		if n := len(botThreadMessages(srv, channel, th, "*Summary*")); n != 1 {
+		if n := len(botThreadMessages(srv, channel, th, "ask me in this thread")); n != 1 {
 			t.Errorf("thread %s has %d reports; want one", th, n)
 		}
 	}

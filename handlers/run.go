@@ -295,10 +295,23 @@ func (r *run) done(ctx context.Context, rep investigate.Report) {
 		cur = r.inv
 	}
 	msgs, fallback := blockkit.Report(rep, blockkit.ReportView{ThreadTS: r.inv.ThreadTS, Feedback: cur.Feedback, Joined: cur.Joined})
+	r.view.Posted = blockkit.PostedWhole
 	for i, blocks := range msgs {
 		ts, err := r.b.post(ctx, r.inv.Channel, r.inv.ThreadTS, blocks, blockkit.PartFallback(fallback, i))
 		if err != nil {
-			r.b.log.Error("report", "err", err)
+			r.b.log.Error("report", "part", i, "err", err)
+			if i == 0 {
+				// Slack refused the first screen: the answer still goes
+				// out, in a few plain lines, and the status says so.
+				r.view.Posted = blockkit.PostedNone
+				short, shortFallback := blockkit.Shortened(rep)
+				if ts, err := r.b.post(ctx, r.inv.Channel, r.inv.ThreadTS, short, shortFallback); err != nil {
+					r.b.log.Error("shortened report", "err", err)
+				} else {
+					r.view.Posted = blockkit.PostedShort
+					r.inv.ReportTS = append(r.inv.ReportTS, ts)
+				}
+			}
 			break
 		}
 		r.inv.ReportTS = append(r.inv.ReportTS, ts)

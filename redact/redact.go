@@ -264,11 +264,31 @@ var redactRules = []redactRule{
 		repl: func(m []string) string {
 			// The resource path of an ARN (assumed-role/…/session) is
 			// not a token.
-			if !mixed(m[2]) || m[1] == ":" && strings.Contains(m[2], "/") {
+			if !mixed(m[2]) || m[1] == ":" && strings.Contains(m[2], "/") || filePath(m[2]) {
 				return m[0]
 			}
 			return m[1] + tag("token")
 		}},
+}
+
+// filePath reports whether a run looks like an absolute file path, not a
+// token: it starts with a slash and has at least three segments, none of
+// them long. A long temporary directory's name would pass for a token; a
+// base64 token rarely starts with a slash and has three short segments.
+func filePath(run string) bool {
+	if !strings.HasPrefix(run, "/") {
+		return false
+	}
+	segs := strings.Split(run[1:], "/")
+	if len(segs) < 3 {
+		return false
+	}
+	for _, seg := range segs {
+		if seg == "" || len(seg) > 100 {
+			return false
+		}
+	}
+	return true
 }
 
 // keyValueRE finds key=value, key: value, "key": "value" and the pairs of

@@ -149,3 +149,23 @@ func TestRedactConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestFilePathIsNotAToken: a long absolute path (a test's temporary
+// directory, a store file) is not redacted as a token; a token that only
+// contains slashes still is.
+func TestFilePathIsNotAToken(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool // redacted
+	}{
+		{"store /tmp/TestServeDamagedStoresmashed_freelist_page2508005441/001/unstuck.db is damaged", false},
+		{"open /var/lib/unstuck/Replica0042/investigations/2024-12-03T10-33-00Z/report.json", false},
+		{"token aGVsbG8gd29ybGQgdGhpcyBpcyBhIHRva2VuIHdpdGggc2xhc2hlcy9hbmQvbW9yZS9zdHVmZg9Xq2", true},
+		{"blob /9j4AAQSkZJRgABAQAAAQABAAD2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHR", true},
+	} {
+		got := Redact(tt.in) != tt.in
+		if got != tt.want {
+			t.Errorf("Redact(%q) = %q: redacted %v, want %v", tt.in, Redact(tt.in), got, tt.want)
+		}
+	}
+}

@@ -162,7 +162,7 @@ func TestServeStoreDamagedWhileServing(t *testing.T) {
 	}
 	if !srv.WaitFor(15*time.Second, func() bool {
 		for _, m := range srv.Messages("C0INCIDENT") {
-			if m.ThreadTS != "" && strings.Contains(string(m.Blocks), "*Summary*") {
+			if m.ThreadTS != "" && strings.Contains(string(m.Blocks), "ask me in this thread") {
 				return true
 			}
 		}
@@ -180,7 +180,7 @@ func TestServeStoreDamagedWhileServing(t *testing.T) {
 	}
 	told := func() bool {
 		for _, m := range srv.Messages("C0INCIDENT") {
-			if strings.Contains(blockTexts(m.Blocks)+m.Text, "reach my store") {
+			if strings.Contains(blockTexts(m.Blocks)+m.Text, "my store") {
 				return true
 			}
 		}

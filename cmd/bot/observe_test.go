@@ -79,7 +79,7 @@ func TestServeObservability(t *testing.T) {
 	}
 	if !srv.WaitFor(10*time.Second, func() bool {
 		for _, m := range srv.Messages("C0INCIDENT") {
-			if m.ThreadTS != "" && strings.Contains(string(m.Blocks), "*Summary*") {
+			if m.ThreadTS != "" && strings.Contains(string(m.Blocks), "ask me in this thread") {
 				return true
 			}
 		}

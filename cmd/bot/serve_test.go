@@ -57,7 +57,7 @@ func TestServeScenario(t *testing.T) {
 	}
 	if !srv.WaitFor(10*time.Second, func() bool {
 		for _, m := range srv.Messages("C0INCIDENT") {
-			if m.ThreadTS != "" && strings.Contains(string(m.Blocks), "*Summary*") && strings.Contains(string(m.Blocks), "A change the team made to orders-table") {
+			if m.ThreadTS != "" && strings.Contains(string(m.Blocks), "ask me in this thread") && strings.Contains(string(m.Blocks), "A change the team made to orders-table") {
 				return true
 			}
 		}

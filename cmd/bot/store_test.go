@@ -152,7 +152,7 @@ func TestServeStoreSurvivesKill(t *testing.T) {
 
 	first := serve()
 	done := investigateAs(t, srv, first, "U0DONE")
-	if threadHas(srv, done, "*Summary*", 15*time.Second) != 1 {
+	if threadHas(srv, done, "ask me in this thread", 15*time.Second) != 1 {
 		t.Fatalf("no report; stderr:\n%s", first.stderr.String())
 	}
 	first.kill()
@@ -209,7 +209,7 @@ func TestServeStoreSurvivesKill(t *testing.T) {
 	if !srv.WaitFor(15*time.Second, func() bool { return len(answers()) > 0 }) {
 		t.Fatalf("the command acknowledged before the kill was not answered; stderr:\n%s", again.stderr.String())
 	}
-	if threadHas(srv, answers()[0], "*Summary*", 15*time.Second) != 1 {
+	if threadHas(srv, answers()[0], "ask me in this thread", 15*time.Second) != 1 {
 		t.Fatalf("no report for the command acknowledged before the kill; stderr:\n%s", again.stderr.String())
 	}
 	if n := len(answers()); n != 1 {
@@ -224,7 +224,7 @@ func TestServeStoreSurvivesKill(t *testing.T) {
 	if threadHas(srv, cut, "after I had already resumed it once", 15*time.Second) != 1 {
 		t.Fatalf("the thread cut off twice was not told once why it is not retried: %+v\nstderr:\n%s", srv.Thread("C0INCIDENT", cut), again.stderr.String())
 	}
-	if threadHas(srv, cut, "*Summary*", 0) != 0 {
+	if threadHas(srv, cut, "ask me in this thread", 0) != 0 {
 		t.Errorf("the investigation cut off twice was run a third time")
 	}
 	if m, _ := srv.Message("C0INCIDENT", cut); !strings.Contains(blockTexts(m.Blocks), "Could not investigate") {
@@ -235,7 +235,7 @@ func TestServeStoreSurvivesKill(t *testing.T) {
 	srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.Mention("C0INCIDENT", "U0ALICE", q, ts, done)))
 	if !srv.WaitFor(15*time.Second, func() bool {
 		for _, m := range srv.Thread("C0INCIDENT", done) {
-			if m.User == slacktest.BotUserID && !strings.Contains(blockTexts(m.Blocks), "*Summary*") && strings.Contains(blockTexts(m.Blocks), "PutResourcePolicy") {
+			if m.User == slacktest.BotUserID && !strings.Contains(blockTexts(m.Blocks), "ask me in this thread") && strings.Contains(blockTexts(m.Blocks), "PutResourcePolicy") {
 				return true
 			}
 		}
@@ -304,7 +304,7 @@ func TestServeStoreDynamoDB(t *testing.T) {
 	var thread string
 	if !srv.WaitFor(15*time.Second, func() bool {
 		for _, m := range srv.Messages("C0INCIDENT") {
-			if m.ThreadTS != "" && strings.Contains(string(m.Blocks), "*Summary*") {
+			if m.ThreadTS != "" && strings.Contains(string(m.Blocks), "ask me in this thread") {
 				thread = m.ThreadTS
 				return true
 			}

@@ -79,25 +79,93 @@ func Context(texts ...string) slack.Block {
 	return slack.NewContextBlock("", els...)
 }
 
-// pack puts groups of blocks into messages of at most 50 blocks, keeping a
-// group whole where it fits.
+// MaxMessageText is the most text the renderer puts in one message, over
+// all its blocks. Slack refuses a message whose blocks together carry more
+// than about 12,000 characters (msg_blocks_too_long; seen refused from
+// 11,341), a limit it does not publish: this keeps well under it.
+const MaxMessageText = 10000
+
+// TextLen is the text a block carries, in characters, as Slack counts it
+// against a message's total: section text and fields, headers, context
+// elements, button labels.
+func TextLen(b slack.Block) int {
+	n := func(t *slack.TextBlockObject) int {
+		if t == nil {
+			return 0
+		}
+		return utf8.RuneCountInString(t.Text)
+	}
+	switch b := b.(type) {
+	case *slack.SectionBlock:
+		total := n(b.Text)
+		for _, f := range b.Fields {
+			total += n(f)
+		}
+		return total
+	case *slack.HeaderBlock:
+		return n(b.Text)
+	case *slack.ContextBlock:
+		total := 0
+		for _, e := range b.ContextElements.Elements {
+			if t, ok := e.(*slack.TextBlockObject); ok {
+				total += n(t)
+			}
+		}
+		return total
+	case *slack.ActionBlock:
+		total := 0
+		for _, e := range b.Elements.ElementSet {
+			if btn, ok := e.(*slack.ButtonBlockElement); ok {
+				total += n(btn.Text)
+			}
+		}
+		return total
+	}
+	return 0
+}
+
+// MessageText is the text of a message's blocks, as TextLen counts it.
+func MessageText(blocks []slack.Block) int {
+	total := 0
+	for _, b := range blocks {
+		total += TextLen(b)
+	}
+	return total
+}
+
+// pack puts groups of blocks into messages of at most MaxBlocks blocks and
+// MaxMessageText characters, keeping a group whole where it fits.
 func pack(groups [][]slack.Block) [][]slack.Block {
 	var msgs [][]slack.Block
 	var cur []slack.Block
-	for _, g := range groups {
-		if len(cur)+len(g) > MaxBlocks && len(cur) > 0 {
+	text := 0
+	flush := func() {
+		if len(cur) > 0 {
 			msgs = append(msgs, cur)
-			cur = nil
+			cur, text = nil, 0
 		}
-		for len(g) > MaxBlocks {
-			msgs = append(msgs, g[:MaxBlocks])
-			g = g[MaxBlocks:]
+	}
+	fits := func(blocks, chars int) bool {
+		return len(cur)+blocks <= MaxBlocks && text+chars <= MaxMessageText
+	}
+	for _, g := range groups {
+		gt := MessageText(g)
+		if !fits(len(g), gt) {
+			flush()
 		}
-		cur = append(cur, g...)
+		if fits(len(g), gt) {
+			cur, text = append(cur, g...), text+gt
+			continue
+		}
+		// A group over a whole message: block by block.
+		for _, b := range g {
+			if !fits(1, TextLen(b)) {
+				flush()
+			}
+			cur, text = append(cur, b), text+TextLen(b)
+		}
 	}
-	if len(cur) > 0 {
-		msgs = append(msgs, cur)
-	}
+	flush()
 	return msgs
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,7 @@ const (
 	ActionChanges     = "unstuck.changes"
 	ActionPostmortem  = "unstuck.postmortem"
 	ActionInvestigate = "unstuck.investigate"
+	ActionDetails     = "unstuck.details"
 )
 
 var findingIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,16}$`)
@@ -83,6 +85,10 @@ type ReportView struct {
 	ThreadTS string
 	Feedback []incident.Feedback
 	Joined   []string
+	// Details renders the details after the first screen: every
+	// hypothesis, finding, note and unread source. Without it the report
+	// is its first screen, with a "Show details" button.
+	Details bool
 }
 
 func (v ReportView) verdict(h investigate.Hypothesis) (incident.Feedback, bool) {
@@ -94,29 +100,136 @@ func (v ReportView) verdict(h investigate.Hypothesis) (incident.Feedback, bool) 
 	return incident.Feedback{}, false
 }
 
-// HypothesisBlockID is the block id of the i-th hypothesis's section.
+// HypothesisBlockID is the block id of the i-th hypothesis's buttons (or,
+// with "-verdict" after it, of its verdict).
 func HypothesisBlockID(i int) string { return fmt.Sprintf("hypothesis-%d", i) }
 
 // ButtonValue keys a button to its thread and, for a hypothesis, its index.
 func ButtonValue(threadTS string, i int) string { return fmt.Sprintf("%s/%d", threadTS, i) }
 
-// Report renders a report as Block Kit messages (usually one) and
-// the fallback text of the first.
-func Report(rep investigate.Report, v ReportView) ([][]slack.Block, string) {
-	var groups [][]slack.Block
+// firstScreenFindings is how many findings the first screen shows for its
+// answer: the two or three that prove it.
+const firstScreenFindings = 3
 
+// Report renders a report as Block Kit messages and the notification text
+// of the first. The first message is the first screen, made to be read on
+// a phone at 3 a.m.: the answer in one sentence, its first action, the
+// findings that prove it, what argues against it, and the buttons. With
+// v.Details, the messages after it hold everything else, each within
+// Slack's limits on blocks and on text.
+func Report(rep investigate.Report, v ReportView) ([][]slack.Block, string) {
+	msgs := pack([][]slack.Block{firstScreen(rep, v)})
+	if v.Details {
+		msgs = append(msgs, details(rep, v)...)
+	}
+	return msgs, mrkdwn.Truncate(reportFallback(rep), maxFallbackText)
+}
+
+// firstScreen is the report's first message.
+func firstScreen(rep investigate.Report, v ReportView) []slack.Block {
 	title := "unstuck: " + rep.Scope.Alarm
 	if rep.Scope.Resource != "" {
 		title += " on " + rep.Scope.Resource
 	}
-	head := []slack.Block{slack.NewHeaderBlock(plain(title))}
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(title))}
+
+	top, lead := rep.Lead()
+	icon := ":dart:"
+	switch {
+	case len(rep.Hypotheses) == 0:
+		icon = ":white_circle:"
+	case !lead:
+		icon, top = ":grey_question:", rep.Hypotheses[0]
+	}
+	answer := icon + " *" + mrkdwn.Truncate(mrkdwn.EscapeLine(rep.Headline()), 600) + "*"
+	if lead {
+		answer += "\n`" + mrkdwn.EscapeLine(string(top.Cause)) + "`"
+		if top.Resource != "" {
+			answer += " on " + mrkdwn.EscapeLine(top.Resource)
+		}
+	}
+	blocks = append(blocks, Sections(answer)...)
+	if lead && len(top.Actions) > 0 {
+		a := top.Actions[0]
+		text := fmt.Sprintf("*First action* (`%s`): %s", mrkdwn.EscapeLine(string(a.Kind)), mrkdwn.Truncate(mrkdwn.EscapeLine(a.Detail), 600))
+		if len(top.Actions) > 1 {
+			text += "\n*Then*: " + mrkdwn.Truncate(mrkdwn.EscapeLine(top.Actions[1].Detail), 400)
+		}
+		blocks = append(blocks, Sections(text)...)
+	}
+	if len(rep.Hypotheses) > 0 {
+		heading := "*Why*"
+		if !lead {
+			heading = "*Where to look*"
+		}
+		var ev []string
+		for _, id := range top.Evidence {
+			if f, ok := rep.Finding(id); ok && len(ev) < firstScreenFindings {
+				ev = append(ev, findingLine(f))
+			}
+		}
+		if len(ev) > 0 {
+			if n := len(top.Evidence) - len(ev); n > 0 {
+				ev = append(ev, fmt.Sprintf("…and %s in the details", plural(n, "more finding")))
+			}
+			blocks = append(blocks, Sections(heading+"\n"+strings.Join(ev, "\n"))...)
+		}
+		if against := rep.Against(0); len(against) > 0 {
+			var lines []string
+			for _, a := range against {
+				lines = append(lines, "• "+mrkdwn.EscapeLine(a))
+			}
+			blocks = append(blocks, Sections("*What argues against*\n"+strings.Join(lines, "\n"))...)
+		}
+	}
+	blocks = append(blocks, Context(scopeContext(rep)...))
+	if len(v.Joined) > 0 {
+		var names []string
+		for _, j := range v.Joined {
+			names = append(names, "*"+mrkdwn.EscapeLine(j)+"*")
+		}
+		blocks = append(blocks, Context("Fired with it and joined here: "+strings.Join(names, ", ")))
+	}
+	if more := detailsLine(rep); more != "" {
+		blocks = append(blocks, Context(more))
+	}
+	if len(rep.Hypotheses) > 0 {
+		blocks = append(blocks, verdictBlock(rep.Hypotheses[0], 0, v))
+	}
+	buttons := []slack.BlockElement{}
+	if !v.Details {
+		buttons = append(buttons, Button(ActionDetails, "Show details", ButtonValue(v.ThreadTS, -1), ""))
+	}
+	buttons = append(buttons,
+		Button(ActionRerun, "Re-run with a wider window", ButtonValue(v.ThreadTS, -1), ""),
+		Button(ActionChanges, "What changed?", ButtonValue(v.ThreadTS, -1), ""),
+		Button(ActionPostmortem, "Postmortem draft", ButtonValue(v.ThreadTS, -1), ""),
+	)
+	blocks = append(blocks, slack.NewActionBlock("report-actions", buttons...))
+	reasoner := rep.Reasoner
+	if reasoner == "" {
+		reasoner = "offline"
+	}
+	blocks = append(blocks, Context(fmt.Sprintf("%d API calls · %s · %d model tokens · words by %s · ask me in this thread: _why?_, _what should I do?_, _what changed?_, _errors on …_",
+		rep.Stats.APICalls, wallTime(rep.Stats.WallMS), rep.Stats.LLMTokens, mrkdwn.EscapeLine(reasoner))))
+	return blocks
+}
+
+// scopeContext is the report's onset, window, size, metric, region and
+// alarm link, with dates where the window spans days.
+func scopeContext(rep investigate.Report) []string {
+	days := rep.Scope.Start.UTC().YearDay() != rep.Scope.End.UTC().YearDay() || rep.Scope.Start.UTC().Year() != rep.Scope.End.UTC().Year()
 	var ctx []string
 	if !rep.Onset.IsZero() {
 		ctx = append(ctx, "onset *"+rep.Onset.UTC().Format("2006-01-02 15:04 UTC")+"*")
 	} else {
 		ctx = append(ctx, "no clear onset")
 	}
-	ctx = append(ctx, fmt.Sprintf("telemetry %s–%s", rep.Scope.Start.UTC().Format("15:04"), investigate.Clock(rep.Scope.End)))
+	if days {
+		ctx = append(ctx, fmt.Sprintf("telemetry %s – %s UTC", rep.Scope.Start.UTC().Format("Jan 2 15:04"), rep.Scope.End.UTC().Format("Jan 2 15:04")))
+	} else {
+		ctx = append(ctx, fmt.Sprintf("telemetry %s–%s", rep.Scope.Start.UTC().Format("15:04"), investigate.Clock(rep.Scope.End)))
+	}
 	ctx = append(ctx, fmt.Sprintf("%d resources in scope", len(rep.Scope.Resources)))
 	if rep.Scope.Metric != "" {
 		ctx = append(ctx, mrkdwn.EscapeLine(rep.Scope.Metric))
@@ -127,18 +240,71 @@ func Report(rep investigate.Report, v ReportView) ([][]slack.Block, string) {
 	if rep.Scope.Alarm != "" {
 		ctx = append(ctx, mrkdwn.Link(investigate.AlarmLink(rep.Scope.Region, rep.Scope.Alarm), "alarm"))
 	}
-	head = append(head, Context(ctx...))
-	summary := rep.Summary
-	if summary == "" {
-		summary = "Nothing in the telemetry explains the alarm."
+	return ctx
+}
+
+// detailsLine says what the details hold beyond the first screen.
+func detailsLine(rep investigate.Report) string {
+	var parts []string
+	if n := len(rep.Hypotheses) - 1; n > 0 {
+		parts = append(parts, plural(n, "other hypothesis"))
 	}
-	head = append(head, Sections("*Summary*\n"+mrkdwn.Escape(summary))...)
-	if len(v.Joined) > 0 {
-		var names []string
-		for _, j := range v.Joined {
-			names = append(names, "*"+mrkdwn.EscapeLine(j)+"*")
+	if n := len(rep.Findings); n > 0 {
+		parts = append(parts, plural(n, "finding"))
+	}
+	if n := len(rep.Notes); n > 0 {
+		parts = append(parts, plural(n, "note")+" from the thread")
+	}
+	if len(rep.Unavailable) > 0 {
+		var srcs []string
+		for _, u := range rep.Unavailable {
+			if s := mrkdwn.EscapeLine(u.Source); !slices.Contains(srcs, s) {
+				srcs = append(srcs, s)
+			}
 		}
-		head = append(head, Context("Fired with it and joined here: "+strings.Join(names, ", ")))
+		parts = append(parts, ":warning: could not read "+mrkdwn.Truncate(strings.Join(srcs, ", "), 300))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "In the details: " + strings.Join(parts, " · ")
+}
+
+// plural says n things, "hypothesis" and "finding" alike.
+func plural(n int, word string) string {
+	if n != 1 {
+		if strings.HasSuffix(word, "hypothesis") {
+			word = strings.TrimSuffix(word, "is") + "es"
+		} else {
+			word += "s"
+		}
+	}
+	return fmt.Sprintf("%d %s", n, word)
+}
+
+// verdictBlock is a hypothesis's Accept and Discard buttons, or the
+// verdict given. Discarding is not destructive: it records a judgement.
+func verdictBlock(h investigate.Hypothesis, i int, v ReportView) slack.Block {
+	blockID := HypothesisBlockID(i)
+	if f, ok := v.verdict(h); ok {
+		icon := ":white_check_mark: Accepted"
+		if f.Verdict == incident.VerdictDiscarded {
+			icon = ":x: Discarded"
+		}
+		return slack.NewContextBlock(blockID+"-verdict", Mrkdwn(fmt.Sprintf("%s by %s at %s", icon, mrkdwn.UserMention(f.User), investigate.Clock(f.Time))))
+	}
+	return slack.NewActionBlock(blockID,
+		Button(ActionAccept, "Accept", ButtonValue(v.ThreadTS, i), slack.StylePrimary),
+		Button(ActionDiscard, "Discard", ButtonValue(v.ThreadTS, i), ""),
+	)
+}
+
+// details are the messages after the first screen.
+func details(rep investigate.Report, v ReportView) [][]slack.Block {
+	var groups [][]slack.Block
+	head := []slack.Block{slack.NewHeaderBlock(plain("Details"))}
+	if rep.Summary != "" {
+		head = append(head, Sections("*Summary*\n"+mrkdwn.Escape(rep.Summary))...)
 	}
 	groups = append(groups, head)
 
@@ -185,30 +351,14 @@ func Report(rep investigate.Report, v ReportView) ([][]slack.Block, string) {
 		groups = append(groups, Sections("*Notes from the thread* (weighed as evidence)\n"+strings.Join(lines, "\n")))
 	}
 
-	var tail []slack.Block
 	if len(rep.Unavailable) > 0 {
 		var parts []string
 		for _, u := range rep.Unavailable {
 			parts = append(parts, "*"+mrkdwn.EscapeLine(u.Source)+"*: "+mrkdwn.Truncate(mrkdwn.EscapeLine(u.Error), 200))
 		}
-		tail = append(tail, Sections(":warning: *Could not read* — the report stands on the rest\n"+strings.Join(parts, "\n"))...)
+		groups = append(groups, Sections(":warning: *Could not read* — the report stands on the rest\n"+strings.Join(parts, "\n")))
 	}
-	reasoner := rep.Reasoner
-	if reasoner == "" {
-		reasoner = "offline"
-	}
-	tail = append(tail,
-		Context(fmt.Sprintf("%d API calls · %s · %d model tokens · words by %s · ask me in this thread: _what changed?_, _errors on …_, _check …_",
-			rep.Stats.APICalls, wallTime(rep.Stats.WallMS), rep.Stats.LLMTokens, mrkdwn.EscapeLine(reasoner))),
-		slack.NewActionBlock("report-actions",
-			Button(ActionRerun, "Re-run with a wider window", ButtonValue(v.ThreadTS, -1), ""),
-			Button(ActionChanges, "What changed?", ButtonValue(v.ThreadTS, -1), ""),
-			Button(ActionPostmortem, "Postmortem draft", ButtonValue(v.ThreadTS, -1), ""),
-		),
-	)
-	groups = append(groups, tail)
-
-	return pack(groups), mrkdwn.Truncate(reportFallback(rep), maxFallbackText)
+	return pack(groups)
 }
 
 func wallTime(ms int64) string {
@@ -227,12 +377,11 @@ func NoteAuthor(a string) string {
 	return mrkdwn.UserMention(a)
 }
 
+// hypothesisBlocks is one hypothesis in full, for the details. The first
+// hypothesis's buttons are on the first screen.
 func hypothesisBlocks(rep investigate.Report, i int, h investigate.Hypothesis, v ReportView, cited map[string]bool) []slack.Block {
-	var blocks []slack.Block
-	if i > 0 {
-		blocks = append(blocks, slack.NewDividerBlock())
-	}
-	head := fmt.Sprintf("*%d. %s*\n`%s` · %.0f%% confidence", i+1, mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(string(h.Cause)), 100*h.Confidence)
+	blocks := []slack.Block{slack.NewDividerBlock()}
+	head := fmt.Sprintf("*%d. %s*\n`%s` · %s (%.0f%%)", i+1, mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(string(h.Cause)), investigate.Likelihood(h.Confidence), 100*h.Confidence)
 	if h.Resource != "" {
 		head += " · " + mrkdwn.EscapeLine(h.Resource)
 	}
@@ -267,6 +416,13 @@ func hypothesisBlocks(rep investigate.Report, i int, h investigate.Hypothesis, v
 	if len(ev) > 0 {
 		blocks = append(blocks, Sections("*Evidence*\n"+strings.Join(ev, "\n"))...)
 	}
+	if against := rep.Against(i); len(against) > 0 {
+		var lines []string
+		for _, a := range against {
+			lines = append(lines, "• "+mrkdwn.EscapeLine(a))
+		}
+		blocks = append(blocks, Sections("*What argues against*\n"+strings.Join(lines, "\n"))...)
+	}
 
 	if len(h.Prevention) > 0 {
 		var lines []string
@@ -275,30 +431,29 @@ func hypothesisBlocks(rep investigate.Report, i int, h investigate.Hypothesis, v
 		}
 		blocks = append(blocks, Sections("*To keep it from happening again*\n"+strings.Join(lines, "\n"))...)
 	}
-
-	blockID := HypothesisBlockID(i)
-	if f, ok := v.verdict(h); ok {
-		icon := ":white_check_mark: Accepted"
-		if f.Verdict == incident.VerdictDiscarded {
-			icon = ":x: Discarded"
-		}
-		blocks = append(blocks, slack.NewContextBlock(blockID+"-verdict", Mrkdwn(fmt.Sprintf("%s by %s at %s", icon, mrkdwn.UserMention(f.User), investigate.Clock(f.Time)))))
-	} else {
-		blocks = append(blocks, slack.NewActionBlock(blockID,
-			Button(ActionAccept, "Accept", ButtonValue(v.ThreadTS, i), slack.StylePrimary),
-			Button(ActionDiscard, "Discard", ButtonValue(v.ThreadTS, i), slack.StyleDanger),
-		))
+	if i > 0 {
+		blocks = append(blocks, verdictBlock(h, i, v))
 	}
 	return blocks
 }
 
-// reportFallback is the plain notification text of a report.
-func reportFallback(rep investigate.Report) string {
-	if len(rep.Hypotheses) == 0 {
-		return "unstuck: " + mrkdwn.EscapeLine(rep.Scope.Alarm) + " — nothing in the telemetry explains it"
+// Shortened is a report in a few plain lines, for when Slack refused its
+// first screen: the answer, the first action, and what to do to see the
+// rest.
+func Shortened(rep investigate.Report) ([]slack.Block, string) {
+	lines := []string{"*" + mrkdwn.Truncate(mrkdwn.EscapeLine(rep.Headline()), 600) + "*"}
+	if h, ok := rep.Lead(); ok && len(h.Actions) > 0 {
+		lines = append(lines, fmt.Sprintf("First action (`%s`): %s", mrkdwn.EscapeLine(string(h.Actions[0].Kind)), mrkdwn.Truncate(mrkdwn.EscapeLine(h.Actions[0].Detail), 600)))
 	}
-	h := rep.Hypotheses[0]
-	return fmt.Sprintf("unstuck: %s — most likely %s (%s, %.0f%%)", mrkdwn.EscapeLine(rep.Scope.Alarm), mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(string(h.Cause)), 100*h.Confidence)
+	lines = append(lines, "_Slack refused the whole report, so this is a shortened one. Ask me here (why?, what changed?, what couldn't you read?) for the rest._")
+	blocks, _ := Message(strings.Join(lines, "\n"))
+	return blocks, mrkdwn.Truncate(reportFallback(rep), maxFallbackText)
+}
+
+// reportFallback is the notification text of a report: the same sentence
+// as its first screen.
+func reportFallback(rep investigate.Report) string {
+	return "unstuck: " + mrkdwn.EscapeLine(rep.Scope.Alarm) + " — " + mrkdwn.EscapeLine(rep.Headline())
 }
 
 // ParseButtonValue reads a value made by buttonValue.

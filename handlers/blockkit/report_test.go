@@ -64,7 +64,8 @@ func TestReportGolden(t *testing.T) {
 		view   ReportView
 	}{
 		{"report-dynamodb.golden.json", "report-dynamodb.json", ReportView{ThreadTS: "1733234640.000100"}},
-		{"report-dynamodb-accepted.golden.json", "report-dynamodb.json", ReportView{ThreadTS: "1733234640.000100", Feedback: []incident.Feedback{
+		{"report-dynamodb-details.golden.json", "report-dynamodb.json", ReportView{ThreadTS: "1733234640.000100", Details: true}},
+		{"report-dynamodb-accepted.golden.json", "report-dynamodb.json", ReportView{ThreadTS: "1733234640.000100", Details: true, Feedback: []incident.Feedback{
 			{Hypothesis: 0, Cause: investigate.CauseOwnChange, Resource: "orders-table", Verdict: incident.VerdictAccepted, User: "U0CAROL", Time: at},
 			{Hypothesis: 1, Cause: investigate.CauseDependency, Resource: "orders-table", Verdict: incident.VerdictDiscarded, User: "U0DAVE", Time: at},
 		}, Joined: []string{"orders-fn-errors"}}},
@@ -116,7 +117,7 @@ func TestBlockKitLimits(t *testing.T) {
 	for i := range 40 {
 		rep.Findings = append(rep.Findings, investigate.Finding{ID: "x" + strings.Repeat("1", i%9), Kind: "log", Summary: long})
 	}
-	msgs, fallback := Report(rep, ReportView{ThreadTS: "1.2"})
+	msgs, fallback := Report(rep, ReportView{ThreadTS: "1.2", Details: true})
 	if len(msgs) < 2 {
 		t.Errorf("messages = %d, want the report split", len(msgs))
 	}
@@ -126,6 +127,30 @@ func TestBlockKitLimits(t *testing.T) {
 	for i, m := range msgs {
 		if len(m) > MaxBlocks {
 			t.Errorf("message %d has %d blocks", i, len(m))
+		}
+		if n := MessageText(m); n > MaxMessageText {
+			t.Errorf("message %d carries %d characters, over %d", i, n, MaxMessageText)
+		}
+		blockIDs := map[string]bool{}
+		for _, b := range m {
+			if id := b.ID(); id != "" {
+				if blockIDs[id] {
+					t.Errorf("message %d: block_id %q twice", i, id)
+				}
+				blockIDs[id] = true
+			}
+			// An action_id is unique within its block.
+			if a, ok := b.(*slack.ActionBlock); ok {
+				actionIDs := map[string]bool{}
+				for _, e := range a.Elements.ElementSet {
+					if btn, ok := e.(*slack.ButtonBlockElement); ok {
+						if actionIDs[btn.ActionID] {
+							t.Errorf("message %d: action_id %q twice in block %q", i, btn.ActionID, a.BlockID)
+						}
+						actionIDs[btn.ActionID] = true
+					}
+				}
+			}
 		}
 		for _, b := range m {
 			switch b := b.(type) {

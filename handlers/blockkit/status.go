@@ -35,7 +35,22 @@ type StatusView struct {
 	Wider     bool
 	// CutShort: the deadline passed before every check finished.
 	CutShort bool
+	// Posted says how much of the report reached the thread.
+	Posted Posting
 }
+
+// Posting is how much of a report reached its thread.
+type Posting int
+
+// How much of a report reached its thread.
+const (
+	// PostedWhole: the report's first screen is in the thread.
+	PostedWhole Posting = iota
+	// PostedShort: Slack refused the report; a shortened one is there.
+	PostedShort
+	// PostedNone: Slack refused the report and its shortened form.
+	PostedNone
+)
 
 // Status renders an investigation's status message and its fallback text.
 func Status(s StatusView) ([]slack.Block, string) {
@@ -52,24 +67,32 @@ func Status(s StatusView) ([]slack.Block, string) {
 		text := ":warning: Could not investigate " + name + ": " + mrkdwn.Truncate(mrkdwn.EscapeLine(s.Error), 1500)
 		return []slack.Block{slack.NewSectionBlock(Mrkdwn(text), nil, nil)}, "Could not investigate " + mrkdwn.EscapeLine(s.Alarm)
 	case incident.StateDone:
-		var text string
-		if rep := s.Report; rep != nil && len(rep.Hypotheses) > 0 {
-			h := rep.Hypotheses[0]
-			text = fmt.Sprintf(":white_check_mark: Investigated %s: most likely *%s* (`%s`, %.0f%%).", name, mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(string(h.Cause)), 100*h.Confidence)
-			if len(h.Actions) > 0 {
-				text += fmt.Sprintf(" First action (`%s`): %s.", mrkdwn.EscapeLine(string(h.Actions[0].Kind)), mrkdwn.Truncate(mrkdwn.EscapeLine(h.Actions[0].Detail), 400))
+		text := ":white_check_mark: Investigated " + name + ": nothing in the telemetry explains it."
+		fallback := "Investigated " + mrkdwn.EscapeLine(s.Alarm)
+		if rep := s.Report; rep != nil {
+			// The thread's first sentence, word for word.
+			headline := mrkdwn.Truncate(mrkdwn.EscapeLine(rep.Headline()), 600)
+			text = ":white_check_mark: Investigated " + name + ": " + headline
+			fallback += ": " + headline
+			if h, ok := rep.Lead(); ok && len(h.Actions) > 0 {
+				text += fmt.Sprintf(" First action (`%s`): %s.", mrkdwn.EscapeLine(string(h.Actions[0].Kind)), mrkdwn.Truncate(mrkdwn.EscapeLine(strings.TrimSuffix(h.Actions[0].Detail, ".")), 400))
 			}
-		} else {
-			text = ":white_check_mark: Investigated " + name + ": nothing in the telemetry explains it."
 		}
 		if s.CutShort {
 			text += " The deadline cut it short, so some checks are missing."
 		}
-		text += " The report is in the thread."
+		switch s.Posted {
+		case PostedShort:
+			text += " Slack refused the whole report, so a shortened one is in the thread."
+		case PostedNone:
+			text += " Slack refused the report, so it is not in the thread: press Re-run, or ask me there (_why?_, _what should I do?_)."
+		default:
+			text += " The report is in the thread."
+		}
 		return []slack.Block{
 			slack.NewSectionBlock(Mrkdwn(text), nil, nil),
 			Context(fmt.Sprintf("%d checks in %s%s", len(s.Steps), s.Elapsed.Round(100*time.Millisecond), who)),
-		}, "Investigated " + mrkdwn.EscapeLine(s.Alarm)
+		}, mrkdwn.Truncate(fallback, maxFallbackText)
 	}
 	verb := "Investigating "
 	if s.Wider {
