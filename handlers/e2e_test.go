@@ -533,7 +533,8 @@ func TestE2EFollowUp(t *testing.T) {
 		{"traces orders-table", []string{"orders → orders-table", "failed"}},
 		{"resources", []string{"orders-api", "payments-api"}},
 		{"errors on nosuchthing", []string{"I don't know", "orders-table"}},
-		{"why is the sky blue", []string{"what changed?", "errors on"}},
+		{"waht is the root casue", []string{"Most likely cause", "orders-table", "likely (95%)"}},
+		{"is it friday yet?", []string{"didn't understand", "what changed?", "errors on"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.question, func(t *testing.T) {

@@ -94,7 +94,7 @@ func asUsage(err error, ue **UsageError) bool {
 	return ok
 }
 
-var intentKinds = []string{IntentHelpKind, IntentChanges, IntentErrors, IntentCheck, IntentTraces, IntentScope, IntentSummary, IntentPostmortem, IntentRerun, IntentNotes, IntentUnknown}
+var intentKinds = IntentKinds
 
 func FuzzParseIntent(f *testing.F) {
 	for _, s := range []string{"what changed?", "what changed on orders-table?", "errors on i-0abc", "check payments", "traces orders-table",

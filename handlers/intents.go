@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -20,13 +19,22 @@ import (
 )
 
 // IntentHelp lists the questions the bot answers without a model.
-const IntentHelp = "Ask me in this thread (mention me):\n" +
-	"• `what changed?` or `what changed on orders-table?` — the change timeline\n" +
-	"• `errors on i-0abc` — the error patterns in its logs and its failing calls\n" +
+const IntentHelp = "Ask me in this thread (mention me), in your own words:\n" +
+	"• `why?` or `what's the most likely cause?` — the top hypothesis and its evidence\n" +
+	"• `what should I do?` — the first actions it proposes\n" +
+	"• `is it the deploy?` or `did orders-table change?` — whether a change explains it, and what argues against\n" +
+	"• `what about orders-table?` — what the investigation found on a resource\n" +
+	"• `how sure are you?` — the confidence, in words and numbers\n" +
+	"• `when did it start?` — the onset\n" +
+	"• `what's the impact?` — the alarm's signal since the onset and the failing calls\n" +
+	"• `what did you check?` and `what couldn't you read?` — the checks, and the sources I could not read\n" +
+	"• `what changed?` or `what changed on orders-table?` — who changed what, from CloudTrail\n" +
+	"• `show me the errors` or `errors on i-0abc` — the error patterns in its logs and its failing calls\n" +
 	"• `check payments` — its metrics before and since the onset\n" +
 	"• `traces orders-table` — the traced calls to and from it\n" +
 	"• `resources` — what the investigation looked at\n" +
 	"• `summary` — the report's summary again\n" +
+	"• `notes` — what people said in this thread\n" +
 	"• `postmortem` — a postmortem draft: timeline, impact, root cause, actions, prevention\n" +
 	"• `rerun` — investigate again with a wider window\n" +
 	"Whatever else you write in this thread is kept as a note and weighed as evidence the next time I investigate."
@@ -44,50 +52,41 @@ const (
 	IntentPostmortem = "postmortem"
 	IntentRerun      = "rerun"
 	IntentNotes      = "notes"
-	IntentUnknown    = ""
+	// IntentCause asks why: the top hypothesis.
+	IntentCause = "cause"
+	// IntentAction asks what to do: the top hypothesis's actions.
+	IntentAction = "action"
+	// IntentChangeCheck asks whether a change (a deploy, a config or
+	// policy change, a change to a resource) explains the alarm.
+	IntentChangeCheck = "change-check"
+	// IntentAbout asks what the investigation found on one resource.
+	IntentAbout = "about"
+	// IntentConfidence asks how sure the report is.
+	IntentConfidence = "confidence"
+	// IntentChecks asks what the investigation checked.
+	IntentChecks = "checks"
+	// IntentUnavailable asks which sources could not be read.
+	IntentUnavailable = "unavailable"
+	// IntentOnset asks when it started.
+	IntentOnset = "onset"
+	// IntentImpact asks how bad it is.
+	IntentImpact  = "impact"
+	IntentUnknown = ""
 )
+
+// IntentKinds are every kind ParseIntent returns, IntentUnknown last.
+var IntentKinds = []string{IntentHelpKind, IntentChanges, IntentErrors, IntentCheck, IntentTraces, IntentScope, IntentSummary,
+	IntentPostmortem, IntentRerun, IntentNotes, IntentCause, IntentAction, IntentChangeCheck, IntentAbout, IntentConfidence,
+	IntentChecks, IntentUnavailable, IntentOnset, IntentImpact, IntentUnknown}
 
 // Intent is a follow-up question understood without a model.
 type Intent struct {
 	Kind   string
-	Target string // a resource id, name or ARN; "" when none was named
-}
-
-var intentPatterns = []struct {
-	kind string
-	re   *regexp.Regexp
-}{
-	{IntentHelpKind, regexp.MustCompile(`(?i)^(?:help|\?|what can you do|what do you understand)\b`)},
-	{IntentChanges, regexp.MustCompile(`(?i)^(?:what|which|any)(?:\s+\w+)?\s+(?:has\s+|have\s+|was\s+|were\s+)?(?:changed|changes|deployed)(?:\s+(?:on|in|to|for|at|around)\s+(\S+))?`)},
-	{IntentChanges, regexp.MustCompile(`(?i)^(?:changes?|timeline|change\s+timeline|deploys?|deployments?)(?:\s+(?:on|in|to|for|of|at)?\s*(\S+))?\s*$`)},
-	{IntentErrors, regexp.MustCompile(`(?i)^(?:what(?:'s|\s+is|\s+are)?\s+)?(?:the\s+)?(?:errors?|exceptions?|logs?|failures?)\s+(?:on|in|from|of|for|at)?\s*(\S+)`)},
-	{IntentTraces, regexp.MustCompile(`(?i)^(?:traces?|calls?)\s+(?:on|to|from|of|for|at)?\s*(\S+)`)},
-	{IntentCheck, regexp.MustCompile(`(?i)^(?:check|how(?:'s|\s+is|\s+are)|status\s+of|metrics?(?:\s+of|\s+for|\s+on)?|look\s+at|inspect)\s+(\S+)`)},
-	{IntentScope, regexp.MustCompile(`(?i)^(?:resources|topology|scope|what(?:'s|\s+is)\s+(?:around|in\s+scope))`)},
-	{IntentPostmortem, regexp.MustCompile(`(?i)^(?:(?:draft|write)(?: (?:a|the))? )?(?:post-?mortem|incident (?:summary|report)|write-?up)(?: draft)?\s*[?.!]?$`)},
-	{IntentSummary, regexp.MustCompile(`(?i)^(?:summary|summarize|summarise|report|tl;?dr|status)\s*\??$`)},
-	{IntentRerun, regexp.MustCompile(`(?i)^(?:re-?run|again|investigate\s+again|retry|wider)\b`)},
-	{IntentNotes, regexp.MustCompile(`(?i)^notes?\s*\??$`)},
-}
-
-// ParseIntent understands a follow-up question.
-func ParseIntent(q string) Intent {
-	q = strings.TrimSpace(strings.Trim(strings.TrimSpace(q), ",:"))
-	for _, p := range intentPatterns {
-		m := p.re.FindStringSubmatch(q)
-		if m == nil {
-			continue
-		}
-		it := Intent{Kind: p.kind}
-		if len(m) > 1 {
-			it.Target = strings.TrimRight(m[1], "?!.,;:)")
-			if t := strings.ToLower(it.Target); t == "it" || t == "this" || t == "that" {
-				it.Target = ""
-			}
-		}
-		return it
-	}
-	return Intent{}
+	Target string // a resource id, name or ARN as typed; "" when none was named
+	// Detail narrows the answer: for IntentChangeCheck the kind of change
+	// asked about ("deploy", "config", "policy", "network"; "" for any),
+	// for IntentImpact "users" when the question asks about people.
+	Detail string
 }
 
 // windowOf is the stretch of telemetry a follow-up about inv reads: its
@@ -112,7 +111,7 @@ func noReportText(inv incident.Investigation, more string) string {
 
 // answer replies to a question in an investigation's thread.
 func (b *Bot) answer(ctx context.Context, ch Channel, inv incident.Investigation, q, user string, ev *keptEvent) {
-	it := ParseIntent(q)
+	it := parseIntent(q, knownNames(inv))
 	switch it.Kind {
 	case IntentHelpKind:
 		b.reply(ctx, inv.Channel, inv.ThreadTS, IntentHelp)
@@ -177,30 +176,62 @@ func (b *Bot) answer(ctx context.Context, ch Channel, inv incident.Investigation
 		return
 	}
 
-	backend, err := b.backends.Backend(ctx, ch, inv.ReadRegion())
-	if err != nil {
-		b.reply(ctx, inv.Channel, inv.ThreadTS, "I can't read this channel's AWS account: "+mrkdwn.EscapeLine(err.Error()))
-		return
+	// The querier: none for what the report answers alone.
+	var querier Querier
+	if !reportOnly(it.Kind) {
+		backend, err := b.backends.Backend(ctx, ch, inv.ReadRegion())
+		switch {
+		case err == nil:
+			querier = backend.Querier
+		case reportFirst(it) && inv.Report != nil:
+			// The report answers it; what it would read says why it can't.
+			querier = unreadable{fmt.Errorf("this channel's AWS account: %w", err)}
+		default:
+			b.reply(ctx, inv.Channel, inv.ThreadTS, "I can't read this channel's AWS account: "+mrkdwn.EscapeLine(err.Error()))
+			return
+		}
 	}
 	qctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	text, err := b.query(qctx, backend.Querier, inv, it)
+	text, err := b.query(qctx, querier, inv, it)
 	if err != nil {
 		text = "I could not answer that: " + mrkdwn.Truncate(mrkdwn.EscapeLine(err.Error()), 500)
 	}
 	b.reply(ctx, inv.Channel, inv.ThreadTS, text)
 }
 
-// query answers an intent that reads telemetry; the text is mrkdwn with
-// every untrusted part escaped.
+// query answers an intent about an investigation: from its report, and
+// reading telemetry through q where the intent needs it (q may be nil for
+// those the report answers). The text is mrkdwn with every untrusted part
+// escaped.
 func (b *Bot) query(ctx context.Context, q Querier, inv incident.Investigation, it Intent) (string, error) {
+	if reportOnly(it.Kind) {
+		if inv.Report == nil {
+			return noReportText(inv, "ask again once the report is in."), nil
+		}
+		return reportAnswer(*inv.Report, it), nil
+	}
 	if q == nil {
-		return "", errors.New("no telemetry source for follow-up questions")
+		if !reportFirst(it) || inv.Report == nil {
+			return "", errNoQuerier
+		}
+		q = unreadable{errNoQuerier}
 	}
 	w := b.windowOf(inv)
+	if it.Kind == IntentErrors && it.Target == "" && inv.Report != nil {
+		if text, ok := reportErrors(*inv.Report); ok {
+			return text, nil
+		}
+	}
 	topo, err := investigate.FollowUpTopology(ctx, q, inv.Report, inv.Alarm)
 	if err != nil {
 		return "", err
+	}
+	switch it.Kind {
+	case IntentChangeCheck:
+		return b.changeCheckAnswer(ctx, q, inv, topo, it, w)
+	case IntentAbout:
+		return b.aboutAnswer(ctx, q, inv, topo, it, w)
 	}
 	var res *investigate.Resource
 	if it.Target != "" {
@@ -216,7 +247,13 @@ func (b *Bot) query(ctx context.Context, q Querier, inv incident.Investigation, 
 	}
 	switch it.Kind {
 	case IntentChanges:
-		return b.changesAnswer(ctx, q, inv, res, w)
+		text, err := b.changesAnswer(ctx, q, inv, res, w)
+		if err != nil && res == nil && inv.Report != nil {
+			if text, ok := reportChanges(*inv.Report, err); ok {
+				return text, nil
+			}
+		}
+		return text, err
 	case IntentScope:
 		return scopeAnswer(topo), nil
 	}

@@ -80,7 +80,7 @@ func TestParseIntent(t *testing.T) {
 		{"what changed?", Intent{Kind: IntentChanges}},
 		{"What changed on orders-table?", Intent{Kind: IntentChanges, Target: "orders-table"}},
 		{"what has changed in payments", Intent{Kind: IntentChanges, Target: "payments"}},
-		{"anything deployed?", Intent{}},
+		{"anything deployed?", Intent{Kind: IntentChanges}},
 		{"changes i-0abc", Intent{Kind: IntentChanges, Target: "i-0abc"}},
 		{"timeline", Intent{Kind: IntentChanges}},
 		{"errors on i-0abc?", Intent{Kind: IntentErrors, Target: "i-0abc"}},
@@ -100,7 +100,7 @@ func TestParseIntent(t *testing.T) {
 		{"re-run please", Intent{Kind: IntentRerun}},
 		{"notes", Intent{Kind: IntentNotes}},
 		{"help", Intent{Kind: IntentHelpKind}},
-		{"is it the database?", Intent{}},
+		{"is it the database?", Intent{Kind: IntentAbout, Target: "database"}},
 	}
 	for _, tt := range tests {
 		if got := ParseIntent(tt.q); got != tt.want {

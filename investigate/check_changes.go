@@ -73,8 +73,8 @@ func risk(e string) float64 {
 	return 0.6
 }
 
-// isDeploy reports whether an event ships new code or a new version.
-func isDeploy(event string) bool {
+// IsDeploy reports whether an event ships new code or a new version.
+func IsDeploy(event string) bool {
 	for _, k := range []string{"FunctionCode", "UpdateService", "Deployment", "PublishVersion", "UpdateAlias", "RegisterTaskDefinition", "UpdateStage"} {
 		if strings.Contains(event, k) {
 			return true
@@ -195,7 +195,7 @@ func checkChanges(ctx context.Context, r *run) result {
 			continue
 		}
 		what := ch.Event
-		if isDeploy(ch.Event) {
+		if IsDeploy(ch.Event) {
 			what = "deploy (" + ch.Event + ")"
 		}
 		when := ago(r.onset.Sub(ch.Time)) + " before the onset"
