@@ -143,25 +143,6 @@ func (r *Report) Finding(id string) (Finding, bool) {
 	return Finding{}, false
 }
 
-// Likelihood says in a word how far a confidence can be taken, as every
-// surface (the thread, the channel message, its notification, the command
-// line, follow-up answers) says it: "likely" from 0.65, "possible" from
-// ClearCause, a "weak lead" below, where the report puts no cause forward.
-func Likelihood(confidence float64) string {
-	switch {
-	case confidence >= likelyCause:
-		return "likely"
-	case confidence >= ClearCause:
-		return "possible"
-	}
-	return "weak lead"
-}
-
-// likelyCause is the confidence from which a cause is called likely, one of
-// the edges of bot eval's reliability table; the number is always shown
-// with the word.
-const likelyCause = 0.65
-
 // Lead returns the hypothesis the report puts forward as the cause: its
 // first, when its confidence reaches ClearCause. Below, the report says
 // that nothing stands out, and no surface recommends its action.
@@ -177,7 +158,7 @@ func (r *Report) Lead() (Hypothesis, bool) {
 // (and the strongest lead, named as weak).
 func (r *Report) Headline() string {
 	if h, ok := r.Lead(); ok {
-		return fmt.Sprintf("%s (%.0f%%): %s.", upperFirst(Likelihood(h.Confidence)), 100*h.Confidence, strings.TrimSuffix(h.Title, "."))
+		return fmt.Sprintf("%s (%.0f%%): %s.", upperFirst(ConfidenceWord(h.Confidence)), 100*h.Confidence, strings.TrimSuffix(h.Title, "."))
 	}
 	if len(r.Hypotheses) == 0 {
 		return "Nothing in the telemetry explains the alarm."

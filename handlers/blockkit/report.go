@@ -381,7 +381,7 @@ func NoteAuthor(a string) string {
 // hypothesis's buttons are on the first screen.
 func hypothesisBlocks(rep investigate.Report, i int, h investigate.Hypothesis, v ReportView, cited map[string]bool) []slack.Block {
 	blocks := []slack.Block{slack.NewDividerBlock()}
-	head := fmt.Sprintf("*%d. %s*\n`%s` · %s (%.0f%%)", i+1, mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(string(h.Cause)), investigate.Likelihood(h.Confidence), 100*h.Confidence)
+	head := fmt.Sprintf("*%d. %s*\n`%s` · %s (%.0f%%)", i+1, mrkdwn.EscapeLine(h.Title), mrkdwn.EscapeLine(string(h.Cause)), investigate.ConfidenceWord(h.Confidence), 100*h.Confidence)
 	if h.Resource != "" {
 		head += " · " + mrkdwn.EscapeLine(h.Resource)
 	}
