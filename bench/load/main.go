@@ -544,7 +544,7 @@ func (p *phase) results(srv *slacktest.Server) results {
 				failures++
 				named = named || namesCause(t)
 			}
-			if strings.Contains(t, "*Summary*") {
+			if strings.Contains(t, "ask me in this thread") {
 				if n++; n > 1 {
 					r.duplicated++
 					continue
@@ -644,9 +644,9 @@ func alarmAnswers(srv *slacktest.Server, tss []string) alarmResults {
 				continue
 			}
 			switch t := m.BlocksText(); {
-			case strings.Contains(t, "*Summary*"), strings.Contains(t, "I follow it there"):
+			case strings.Contains(t, "ask me in this thread"), strings.Contains(t, "I follow it there"):
 				if n == 0 {
-					if strings.Contains(t, "*Summary*") {
+					if strings.Contains(t, "ask me in this thread") {
 						a.reported++
 					} else {
 						a.joined++
