@@ -225,3 +225,52 @@ func TestInjectionCorpus(t *testing.T) {
 		}
 	}
 }
+
+// A weak top hypothesis (under investigate.ClearCause) is recommended on no
+// surface: the channel message, its notification, the report and its
+// notification all say that nothing stands out, in the same words, and
+// none offers its first action.
+func TestWeakLeadIsNotRecommended(t *testing.T) {
+	rep := loadReport(t, "report-dynamodb.json")
+	rep.Hypotheses = rep.Hypotheses[:1]
+	rep.Hypotheses[0].Confidence = 0.07
+	want := "Nothing stands out clearly"
+	status, statusFallback := Status(StatusView{Alarm: rep.Scope.Alarm, State: incident.StateDone, Report: &rep})
+	msgs, fallback := Report(rep, ReportView{ThreadTS: "1.2"})
+	surfaces := map[string]string{
+		"channel message":      strings.Join(textsOf(status), "\n"),
+		"channel notification": statusFallback,
+		"report":               strings.Join(textsOf(msgs[0]), "\n"),
+		"report notification":  fallback,
+	}
+	for name, text := range surfaces {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s does not say %q:\n%s", name, want, text)
+		}
+		for _, not := range []string{"First action", "most likely", "Most likely", "Roll back", "Revert the policy"} {
+			if strings.Contains(text, not) {
+				t.Errorf("%s recommends the weak lead (%q):\n%s", name, not, text)
+			}
+		}
+	}
+}
+
+// textsOf returns the texts of blocks.
+func textsOf(blocks []slack.Block) []string {
+	var out []string
+	for _, b := range blocks {
+		switch b := b.(type) {
+		case *slack.SectionBlock:
+			out = append(out, b.Text.Text)
+		case *slack.HeaderBlock:
+			out = append(out, b.Text.Text)
+		case *slack.ContextBlock:
+			for _, e := range b.ContextElements.Elements {
+				if t, ok := e.(*slack.TextBlockObject); ok {
+					out = append(out, t.Text)
+				}
+			}
+		}
+	}
+	return out
+}
