@@ -320,7 +320,9 @@ func TestAlarmFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"investigate", "--region", "eu-west-1"}, "go with --alarm"},
-		{[]string{"investigate", "--alarm", "x", "--at", "yesterday"}, "want an RFC 3339 instant"},
+		{[]string{"investigate", "--alarm", "x", "--at", "yesterday"}, `--at "yesterday": give a time like 10:32`},
+		{[]string{"investigate", "--alarm", "x", "--at", "2999-01-01 10:32"}, "--at 2999-01-01 10:32 is in the future"},
+		{[]string{"investigate", "--alarm", "x", "--at", time.Now().UTC().Add(time.Hour).Format(time.RFC3339)}, "is in the future"},
 	} {
 		if code, _, errs := runBot(t, tt.args...); code != 2 || !strings.Contains(errs, tt.want) {
 			t.Errorf("%v: exit %d, %q", tt.args, code, errs)
@@ -384,6 +386,38 @@ func TestEveryServiceFailingLeavesACompleteReport(t *testing.T) {
 					t.Errorf("unavailable %+v does not say %q", rep.Unavailable, want)
 				}
 			})
+		}
+	}
+}
+
+// awsCLI points the command line's AWS clients at the fake ALB world, the
+// way the moto tests point them at moto: through awsTestOptions.
+func awsCLI(t *testing.T) (*awstest.Server, *awstest.ALBWorld) {
+	t.Helper()
+	hermeticAWS(t)
+	srv, world, opts := albAWS(t)
+	awsTestOptions = func(o *awstelemetry.Options) {
+		o.Region, o.Endpoint, o.HTTPClient, o.Credentials, o.MaxAttempts, o.Present = opts.Region, opts.Endpoint, opts.HTTPClient, opts.Credentials, opts.MaxAttempts, opts.Present
+	}
+	t.Cleanup(func() { awsTestOptions = nil })
+	return srv, world
+}
+
+// bot investigate --alarm --at takes what /investigate --at takes; each
+// form ends the investigation's window at the alarm's firing.
+func TestInvestigateAt(t *testing.T) {
+	_, world := awsCLI(t)
+	for _, at := range []string{world.Fires.Format(time.RFC3339), world.Fires.Format("2006-01-02 15:04"), world.Fires.Format("2006-01-02T15:04")} {
+		code, out, errs := runBot(t, "investigate", "--alarm", "web-alb-target-5xx", "--at", at, "--format", "json", "--llm", "offline")
+		if code != 0 {
+			t.Fatalf("--at %s: exit %d: %s", at, code, errs)
+		}
+		var rep investigate.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Scope.End.Equal(world.Fires) || len(rep.Hypotheses) == 0 || rep.Hypotheses[0].Resource != world.Bad {
+			t.Errorf("--at %s: window ends %v, want %v; hypotheses %+v", at, rep.Scope.End, world.Fires, rep.Hypotheses)
 		}
 	}
 }

@@ -24,8 +24,10 @@ func writeText(w io.Writer, r investigate.Report) error {
 	if !r.Onset.IsZero() {
 		onset = "onset " + r.Onset.UTC().Format("2006-01-02 15:04 UTC")
 	}
+	// A window over a day says the date of each time.
+	layout := investigate.WindowLayout(r.Scope.Start, r.Scope.End)
 	p("%s · telemetry %s to %s · %d resources in scope\n\n", onset,
-		r.Scope.Start.UTC().Format("15:04"), r.Scope.End.UTC().Format("15:04 UTC"), len(r.Scope.Resources))
+		r.Scope.Start.UTC().Format(layout), r.Scope.End.UTC().Format(layout+" UTC"), len(r.Scope.Resources))
 
 	p("SUMMARY\n")
 	wrap(b, r.Summary, "  ", 92)
@@ -60,7 +62,7 @@ func writeText(w io.Writer, r investigate.Report) error {
 		if res == "" {
 			res = "-"
 		}
-		wrap(b, fmt.Sprintf("%-4s %s %-7s %s: %s", f.ID, f.Time.UTC().Format("15:04"), f.Kind, res, f.Summary), "  ", 110)
+		wrap(b, fmt.Sprintf("%-4s %s %-7s %s: %s", f.ID, f.Time.UTC().Format(layout), f.Kind, res, f.Summary), "  ", 110)
 		if f.Link != "" {
 			p("         %s\n", f.Link)
 		}

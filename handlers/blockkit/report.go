@@ -53,14 +53,15 @@ func linkLabel(kind investigate.FindingKind) string {
 	return "console"
 }
 
-// findingLine renders one finding on one line with its console link.
-func findingLine(f investigate.Finding) string {
+// findingLine renders one finding on one line with its console link, its
+// time written by layout (investigate.WindowLayout of the report's window).
+func findingLine(f investigate.Finding, layout string) string {
 	var b strings.Builder
 	b.WriteString("• ")
 	b.WriteString(findingRef(f.ID))
 	b.WriteString(" ")
 	if !f.Time.IsZero() {
-		b.WriteString(f.Time.UTC().Format("15:04"))
+		b.WriteString(f.Time.UTC().Format(layout))
 		b.WriteString(" · ")
 	}
 	b.WriteString(mrkdwn.EscapeLine(string(f.Kind)))
@@ -116,7 +117,13 @@ func Report(rep investigate.Report, v ReportView) ([][]slack.Block, string) {
 	} else {
 		ctx = append(ctx, "no clear onset")
 	}
-	ctx = append(ctx, fmt.Sprintf("telemetry %s–%s", rep.Scope.Start.UTC().Format("15:04"), investigate.Clock(rep.Scope.End)))
+	// A window over a day says the date of each time.
+	layout := investigate.WindowLayout(rep.Scope.Start, rep.Scope.End)
+	window := fmt.Sprintf("telemetry %s–%s", rep.Scope.Start.UTC().Format(layout), investigate.Clock(rep.Scope.End))
+	if layout != "15:04" {
+		window = fmt.Sprintf("telemetry %s – %s UTC", rep.Scope.Start.UTC().Format(layout), rep.Scope.End.UTC().Format(layout))
+	}
+	ctx = append(ctx, window)
 	ctx = append(ctx, fmt.Sprintf("%d resources in scope", len(rep.Scope.Resources)))
 	if rep.Scope.Metric != "" {
 		ctx = append(ctx, mrkdwn.EscapeLine(rep.Scope.Metric))
@@ -162,7 +169,7 @@ func Report(rep investigate.Report, v ReportView) ([][]slack.Block, string) {
 		if cited[f.ID] || f.Kind == investigate.FindingNote {
 			continue
 		}
-		other = append(other, findingLine(f))
+		other = append(other, findingLine(f, investigate.WindowLayout(rep.Scope.Start, rep.Scope.End)))
 	}
 	if len(other) > 0 {
 		extra := ""
@@ -261,7 +268,7 @@ func hypothesisBlocks(rep investigate.Report, i int, h investigate.Hypothesis, v
 		}
 		cited[id] = true
 		if len(ev) < maxCitedFindings {
-			ev = append(ev, findingLine(f))
+			ev = append(ev, findingLine(f, investigate.WindowLayout(rep.Scope.Start, rep.Scope.End)))
 		}
 	}
 	if len(ev) > 0 {
