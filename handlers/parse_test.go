@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/unstuck/unstuck/handlers/blockkit"
 	"github.com/unstuck/unstuck/incident"
+	"github.com/unstuck/unstuck/investigate"
 )
 
 func readFile(t *testing.T, parts ...string) []byte {
@@ -157,5 +159,25 @@ func TestPayloadFixtures(t *testing.T) {
 	}
 	if j := b.routeEvent(readFile(t, "fixtures", "javasdk-sample-MessageRepliedPayload.json")); j.run != nil {
 		t.Error("a message_replied event starts work")
+	}
+}
+
+// An alarm or resource not found says where it was looked for, as far as
+// the source knows.
+func TestNotFoundTextSaysWhere(t *testing.T) {
+	tests := []struct {
+		nf   investigate.NotFoundError
+		want string
+	}{
+		{investigate.NotFoundError{Kind: "alarm", Name: "web-5xx", Region: "eu-west-1", Account: "123456789012", Candidates: []string{"web-5xx-alb"}},
+			"I can't find an alarm or resource named *web-5xx* in eu-west-1 (account 123456789012). The closest I know: `web-5xx-alb`."},
+		{investigate.NotFoundError{Kind: "alarm", Name: "web-5xx", Region: "eu-west-1"}, "I can't find an alarm or resource named *web-5xx* in eu-west-1."},
+		{investigate.NotFoundError{Kind: "alarm", Name: "web-5xx"}, "I can't find an alarm or resource named *web-5xx*."},
+	}
+	for _, tt := range tests {
+		nf := tt.nf
+		if got := notFoundText(nf.Name, fmt.Errorf("find: %w", &nf)); got != tt.want {
+			t.Errorf("notFoundText = %q, want %q", got, tt.want)
+		}
 	}
 }

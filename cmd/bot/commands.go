@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -56,6 +58,10 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 			}
 		}
 		rep, err = investigateAlarm(ctx, *alarm, now, awstelemetry.Options{Region: *region, Profile: *profile, RoleARN: *role}, investigate.Options{Reasoner: reasoner})
+		var nf *investigate.NotFoundError
+		if errors.As(err, &nf) && len(nf.Candidates) > 0 {
+			err = fmt.Errorf("%w; the closest: %s", err, strings.Join(nf.Candidates, ", "))
+		}
 	} else {
 		if *region != "" || *profile != "" || *role != "" || *at != "" {
 			return usageError{"--region, --profile, --role and --at go with --alarm"}

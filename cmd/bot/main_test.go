@@ -422,6 +422,17 @@ func TestInvestigateAt(t *testing.T) {
 	}
 }
 
+// An alarm that is not there says where it was looked for, and the
+// closest names.
+func TestInvestigateAlarmNotFound(t *testing.T) {
+	awsCLI(t)
+	code, _, errs := runBot(t, "investigate", "--alarm", "web-alb-target-5xxx", "--llm", "offline")
+	want := "alarm web-alb-target-5xxx not found in us-east-1 (account 123456789012)"
+	if code != 1 || !strings.Contains(errs, want) || !strings.Contains(errs, "web-alb-target-5xx,") && !strings.Contains(errs, "web-alb-target-5xx\n") && !strings.Contains(errs, "closest: web-alb-target-5xx") {
+		t.Errorf("exit %d, stderr %q; want exit 1 with %q and the closest name", code, errs, want)
+	}
+}
+
 // bot serve's AWS backend reports, as bot investigate --alarm does, the
 // parts of a source it could not read: here the alarm's history.
 func TestServeBackendSaysWhatAWSPartlyFailed(t *testing.T) {
