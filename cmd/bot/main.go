@@ -24,6 +24,7 @@ Usage:
   bot eval [--json] [--min-top1 F] [--quiet D] [PATH ...]
   bot scenarios
   bot serve [--scenario NAME|FILE] [--channels FILE] [--store PATH|dynamodb://TABLE] [--workers N] [--deadline D] [--grace D]
+  bot version                      (or bot --version)
 
 Commands:
   investigate  investigate a simulated incident (an embedded scenario or a scenario file)
@@ -31,6 +32,7 @@ Commands:
                trivial baseline beside them, and the confidence's calibration
   scenarios    list the embedded scenarios
   serve        run the Slack bot (socket mode; SLACK_APP_TOKEN, SLACK_BOT_TOKEN)
+  version      print the version, the commit it was built from and the Go toolchain
 
 Run 'bot COMMAND -h' for a command's flags.
 `
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdScenarios(args[1:], stdout, stderr)
 	case "serve":
 		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		err = cmdVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
