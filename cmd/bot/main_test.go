@@ -246,6 +246,54 @@ func TestInvestigateWithAModel(t *testing.T) {
 	}
 }
 
+// A local OpenAI-compatible server (Ollama, vLLM, LM Studio) needs no key:
+// OPENAI_BASE_URL alone selects the model, with --llm openai and with the
+// default --llm auto, and no Authorization header is sent. With neither a
+// key nor a server, auto is the offline reasoner and openai says what to
+// set.
+func TestKeylessLocalModel(t *testing.T) {
+	agree := llmtest.Reply{Content: llmtest.JSON(map[string]any{
+		"summary": "One instance, i-0c5e1a2b3d4f50003, fails every request it serves.",
+		"hypotheses": []map[string]any{{
+			"cause": "component", "resource": "i-0c5e1a2b3d4f50003", "confidence": 0.8,
+			"title": "i-0c5e1a2b3d4f50003 fails its requests", "explanation": "Traces [f2] and logs [f3] single it out.",
+			"evidence": []string{"f2", "f3"},
+		}},
+	})}
+	for _, mode := range []string{"openai", "auto"} {
+		t.Run(mode, func(t *testing.T) {
+			srv := llmtest.New(llmtest.Sequence(agree))
+			defer srv.Close()
+			t.Setenv("OPENAI_API_KEY", "")
+			t.Setenv("OPENAI_BASE_URL", srv.BaseURL())
+			t.Setenv("OPENAI_MODEL", "llama3.1")
+			code, out, errs := runBot(t, "investigate", "--llm", mode, "--format", "json")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			var rep struct{ Reasoner string }
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatal(err)
+			}
+			reqs := srv.Requests()
+			if rep.Reasoner != "model llama3.1" || len(reqs) == 0 {
+				t.Fatalf("reasoner %q after %d requests: the local model was not used", rep.Reasoner, len(reqs))
+			}
+			if h := reqs[0].Header.Get("Authorization"); h != "" {
+				t.Errorf("Authorization %q sent to a server given no key", h)
+			}
+		})
+	}
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
+	if code, out, errs := runBot(t, "investigate", "--format", "json"); code != 0 || !strings.Contains(out, `"reasoner": "offline"`) {
+		t.Errorf("auto with neither: exit %d, stderr %s", code, errs)
+	}
+	if code, _, errs := runBot(t, "investigate", "--llm", "openai"); code != 1 || !strings.Contains(errs, "set OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL") {
+		t.Errorf("openai with neither: exit %d, stderr %q", code, errs)
+	}
+}
+
 func TestInvestigateWritesAChart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "chart.png")
 	if code, _, errs := runBot(t, "investigate", "--scenario", "lambda-concurrency-limit", "--chart", path); code != 0 {
