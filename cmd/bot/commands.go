@@ -99,9 +99,7 @@ var awsTestOptions func(*awstelemetry.Options)
 // investigateAlarm investigates a real CloudWatch alarm, reading AWS with
 // the standard credential chain, as of now (zero: the present).
 func investigateAlarm(ctx context.Context, name string, now time.Time, opts awstelemetry.Options, engineOpts investigate.Options) (investigate.Report, error) {
-	if awsTestOptions != nil {
-		awsTestOptions(&opts)
-	}
+	opts = awsOptions(opts)
 	if !now.IsZero() && opts.Now == nil {
 		opts.Now = func() time.Time { return now }
 	}
