@@ -14,7 +14,7 @@ import (
 // session, an instance without a role).
 type CredentialsError struct{ Err error }
 
-func (e *CredentialsError) Error() string { return "no usable AWS credentials: " + e.Err.Error() }
+func (e *CredentialsError) Error() string { return "no usable AWS credentials (" + e.Err.Error() + ")" }
 
 func (e *CredentialsError) Unwrap() error { return e.Err }
 

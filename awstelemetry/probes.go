@@ -127,16 +127,15 @@ func Classify(err error) Refusal {
 	if err == nil {
 		return ""
 	}
-	var ce *CredentialsError
 	var sub *SubscriptionRequiredError
 	switch {
-	case errors.As(err, &ce):
-		return RefusedCredentials
 	case errors.As(err, &sub):
 		return RefusedSubscription
 	case errors.Is(err, context.DeadlineExceeded):
 		return RefusedTimeout
 	}
+	// An AWS answer first, also beneath a *CredentialsError (an assumed
+	// role's AssumeRole denied, an SSO token expired).
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
@@ -154,6 +153,10 @@ func Classify(err error) Refusal {
 			return RefusedSubscription
 		}
 		return RefusedOther
+	}
+	var ce *CredentialsError
+	if errors.As(err, &ce) {
+		return RefusedCredentials
 	}
 	var send *smithyhttp.RequestSendError
 	var nerr net.Error

@@ -107,6 +107,8 @@ func TestClassify(t *testing.T) {
 		{api("SubscriptionRequiredException"), RefusedSubscription},
 		{api("ValidationException"), RefusedOther},
 		{&CredentialsError{Err: errors.New("none")}, RefusedCredentials},
+		{&CredentialsError{Err: api("AccessDenied")}, RefusedDenied}, // an assumed role's AssumeRole
+		{&CredentialsError{Err: api("ExpiredTokenException")}, RefusedExpired},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), RefusedTimeout},
 		{errors.New("something"), RefusedOther},
 	}

@@ -93,7 +93,7 @@ type workers struct {
 // returns. It reconnects whenever the socket drops or Slack asks it to.
 func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 	auth, err := b.api.AuthTestContext(ctx)
-	if te := refusedToken("bot", "auth.test", err); te != nil {
+	if te := RefusedToken("bot", "auth.test", err); te != nil {
 		return te
 	}
 	if err != nil {
@@ -214,7 +214,7 @@ func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client) *TokenError 
 		if ctx.Err() != nil {
 			return nil
 		}
-		if te := refusedToken("app", "apps.connections.open", err); te != nil {
+		if te := RefusedToken("app", "apps.connections.open", err); te != nil {
 			return te
 		}
 		b.log.Error("socket mode stopped; reconnecting", "err", err, "in", pause)

@@ -27,9 +27,9 @@ func (e *TokenError) Error() string {
 
 func (e *TokenError) Unwrap() error { return e.Err }
 
-// refusedToken returns the TokenError for err when it is Slack refusing
+// RefusedToken returns the TokenError for err when it is Slack refusing
 // the token for good, else nil.
-func refusedToken(token, method string, err error) *TokenError {
+func RefusedToken(token, method string, err error) *TokenError {
 	var se slack.SlackErrorResponse
 	if !errors.As(err, &se) {
 		return nil
