@@ -53,7 +53,7 @@ func (s *Session) Alarm(ctx context.Context, name string) (a investigate.Alarm, 
 			return a, err
 		}
 	default:
-		return a, &investigate.NotFoundError{Kind: "alarm", Name: name, Candidates: s.alarmCandidates(ctx, name)}
+		return a, &investigate.NotFoundError{Kind: "alarm", Name: name, Candidates: s.alarmCandidates(ctx, name), Region: s.c.region, Account: s.c.accountID(ctx)}
 	}
 	if metric != nil {
 		describeMetricAlarm(&a, metric)

@@ -129,13 +129,23 @@ type Options struct {
 	MaxLogQueries int
 }
 
+// ErrNoRegion is a configuration that names no region: no Options.Region,
+// AWS_REGION or profile region.
+var ErrNoRegion = errors.New("no region: set --region, AWS_REGION or a profile's region")
+
 // Client reads one account and region. It is safe for concurrent use by
 // many investigations; give each its own Session.
 type Client struct {
-	opts    Options
-	region  string
-	api     apis
-	ctLimit *rate.Limiter
+	opts   Options
+	region string
+	api    apis
+	// creds are the credentials every call is signed with (the SDK's
+	// cache over the chain, or over the assumed role).
+	creds aws.CredentialsProvider
+	// account is the account id, once GetCallerIdentity has said it.
+	accountMu sync.Mutex
+	account   string
+	ctLimit   *rate.Limiter
 
 	calls   callCounter // every session's calls
 	scanned atomic.Int64
@@ -163,6 +173,7 @@ type apis struct {
 	health healthAPI
 	quotas quotasAPI
 	tag    taggingAPI
+	sts    stsAPI
 }
 
 // New loads the AWS configuration and builds the service clients. It makes
@@ -196,7 +207,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, errors.New("aws config: no region: set --region, AWS_REGION or a profile's region")
+		return nil, fmt.Errorf("aws config: %w", ErrNoRegion)
 	}
 	if opts.RoleARN != "" {
 		name := opts.SessionName
@@ -215,6 +226,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		cfg.Credentials = &reportingCredentials{inner: cfg.Credentials, seen: opts.SeenCredentials}
 	}
 	c.region = cfg.Region
+	c.creds = cfg.Credentials
 	c.api = apis{
 		cw:     cloudwatch.NewFromConfig(cfg, cloudWatchProtocol(opts)),
 		logs:   cloudwatchlogs.NewFromConfig(cfg),
@@ -233,6 +245,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		health: health.NewFromConfig(cfg, func(o *health.Options) { o.Region = healthRegion(cfg.Region) }),
 		quotas: servicequotas.NewFromConfig(cfg),
 		tag:    resourcegroupstaggingapi.NewFromConfig(cfg),
+		sts:    sts.NewFromConfig(cfg),
 	}
 	c.init(cloudTrailLimiter(cfg.Region, opts))
 	return c, nil

@@ -7,7 +7,8 @@ type Operation struct {
 	// names them (the counters use "Service.Name").
 	Service string
 	Name    string
-	// Action is the IAM action (apigateway's actions are HTTP verbs).
+	// Action is the IAM action (apigateway's actions are HTTP verbs); empty
+	// for an operation that needs no permission.
 	Action string
 }
 
@@ -50,4 +51,9 @@ var Operations = []Operation{
 	{"Service Quotas", "GetAWSDefaultServiceQuota", "servicequotas:GetAWSDefaultServiceQuota"},
 	{"Resource Groups Tagging API", "GetResources", "tag:GetResources"},
 	{"STS", "AssumeRole", "sts:AssumeRole"},
+	// "No permissions are required to perform this operation. If an
+	// administrator attaches a policy to your identity that explicitly
+	// denies access to the sts:GetCallerIdentity action, you can still
+	// perform this operation." (GetCallerIdentity, STS API reference.)
+	{"STS", "GetCallerIdentity", ""},
 }

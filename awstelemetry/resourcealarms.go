@@ -40,7 +40,7 @@ func (s *Session) AlarmForResource(ctx context.Context, ref string) (a investiga
 	ref = strings.TrimSpace(ref)
 	r, ok := s.resolveResource(ctx, ref)
 	if !ok || len(r.Dims) == 0 {
-		return a, &investigate.NotFoundError{Kind: "resource", Name: ref}
+		return a, &investigate.NotFoundError{Kind: "resource", Name: ref, Region: s.c.region, Account: s.c.accountID(ctx)}
 	}
 	metrics := investigate.CatalogMetrics(r.Type)
 	var (
@@ -72,7 +72,7 @@ func (s *Session) AlarmForResource(ctx context.Context, ref string) (a investiga
 		if e := errs.list(); len(e) > 0 {
 			return a, partial("alarms of "+ref, e)
 		}
-		return a, &investigate.NotFoundError{Kind: "alarm watching", Name: ref}
+		return a, &investigate.NotFoundError{Kind: "alarm watching", Name: ref, Region: s.c.region, Account: s.c.accountID(ctx)}
 	}
 	return s.Alarm(ctx, bestAlarm(alarms))
 }

@@ -103,7 +103,7 @@ func (k KnownAlarms) FindAlarm(ctx context.Context, ref string) (investigate.Ala
 			resources = append(resources, r.ID)
 		}
 	}
-	out := &investigate.NotFoundError{Kind: "alarm or resource", Name: ref, Candidates: nf.Candidates}
+	out := &investigate.NotFoundError{Kind: "alarm or resource", Name: ref, Candidates: nf.Candidates, Region: nf.Region, Account: nf.Account}
 	if k.Resources != nil {
 		al, rerr := k.Resources.AlarmForResource(ctx, ref)
 		if rerr == nil {

@@ -38,7 +38,7 @@ const Usage = "*/investigate* finds why a CloudWatch alarm fired and writes what
 	"• `/investigate ALARM` — an alarm's name (quote it if it has spaces)\n" +
 	"• `/investigate RESOURCE` — an ARN, instance id, function, table or load balancer name\n" +
 	"• `--since 2h` — how much telemetry to read before the end (5m to 7d)\n" +
-	"• `--at 10:32` — investigate as of 10:32 UTC today (or `2024-12-03T10:32Z`)\n" +
+	"• `--at 10:32` — investigate as of 10:32 UTC, the last that has passed (or `\"2024-12-03 10:32\"`, `2024-12-03T10:32Z`)\n" +
 	"• `--region eu-west-1` — the alarm's region, where the channel may read several\n" +
 	"• `/investigate help` — this text\n" +
 	"In an investigation's thread, mention me with a question: `what changed?`, `errors on i-0abc`, `check orders-table`."
@@ -47,8 +47,6 @@ const (
 	minSince = 5 * time.Minute
 	maxSince = 7 * 24 * time.Hour
 )
-
-var ()
 
 // ParseCommand parses the text after /investigate at now (for --at).
 func ParseCommand(text string, now time.Time) (Command, error) {
@@ -91,9 +89,9 @@ func ParseCommand(text string, now time.Time) (Command, error) {
 			}
 			c.Since = d
 		case "--at":
-			t, err := parseAt(val, now)
+			t, err := investigate.ParseAt(val, now)
 			if err != nil {
-				return Command{}, err
+				return Command{}, &UsageError{err.Error()}
 			}
 			c.At = t
 		case "--region":
@@ -171,28 +169,6 @@ func parseSince(v string) (time.Duration, error) {
 		return 0, bad
 	}
 	return d, nil
-}
-
-// parseAt reads HH:MM (UTC, the last such time at or before now), or an
-// RFC 3339 time with or without seconds.
-func parseAt(v string, now time.Time) (time.Time, error) {
-	now = now.UTC()
-	if t, err := time.Parse("15:04", v); err == nil {
-		at := time.Date(now.Year(), now.Month(), now.Day(), t.Hour(), t.Minute(), 0, 0, time.UTC)
-		if at.After(now) {
-			at = at.AddDate(0, 0, -1)
-		}
-		return at, nil
-	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04Z07:00", "2006-01-02T15:04"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			if t.After(now.Add(time.Minute)) {
-				return time.Time{}, &UsageError{fmt.Sprintf("--at %s is in the future.", v)}
-			}
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, &UsageError{fmt.Sprintf("--at %q: give a time like 10:32 (UTC) or 2024-12-03T10:32Z.", v)}
 }
 
 // usageText is the ephemeral answer to a bad command.

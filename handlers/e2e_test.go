@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -844,24 +845,42 @@ func TestE2EAccess(t *testing.T) {
 // per update interval as Slack receives the updates. The bot counts the
 // interval from the answer to its previous call, which Slack sent after it
 // received that call, so the gaps the fake Slack sees are never under the
-// interval, however slow the machine: no tolerance.
+// interval, however slow the machine: no tolerance. The investigation's
+// log reads wait until the fake Slack has received a progress update, so
+// that there is progress to see before the outcome on any machine, instead
+// of hoping that simulated latencies outlast the first interval.
 func TestE2EProgressRate(t *testing.T) {
 	interval := 200 * time.Millisecond
+	progressed := make(chan struct{})
+	var reads atomic.Int64
 	h := newHarness(t, setup{
 		opts: handlers.Options{UpdateInterval: interval},
-		sim:  sim.Options{Latency: map[string]time.Duration{sim.KindMetrics: 100 * time.Millisecond, sim.KindLogs: 700 * time.Millisecond, sim.KindTraces: 300 * time.Millisecond}},
+		sources: func(src investigate.Sources) investigate.Sources {
+			src.Logs = gatedLogs{LogSource: src.Logs, gate: progressed, reads: &reads}
+			return src
+		},
 	})
 	thread := h.investigate("orders-api-5xx")
+	if !h.srv.WaitFor(15*time.Second, func() bool {
+		m, _ := h.srv.Message(channel, thread)
+		return len(m.Updates) > 0
+	}) {
+		t.Fatal("no progress update while the logs were being read")
+	}
+	close(progressed)
 	if _, ok := h.report(channel, thread, 15*time.Second); !ok {
 		t.Fatal("no report")
 	}
-	h.srv.WaitFor(3*time.Second, func() bool {
+	if !h.srv.WaitFor(15*time.Second, func() bool {
 		m, _ := h.srv.Message(channel, thread)
 		return strings.Contains(m.Text, "Investigated")
-	})
+	}) {
+		m, _ := h.srv.Message(channel, thread)
+		t.Fatalf("the status message never said the outcome: %q", m.Text)
+	}
 	m, _ := h.srv.Message(channel, thread)
-	if len(m.Updates) < 2 {
-		t.Errorf("updates = %d, want progress and the outcome", len(m.Updates))
+	if len(m.Updates) < 2 || reads.Load() == 0 {
+		t.Errorf("updates = %d after %d log reads, want progress and the outcome", len(m.Updates), reads.Load())
 	}
 	prev := m.Posted
 	for _, u := range m.Updates {
@@ -870,6 +889,23 @@ func TestE2EProgressRate(t *testing.T) {
 		}
 		prev = u
 	}
+}
+
+// gatedLogs reads logs once gate is closed, counting the reads.
+type gatedLogs struct {
+	investigate.LogSource
+	gate  <-chan struct{}
+	reads *atomic.Int64
+}
+
+func (g gatedLogs) Logs(ctx context.Context, q investigate.LogQuery) (investigate.LogStats, error) {
+	g.reads.Add(1)
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return investigate.LogStats{}, ctx.Err()
+	}
+	return g.LogSource.Logs(ctx, q)
 }
 
 // A deadline cuts a slow investigation short: the report has what was read

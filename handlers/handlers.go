@@ -113,6 +113,9 @@ type Options struct {
 	RecoverEvery time.Duration
 	// Metrics receives the bot's measurements of itself (default: none).
 	Metrics Metrics
+	// OnReady, when set, is called once, when Slack first says hello on
+	// the socket: the bot is connected and receives events from then on.
+	OnReady func()
 }
 
 // Bot is the Slack bot. Create it with New and run it with Serve.
@@ -134,8 +137,9 @@ type Bot struct {
 	// inflight counts the work taken and not finished (InFlight).
 	inflight atomic.Int64
 
-	metrics Metrics
-	socket  socketState
+	metrics   Metrics
+	socket    socketState
+	readyOnce sync.Once
 
 	// resuming holds a slot for each interrupted investigation this
 	// replica resumed and is still running (at most Workers); backlog is

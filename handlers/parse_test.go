@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/unstuck/unstuck/handlers/blockkit"
 	"github.com/unstuck/unstuck/incident"
+	"github.com/unstuck/unstuck/investigate"
 )
 
 func readFile(t *testing.T, parts ...string) []byte {
@@ -39,6 +41,7 @@ func TestParseCommand(t *testing.T) {
 		{"orders-table --at 10:32", Command{Target: "orders-table", At: time.Date(2024, 12, 3, 10, 32, 0, 0, time.UTC)}, ""},
 		{"orders-table --at 23:10", Command{Target: "orders-table", At: time.Date(2024, 12, 2, 23, 10, 0, 0, time.UTC)}, ""},
 		{"orders-table --at 2024-12-03T10:32Z", Command{Target: "orders-table", At: time.Date(2024, 12, 3, 10, 32, 0, 0, time.UTC)}, ""},
+		{`orders-table --at "2024-12-02 10:32"`, Command{Target: "orders-table", At: time.Date(2024, 12, 2, 10, 32, 0, 0, time.UTC)}, ""},
 		{`"my alarm with spaces" --region eu-west-1`, Command{Target: "my alarm with spaces", Region: "eu-west-1"}, ""},
 		{"\u201cmy alarm\u201d", Command{Target: "my alarm"}, ""},
 		{"arn:aws:dynamodb:us-east-1:123456789012:table/orders-table", Command{Target: "arn:aws:dynamodb:us-east-1:123456789012:table/orders-table"}, ""},
@@ -52,6 +55,7 @@ func TestParseCommand(t *testing.T) {
 		{"a --since 30d", Command{}, "--since"},
 		{"a --at 25:00", Command{}, "--at"},
 		{"a --at 2030-01-01T00:00Z", Command{}, "future"},
+		{`a --at "2024-12-03 14:30"`, Command{}, "future"},
 		{"a --region mars", Command{}, "not a region"},
 		{"a --force", Command{}, "I don't know --force"},
 		{`"unclosed`, Command{}, "not closed"},
@@ -155,5 +159,25 @@ func TestPayloadFixtures(t *testing.T) {
 	}
 	if j := b.routeEvent(readFile(t, "fixtures", "javasdk-sample-MessageRepliedPayload.json")); j.run != nil {
 		t.Error("a message_replied event starts work")
+	}
+}
+
+// An alarm or resource not found says where it was looked for, as far as
+// the source knows.
+func TestNotFoundTextSaysWhere(t *testing.T) {
+	tests := []struct {
+		nf   investigate.NotFoundError
+		want string
+	}{
+		{investigate.NotFoundError{Kind: "alarm", Name: "web-5xx", Region: "eu-west-1", Account: "123456789012", Candidates: []string{"web-5xx-alb"}},
+			"I can't find an alarm or resource named *web-5xx* in eu-west-1 (account 123456789012). The closest I know: `web-5xx-alb`."},
+		{investigate.NotFoundError{Kind: "alarm", Name: "web-5xx", Region: "eu-west-1"}, "I can't find an alarm or resource named *web-5xx* in eu-west-1."},
+		{investigate.NotFoundError{Kind: "alarm", Name: "web-5xx"}, "I can't find an alarm or resource named *web-5xx*."},
+	}
+	for _, tt := range tests {
+		nf := tt.nf
+		if got := notFoundText(nf.Name, fmt.Errorf("find: %w", &nf)); got != tt.want {
+			t.Errorf("notFoundText = %q, want %q", got, tt.want)
+		}
 	}
 }

@@ -166,7 +166,11 @@ func notFoundText(target string, err error) string {
 	if !errors.As(err, &nf) {
 		return fmt.Sprintf("I could not look up *%s*: %s", mrkdwn.EscapeLine(target), mrkdwn.Truncate(mrkdwn.EscapeLine(err.Error()), 500))
 	}
-	text := fmt.Sprintf("I can't find an alarm or resource named *%s*.", mrkdwn.EscapeLine(target))
+	where := nf.Where()
+	if where != "" {
+		where = " " + mrkdwn.EscapeLine(strings.TrimSpace(where))
+	}
+	text := fmt.Sprintf("I can't find an alarm or resource named *%s*%s.", mrkdwn.EscapeLine(target), where)
 	if len(nf.Candidates) > 0 {
 		var c []string
 		for _, n := range nf.Candidates {

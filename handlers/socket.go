@@ -93,6 +93,9 @@ type workers struct {
 // returns. It reconnects whenever the socket drops or Slack asks it to.
 func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 	auth, err := b.api.AuthTestContext(ctx)
+	if te := RefusedToken("bot", "auth.test", err); te != nil {
+		return te
+	}
 	if err != nil {
 		return fmt.Errorf("slack auth.test: %w", err)
 	}
@@ -144,16 +147,25 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	runDone := make(chan struct{})
+	// refused receives Slack's refusal of the app token, which ends Serve.
+	refused := make(chan *TokenError, 1)
 	go func() {
 		defer close(runDone)
-		b.runSocket(runCtx, sm)
+		if te := b.runSocket(runCtx, sm); te != nil {
+			refused <- te
+		}
 	}()
 
 	b.log.Info("serving", "bot_user", b.botUserID, "workers", b.opts.Workers)
+	var serveErr error
 loop:
 	for {
 		select {
 		case <-ctx.Done():
+			break loop
+		case te := <-refused:
+			b.log.Error("socket mode: Slack refused the app token; stopping", "method", te.Method, "code", te.Code)
+			serveErr = te
 			break loop
 		case evt, ok := <-sm.Events:
 			if !ok {
@@ -186,28 +198,34 @@ loop:
 		<-finished
 	}
 	<-runDone
-	return nil
+	return serveErr
 }
 
 // runSocket keeps the socket-mode connection up: the client reconnects by
-// itself on a dropped socket or a refresh; when it gives up (bad token,
-// Slack unreachable for long) this tries again after a pause.
-func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client) {
+// itself on a dropped socket or a refresh; when it gives up (Slack
+// unreachable for long) this tries again after a pause. A token Slack
+// refuses for good (apps.connections.open: invalid_auth, not_authed, …) is
+// returned instead: no retry can help.
+func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client) *TokenError {
 	pause := time.Second
 	for ctx.Err() == nil {
 		err := sm.RunContext(ctx)
 		b.socket.up.Store(false)
 		if ctx.Err() != nil {
-			return
+			return nil
+		}
+		if te := RefusedToken("app", "apps.connections.open", err); te != nil {
+			return te
 		}
 		b.log.Error("socket mode stopped; reconnecting", "err", err, "in", pause)
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, time.Minute)
 	}
+	return nil
 }
 
 // onSocketEvent acknowledges an envelope at once and hands its work to a
@@ -233,6 +251,13 @@ func (b *Bot) onSocketEvent(ctx context.Context, sm *socketmode.Client, w *worke
 	case socketmode.EventTypeConnected:
 		b.socket.up.Store(true)
 		b.log.Info("connected to Slack")
+		return
+	case socketmode.EventTypeHello:
+		// Slack's hello on a new socket: the connection is established.
+		b.socket.up.Store(true)
+		if b.opts.OnReady != nil {
+			b.readyOnce.Do(b.opts.OnReady)
+		}
 		return
 	case socketmode.EventTypeConnecting, socketmode.EventTypeDisconnect, socketmode.EventTypeInvalidAuth:
 		b.socket.up.Store(false)

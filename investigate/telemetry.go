@@ -360,13 +360,31 @@ type Usage struct {
 }
 
 // NotFoundError says that a source has no such alarm or resource. Candidates
-// are the closest names it has, for a helpful message.
+// are the closest names it has, for a helpful message; Region and Account
+// say where it looked, when the source knows (a real account's), so that a
+// name looked for in the wrong account or region says so.
 type NotFoundError struct {
 	Kind       string // "alarm" or "resource"
 	Name       string
 	Candidates []string
+	Region     string
+	Account    string
 }
 
 func (e *NotFoundError) Error() string {
-	return e.Kind + " " + e.Name + " not found"
+	return e.Kind + " " + e.Name + " not found" + e.Where()
+}
+
+// Where is " in REGION (account ACCOUNT)", as much of it as is known, or
+// "".
+func (e *NotFoundError) Where() string {
+	switch {
+	case e.Region != "" && e.Account != "":
+		return " in " + e.Region + " (account " + e.Account + ")"
+	case e.Region != "":
+		return " in " + e.Region
+	case e.Account != "":
+		return " in account " + e.Account
+	}
+	return ""
 }

@@ -110,10 +110,11 @@ func EnvConfig(getenv func(string) string) Config {
 	}
 }
 
-// Configured reports whether auto mode uses a model: DESIGN's contract is
-// that no model key means the offline reasoner. A local server that needs
-// no key is used with the openai mode (or any non-empty key).
-func (c Config) Configured() bool { return c.APIKey != "" }
+// Configured reports whether auto mode uses a model: a key
+// (OPENAI_API_KEY) or a server (OPENAI_BASE_URL) says one is meant. A
+// local server such as Ollama needs no key, so its base URL alone is
+// enough; with neither, the offline reasoner words the report.
+func (c Config) Configured() bool { return c.APIKey != "" || c.BaseURL != "" }
 
 // IsAzure reports whether the configuration talks to Azure OpenAI.
 func (c Config) IsAzure() bool {
@@ -183,7 +184,10 @@ func (c Config) validate() error {
 		}
 	}
 	if !c.Configured() {
-		return errors.New("llm: no model configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for a server other than OpenAI)")
+		return errors.New("llm: no model configured: set OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for another OpenAI-compatible server (a local one such as Ollama needs no key)")
+	}
+	if c.APIKey == "" && c.IsAzure() {
+		return errors.New("llm: Azure OpenAI needs OPENAI_API_KEY (the resource's key)")
 	}
 	return nil
 }

@@ -379,7 +379,16 @@ func TestSelect(t *testing.T) {
 		t.Errorf("offline: %v %v", m, err)
 	}
 	if _, err := Select("openai", Config{}); err == nil {
-		t.Error("openai without a key: no error")
+		t.Error("openai without a key or a server: no error")
+	}
+	// A local server needs no key: its base URL alone selects it.
+	for _, mode := range []string{"auto", "openai"} {
+		if m, err := Select(mode, Config{BaseURL: "http://localhost:11434/v1"}); m == nil || err != nil {
+			t.Errorf("%s with a base URL and no key: %v %v", mode, m, err)
+		}
+	}
+	if _, err := Select("openai", Config{BaseURL: "https://res.openai.azure.com"}); err == nil || !strings.Contains(err.Error(), "Azure OpenAI needs OPENAI_API_KEY") {
+		t.Errorf("Azure without a key: %v", err)
 	}
 	if _, err := Select("gpt", Config{}); err == nil {
 		t.Error("unknown mode: no error")

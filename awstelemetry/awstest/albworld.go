@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,11 +101,23 @@ var AZs = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
 
 // Install registers every handler of the world on a server.
 func (w *ALBWorld) Install(srv *Server) {
+	// "AlarmNames: The names of the alarms to retrieve information
+	// about." "AlarmNamePrefix: An alarm name prefix. If you specify this
+	// parameter, you receive information about all alarms that have names
+	// that start with this prefix. If this parameter is specified, you
+	// cannot specify AlarmNames." (DescribeAlarms, CloudWatch API
+	// reference.) Neither lists every alarm, up to MaxRecords.
 	srv.Handle("CloudWatch.DescribeAlarms", func(r *Request) any {
 		names, _ := r.Params["AlarmNames"].([]any)
+		prefix := r.String("AlarmNamePrefix")
+		if len(names) > 0 && prefix != "" {
+			return &Error{Status: 400, Code: "InvalidParameterCombination", Message: "AlarmNames and AlarmNamePrefix cannot be specified together"}
+		}
+		limit, _ := r.Params["MaxRecords"].(float64)
 		var out []any
 		for _, a := range w.Alarms {
-			if len(names) == 1 && names[0] == a["AlarmName"] {
+			name, _ := a["AlarmName"].(string)
+			if (len(names) == 0 || slices.Contains(names, any(name))) && strings.HasPrefix(name, prefix) && (limit == 0 || len(out) < int(limit)) {
 				out = append(out, a)
 			}
 		}
@@ -199,6 +212,7 @@ func (w *ALBWorld) Install(srv *Server) {
 	srv.Reply("CloudWatch Logs.StopQuery", map[string]any{"success": true})
 
 	srv.Handle("CloudTrail.LookupEvents", w.lookupEvents)
+	srv.Reply("STS.GetCallerIdentity", CallerIdentity(w.Account, "unstuck"))
 	srv.Reply("Health.DescribeEvents", map[string]any{"events": []any{}})
 	srv.Handle("Service Quotas.GetServiceQuota", func(r *Request) any {
 		if r.String("ServiceCode") == "ec2" && r.String("QuotaCode") == "L-1216C47A" {
@@ -711,3 +725,13 @@ func ts(s string) time.Time {
 
 // queryLimitRe finds a Logs Insights query's limit command.
 var queryLimitRe = regexp.MustCompile(`\|\s*limit\s+(?:any\s+)?(\d+)`)
+
+// CallerIdentity is GetCallerIdentity's answer for a role assumed in
+// account, with the session name session.
+func CallerIdentity(account, session string) map[string]any {
+	return map[string]any{
+		"Account": account,
+		"Arn":     "arn:aws:sts::" + account + ":assumed-role/unstuck-reader/" + session,
+		"UserId":  "AROATESTROLEID:" + session,
+	}
+}

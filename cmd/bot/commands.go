@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,7 +26,8 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	region := fs.String("region", "", "with --alarm: the AWS region (default: AWS_REGION or the profile's)")
 	profile := fs.String("profile", "", "with --alarm: the shared-config profile (default: AWS_PROFILE)")
 	role := fs.String("role", "", "with --alarm: a role ARN to assume for reading (cross-account)")
-	at := fs.String("at", "", "with --alarm: investigate as of this RFC 3339 instant (an incident that is over), instead of now")
+	at := fs.String("at", "", "with --alarm: investigate as of this instant (an incident that is over), instead of now:\n"+
+		"10:32 (UTC, the last 10:32 that has passed), \"2024-12-03 10:32\" (UTC) or RFC 3339 (2024-12-03T10:32:00Z)")
 	format := fs.String("format", "text", "output format: text or json")
 	mode := fs.String("llm", "auto", "reasoner: auto, offline or openai")
 	chartPath := fs.String("chart", "", "also write a PNG chart of the alarm's metric and the culprit's telling series, with the onset marked, to this file")
@@ -50,11 +53,15 @@ func cmdInvestigate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *alarm != "" {
 		var now time.Time
 		if *at != "" {
-			if now, err = time.Parse(time.RFC3339, *at); err != nil {
-				return usageError{fmt.Sprintf("--at %q: want an RFC 3339 instant like 2024-12-03T10:33:00Z", *at)}
+			if now, err = investigate.ParseAt(*at, time.Now()); err != nil {
+				return usageError{err.Error()}
 			}
 		}
 		rep, err = investigateAlarm(ctx, *alarm, now, awstelemetry.Options{Region: *region, Profile: *profile, RoleARN: *role}, investigate.Options{Reasoner: reasoner})
+		var nf *investigate.NotFoundError
+		if errors.As(err, &nf) && len(nf.Candidates) > 0 {
+			err = fmt.Errorf("%w; the closest: %s", err, strings.Join(nf.Candidates, ", "))
+		}
 	} else {
 		if *region != "" || *profile != "" || *role != "" || *at != "" {
 			return usageError{"--region, --profile, --role and --at go with --alarm"}
@@ -92,9 +99,7 @@ var awsTestOptions func(*awstelemetry.Options)
 // investigateAlarm investigates a real CloudWatch alarm, reading AWS with
 // the standard credential chain, as of now (zero: the present).
 func investigateAlarm(ctx context.Context, name string, now time.Time, opts awstelemetry.Options, engineOpts investigate.Options) (investigate.Report, error) {
-	if awsTestOptions != nil {
-		awsTestOptions(&opts)
-	}
+	opts = awsOptions(opts)
 	if !now.IsZero() && opts.Now == nil {
 		opts.Now = func() time.Time { return now }
 	}

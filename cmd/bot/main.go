@@ -22,10 +22,12 @@ const usage = `unstuck investigates incidents on AWS.
 
 Usage:
   bot investigate [--scenario NAME|FILE] [--format text|json] [--llm auto|offline|openai]
-  bot investigate --alarm NAME [--region R] [--profile P] [--role ARN] [--at TIME] [--format text|json]
+  bot investigate --alarm NAME [--region R] [--profile P] [--role ARN] [--at 10:32|"2024-12-03 10:32"|RFC3339] [--format text|json]
   bot eval [--json] [--min-top1 F] [--quiet D] [PATH ...]
   bot scenarios
   bot serve [--scenario NAME|FILE] [--channels FILE] [--store PATH|dynamodb://TABLE] [--workers N] [--deadline D] [--grace D]
+  bot doctor [--region R] [--profile P] [--role ARN] [--store PATH|dynamodb://TABLE] [--llm MODE] [--format text|json]
+  bot version                      (or bot --version)
 
 Commands:
   investigate  investigate a simulated incident (an embedded scenario or a scenario file)
@@ -33,6 +35,10 @@ Commands:
                trivial baseline beside them, and the confidence's calibration
   scenarios    list the embedded scenarios
   serve        run the Slack bot (socket mode; SLACK_APP_TOKEN, SLACK_BOT_TOKEN)
+  doctor       check, read-only, what serve and investigate --alarm need: AWS
+               credentials and each telemetry source, the Slack tokens and
+               scopes, the model, the store; exit 1 when a check fails
+  version      print the version, the commit it was built from and the Go toolchain
 
 Run 'bot COMMAND -h' for a command's flags.
 `
@@ -66,6 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdScenarios(args[1:], stdout, stderr)
 	case "serve":
 		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		err = cmdDoctor(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		err = cmdVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -246,6 +246,54 @@ func TestInvestigateWithAModel(t *testing.T) {
 	}
 }
 
+// A local OpenAI-compatible server (Ollama, vLLM, LM Studio) needs no key:
+// OPENAI_BASE_URL alone selects the model, with --llm openai and with the
+// default --llm auto, and no Authorization header is sent. With neither a
+// key nor a server, auto is the offline reasoner and openai says what to
+// set.
+func TestKeylessLocalModel(t *testing.T) {
+	agree := llmtest.Reply{Content: llmtest.JSON(map[string]any{
+		"summary": "One instance, i-0c5e1a2b3d4f50003, fails every request it serves.",
+		"hypotheses": []map[string]any{{
+			"cause": "component", "resource": "i-0c5e1a2b3d4f50003", "confidence": 0.8,
+			"title": "i-0c5e1a2b3d4f50003 fails its requests", "explanation": "Traces [f2] and logs [f3] single it out.",
+			"evidence": []string{"f2", "f3"},
+		}},
+	})}
+	for _, mode := range []string{"openai", "auto"} {
+		t.Run(mode, func(t *testing.T) {
+			srv := llmtest.New(llmtest.Sequence(agree))
+			defer srv.Close()
+			t.Setenv("OPENAI_API_KEY", "")
+			t.Setenv("OPENAI_BASE_URL", srv.BaseURL())
+			t.Setenv("OPENAI_MODEL", "llama3.1")
+			code, out, errs := runBot(t, "investigate", "--llm", mode, "--format", "json")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			var rep struct{ Reasoner string }
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatal(err)
+			}
+			reqs := srv.Requests()
+			if rep.Reasoner != "model llama3.1" || len(reqs) == 0 {
+				t.Fatalf("reasoner %q after %d requests: the local model was not used", rep.Reasoner, len(reqs))
+			}
+			if h := reqs[0].Header.Get("Authorization"); h != "" {
+				t.Errorf("Authorization %q sent to a server given no key", h)
+			}
+		})
+	}
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
+	if code, out, errs := runBot(t, "investigate", "--format", "json"); code != 0 || !strings.Contains(out, `"reasoner": "offline"`) {
+		t.Errorf("auto with neither: exit %d, stderr %s", code, errs)
+	}
+	if code, _, errs := runBot(t, "investigate", "--llm", "openai"); code != 1 || !strings.Contains(errs, "set OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL") {
+		t.Errorf("openai with neither: exit %d, stderr %q", code, errs)
+	}
+}
+
 func TestInvestigateWritesAChart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "chart.png")
 	if code, _, errs := runBot(t, "investigate", "--scenario", "lambda-concurrency-limit", "--chart", path); code != 0 {
@@ -320,7 +368,9 @@ func TestAlarmFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"investigate", "--region", "eu-west-1"}, "go with --alarm"},
-		{[]string{"investigate", "--alarm", "x", "--at", "yesterday"}, "want an RFC 3339 instant"},
+		{[]string{"investigate", "--alarm", "x", "--at", "yesterday"}, `--at "yesterday": give a time like 10:32`},
+		{[]string{"investigate", "--alarm", "x", "--at", "2999-01-01 10:32"}, "--at 2999-01-01 10:32 is in the future"},
+		{[]string{"investigate", "--alarm", "x", "--at", time.Now().UTC().Add(time.Hour).Format(time.RFC3339)}, "is in the future"},
 	} {
 		if code, _, errs := runBot(t, tt.args...); code != 2 || !strings.Contains(errs, tt.want) {
 			t.Errorf("%v: exit %d, %q", tt.args, code, errs)
@@ -385,6 +435,49 @@ func TestEveryServiceFailingLeavesACompleteReport(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// awsCLI points the command line's AWS clients at the fake ALB world, the
+// way the moto tests point them at moto: through awsTestOptions.
+func awsCLI(t *testing.T) (*awstest.Server, *awstest.ALBWorld) {
+	t.Helper()
+	hermeticAWS(t)
+	srv, world, opts := albAWS(t)
+	awsTestOptions = func(o *awstelemetry.Options) {
+		o.Region, o.Endpoint, o.HTTPClient, o.Credentials, o.MaxAttempts, o.Present = opts.Region, opts.Endpoint, opts.HTTPClient, opts.Credentials, opts.MaxAttempts, opts.Present
+	}
+	t.Cleanup(func() { awsTestOptions = nil })
+	return srv, world
+}
+
+// bot investigate --alarm --at takes what /investigate --at takes; each
+// form ends the investigation's window at the alarm's firing.
+func TestInvestigateAt(t *testing.T) {
+	_, world := awsCLI(t)
+	for _, at := range []string{world.Fires.Format(time.RFC3339), world.Fires.Format("2006-01-02 15:04"), world.Fires.Format("2006-01-02T15:04")} {
+		code, out, errs := runBot(t, "investigate", "--alarm", "web-alb-target-5xx", "--at", at, "--format", "json", "--llm", "offline")
+		if code != 0 {
+			t.Fatalf("--at %s: exit %d: %s", at, code, errs)
+		}
+		var rep investigate.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Scope.End.Equal(world.Fires) || len(rep.Hypotheses) == 0 || rep.Hypotheses[0].Resource != world.Bad {
+			t.Errorf("--at %s: window ends %v, want %v; hypotheses %+v", at, rep.Scope.End, world.Fires, rep.Hypotheses)
+		}
+	}
+}
+
+// An alarm that is not there says where it was looked for, and the
+// closest names.
+func TestInvestigateAlarmNotFound(t *testing.T) {
+	awsCLI(t)
+	code, _, errs := runBot(t, "investigate", "--alarm", "web-alb-target-5xxx", "--llm", "offline")
+	want := "alarm web-alb-target-5xxx not found in us-east-1 (account 123456789012)"
+	if code != 1 || !strings.Contains(errs, want) || !strings.Contains(errs, "web-alb-target-5xx,") && !strings.Contains(errs, "web-alb-target-5xx\n") && !strings.Contains(errs, "closest: web-alb-target-5xx") {
+		t.Errorf("exit %d, stderr %q; want exit 1 with %q and the closest name", code, errs, want)
 	}
 }
 

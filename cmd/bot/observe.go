@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -44,16 +45,18 @@ func stdLogger(logger *slog.Logger, prefix string) *log.Logger {
 
 // serveHTTP serves /metrics, /healthz and /readyz on addr until stop is
 // called; ready when the socket is connected and the store answers.
-func serveHTTP(addr string, m *metrics.Bot, bot *handlers.Bot, logger *slog.Logger) (stop func(), err error) {
+func serveHTTP(addr string, m *metrics.Bot, bot *handlers.Bot, logger *slog.Logger, more map[string]metrics.Check) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
+	checks := map[string]metrics.Check{
+		"slack": bot.SocketConnected,
+		"store": briefCheck(logger, "store", bot.StoreReachable, func(err error) string { return string(store.Classify(err)) }),
+	}
+	maps.Copy(checks, more)
 	srv := &http.Server{
-		Handler: m.Handler(map[string]metrics.Check{
-			"slack": bot.SocketConnected,
-			"store": briefCheck(logger, "store", bot.StoreReachable, func(err error) string { return string(store.Classify(err)) }),
-		}),
+		Handler:           m.Handler(checks),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          stdLogger(logger, "http: "),
 	}
@@ -100,5 +103,25 @@ func briefCheck(logger *slog.Logger, name string, check metrics.Check, brief fun
 			return errors.New(reason)
 		}
 		return nil
+	}
+}
+
+// cached is check answered from its last result until ttl has passed by
+// now (time.Now when nil): a probe every few seconds reaches what the
+// check reads once per ttl at most.
+func cached(ttl time.Duration, now func() time.Time, check metrics.Check) metrics.Check {
+	if now == nil {
+		now = time.Now
+	}
+	var mu sync.Mutex
+	var at time.Time
+	var last error
+	return func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if t := now(); at.IsZero() || t.Sub(at) >= ttl {
+			last, at = check(ctx), t
+		}
+		return last
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,6 +88,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	logger.Info("starting", "version", version().String())
+	if *channels == "" {
+		logger.Warn("no --channels file: the bot answers /investigate and mentions in every channel it is invited to, " +
+			"with its own AWS credentials and region, and watches no alarm messages; see slack/channels.example.yaml")
+	}
 	mets := metrics.New()
 	model.OnUsage(func(u llm.Usage) { mets.ModelTokens(u.Prompt, u.Completion) })
 	opts := handlers.Options{
@@ -106,6 +113,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	engineOpts := investigate.Options{Reasoner: model.Reasoner()}
 	var backends handlers.Backends
+	// readiness checks besides Slack's and the store's.
+	ready := map[string]metrics.Check{}
 	if *scen != "" {
 		f, err := loadScenario(*scen)
 		if err != nil {
@@ -121,7 +130,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		backends = handlers.OneBackend(handlers.SourcesBackend(backend.Sources(), engineOpts, []string{s.Alarm.Name}))
 		logger.Info("serving a simulated incident", "scenario", s.Name, "alarm", s.Alarm.Name, "now", backend.Now())
 	} else {
-		backends = &awsBackends{base: awstelemetry.Options{Region: *region, Profile: *profile, SeenCredentials: seenCredentials}, engine: engineOpts, clients: map[string]*awstelemetry.Client{}}
+		base := awsOptions(awstelemetry.Options{Region: *region, Profile: *profile, SeenCredentials: seenCredentials})
+		client, err := awsPreflight(ctx, base, cfg)
+		if err != nil {
+			return err
+		}
+		logger.Info("reading AWS", "region", client.Region())
+		// The credentials as the SDK caches them: a probe of /readyz
+		// reaches a credential source once a minute at most.
+		ready["aws"] = briefCheck(logger, "aws", cached(time.Minute, nil, client.Credentials),
+			func(err error) string { return "aws " + string(awstelemetry.Classify(err)) })
+		backends = &awsBackends{base: base, engine: engineOpts, clients: map[string]*awstelemetry.Client{}}
 	}
 
 	apiOpts := []slack.Option{slack.OptionAppLevelToken(appToken)}
@@ -137,17 +156,23 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	closeDB := sync.OnceValue(db.Close)
 	defer closeDB()
 	logger.Info("store opened", "store", cmp.Or(*storeSpec, store.DefaultPath))
+	// Said once Slack has said hello on the socket, not before: a bot
+	// that cannot connect never claims to serve.
+	opts.OnReady = func() { fmt.Fprintln(stdout, "unstuck: serving Slack over socket mode; Ctrl-C to stop") }
 	bot := handlers.New(api, db, backends, cfg, opts)
 	mets.WorkInFlight(bot.InFlight)
 	if *httpAddr != "" {
-		stopHTTP, err := serveHTTP(*httpAddr, mets, bot, logger)
+		stopHTTP, err := serveHTTP(*httpAddr, mets, bot, logger, ready)
 		if err != nil {
 			return fmt.Errorf("--http-addr: %w", err)
 		}
 		defer stopHTTP()
 	}
-	fmt.Fprintln(stdout, "unstuck: serving Slack over socket mode; Ctrl-C to stop")
 	if err := bot.Serve(ctx, sm); err != nil {
+		var te *handlers.TokenError
+		if errors.As(err, &te) {
+			return slackTokenError(te)
+		}
 		return err
 	}
 	if err := closeDB(); err != nil {
@@ -174,6 +199,81 @@ func slackEnv() (appToken, botToken, apiURL string, err error) {
 		apiURL += "/"
 	}
 	return appToken, botToken, apiURL, nil
+}
+
+// slackTokenError says which token Slack refused and how to get a good
+// one.
+func slackTokenError(te *handlers.TokenError) error {
+	if te.Token == "app" {
+		return &tokenFixError{te: te, env: "SLACK_APP_TOKEN",
+			fix: "generate an app-level token with the connections:write scope (Basic Information → App-Level Tokens) and set SLACK_APP_TOKEN to it; the app must have socket mode on (slack/README.md)"}
+	}
+	return &tokenFixError{te: te, env: "SLACK_BOT_TOKEN",
+		fix: "copy the Bot User OAuth Token (xoxb-…) from the app's Install App page into SLACK_BOT_TOKEN; reinstall the app if it was revoked or its scopes changed (slack/README.md)"}
+}
+
+// tokenFixError is a token Slack refused, said with the variable that
+// holds it and how to fix it.
+type tokenFixError struct {
+	te       *handlers.TokenError
+	env, fix string
+}
+
+func (e *tokenFixError) Error() string {
+	return "slack refused " + e.env + " (" + e.te.Code + " at " + e.te.Method + "): " + e.fix
+}
+
+func (e *tokenFixError) Unwrap() error { return e.te }
+
+// awsOptions are opts with what tests set (awsTestOptions).
+func awsOptions(opts awstelemetry.Options) awstelemetry.Options {
+	if awsTestOptions != nil {
+		awsTestOptions(&opts)
+	}
+	return opts
+}
+
+// awsPreflight builds the client bot serve reads AWS with where a channel
+// names no role or region, and checks that a region and credentials can
+// be found, so that a bot with no AWS configuration stops at start instead
+// of failing every investigation. When no region is configured but every
+// channel of the channel file names its regions, the first one is used.
+func awsPreflight(ctx context.Context, opts awstelemetry.Options, cfg handlers.Config) (*awstelemetry.Client, error) {
+	c, err := awstelemetry.New(ctx, opts)
+	if errors.Is(err, awstelemetry.ErrNoRegion) {
+		if r, ok := everyChannelsRegion(cfg); ok {
+			opts.Region = r
+			c, err = awstelemetry.New(ctx, opts)
+		}
+	}
+	if errors.Is(err, awstelemetry.ErrNoRegion) {
+		return nil, errors.New("no AWS region: set --region, AWS_REGION or a profile's region (AWS_PROFILE), or name --scenario to serve a simulated incident without AWS")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("aws: %w", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.Credentials(cctx); err != nil {
+		return nil, fmt.Errorf("no AWS credentials: set AWS_PROFILE (and run aws sso login for SSO), give the instance or task a role, "+
+			"or name --scenario to serve a simulated incident without AWS: %w", err)
+	}
+	return c, nil
+}
+
+// everyChannelsRegion is a region when the channel file lists channels and
+// each names its regions: the first of the first channel, by id.
+func everyChannelsRegion(cfg handlers.Config) (string, bool) {
+	if len(cfg.Channels) == 0 {
+		return "", false
+	}
+	for _, ch := range cfg.Channels {
+		if len(ch.Regions) == 0 {
+			return "", false
+		}
+	}
+	ids := slices.Sorted(maps.Keys(cfg.Channels))
+	return cfg.Channels[ids[0]].Regions[0], true
 }
 
 var (

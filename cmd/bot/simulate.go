@@ -119,8 +119,9 @@ func (s simSettings) options() sim.Options {
 	return sim.Options{Latency: lat}
 }
 
-// modelFor resolves --llm: auto uses a model when OPENAI_API_KEY is set,
-// openai insists on one; nil means the offline reasoner.
+// modelFor resolves --llm: auto uses a model when OPENAI_API_KEY or
+// OPENAI_BASE_URL is set (a local server needs no key), openai insists on
+// one; nil means the offline reasoner.
 func modelFor(mode string) (*llm.Model, error) {
 	switch mode {
 	case "", llm.ModeAuto, llm.ModeOffline, llm.ModeOpenAI:

@@ -24,18 +24,28 @@ func writeText(w io.Writer, r investigate.Report) error {
 	if !r.Onset.IsZero() {
 		onset = "onset " + r.Onset.UTC().Format("2006-01-02 15:04 UTC")
 	}
+	// A window over a day says the date of each time.
+	layout := investigate.WindowLayout(r.Scope.Start, r.Scope.End)
 	p("%s · telemetry %s to %s · %d resources in scope\n\n", onset,
-		r.Scope.Start.UTC().Format("15:04"), r.Scope.End.UTC().Format("15:04 UTC"), len(r.Scope.Resources))
+		r.Scope.Start.UTC().Format(layout), r.Scope.End.UTC().Format(layout+" UTC"), len(r.Scope.Resources))
+
+	// The answer in the words of every other surface (the thread, the
+	// channel message), whatever the reasoner's summary says.
+	p("ANSWER\n")
+	wrap(b, r.Headline(), "  ", 92)
+	p("\n")
 
 	p("SUMMARY\n")
 	wrap(b, r.Summary, "  ", 92)
 	p("\n")
 
-	if len(r.Hypotheses) > 0 {
+	if _, lead := r.Lead(); len(r.Hypotheses) > 0 && !lead {
+		p("HYPOTHESES (none stands out: places to look, not answers)\n")
+	} else if len(r.Hypotheses) > 0 {
 		p("HYPOTHESES\n")
 	}
 	for i, h := range r.Hypotheses {
-		p("%d. [%s] %s (%.0f%%)\n", i+1, h.Cause, h.Title, 100*h.Confidence)
+		p("%d. [%s] %s (%s, %.0f%%)\n", i+1, h.Cause, h.Title, investigate.ConfidenceWord(h.Confidence), 100*h.Confidence)
 		for j, a := range h.Actions {
 			label := "first action"
 			if j > 0 {
@@ -45,6 +55,9 @@ func writeText(w io.Writer, r investigate.Report) error {
 		}
 		if len(h.Evidence) > 0 {
 			p("   evidence: %s\n", strings.Join(h.Evidence, ", "))
+		}
+		for _, a := range r.Against(i) {
+			wrap(b, "against: "+a, "   ", 92)
 		}
 		for _, pr := range h.Prevention {
 			wrap(b, "prevent: "+pr, "   ", 92)
@@ -60,7 +73,7 @@ func writeText(w io.Writer, r investigate.Report) error {
 		if res == "" {
 			res = "-"
 		}
-		wrap(b, fmt.Sprintf("%-4s %s %-7s %s: %s", f.ID, f.Time.UTC().Format("15:04"), f.Kind, res, f.Summary), "  ", 110)
+		wrap(b, fmt.Sprintf("%-4s %s %-7s %s: %s", f.ID, f.Time.UTC().Format(layout), f.Kind, res, f.Summary), "  ", 110)
 		if f.Link != "" {
 			p("         %s\n", f.Link)
 		}

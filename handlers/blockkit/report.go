@@ -55,14 +55,15 @@ func linkLabel(kind investigate.FindingKind) string {
 	return "console"
 }
 
-// findingLine renders one finding on one line with its console link.
-func findingLine(f investigate.Finding) string {
+// findingLine renders one finding on one line with its console link, its
+// time written by layout (investigate.WindowLayout of the report's window).
+func findingLine(f investigate.Finding, layout string) string {
 	var b strings.Builder
 	b.WriteString("• ")
 	b.WriteString(findingRef(f.ID))
 	b.WriteString(" ")
 	if !f.Time.IsZero() {
-		b.WriteString(f.Time.UTC().Format("15:04"))
+		b.WriteString(f.Time.UTC().Format(layout))
 		b.WriteString(" · ")
 	}
 	b.WriteString(mrkdwn.EscapeLine(string(f.Kind)))
@@ -165,7 +166,7 @@ func firstScreen(rep investigate.Report, v ReportView) []slack.Block {
 		var ev []string
 		for _, id := range top.Evidence {
 			if f, ok := rep.Finding(id); ok && len(ev) < firstScreenFindings {
-				ev = append(ev, findingLine(f))
+				ev = append(ev, findingLine(f, investigate.WindowLayout(rep.Scope.Start, rep.Scope.End)))
 			}
 		}
 		if len(ev) > 0 {
@@ -218,18 +219,19 @@ func firstScreen(rep investigate.Report, v ReportView) []slack.Block {
 // scopeContext is the report's onset, window, size, metric, region and
 // alarm link, with dates where the window spans days.
 func scopeContext(rep investigate.Report) []string {
-	days := rep.Scope.Start.UTC().YearDay() != rep.Scope.End.UTC().YearDay() || rep.Scope.Start.UTC().Year() != rep.Scope.End.UTC().Year()
 	var ctx []string
 	if !rep.Onset.IsZero() {
 		ctx = append(ctx, "onset *"+rep.Onset.UTC().Format("2006-01-02 15:04 UTC")+"*")
 	} else {
 		ctx = append(ctx, "no clear onset")
 	}
-	if days {
-		ctx = append(ctx, fmt.Sprintf("telemetry %s – %s UTC", rep.Scope.Start.UTC().Format("Jan 2 15:04"), rep.Scope.End.UTC().Format("Jan 2 15:04")))
-	} else {
-		ctx = append(ctx, fmt.Sprintf("telemetry %s–%s", rep.Scope.Start.UTC().Format("15:04"), investigate.Clock(rep.Scope.End)))
+	// A window over a day says the date of each time.
+	layout := investigate.WindowLayout(rep.Scope.Start, rep.Scope.End)
+	window := fmt.Sprintf("telemetry %s–%s", rep.Scope.Start.UTC().Format(layout), investigate.Clock(rep.Scope.End))
+	if layout != "15:04" {
+		window = fmt.Sprintf("telemetry %s – %s UTC", rep.Scope.Start.UTC().Format(layout), rep.Scope.End.UTC().Format(layout))
 	}
+	ctx = append(ctx, window)
 	ctx = append(ctx, fmt.Sprintf("%d resources in scope", len(rep.Scope.Resources)))
 	if rep.Scope.Metric != "" {
 		ctx = append(ctx, mrkdwn.EscapeLine(rep.Scope.Metric))
@@ -328,7 +330,7 @@ func details(rep investigate.Report, v ReportView) [][]slack.Block {
 		if cited[f.ID] || f.Kind == investigate.FindingNote {
 			continue
 		}
-		other = append(other, findingLine(f))
+		other = append(other, findingLine(f, investigate.WindowLayout(rep.Scope.Start, rep.Scope.End)))
 	}
 	if len(other) > 0 {
 		extra := ""
@@ -410,7 +412,7 @@ func hypothesisBlocks(rep investigate.Report, i int, h investigate.Hypothesis, v
 		}
 		cited[id] = true
 		if len(ev) < maxCitedFindings {
-			ev = append(ev, findingLine(f))
+			ev = append(ev, findingLine(f, investigate.WindowLayout(rep.Scope.Start, rep.Scope.End)))
 		}
 	}
 	if len(ev) > 0 {

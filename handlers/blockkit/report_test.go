@@ -274,3 +274,48 @@ func textsOf(blocks []slack.Block) []string {
 	}
 	return out
 }
+
+// A report over a window that spans days says the date of its times: the
+// window's and each finding's; one within a day keeps the time of day.
+func TestReportWindowOverADaySaysDates(t *testing.T) {
+	tests := []struct {
+		name        string
+		start, end  time.Time
+		want, avoid []string
+	}{
+		{"within a day", time.Date(2024, 12, 3, 9, 0, 0, 0, time.UTC), time.Date(2024, 12, 3, 11, 0, 0, 0, time.UTC),
+			[]string{"telemetry 09:00–11:00 UTC", "10:31 · metric"}, []string{"2024-12-03 10:31"}},
+		{"over a day", time.Date(2024, 12, 1, 11, 0, 0, 0, time.UTC), time.Date(2024, 12, 3, 11, 0, 0, 0, time.UTC),
+			[]string{"telemetry 2024-12-01 11:00 – 2024-12-03 11:00 UTC", "2024-12-03 10:31 · metric", "2024-12-02 22:15 · change"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := investigate.Report{
+				Scope: investigate.Scope{Alarm: "a", Resource: "r", Start: tt.start, End: tt.end},
+				Findings: []investigate.Finding{
+					{ID: "f1", Kind: investigate.FindingMetric, Resource: "r", Time: time.Date(2024, 12, 3, 10, 31, 0, 0, time.UTC), Summary: "errors up"},
+					{ID: "f2", Kind: investigate.FindingChange, Resource: "r", Time: time.Date(2024, 12, 2, 22, 15, 0, 0, time.UTC), Summary: "a deploy"},
+				},
+			}
+			if tt.name == "within a day" {
+				rep.Findings = rep.Findings[:1]
+			}
+			msgs, _ := Report(rep, ReportView{ThreadTS: "1", Details: true})
+			b, err := json.Marshal(msgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := string(b)
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("report lacks %q:\n%s", w, got)
+				}
+			}
+			for _, a := range tt.avoid {
+				if strings.Contains(got, a) {
+					t.Errorf("report has %q:\n%s", a, got)
+				}
+			}
+		})
+	}
+}

@@ -127,6 +127,10 @@ type Options struct {
 	// Seed seeds the random choices of connections and duplicates; zero
 	// takes a random seed.
 	Seed uint64
+	// Scopes, when set, are the bot token's scopes, which Slack lists in
+	// the X-OAuth-Scopes header of every Web API answer to that token.
+	// The app token's answers list connections:write.
+	Scopes []string
 }
 
 // Server is the fake Slack.
@@ -693,12 +697,16 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			fail(w, "invalid_auth")
 			return
 		}
+		w.Header().Set("X-OAuth-Scopes", "connections:write")
 		reply(w, map[string]any{"ok": true, "url": "ws://" + r.Host + "/ws"})
 		return
 	}
 	if tok != BotToken {
 		fail(w, "invalid_auth")
 		return
+	}
+	if s.opts.Scopes != nil {
+		w.Header().Set("X-OAuth-Scopes", strings.Join(s.opts.Scopes, ","))
 	}
 	switch method {
 	case "auth.test":
