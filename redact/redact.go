@@ -235,12 +235,13 @@ var redactRules = []redactRule{
 			return m[1] + m[2] + tag("credential")
 		}},
 	// Command-line flags: --password hunter2, -p=...
-	{kind: "password", re: regexp.MustCompile(`(?i)(--?(?:password|passwd|pass|secret|token|api-key|apikey|access-key|secret-key|secret-access-key|session-token))([ \t]+|=)([^\s"']+)`),
+	// A flag starts a word: "1-token request" is not one.
+	{kind: "password", re: regexp.MustCompile(`(?i)(^|[\s"'(\[])(--?(?:password|passwd|pass|secret|token|api-key|apikey|access-key|secret-key|secret-access-key|session-token))([ \t]+|=)([^\s"']+)`),
 		repl: func(m []string) string {
-			if isRedacted(m[3]) || strings.HasPrefix(m[3], "-") {
+			if isRedacted(m[4]) || strings.HasPrefix(m[4], "-") {
 				return m[0]
 			}
-			return m[1] + m[2] + tag("password")
+			return m[1] + m[2] + m[3] + tag("password")
 		}},
 	// A YAML key that names a secret, its value on the next, deeper
 	// indented line or lines (a plain or block scalar).
@@ -299,6 +300,29 @@ var keyValueRE = regexp.MustCompile(`(?i)([A-Za-z0-9_.\-]*(?:passw(?:or)?d|pwd|p
 // holds, in lower case.
 var keyValueWords = []string{"pass", "pwd", "secret", "token", "key", "pat", "credential", "sig", "sas", "dsn", "connectionstring"}
 
+// plainWord reports whether s is a short word of lower-case letters.
+func plainWord(s string) bool {
+	if len(s) > 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// quoteOf returns the quote v opens with, if any.
+func quoteOf(v string) string {
+	for _, p := range []string{`\"`, `"`, `'`} {
+		if strings.HasPrefix(v, p) {
+			return p
+		}
+	}
+	return ""
+}
+
 // redactKeyValues redacts the values of secret-named keys. A bare password
 // runs on over an '&' that does not start another key=value pair, as in
 // connection strings ("Password=Tr0ub4dor&3;").
@@ -316,6 +340,12 @@ func redactKeyValues(s string) string {
 			ok, minLen = true, 20
 		}
 		if !ok || len(inner) < minLen || isRedacted(v) || inner == "<*>" {
+			continue
+		}
+		// "token: expired", "credentials: failed to refresh": a short
+		// lower-case word after a token's or a key's name is a state, not
+		// the secret. A password may be any word, so it is not spared.
+		if minLen > 1 && quoteOf(v) == "" && plainWord(inner) {
 			continue
 		}
 		end := m[7]

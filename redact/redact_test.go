@@ -169,3 +169,27 @@ func TestFilePathIsNotAToken(t *testing.T) {
 		}
 	}
 }
+
+// TestOrdinaryWordsAfterSecretNames: a state after a token's or key's name
+// ("token: expired") and a word with "-token" inside are not secrets; a
+// password, a real flag's value and a key still are.
+func TestOrdinaryWordsAfterSecretNames(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool // redacted
+	}{
+		{"credentials: failed to refresh", false},
+		{"a 1-token request", false},
+		{"token: expired", false},
+		{"api_key: missing", false},
+		{"password: letmein", true},
+		{"--token abc123def456", true},
+		{`run "--token=abc123def456"`, true},
+		{"api_key: k3y0rders2024abc", true},
+		{"token: abcdefghijklmnopqrstu", true},
+	} {
+		if got := Redact(tt.in) != tt.in; got != tt.want {
+			t.Errorf("Redact(%q) = %q: redacted %v, want %v", tt.in, Redact(tt.in), got, tt.want)
+		}
+	}
+}
