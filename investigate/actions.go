@@ -99,7 +99,11 @@ func dimFor(typ ResourceType) string {
 	return "host"
 }
 
-func dependencyActions(ctx context.Context, r *run, dep string, health bool) ([]Action, []string) {
+// dependencyActions are the moves for a failing dependency. refused says
+// its calls are refused (access denied, a disabled key): failing over to
+// a replica or another Region under the same policy or key would not help,
+// so the move is to shed what can wait and restore the access.
+func dependencyActions(ctx context.Context, r *run, dep string, health, refused bool) ([]Action, []string) {
 	rs := r.g.byID[dep]
 	// Its callers call it directly, or through the entries in front of it.
 	callers := r.g.related(dep, RelCalls, false)
@@ -111,6 +115,16 @@ func dependencyActions(ctx context.Context, r *run, dep string, health bool) ([]
 	caller := "its callers"
 	if len(callers) > 0 {
 		caller = strings.Join(callers, ", ")
+	}
+	if refused && r.g.typeOf(dep) != TypeExternal {
+		return []Action{
+				{ActionExclude, fmt.Sprintf("Shed or queue the calls from %s to %s that can wait: they are refused, and a replica or another Region under the same policy or key would refuse them too", caller, dep)},
+				{ActionRollback, fmt.Sprintf("Find what took the access away (a change to %s's resource policy, the callers' IAM role or its KMS key, in CloudTrail) and restore it", dep)},
+			},
+			[]string{
+				fmt.Sprintf("Review changes to %s's policies, the roles that call it and its key before they are applied", dep),
+				fmt.Sprintf("Alarm on %s's access-denied errors from its callers' side", dep),
+			}
 	}
 	switch r.g.typeOf(dep) {
 	case TypeExternal:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -169,13 +170,17 @@ func checkDependency(ctx context.Context, r *run) result {
 			for _, f := range c.evidence {
 				health = health || f.Kind == FindingHealth
 			}
-			c.actions, c.prevention = dependencyActions(ctx, r, c.resource, health)
+			c.actions, c.prevention = dependencyActions(ctx, r, c.resource, health, refusedRE.MatchString(evidenceText(c)))
 		}
 		res.candidates = append(res.candidates, c)
 	}
 	res.candidates = append(res.candidates, outside...)
 	return res
 }
+
+// refusedRE matches failures that say access was refused: a replica or
+// another Region under the same policy or key would refuse them too.
+var refusedRE = regexp.MustCompile(`accessdenied|access denied|not authorized|forbidden|unauthori[sz]ed|kmsdisabled|kmsinvalidstate|kmsaccessdenied`)
 
 // apart returns the peers of a resource (the other hosts of the services on
 // it, or of its group) when they all have readings of the class and none is

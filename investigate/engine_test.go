@@ -164,6 +164,15 @@ func TestDependencyFailsAndChangeOnItWins(t *testing.T) {
 			if r := rankOf(rep, CauseDependency, "payments"); r == 1 {
 				t.Errorf("slow but healthy payments ranked first")
 			}
+			// Calls refused (access denied) are refused by a replica or
+			// another Region too: no surface offers to fail over there.
+			for _, h := range rep.Hypotheses {
+				for _, a := range h.Actions {
+					if h.Resource == "table" && strings.Contains(strings.ToLower(a.Detail), "fail over to") {
+						t.Errorf("%s %s offers %q for refused calls", h.Cause, h.Resource, a.Detail)
+					}
+				}
+			}
 		})
 	}
 }
