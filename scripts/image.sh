@@ -13,7 +13,7 @@
 # prints the image's size. Push it with your own tools (docs/deploying.md):
 #
 #   skopeo copy --all oci:dist/image:$VERSION docker://REGISTRY/unstuck:$VERSION
-#   crane push dist/image REGISTRY/unstuck:$VERSION
+#   crane push dist/unstuck-image.tar REGISTRY/unstuck:$VERSION     # one platform
 #
 # Environment: UNSTUCK_SOURCE (the org.opencontainers.image.source label,
 # default https://github.com/unstuck/unstuck), CA_BUNDLE (default
@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
     --platforms=*) platforms="${1#*=}"; shift ;;
     --add) adds+=(-add "${2:?--add needs SRC:DEST}"); shift 2 ;;
     --add=*) adds+=(-add "${1#*=}"); shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "image.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
