@@ -18,6 +18,9 @@ ARG GO_VERSION=1.26
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
+# --build-arg GOFLAGS=-buildvcs=false where .git is not in the context, or
+# is a git worktree's pointer to a repository outside it.
+ARG GOFLAGS=""
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
