@@ -56,9 +56,10 @@ for p in "${plats[@]}"; do
   mkdir -p "$out"
   echo "building $p ..."
   # Static, no build paths, no symbol table; the toolchain stamps the
-  # module and commit (runtime/debug.ReadBuildInfo), so no -X flags.
-  CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" go build -trimpath -ldflags='-s -w' -o "$out/bot" ./cmd/bot
-  CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" go build -trimpath -ldflags='-s -w' -o "$out/healthcheck" ./tools/healthcheck
+  # module and commit (runtime/debug.ReadBuildInfo), so no -X flags
+  # (-buildvcs=true: over a GOFLAGS=-buildvcs=false set on the machine).
+  CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" go build -trimpath -buildvcs=true -ldflags='-s -w' -o "$out/bot" ./cmd/bot
+  CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" go build -trimpath -buildvcs=true -ldflags='-s -w' -o "$out/healthcheck" ./tools/healthcheck
   bins+=(-bin "$p=$out")
 done
 
