@@ -574,18 +574,22 @@ func TestE2ESocketDrop(t *testing.T) {
 	}
 }
 
-// An envelope sent while the socket is down arrives, and is acknowledged,
-// once the bot reconnects.
-func TestE2ERedeliveryAfterDrop(t *testing.T) {
+// While the socket is down, Slack keeps an event for the next connection,
+// but a slash command fails at once: Slack tells the user, and the bot
+// never sees it.
+func TestE2EDeliveryWhileDown(t *testing.T) {
 	h := newHarness(t, setup{})
 	h.srv.Drop()
-	env := h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, user, "help"))
-	ack, ok := h.srv.WaitAck(env, 10*time.Second)
-	if !ok {
-		t.Fatal("not acknowledged after the reconnect")
+	cmd := h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, user, "help"))
+	text := "<@" + slacktest.BotUserID + "> help"
+	ts := h.srv.Post(slacktest.Message{Channel: channel, User: user, Text: text})
+	ev := h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.Mention(channel, user, text, ts, "")))
+	if _, ok := h.srv.WaitAck(ev, 10*time.Second); !ok {
+		t.Fatal("the event was not delivered after the reconnect")
 	}
-	if !strings.Contains(string(ack.Payload), "/investigate") {
-		t.Errorf("ack payload = %s", ack.Payload)
+	h.settle(ev)
+	if d, _ := h.srv.Delivery(cmd); !d.Failed || d.Attempts != 0 || d.Acked {
+		t.Errorf("the command sent while the socket was down: %+v; want failed, never delivered", d)
 	}
 }
 
