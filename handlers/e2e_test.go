@@ -55,6 +55,10 @@ type setup struct {
 	investigator handlers.Investigator
 	// sources, when not nil, wraps the simulated sources.
 	sources func(investigate.Sources) investigate.Sources
+	// server tunes the fake Slack.
+	server slacktest.Options
+	// socket are options of the socket-mode client.
+	socket []socketmode.Option
 }
 
 func newHarness(t testing.TB, s setup) *harness {
@@ -80,9 +84,8 @@ func newHarness(t testing.TB, s setup) *harness {
 		be.Investigator = s.investigator
 	}
 
-	srv := slacktest.NewServer()
+	srv := slacktest.NewServerWith(s.server)
 	api := slack.New(slacktest.BotToken, slack.OptionAPIURL(srv.URL), slack.OptionAppLevelToken(slacktest.AppToken))
-	sm := socketmode.New(api)
 	var store incident.Store = incident.NewMemory(0)
 	if s.store != nil {
 		store = s.store
@@ -100,6 +103,7 @@ func newHarness(t testing.TB, s setup) *harness {
 		opts.Logger = slog.New(slog.NewTextHandler(testWriter(), nil))
 	}
 	bot := handlers.New(api, store, handlers.OneBackend(be), s.cfg, opts)
+	sm := bot.SocketMode(api, nil, false, s.socket...)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, srv: srv, bot: bot, store: store, sc: f.Scenario, cancel: cancel, done: make(chan error, 1)}

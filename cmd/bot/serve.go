@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/socketmode"
 	"gopkg.in/yaml.v3"
 
 	"github.com/unstuck/unstuck/awstelemetry"
@@ -129,7 +128,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		apiOpts = append(apiOpts, slack.OptionAPIURL(apiURL))
 	}
 	api := slack.New(botToken, apiOpts...)
-	sm := socketmode.New(api, socketmode.OptionDebug(*debug), socketmode.OptionLog(stdLogger(logger, "socketmode: ")))
 	db, err := store.Open(ctx, *storeSpec, store.Options{CreateTable: *storeCreate, MoveAsideDamaged: *storeMoveDamaged, Logger: logger})
 	if err != nil {
 		return err
@@ -138,6 +136,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer closeDB()
 	logger.Info("store opened", "store", cmp.Or(*storeSpec, store.DefaultPath))
 	bot := handlers.New(api, db, backends, cfg, opts)
+	sm := bot.SocketMode(api, stdLogger(logger, "socketmode: "), *debug)
 	mets.WorkInFlight(bot.InFlight)
 	if *httpAddr != "" {
 		stopHTTP, err := serveHTTP(*httpAddr, mets, bot, logger)

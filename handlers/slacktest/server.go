@@ -744,12 +744,19 @@ func (s *Server) Disconnect(reason string) {
 	s.notify()
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.close()
+		c.closeSoon()
 	}
 }
 
 func disconnect(reason string) map[string]any {
 	return map[string]any{"type": "disconnect", "reason": reason, "debug_info": map[string]any{"host": "slacktest"}}
+}
+
+// closeSoon closes the websocket a moment after a disconnect message, so
+// that the client reads the message before the close (slack-go drops a
+// message still queued when its connection ends).
+func (c *conn) closeSoon() {
+	time.AfterFunc(100*time.Millisecond, c.close)
 }
 
 // close closes the websocket with a close frame, as Slack closes it.
@@ -786,7 +793,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		s.notify()
 		s.mu.Unlock()
 		_ = c.write(disconnect(ReasonTooMany))
-		c.close()
+		c.closeSoon()
 		return
 	}
 	// Slack closes a connection it asked to refresh once a new one is up.
