@@ -95,6 +95,11 @@ func newHarness(t testing.TB, s setup) *harness {
 	if opts.UpdateInterval == 0 {
 		opts.UpdateInterval = 20 * time.Millisecond
 	}
+	if opts.APIRates == nil {
+		// No rate of the bot's own (Slack's would have the tests wait on
+		// it); the fake's rate limits, when a test sets them, still apply.
+		opts.APIRates = map[string]handlers.APIRate{}
+	}
 	if opts.Grace == 0 {
 		opts.Grace = 10 * time.Second
 	}

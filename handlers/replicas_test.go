@@ -329,6 +329,11 @@ func startReplica(t *testing.T, name string, srv *slacktest.Server, st incident.
 	if opts.UpdateInterval == 0 {
 		opts.UpdateInterval = 20 * time.Millisecond
 	}
+	if opts.APIRates == nil {
+		// No rate of the bot's own (Slack's would have the tests wait on
+		// it); the fake's rate limits, when a test sets them, still apply.
+		opts.APIRates = map[string]handlers.APIRate{}
+	}
 	if opts.Grace == 0 {
 		opts.Grace = 10 * time.Second
 	}
