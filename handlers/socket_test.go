@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack/socketmode"
+
 	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/handlers/slacktest"
 	"github.com/unstuck/unstuck/incident"
@@ -184,6 +186,43 @@ func TestE2EDisconnectReasons(t *testing.T) {
 				t.Fatalf("the bot did not reconnect: %d connections, %d open", h.srv.Connections(), h.srv.Open())
 			}
 			h.settle(h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, user, "help")))
+		})
+	}
+}
+
+// Slack pings every connection; slack-go gives up on one that has not been
+// pinged for its ping interval and connects again. A silent connection is
+// replaced; a pinged one is kept past that interval.
+func TestE2EPingTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	tests := []struct {
+		name  string
+		ping  time.Duration
+		kept  bool
+		pings int
+	}{
+		{"pinged", 30 * time.Millisecond, true, 3 * int(timeout/(30*time.Millisecond))},
+		{"silent", -1, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, setup{
+				server: slacktest.Options{PingInterval: tt.ping},
+				socket: []socketmode.Option{socketmode.OptionPingInterval(timeout)},
+			})
+			if tt.kept {
+				// Three ping timeouts' worth of pings.
+				if !h.srv.WaitFor(10*time.Second, func() bool { return h.srv.Pings() >= tt.pings }) {
+					t.Fatalf("%d pings", h.srv.Pings())
+				}
+				if n := h.srv.Connections(); n != 1 {
+					t.Errorf("%d connections while pinged; want the first kept", n)
+				}
+				return
+			}
+			if !h.srv.WaitFor(10*time.Second, func() bool { return h.srv.Connections() >= 2 && h.srv.Connected() }) {
+				t.Errorf("a silent connection was kept: %d connections", h.srv.Connections())
+			}
 		})
 	}
 }
