@@ -169,6 +169,11 @@ func (w *socketWatch) sent(id string) {
 	}
 	delete(w.acks, id)
 	a.done <- !a.failed && (!seen || r.conn == w.conn)
+	w.notify()
+}
+
+// notify wakes flush; call with mu held.
+func (w *socketWatch) notify() {
 	close(w.changed)
 	w.changed = make(chan struct{})
 }
@@ -194,6 +199,7 @@ func (w *socketWatch) cancel(id string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.acks, id)
+	w.notify()
 }
 
 // errAckLost is an acknowledgement that did not reach the connection its
