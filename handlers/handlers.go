@@ -116,6 +116,12 @@ type Options struct {
 	// OnReady, when set, is called once, when Slack first says hello on
 	// the socket: the bot is connected and receives events from then on.
 	OnReady func()
+	// APIRates are how often the bot calls each Web API method it posts
+	// with, at most, all its work together (default: SlackRates). A
+	// method missing from the map has no rate of its own; when Slack
+	// rate-limits a call anyway, every caller of the method waits as long
+	// as Slack asks, whatever the map.
+	APIRates map[string]APIRate
 }
 
 // Bot is the Slack bot. Create it with New and run it with Serve.
@@ -133,7 +139,9 @@ type Bot struct {
 
 	seq  atomic.Int64
 	work *workers // set by Serve
-	wall WallClock
+	// budget shares Slack's rate limits among the bot's calls.
+	budget *budget
+	wall   WallClock
 	// inflight counts the work taken and not finished (InFlight).
 	inflight atomic.Int64
 
@@ -198,7 +206,10 @@ func New(api SlackAPI, store incident.Store, backends Backends, cfg Config, opts
 	if opts.WallClock == nil {
 		opts.WallClock = systemClock{}
 	}
-	return &Bot{api: api, store: store, backends: backends, cfg: cfg, opts: opts, log: opts.Logger, replica: opts.ReplicaID, groups: map[string]groupMembers{}, metrics: opts.Metrics, wall: opts.WallClock,
+	if opts.APIRates == nil {
+		opts.APIRates = SlackRates()
+	}
+	return &Bot{budget: newBudget(opts.APIRates), api: api, store: store, backends: backends, cfg: cfg, opts: opts, log: opts.Logger, replica: opts.ReplicaID, groups: map[string]groupMembers{}, metrics: opts.Metrics, wall: opts.WallClock,
 		resuming: make(chan struct{}, opts.Workers), kick: make(chan struct{}, 1)}
 }
 

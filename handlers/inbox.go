@@ -27,14 +27,26 @@ func (b *Bot) intake(ctx context.Context, sm *socketmode.Client, w *workers, env
 	kept := err == nil
 	if err != nil {
 		if ctx.Err() != nil {
-			return // stopping: left unacknowledged, Slack delivers it again
+			// Past the grace period: left unacknowledged. Slack delivers
+			// an event again; a command or a click the user sees fail.
+			return
 		}
 		b.log.Warn("event store: handling the event without keeping it", "key", j.key, "err", err)
 		first = true
 	}
 	// Kept, it is this process's to handle even if it is stopping now.
 	ctx = context.WithoutCancel(ctx)
-	b.ack(ctx, sm, env, ackPayload, arrived)
+	event := env.Type == socketmode.RequestTypeEventsAPI
+	if !b.ack(ctx, sm, env, ackPayload, arrived, !event) && !event {
+		// Slack does not deliver a command or a click again, and has told
+		// the user it failed: acting on it now would answer as though it
+		// had worked.
+		b.log.Warn("not acknowledged: Slack told the user it failed; not acting on it", "key", j.key, "type", env.Type)
+		if kept && first {
+			b.handled(ctx, j.key)
+		}
+		return
+	}
 	if !first {
 		b.log.Info("duplicate delivery ignored", "key", j.key)
 		return

@@ -58,7 +58,11 @@ func sourceKind(source string) string {
 }
 
 // socketState is whether the socket-mode connection is up, for Ready.
-type socketState struct{ up atomic.Bool }
+type socketState struct {
+	up atomic.Bool
+	// watch reads the log of the client SocketMode made.
+	watch atomic.Pointer[socketWatch]
+}
 
 // ErrNotConnected is Ready's answer while the socket is down.
 var ErrNotConnected = errors.New("socket mode is not connected")

@@ -12,10 +12,14 @@ import (
 
 // tracker keeps an investigation's status message up to date as the
 // engine's steps start and finish, coalescing the engine's events so the
-// message is updated at most once per UpdateInterval.
+// message is updated at most once per UpdateInterval. Progress updates
+// may be dropped: one waits while chat.update's budget, shared with every
+// other investigation, has no room (or Slack rate-limited it), and only
+// the newest state goes out then. The last update (finish) must land.
 type tracker struct {
 	b        *Bot
 	channel  string
+	thread   string
 	ts       string
 	interval time.Duration
 
@@ -30,10 +34,11 @@ type tracker struct {
 	wg   sync.WaitGroup
 }
 
-func (b *Bot) newTracker(channel, ts string, view blockkit.StatusView) *tracker {
+// newTracker tracks the status message ts in a thread of channel.
+func (b *Bot) newTracker(channel, thread, ts string, view blockkit.StatusView) *tracker {
 	view.Steps = map[string]blockkit.Step{}
 	return &tracker{
-		b: b, channel: channel, ts: ts, interval: b.opts.UpdateInterval,
+		b: b, channel: channel, thread: thread, ts: ts, interval: b.opts.UpdateInterval,
 		view: view, last: time.Now(),
 		kick: make(chan struct{}, 1), done: make(chan struct{}),
 	}
@@ -67,12 +72,32 @@ func (t *tracker) start(ctx context.Context) {
 				return
 			case <-t.kick:
 			}
-			if !t.wait() {
-				return
+			for {
+				if !t.wait() {
+					return
+				}
+				retry := t.flush(ctx)
+				if retry <= 0 {
+					break
+				}
+				if !t.sleep(retry) {
+					return
+				}
 			}
-			t.flush(ctx)
 		}
 	})
+}
+
+// sleep waits d; false when finish came first.
+func (t *tracker) sleep(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-t.done:
+		return false
+	case <-timer.C:
+		return true
+	}
 }
 
 // wait sleeps until the message may be updated again; false when finish
@@ -94,18 +119,28 @@ func (t *tracker) wait() bool {
 	}
 }
 
-func (t *tracker) flush(ctx context.Context) {
+// flush makes a progress update with the newest state, unless the budget
+// has no room for it: then it returns when to try again.
+func (t *tracker) flush(ctx context.Context) (retry time.Duration) {
 	t.mu.Lock()
 	if !t.dirty {
 		t.mu.Unlock()
-		return
+		return 0
 	}
 	v := t.view
 	v.Steps = maps.Clone(t.view.Steps)
 	t.dirty = false
 	t.mu.Unlock()
 	blocks, fallback := blockkit.Status(v)
-	if err := t.b.update(ctx, t.channel, t.ts, blocks, fallback); err != nil {
+	retry, err := t.b.tryUpdate(ctx, t.channel, t.ts, blocks, fallback)
+	if retry > 0 {
+		// Not sent: whatever is newest when it is tried again goes.
+		t.mu.Lock()
+		t.dirty = true
+		t.mu.Unlock()
+		return retry
+	}
+	if err != nil {
 		t.b.log.Warn("progress update", "err", err)
 	}
 	// The interval counts from the update's answer: Slack received it
@@ -114,6 +149,7 @@ func (t *tracker) flush(ctx context.Context) {
 	t.mu.Lock()
 	t.last = time.Now()
 	t.mu.Unlock()
+	return 0
 }
 
 // stop stops the updater and leaves the message as it is.
@@ -123,7 +159,9 @@ func (t *tracker) stop() {
 }
 
 // finish stops the updater and writes the final state, no sooner than the
-// update interval allows.
+// update interval allows. It lands: retried while Slack rate-limits it,
+// and posted in the thread when the message cannot be updated
+// (finalUpdate).
 func (t *tracker) finish(ctx context.Context, final blockkit.StatusView) {
 	t.stop()
 	t.mu.Lock()
@@ -140,5 +178,11 @@ func (t *tracker) finish(ctx context.Context, final blockkit.StatusView) {
 		case <-time.After(wait):
 		}
 	}
-	t.flush(ctx)
+	t.mu.Lock()
+	v := t.view
+	v.Steps = maps.Clone(t.view.Steps)
+	t.dirty = false
+	t.mu.Unlock()
+	blocks, fallback := blockkit.Status(v)
+	t.b.finalUpdate(ctx, t.channel, t.thread, t.ts, blocks, fallback)
 }

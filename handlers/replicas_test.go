@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/socketmode"
 
 	"github.com/unstuck/unstuck/handlers"
 	"github.com/unstuck/unstuck/handlers/blockkit"
@@ -325,11 +324,15 @@ func startReplica(t *testing.T, name string, srv *slacktest.Server, st incident.
 	be.Investigator = r.gate
 
 	client := slack.New(slacktest.BotToken, slack.OptionAPIURL(srv.URL), slack.OptionAppLevelToken(slacktest.AppToken))
-	sm := socketmode.New(client)
 	opts.Clock = backend.Now
 	opts.ReplicaID = name
 	if opts.UpdateInterval == 0 {
 		opts.UpdateInterval = 20 * time.Millisecond
+	}
+	if opts.APIRates == nil {
+		// No rate of the bot's own (Slack's would have the tests wait on
+		// it); the fake's rate limits, when a test sets them, still apply.
+		opts.APIRates = map[string]handlers.APIRate{}
 	}
 	if opts.Grace == 0 {
 		opts.Grace = 10 * time.Second
@@ -337,6 +340,7 @@ func startReplica(t *testing.T, name string, srv *slacktest.Server, st incident.
 	opts.Logger = slog.New(slog.NewTextHandler(testWriter(), nil)).With("replica", name)
 	opts.Metrics = r.metrics
 	r.bot = handlers.New(crashingSlack{client, r.crash}, crashingStore{st, r.crash, r.renews}, handlers.OneBackend(be), cfg, opts)
+	sm := r.bot.SocketMode(client, nil, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- r.bot.Serve(ctx, sm) }()

@@ -355,7 +355,7 @@ func (r *run) execute(backend Backend) func(context.Context) {
 		}
 		b.metrics.InvestigationStarted()
 		r.running(ictx)
-		tr := b.newTracker(r.inv.Channel, r.inv.StatusTS, r.view)
+		tr := b.newTracker(r.inv.Channel, r.inv.ThreadTS, r.inv.StatusTS, r.view)
 		tr.start(ctx)
 
 		// The alarm as the request found it is read no more.

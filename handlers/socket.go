@@ -144,18 +144,29 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 		}
 	}()
 
-	runCtx, stopRun := context.WithCancel(ctx)
+	// The socket outlives ctx until what it delivered is acknowledged
+	// (drain).
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()
 	runDone := make(chan struct{})
-	// refused receives Slack's refusal of the app token, which ends Serve.
-	refused := make(chan *TokenError, 1)
+	// tokenRefused receives Slack's refusal of the app token, which ends
+	// Serve; refused, a disconnect that refuses the connection (too many
+	// sockets, Socket Mode off), which makes the next try wait.
+	tokenRefused := make(chan *TokenError, 1)
+	refused := make(chan struct{}, 1)
+	watch := b.watchOf(sm)
+	if watch != nil {
+		watch.watchDisconnects(func(reason string) { b.disconnected(reason, refused) })
+	}
 	go func() {
 		defer close(runDone)
-		if te := b.runSocket(runCtx, sm); te != nil {
-			refused <- te
+		if te := b.runSocket(runCtx, sm, refused); te != nil {
+			tokenRefused <- te
 		}
 	}()
 
+	// Envelopes are taken, and their work runs, under workCtx: what was
+	// read before ctx ended is still acknowledged and done.
 	b.log.Info("serving", "bot_user", b.botUserID, "workers", b.opts.Workers)
 	var serveErr error
 loop:
@@ -163,7 +174,7 @@ loop:
 		select {
 		case <-ctx.Done():
 			break loop
-		case te := <-refused:
+		case te := <-tokenRefused:
 			b.log.Error("socket mode: Slack refused the app token; stopping", "method", te.Method, "code", te.Code)
 			serveErr = te
 			break loop
@@ -171,16 +182,19 @@ loop:
 			if !ok {
 				break loop
 			}
-			b.onSocketEvent(ctx, sm, w, evt)
+			b.onSocketEvent(workCtx, sm, w, evt)
 		}
 	}
 
-	// Stop taking work: close the socket (Slack redelivers to another
-	// replica what this one does not acknowledge) and the queues.
+	// Stop taking work. What was read from the socket and not acknowledged
+	// yet is acknowledged first, while the socket is up: Slack delivers an
+	// unacknowledged event again (to another replica, or to this process
+	// when it is back) but not a slash command or a click, which the user
+	// would see fail. Then the socket and the queues close.
+	b.drain(workCtx, sm, w, watch)
 	stopRun()
 	stopRecover()
 	<-recoverDone
-	w.intake.Wait()
 	b.log.Info("stopping: finishing in-flight work", "in_flight", b.InFlight(), "grace", b.opts.Grace)
 	w.quick.close()
 	finished := make(chan struct{})
@@ -201,15 +215,60 @@ loop:
 	return serveErr
 }
 
+// drainRounds bounds the rounds of draining at shutdown: envelopes that
+// arrive while the ones before are acknowledged are taken too, a few
+// times over.
+const drainRounds = 3
+
+// drain takes the envelopes read from the socket and not yet taken, and
+// waits until every envelope taken is acknowledged and, with a watch, the
+// acknowledgements are written.
+func (b *Bot) drain(ctx context.Context, sm *socketmode.Client, w *workers, watch *socketWatch) {
+	for range drainRounds {
+		n := 0
+	take:
+		for {
+			select {
+			case evt, ok := <-sm.Events:
+				if !ok {
+					break take
+				}
+				b.onSocketEvent(ctx, sm, w, evt)
+				n++
+			default:
+				break take
+			}
+		}
+		w.intake.Wait()
+		if watch != nil && b.socket.up.Load() && !watch.flush(ackDeadline) {
+			b.log.Warn("stopping: acknowledgements not written before the socket closes")
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
 // runSocket keeps the socket-mode connection up: the client reconnects by
 // itself on a dropped socket or a refresh; when it gives up (Slack
-// unreachable for long) this tries again after a pause. A token Slack
-// refuses for good (apps.connections.open: invalid_auth, not_authed, …) is
-// returned instead: no retry can help.
-func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client) *TokenError {
+// unreachable for long), or Slack refuses the connection (disconnected),
+// this tries again after a pause, which doubles each time up to a minute.
+// A token Slack refuses for good (apps.connections.open: invalid_auth,
+// not_authed, …) is returned instead: no retry can help.
+func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client, refused <-chan struct{}) *TokenError {
 	pause := time.Second
 	for ctx.Err() == nil {
-		err := sm.RunContext(ctx)
+		rctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-refused:
+				cancel()
+			case <-rctx.Done():
+			}
+		}()
+		err := sm.RunContext(rctx)
+		refusal := rctx.Err() != nil && ctx.Err() == nil
+		cancel()
 		b.socket.up.Store(false)
 		if ctx.Err() != nil {
 			return nil
@@ -217,7 +276,11 @@ func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client) *TokenError 
 		if te := RefusedToken("app", "apps.connections.open", err); te != nil {
 			return te
 		}
-		b.log.Error("socket mode stopped; reconnecting", "err", err, "in", pause)
+		if refusal {
+			b.log.Warn("socket mode: connecting again after Slack's refusal", "in", pause)
+		} else {
+			b.log.Error("socket mode stopped; reconnecting", "err", err, "in", pause)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -227,6 +290,35 @@ func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client) *TokenError 
 	}
 	return nil
 }
+
+// disconnected is told the reason of each disconnect message Slack sends.
+// Slack-go reconnects at once whatever the reason; a refusal (too many
+// connections, Socket Mode off) is logged for an operator, and refused
+// makes runSocket pause before the next try instead.
+func (b *Bot) disconnected(reason string, refused chan<- struct{}) {
+	b.socket.up.Store(false)
+	switch reason {
+	case "warning", "refresh_requested":
+		b.log.Info("socket mode: Slack asked for a new connection; reconnecting", "reason", reason)
+		return
+	case "too_many_websockets":
+		b.log.Error("socket mode: Slack refused the connection: the app has more socket-mode connections than Slack allows (10); run at most 10 replicas, and look for other processes using this app token", "reason", reason)
+	case "link_disabled":
+		b.log.Error("socket mode: Slack closed the connection because Socket Mode is turned off for this app; turn it on in the app's settings (Socket Mode)", "reason", reason)
+	default:
+		b.log.Warn("socket mode: Slack closed the connection; reconnecting", "reason", reason)
+		return
+	}
+	select {
+	case refused <- struct{}{}:
+	default:
+	}
+}
+
+// ackDeadline is how long Slack waits for an acknowledgement before it
+// gives up on the envelope: an event is sent again, a slash command or a
+// click fails in front of the user.
+const ackDeadline = 3 * time.Second
 
 // onSocketEvent acknowledges an envelope at once and hands its work to a
 // pool. Nothing here waits on the network except the acknowledgement.
@@ -273,7 +365,7 @@ func (b *Bot) onSocketEvent(ctx context.Context, sm *socketmode.Client, w *worke
 	}
 	payload, j := b.route(env)
 	if j.run == nil {
-		b.ack(ctx, sm, env, payload, arrived)
+		b.ack(ctx, sm, env, payload, arrived, false)
 		return
 	}
 	// Counted until intake has queued the work (which counts itself).
@@ -284,13 +376,30 @@ func (b *Bot) onSocketEvent(ctx context.Context, sm *socketmode.Client, w *worke
 	})
 }
 
-// ack acknowledges an envelope with its payload.
-func (b *Bot) ack(ctx context.Context, sm *socketmode.Client, env envelope, payload any, arrived time.Time) {
+// ack acknowledges an envelope with its payload, and reports whether it
+// did. Slack-go only queues an acknowledgement: with confirm and a client
+// made by SocketMode, ack waits until it is written on the connection the
+// envelope came on, within ackDeadline of its arrival; written on another
+// connection (the first dropped meanwhile) it is lost.
+func (b *Bot) ack(ctx context.Context, sm *socketmode.Client, env envelope, payload any, arrived time.Time, confirm bool) bool {
+	watch := b.watchOf(sm)
+	var written <-chan bool
+	if watch != nil {
+		written = watch.expect(env.EnvelopeID)
+	}
 	ackCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := sm.AckCtx(ackCtx, env.EnvelopeID, payload)
 	cancel()
+	switch {
+	case err != nil && watch != nil:
+		watch.cancel(env.EnvelopeID)
+	case confirm && watch != nil:
+		err = watch.wait(ctx, env.EnvelopeID, written, arrived.Add(ackDeadline))
+	}
 	b.metrics.Acked(env.Type, time.Since(arrived), err)
 	if err != nil {
-		b.log.Warn("ack failed", "envelope", env.EnvelopeID, "err", err)
+		b.log.Warn("ack failed", "envelope", env.EnvelopeID, "type", env.Type, "err", err)
+		return false
 	}
+	return true
 }

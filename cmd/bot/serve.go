@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/socketmode"
 	"gopkg.in/yaml.v3"
 
 	"github.com/unstuck/unstuck/awstelemetry"
@@ -148,7 +147,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		apiOpts = append(apiOpts, slack.OptionAPIURL(apiURL))
 	}
 	api := slack.New(botToken, apiOpts...)
-	sm := socketmode.New(api, socketmode.OptionDebug(*debug), socketmode.OptionLog(stdLogger(logger, "socketmode: ")))
 	db, err := store.Open(ctx, *storeSpec, store.Options{CreateTable: *storeCreate, MoveAsideDamaged: *storeMoveDamaged, Logger: logger})
 	if err != nil {
 		return err
@@ -160,6 +158,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// that cannot connect never claims to serve.
 	opts.OnReady = func() { fmt.Fprintln(stdout, "unstuck: serving Slack over socket mode; Ctrl-C to stop") }
 	bot := handlers.New(api, db, backends, cfg, opts)
+	sm := bot.SocketMode(api, stdLogger(logger, "socketmode: "), *debug)
 	mets.WorkInFlight(bot.InFlight)
 	if *httpAddr != "" {
 		stopHTTP, err := serveHTTP(*httpAddr, mets, bot, logger, ready)

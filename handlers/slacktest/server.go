@@ -1,26 +1,34 @@
 // Package slacktest is a Slack-compatible server on loopback for tests: the
 // socket-mode side (apps.connections.open, websockets that say hello; each
 // envelope delivered to a random one of the app's open connections, as
-// Slack spreads them over a scaled-out app's replicas, and optionally
-// delivered twice; acknowledgements recorded; what was not acknowledged
-// redelivered when its connection drops; pings; refresh requests) and the
-// Web API methods the bot calls (auth.test, chat.postMessage, chat.update,
-// chat.postEphemeral, files upload v2, usergroups.users.list), with a model
-// of the channels' messages to assert on. The real slack-go client talks to
-// it through slack.OptionAPIURL(server.URL).
+// Slack spreads them over a scaled-out app's replicas; acknowledgements
+// recorded; Events API envelopes optionally delivered twice and delivered
+// again when their connection drops unacknowledged, while a slash command
+// or a click that finds no connection, or is not acknowledged in time, is
+// lost, as Slack loses them; pings; disconnect messages; at most ten
+// connections) and the Web API methods the bot calls (auth.test,
+// chat.postMessage, chat.update, chat.postEphemeral, files upload v2,
+// users.list, usergroups.users.list), with Slack's Block Kit limits, rate
+// limits on request and a model of the channels' messages to assert on.
+// The real slack-go client talks to it through
+// slack.OptionAPIURL(server.URL).
 package slacktest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -58,6 +66,8 @@ type Call struct {
 	At     time.Time
 	// TS is the ts of the message a chat.postMessage posted.
 	TS string
+	// RateLimited: the call was refused for the method's rate limit.
+	RateLimited bool
 }
 
 // Ack is an envelope's acknowledgement.
@@ -84,9 +94,20 @@ type delivery struct {
 	sentAt   time.Time
 	sentOn   *conn
 	acked    bool
+	// timer fails a slash command or an interactive envelope that is not
+	// acknowledged in time.
+	timer *time.Timer
+	// failed: a slash command or an interactive envelope Slack gave up on
+	// (no connection, or no acknowledgement in time): the user saw it fail.
+	failed bool
 	// duplicate: a second delivery of another envelope's payload.
 	duplicate bool
 }
+
+// redelivered reports whether Slack delivers the envelope again when it is
+// not acknowledged: Events API envelopes only. Slash commands and
+// interactive payloads are not retried.
+func (d *delivery) redelivered() bool { return d.typ == TypeEvents }
 
 // Delivery is what became of one envelope.
 type Delivery struct {
@@ -97,6 +118,12 @@ type Delivery struct {
 	Connection int
 	Attempts   int
 	Acked      bool
+	// Failed is a slash command or an interactive envelope that Slack gave
+	// up on: sent while no connection was open, or not acknowledged within
+	// AckTimeout (its connection closing first counts too). The user saw
+	// it fail; an acknowledgement that comes later is recorded (Acked) but
+	// changes nothing.
+	Failed bool
 	// Duplicate is a second delivery of the previous envelope's payload.
 	Duplicate bool
 }
@@ -117,12 +144,13 @@ func (c *conn) write(v any) error {
 	return c.ws.WriteJSON(v)
 }
 
-// Options tune a Server. The zero value delivers every envelope once.
+// Options tune a Server. The zero value delivers every envelope once,
+// limits no method's rate and behaves as Slack does otherwise.
 type Options struct {
-	// Duplicates is the share of envelopes (0 to 1) that are delivered a
-	// second time, as a new envelope with the same payload and
+	// Duplicates is the share of Events API envelopes (0 to 1) that are
+	// delivered a second time, as a new envelope with the same payload and
 	// retry_attempt 1, to a random connection (the same or another): the
-	// duplicates a bot must handle once.
+	// duplicates a bot must handle once. Slack retries nothing else.
 	Duplicates float64
 	// Seed seeds the random choices of connections and duplicates; zero
 	// takes a random seed.
@@ -131,6 +159,58 @@ type Options struct {
 	// the X-OAuth-Scopes header of every Web API answer to that token.
 	// The app token's answers list connections:write.
 	Scopes []string
+	// AckTimeout is how long a slash command or an interactive envelope
+	// waits for its acknowledgement before Slack tells the user it failed
+	// (default 3s, Slack's).
+	AckTimeout time.Duration
+	// PingInterval is how often the server pings each connection (default
+	// 10s: Slack pings well within the 30s after which slack-go's client,
+	// and Slack's own SDKs, give a silent connection up); negative sends
+	// no pings.
+	PingInterval time.Duration
+	// MaxConnections is how many websockets the app may have open (default
+	// 10, Slack's cap): one more is told too_many_websockets and closed.
+	MaxConnections int
+	// RateLimits limit Web API methods by name (Tiers has Slack's); nil
+	// limits none. A call over its method's limit is answered HTTP 429
+	// with Retry-After in whole seconds, as Slack answers.
+	RateLimits map[string]Limit
+	// RateLimitedInBody answers a call over its limit with HTTP 200 and
+	// {"ok":false,"error":"ratelimited"}, without Retry-After, as Slack
+	// answers some methods, instead of a 429.
+	RateLimitedInBody bool
+	// LenientTotalText turns off the check of the text across a message's
+	// blocks (12,000 characters, msg_blocks_too_long), which Slack makes.
+	LenientTotalText bool
+}
+
+// Limit is a Web API method's rate limit: at most N calls in any Window,
+// per channel when PerChannel (Slack counts per method, app and
+// workspace; chat.postMessage per channel too).
+type Limit struct {
+	N          int
+	Window     time.Duration // default a minute
+	PerChannel bool
+}
+
+// Tiers returns Slack's rate limits for the methods the server answers,
+// each tier at the low end of its range (Slack tolerates some bursts above
+// it; the server does not): https://docs.slack.dev/apis/web-api/rate-limits
+// for the tiers, each method's reference page (and the Java SDK's
+// MethodsRateLimits table) for its tier.
+func Tiers() map[string]Limit {
+	const tier1, tier2, tier3, tier4 = 1, 20, 50, 100
+	return map[string]Limit{
+		"apps.connections.open":        {N: tier1},
+		"users.list":                   {N: tier2},
+		"usergroups.users.list":        {N: tier2},
+		"chat.update":                  {N: tier3},
+		"chat.postEphemeral":           {N: tier4},
+		"files.getUploadURLExternal":   {N: tier4},
+		"files.completeUploadExternal": {N: tier4},
+		// Special: one message a second in each channel.
+		"chat.postMessage": {N: 1, Window: time.Second, PerChannel: true},
+	}
 }
 
 // Server is the fake Slack.
@@ -162,6 +242,13 @@ type Server struct {
 	outside   map[string]bool // channels the bot is not a member of
 	responses []Response
 	closed    bool
+	// members are the channels' members, for the channels that have them
+	// set (SetMembers); anyone is a member of the other channels.
+	members map[string]map[string]bool
+	// limited are the times of the calls each rate limit counted, by
+	// method (and channel).
+	limited map[string][]time.Time
+	pings   int
 }
 
 // Response is a message sent to a slash command's response_url.
@@ -184,15 +271,19 @@ func NewServerWith(o Options) *Server {
 	s := &Server{
 		opts:       o,
 		rng:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		ping:       time.Second,
+		ping:       cmp.Or(o.PingInterval, 10*time.Second),
 		changed:    make(chan struct{}),
 		byID:       map[string]*delivery{},
 		files:      map[string]*File{},
 		userGroups: map[string][]string{},
 		bots:       []map[string]any{botUser("U0AWSBOT", "aws", "AWS Chatbot", "B0AWS", "A0AWSCHAT")},
 		outside:    map[string]bool{},
+		members:    map[string]map[string]bool{},
+		limited:    map[string][]time.Time{},
 		seq:        1733234400_000100,
 	}
+	s.opts.AckTimeout = cmp.Or(s.opts.AckTimeout, 3*time.Second)
+	s.opts.MaxConnections = cmp.Or(s.opts.MaxConnections, 10)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.api)
 	mux.HandleFunc("/ws", s.socket)
@@ -224,10 +315,35 @@ func (s *Server) takeConns() []*conn {
 	conns := s.conns
 	s.conns = nil
 	for _, c := range conns {
-		c.closed = true
+		s.markClosed(c)
 	}
 	s.notify()
 	return conns
+}
+
+// markClosed marks a connection closed: a slash command or an interactive
+// envelope sent on it and not acknowledged can no longer be, and has
+// failed (Events API envelopes are delivered again); call with mu held.
+func (s *Server) markClosed(c *conn) {
+	c.closed = true
+	for _, d := range s.deliveries {
+		if d.sentOn == c && !d.acked && !d.redelivered() {
+			s.fail(d)
+		}
+	}
+}
+
+// fail records that Slack gave up on a slash command or an interactive
+// envelope; call with mu held.
+func (s *Server) fail(d *delivery) {
+	if d.failed {
+		return
+	}
+	d.failed = true
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+	s.notify()
 }
 
 // Leave makes the bot not a member of a channel: posting there fails with
@@ -402,13 +518,23 @@ func (s *Server) Deliveries() []Delivery {
 	defer s.mu.Unlock()
 	out := make([]Delivery, 0, len(s.deliveries))
 	for _, d := range s.deliveries {
-		dd := Delivery{EnvelopeID: d.id, Type: d.typ, Attempts: d.attempts, Acked: d.acked, Duplicate: d.duplicate}
+		dd := Delivery{EnvelopeID: d.id, Type: d.typ, Attempts: d.attempts, Acked: d.acked, Failed: d.failed, Duplicate: d.duplicate}
 		if d.sentOn != nil {
 			dd.Connection = d.sentOn.n
 		}
 		out = append(out, dd)
 	}
 	return out
+}
+
+// Delivery returns what became of one envelope.
+func (s *Server) Delivery(envelopeID string) (Delivery, bool) {
+	for _, d := range s.Deliveries() {
+		if d.EnvelopeID == envelopeID {
+			return d, true
+		}
+	}
+	return Delivery{}, false
 }
 
 // Acks returns the acknowledgements received.
@@ -440,9 +566,11 @@ func (s *Server) WaitAck(envelopeID string, timeout time.Duration) (Ack, bool) {
 }
 
 // Send delivers an envelope of a type (slash_commands, events_api,
-// interactive) with a payload to a random open connection, now if one is
-// open, else as soon as one is; with Options.Duplicates, sometimes a second
-// time. It returns the envelope id.
+// interactive) with a payload to a random open connection. With none open,
+// an Events API envelope waits for the next, while a slash command or an
+// interactive envelope fails at once (Delivery.Failed), as Slack tells the
+// user. With Options.Duplicates, an Events API envelope is sometimes
+// delivered a second time. It returns the envelope id.
 func (s *Server) Send(typ string, payload any) string {
 	raw, err := json.Marshal(payload)
 	if err != nil {
@@ -451,7 +579,7 @@ func (s *Server) Send(typ string, payload any) string {
 	s.mu.Lock()
 	d := s.newDelivery(typ, raw)
 	var dup *delivery
-	if s.opts.Duplicates > 0 && s.rng.Float64() < s.opts.Duplicates {
+	if d.redelivered() && s.opts.Duplicates > 0 && s.rng.Float64() < s.opts.Duplicates {
 		dup = s.newDelivery(typ, raw)
 		dup.duplicate = true
 	}
@@ -473,23 +601,42 @@ func (s *Server) newDelivery(typ string, raw json.RawMessage) *delivery {
 }
 
 // deliver writes an envelope on a random open connection, unless it is
-// acknowledged or on its way on an open connection already; with none
-// open, it waits for the next.
+// acknowledged, failed or on its way on an open connection already. With
+// none open, an Events API envelope waits for the next and any other
+// fails. A slash command or an interactive envelope not acknowledged
+// within AckTimeout fails.
 func (s *Server) deliver(d *delivery) {
 	s.mu.Lock()
-	if d.acked || (d.sentOn != nil && !d.sentOn.closed) || len(s.conns) == 0 {
+	if d.acked || d.failed || (d.sentOn != nil && !d.sentOn.closed) {
 		s.mu.Unlock()
 		return
 	}
-	c := s.conns[s.rng.IntN(len(s.conns))]
+	conns := s.sendable()
+	if len(conns) == 0 {
+		if !d.redelivered() {
+			s.fail(d)
+		}
+		s.mu.Unlock()
+		return
+	}
+	c := conns[s.rng.IntN(len(conns))]
 	d.attempts++
 	d.sentOn = c
 	d.sentAt = time.Now()
+	if !d.redelivered() {
+		d.timer = time.AfterFunc(s.opts.AckTimeout, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if !d.acked {
+				s.fail(d)
+			}
+		})
+	}
 	env := map[string]any{
 		"envelope_id":              d.id,
 		"type":                     d.typ,
 		"payload":                  d.payload,
-		"accepts_response_payload": d.typ != "events_api",
+		"accepts_response_payload": acceptsResponsePayload(d.typ, d.payload),
 	}
 	if retry := d.attempts - 1; retry > 0 || d.duplicate {
 		env["retry_attempt"] = max(retry, 1)
@@ -500,13 +647,43 @@ func (s *Server) deliver(d *delivery) {
 	_ = c.write(env)
 }
 
-// redeliver sends again what was not acknowledged and whose connection
-// closed (or that never went out).
+// sendable are the open connections an envelope may go to: those Slack did
+// not ask to refresh, or all when every one was; call with mu held.
+func (s *Server) sendable() []*conn {
+	var out []*conn
+	for _, c := range s.conns {
+		if !c.refreshing {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return s.conns
+	}
+	return out
+}
+
+// acceptsResponsePayload is the envelope's accepts_response_payload: true
+// for what may be answered in the acknowledgement (slash commands, view
+// submissions, options requests), false for events and block actions.
+func acceptsResponsePayload(typ string, payload json.RawMessage) bool {
+	switch typ {
+	case TypeSlash:
+		return true
+	case TypeInteractive:
+		var p struct{ Type string }
+		_ = json.Unmarshal(payload, &p)
+		return p.Type == "view_submission" || p.Type == "block_suggestion"
+	}
+	return false
+}
+
+// redeliver sends the Events API envelopes that were not acknowledged and
+// whose connection closed (or that never went out).
 func (s *Server) redeliver() {
 	s.mu.Lock()
 	var pending []*delivery
 	for _, d := range s.deliveries {
-		if !d.acked && (d.sentOn == nil || d.sentOn.closed) {
+		if d.redelivered() && !d.acked && (d.sentOn == nil || d.sentOn.closed) {
 			pending = append(pending, d)
 		}
 	}
@@ -526,17 +703,79 @@ func (s *Server) Drop() {
 	}
 }
 
+// Disconnect reasons Slack sends.
+const (
+	// ReasonWarning: the connection closes in about ten seconds.
+	ReasonWarning = "warning"
+	// ReasonRefresh: Slack wants a new connection, as it does every few
+	// hours.
+	ReasonRefresh = "refresh_requested"
+	// ReasonTooMany: the app has more connections open than Slack allows
+	// (10); the connection is closed.
+	ReasonTooMany = "too_many_websockets"
+	// ReasonLinkDisabled: Socket Mode was turned off for the app; the
+	// connection is closed.
+	ReasonLinkDisabled = "link_disabled"
+)
+
 // Refresh asks the clients to reconnect, as Slack does every few hours.
-func (s *Server) Refresh() {
+func (s *Server) Refresh() { s.Disconnect(ReasonRefresh) }
+
+// Disconnect sends every open connection a disconnect message with the
+// reason. After a warning or a refresh request the connection stays until
+// the client opens a new one, which closes it (and no envelope goes to it
+// meanwhile while another is open); after any other reason it is closed
+// at once.
+func (s *Server) Disconnect(reason string) {
 	s.mu.Lock()
 	conns := slices.Clone(s.conns)
+	keep := reason == ReasonWarning || reason == ReasonRefresh
 	for _, c := range conns {
 		c.refreshing = true
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		_ = c.write(map[string]any{"type": "disconnect", "reason": "refresh_requested", "debug_info": map[string]any{"host": "slacktest"}})
+		_ = c.write(disconnect(reason))
 	}
+	if keep {
+		return
+	}
+	s.mu.Lock()
+	for _, c := range conns {
+		s.markClosed(c)
+	}
+	s.conns = slices.DeleteFunc(s.conns, func(o *conn) bool { return o.closed })
+	s.notify()
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeSoon()
+	}
+}
+
+func disconnect(reason string) map[string]any {
+	return map[string]any{"type": "disconnect", "reason": reason, "debug_info": map[string]any{"host": "slacktest"}}
+}
+
+// closeSoon closes the websocket a moment after a disconnect message, so
+// that the client reads the message before the close (slack-go drops a
+// message still queued when its connection ends).
+func (c *conn) closeSoon() {
+	time.AfterFunc(100*time.Millisecond, c.close)
+}
+
+// close closes the websocket with a close frame, as Slack closes it.
+func (c *conn) close() {
+	c.wm.Lock()
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	c.wm.Unlock()
+	_ = c.ws.Close()
+}
+
+// Pings is how many pings the server sent (or was sending).
+func (s *Server) Pings() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pings
 }
 
 func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
@@ -551,11 +790,21 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
+	if open := len(s.sendable()); open >= s.opts.MaxConnections {
+		// Refreshing connections close when this one is up, and do not
+		// count.
+		s.connections++
+		s.notify()
+		s.mu.Unlock()
+		_ = c.write(disconnect(ReasonTooMany))
+		c.closeSoon()
+		return
+	}
 	// Slack closes a connection it asked to refresh once a new one is up.
 	var refreshed []*conn
 	s.conns = slices.DeleteFunc(s.conns, func(o *conn) bool {
 		if o.refreshing {
-			o.closed = true
+			s.markClosed(o)
 			refreshed = append(refreshed, o)
 			return true
 		}
@@ -585,29 +834,35 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	s.redeliver()
 
 	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(s.ping)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				c.wm.Lock()
-				err := ws.WriteControl(websocket.PingMessage, []byte(fmt.Sprint(c.n)), time.Now().Add(time.Second))
-				c.wm.Unlock()
-				if err != nil {
+	if s.ping > 0 {
+		go func() {
+			t := time.NewTicker(s.ping)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
 					return
+				case <-t.C:
+					s.mu.Lock()
+					s.pings++
+					s.notify()
+					s.mu.Unlock()
+					c.wm.Lock()
+					err := ws.WriteControl(websocket.PingMessage, []byte(fmt.Sprint(c.n)), time.Now().Add(time.Second))
+					c.wm.Unlock()
+					if err != nil {
+						return
+					}
 				}
 			}
-		}
-	}()
+		}()
+	}
 	defer close(done)
 	for {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
 			s.mu.Lock()
-			c.closed = true
+			s.markClosed(c)
 			s.conns = slices.DeleteFunc(s.conns, func(o *conn) bool { return o == c })
 			s.notify()
 			s.mu.Unlock()
@@ -627,6 +882,9 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		a := Ack{EnvelopeID: ack.EnvelopeID, Payload: ack.Payload, At: now}
 		if d, ok := s.byID[ack.EnvelopeID]; ok {
 			d.acked = true
+			if d.timer != nil {
+				d.timer.Stop()
+			}
 			a.Latency = now.Sub(d.sentAt)
 		}
 		s.acks = append(s.acks, a)
@@ -689,8 +947,23 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls = append(s.calls, Call{Method: method, Args: a, At: time.Now()})
 	call := len(s.calls) - 1
+	retry, ok := s.allow(method, a["channel"])
+	if !ok {
+		s.calls[call].RateLimited = true
+	}
 	s.notify()
 	s.mu.Unlock()
+	if !ok {
+		if s.opts.RateLimitedInBody {
+			fail(w, "ratelimited")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		w.WriteHeader(http.StatusTooManyRequests)
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "ratelimited"})
+		return
+	}
 
 	if method == "apps.connections.open" {
 		if tok != AppToken {
@@ -762,6 +1035,41 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// allow counts a call against its method's rate limit: false, with the
+// whole seconds to wait, when it is over; call with mu held.
+func (s *Server) allow(method, channel string) (retryAfter int, ok bool) {
+	l, limited := s.opts.RateLimits[method]
+	if !limited || l.N <= 0 {
+		return 0, true
+	}
+	window := cmp.Or(l.Window, time.Minute)
+	key := method
+	if l.PerChannel {
+		key += " " + channel
+	}
+	now := time.Now()
+	calls := slices.DeleteFunc(s.limited[key], func(t time.Time) bool { return !t.After(now.Add(-window)) })
+	s.limited[key] = calls
+	if len(calls) >= l.N {
+		wait := calls[0].Add(window).Sub(now)
+		return max(1, int(math.Ceil(wait.Seconds()))), false
+	}
+	s.limited[key] = append(calls, now)
+	return 0, true
+}
+
+// SetMembers sets a channel's members: chat.postEphemeral to anyone else
+// fails with user_not_in_channel. Channels never set have everyone.
+func (s *Server) SetMembers(channel string, users ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]bool{}
+	for _, u := range users {
+		m[u] = true
+	}
+	s.members[channel] = m
+}
+
 func (s *Server) postMessage(w http.ResponseWriter, a map[string]string, eph bool, call int) {
 	if a["channel"] == "" {
 		fail(w, "channel_not_found")
@@ -771,7 +1079,7 @@ func (s *Server) postMessage(w http.ResponseWriter, a map[string]string, eph boo
 		fail(w, "no_text")
 		return
 	}
-	if err := checkBlocks(a["blocks"]); err != "" {
+	if err := checkBlocks(a["blocks"], !s.opts.LenientTotalText); err != "" {
 		fail(w, err)
 		return
 	}
@@ -779,6 +1087,11 @@ func (s *Server) postMessage(w http.ResponseWriter, a map[string]string, eph boo
 	if s.outside[a["channel"]] {
 		s.mu.Unlock()
 		fail(w, "not_in_channel")
+		return
+	}
+	if m, ok := s.members[a["channel"]]; eph && ok && !m[a["user"]] {
+		s.mu.Unlock()
+		fail(w, "user_not_in_channel")
 		return
 	}
 	m := &Message{Channel: a["channel"], TS: s.nextTS(), ThreadTS: a["thread_ts"], Text: a["text"], Blocks: json.RawMessage(a["blocks"]), Posted: time.Now()}
@@ -799,7 +1112,7 @@ func (s *Server) postMessage(w http.ResponseWriter, a map[string]string, eph boo
 }
 
 func (s *Server) updateMessage(w http.ResponseWriter, a map[string]string) {
-	if err := checkBlocks(a["blocks"]); err != "" {
+	if err := checkBlocks(a["blocks"], !s.opts.LenientTotalText); err != "" {
 		fail(w, err)
 		return
 	}
@@ -824,8 +1137,34 @@ func (s *Server) updateMessage(w http.ResponseWriter, a map[string]string) {
 	fail(w, "message_not_found")
 }
 
-// checkBlocks enforces the Block Kit limits Slack rejects a message for.
-func checkBlocks(raw string) string {
+// Block Kit's limits, as Slack's reference states them
+// (https://docs.slack.dev/reference/block-kit/blocks and .../block-elements).
+const (
+	maxBlocks          = 50
+	maxBlockID         = 255
+	maxSectionText     = 3000
+	maxSectionFields   = 10
+	maxFieldText       = 2000
+	maxHeaderText      = 150
+	maxContextElements = 10
+	maxActionElements  = 25
+	maxMarkdownText    = 12000
+	maxButtonText      = 75
+	maxButtonValue     = 2000
+	maxActionID        = 255
+	maxButtonURL       = 3000
+	// maxMessageText bounds the text of all of a message's blocks
+	// together: over it Slack answers msg_blocks_too_long (Slack's staff
+	// in slackapi/bolt-js#2867).
+	maxMessageText = 12000
+)
+
+// checkBlocks enforces the Block Kit limits Slack rejects a message for, and
+// returns Slack's error: invalid_blocks_format (not a JSON array of
+// blocks), invalid_blocks (a block or element over a limit) or
+// msg_blocks_too_long (the text of all the blocks together over 12,000
+// characters, when total).
+func checkBlocks(raw string, total bool) string {
 	if raw == "" {
 		return ""
 	}
@@ -833,26 +1172,169 @@ func checkBlocks(raw string) string {
 	if err := json.Unmarshal([]byte(raw), &blocks); err != nil {
 		return "invalid_blocks_format"
 	}
-	if len(blocks) > 50 {
+	if len(blocks) > maxBlocks {
 		return "invalid_blocks"
 	}
+	blockIDs := map[string]bool{}
 	for _, b := range blocks {
-		if t, ok := b["text"].(map[string]any); ok {
-			text, _ := t["text"].(string)
-			limit := 3000
-			if b["type"] == "header" {
-				limit = 150
-			}
-			if len([]rune(text)) > limit {
-				return "invalid_blocks"
-			}
-		}
-		if els, ok := b["elements"].([]any); ok && b["type"] == "context" && len(els) > 10 {
+		if !checkBlock(b, blockIDs) {
 			return "invalid_blocks"
 		}
 	}
+	if total && textLen(blocks) > maxMessageText {
+		return "msg_blocks_too_long"
+	}
 	return ""
 }
+
+// checkBlock checks one block; blockIDs are the message's block ids so
+// far.
+func checkBlock(b map[string]any, blockIDs map[string]bool) bool {
+	if id, ok := b["block_id"]; ok {
+		s, isString := id.(string)
+		if !isString || s == "" || runes(s) > maxBlockID || blockIDs[s] {
+			return false
+		}
+		blockIDs[s] = true
+	}
+	switch b["type"] {
+	case "header":
+		t, ok := textObject(b["text"])
+		return ok && t.plain && runes(t.text) <= maxHeaderText
+	case "section":
+		if v, ok := b["text"]; ok {
+			t, ok := textObject(v)
+			if !ok || runes(t.text) > maxSectionText {
+				return false
+			}
+		}
+		if v, ok := b["fields"]; ok {
+			fields, ok := v.([]any)
+			if !ok || len(fields) == 0 || len(fields) > maxSectionFields {
+				return false
+			}
+			for _, f := range fields {
+				t, ok := textObject(f)
+				if !ok || runes(t.text) > maxFieldText {
+					return false
+				}
+			}
+		}
+		if _, hasText := b["text"]; !hasText && b["fields"] == nil {
+			return false
+		}
+		if acc, ok := b["accessory"].(map[string]any); ok {
+			return checkElement(acc, map[string]bool{})
+		}
+		return true
+	case "context":
+		els, ok := b["elements"].([]any)
+		return ok && len(els) > 0 && len(els) <= maxContextElements
+	case "actions":
+		els, ok := b["elements"].([]any)
+		if !ok || len(els) == 0 || len(els) > maxActionElements {
+			return false
+		}
+		actionIDs := map[string]bool{}
+		for _, e := range els {
+			el, ok := e.(map[string]any)
+			if !ok || !checkElement(el, actionIDs) {
+				return false
+			}
+		}
+		return true
+	case "markdown":
+		text, ok := b["text"].(string)
+		return ok && runes(text) <= maxMarkdownText
+	}
+	return true
+}
+
+// checkElement checks an interactive element; actionIDs are the action
+// ids of its block so far, among which Slack wants each unique.
+func checkElement(el map[string]any, actionIDs map[string]bool) bool {
+	if id, ok := el["action_id"]; ok {
+		s, isString := id.(string)
+		if !isString || s == "" || runes(s) > maxActionID || actionIDs[s] {
+			return false
+		}
+		actionIDs[s] = true
+	}
+	if el["type"] != "button" {
+		return true
+	}
+	t, ok := textObject(el["text"])
+	if !ok || !t.plain || runes(t.text) > maxButtonText {
+		return false
+	}
+	if v, ok := el["value"]; ok {
+		s, isString := v.(string)
+		if !isString || runes(s) > maxButtonValue {
+			return false
+		}
+	}
+	if v, ok := el["url"]; ok {
+		s, isString := v.(string)
+		if !isString || runes(s) > maxButtonURL {
+			return false
+		}
+	}
+	switch el["style"] {
+	case nil, "primary", "danger":
+		return true
+	}
+	return false
+}
+
+type textObj struct {
+	text  string
+	plain bool
+}
+
+// textObject reads a text object: plain_text or mrkdwn, with a text.
+func textObject(v any) (textObj, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return textObj{}, false
+	}
+	s, ok := m["text"].(string)
+	if !ok {
+		return textObj{}, false
+	}
+	switch m["type"] {
+	case "plain_text":
+		return textObj{s, true}, true
+	case "mrkdwn":
+		return textObj{s, false}, true
+	}
+	return textObj{}, false
+}
+
+// textLen is the length of every text in the blocks, added up.
+func textLen(v any) int {
+	n := 0
+	switch x := v.(type) {
+	case []map[string]any:
+		for _, e := range x {
+			n += textLen(e)
+		}
+	case []any:
+		for _, e := range x {
+			n += textLen(e)
+		}
+	case map[string]any:
+		for k, e := range x {
+			if s, ok := e.(string); ok && k == "text" {
+				n += runes(s)
+			} else {
+				n += textLen(e)
+			}
+		}
+	}
+	return n
+}
+
+func runes(s string) int { return utf8.RuneCountInString(s) }
 
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, "/upload/")
