@@ -542,8 +542,12 @@ func changeKind(event string) string {
 }
 
 // findingChangeKind is the kind of change a change finding reports: its
-// summary starts with the event, or with "deploy (Event)".
+// event, or in a report from before findings named it, the event its
+// summary starts with (or "deploy (Event)").
 func findingChangeKind(f investigate.Finding) string {
+	if f.Event != "" {
+		return changeKind(f.Event)
+	}
 	s := f.Summary
 	if rest, ok := strings.CutPrefix(s, "deploy ("); ok {
 		s = rest

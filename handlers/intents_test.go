@@ -414,7 +414,7 @@ func TestIntentAnswersFromTheReport(t *testing.T) {
 		{"show me the errors", []string{"failing traced calls", "[f4]", "AccessDeniedException", "`errors on RESOURCE`"}},
 		{"who changed what?", []string{"*What changed*", "PutResourcePolicy", "alice", "UpdateFunctionCode"}},
 		{"is it the deploy?", []string{"*Probably not.*", "[f3]", "reports-fn", "no hypothesis rests on it", "most likely cause is *" + top.Title}},
-		{"was it the policy change?", []string{"*Yes — likely (95%).*", "[f2] PutResourcePolicy on orders-table", "Against it:", next.Title + "* (`dependency`"}},
+		{"was it the policy change?", []string{"*Yes — likely (95%).*", "[f2] replaced the resource policy (PutResourcePolicy) on orders-table", "Against it:", next.Title + "* (`dependency`"}},
 		{"did orders-fn change?", []string{"*No.* CloudTrail shows no change to `orders-fn` between 11:00 and 14:04 UTC"}},
 		{"was the code change in the queue to blame?", []string{"*Probably not.* I found a deploy", "reports-fn"}},
 		{"what about orders-fn?", []string{"*orders-fn* (lambda)", "`orders-api` targets it", "not among the candidate causes", "Errors: 0.489 → 550 :warning:"}},
@@ -444,9 +444,9 @@ func TestIntentAnswersDeployAndUnreadSources(t *testing.T) {
 		question string
 		want     []string
 	}{
-		{"the deploy — is that it?", []string{"*Yes — likely (95%).*", "`checkout-svc`", "[f2] deploy (UpdateService) on checkout-svc", "Against it:",
+		{"the deploy — is that it?", []string{"*Yes — likely (95%).*", "`checkout-svc`", "[f2] updated the service (UpdateService) on checkout-svc", "Against it:",
 			"I could not read `health`, `quotas`"}},
-		{"did catalog-svc change?", []string{"*Probably not.*", "[f4] deploy (UpdateService) on catalog-svc", "checkout-svc"}},
+		{"did catalog-svc change?", []string{"*Probably not.*", "[f4] updated the service (UpdateService) on catalog-svc", "checkout-svc"}},
 		{"what couldn't you read?", []string{"*What I could not read* (2)", "• *health*: ", "• *quotas*: ", "AccessDeniedException"}},
 		{"why?", []string{"`checkout-svc`", "I could not read `health`, `quotas`"}},
 		{"show me the errors", []string{"error lines in the logs", "[f6]", "[f7]", "TypeError"}},

@@ -194,10 +194,7 @@ func checkChanges(ctx context.Context, r *run) result {
 		if score < 0.02 {
 			continue
 		}
-		what := ch.Event
-		if IsDeploy(ch.Event) {
-			what = "deploy (" + ch.Event + ")"
-		}
+		what := EventWords(ch.Event)
 		when := ago(r.onset.Sub(ch.Time)) + " before the onset"
 		if ch.Time.After(r.onset) {
 			when = ago(ch.Time.Sub(r.onset)) + " after the first bad datapoint"
@@ -211,7 +208,7 @@ func checkChanges(ctx context.Context, r *run) result {
 		}
 		f := &finding{Finding: Finding{
 			Kind: FindingChange, Check: CheckChanges, Resource: culprit, Time: ch.Time,
-			Summary: summary, Link: r.changeLink(ch),
+			Summary: summary, Link: r.changeLink(ch), Event: ch.Event,
 		}, weight: score}
 		res.findings = append(res.findings, f)
 		cause := CauseOwnChange

@@ -75,6 +75,10 @@ type Finding struct {
 	Unit   string   `json:"unit,omitempty"`
 	// Link is a console link, where AWS has one.
 	Link string `json:"link,omitempty"`
+	// Event is the API event a change finding reports (CloudTrail's
+	// eventName, or the name of the AWS action), for whoever reads the
+	// report by machine; its summary says it in words.
+	Event string `json:"event,omitempty"`
 }
 
 // Action is a proposed step; the bot never executes it.

@@ -29,7 +29,7 @@ func TestOfflineSummary(t *testing.T) {
 	t.Logf("\n%s", got)
 	for _, want := range []string{
 		"Incident summary (draft): orders-api-5xx on orders-api",
-		"\nTimeline (UTC)\n", "• 13:59 PutResourcePolicy on orders-table", "[f2]", "• 14:00 5XXError on orders-api left its normal range",
+		"\nTimeline (UTC)\n", "• 13:59 replaced the resource policy (PutResourcePolicy) on orders-table", "[f2]", "• 14:00 5XXError on orders-api left its normal range",
 		"• 14:12 alice in the thread: \"rolled back the policy on orders-table with token=[REDACTED:secret]\"",
 		"\nImpact\n", "At least 4 min from the onset",
 		"\nRoot cause\n", "• Accepted: A change the team made to orders-table (own-change, 95%), resting on [f2], [f4].",
