@@ -1,5 +1,5 @@
 // Package scenario reads scenario files: one simulated AWS environment with one
-// incident in it, as ../shared/scenarios/FORMAT.md defines them.
+// incident in it, as docs/scenario-format.md defines them.
 //
 // A loaded file is split in two: the Scenario, which the simulator turns into
 // telemetry, and the Expect, which only evaluation reads. Nothing reachable
