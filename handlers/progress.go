@@ -109,14 +109,7 @@ func (t *tracker) wait() bool {
 	if d <= 0 {
 		return true
 	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-t.done:
-		return false
-	case <-timer.C:
-		return true
-	}
+	return t.sleep(d)
 }
 
 // flush makes a progress update with the newest state, unless the budget

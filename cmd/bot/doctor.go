@@ -63,11 +63,8 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", rest[0])}
-	}
-	if *format != "text" && *format != "json" {
-		return usageError{fmt.Sprintf("--format %q: want text or json", *format)}
+	if err := textOrJSON(rest, *format); err != nil {
+		return err
 	}
 	if *timeout <= 0 {
 		return usageError{"--timeout must be positive"}

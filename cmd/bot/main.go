@@ -133,3 +133,15 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// textOrJSON refuses arguments after the flags of a command that takes
+// none, and a --format other than text or json.
+func textOrJSON(rest []string, format string) error {
+	if len(rest) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", rest[0])}
+	}
+	if format != "text" && format != "json" {
+		return usageError{fmt.Sprintf("--format %q: want text or json", format)}
+	}
+	return nil
+}
