@@ -189,6 +189,7 @@ func New(s *scenario.Scenario, opts Options) *Sim {
 	m.buildSeries()
 	m.buildLogs()
 	m.buildEdges()
+	m.buildZoneSeries()
 	return m
 }
 
