@@ -99,6 +99,10 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 		if c.change == nil {
 			// A change's closeness to the alarm is weighed in its check.
 			c.score *= r.g.proximity(c.resource)
+			if len(c.members) > 0 {
+				// A zone is as close as its members.
+				c.score *= r.g.proximity(c.members[0]) / r.g.proximity(c.resource)
+			}
 		}
 		cands = append(cands, c)
 	}
