@@ -174,6 +174,11 @@ func (b *topoBuilder) addInstance(in ec2types.Instance, owner string) {
 	}
 	if in.Placement != nil {
 		r.AZ = aws.ToString(in.Placement.AvailabilityZone)
+		// A zonal shift names the zone by its AZ ID (use1-az4), the same
+		// zone in every account, where the name is not.
+		if id := aws.ToString(in.Placement.AvailabilityZoneId); id != "" {
+			r.Config["az_id"] = id
+		}
 	}
 	if in.State != nil {
 		r.Config["state"] = string(in.State.Name)

@@ -69,7 +69,7 @@ func TestTopologyALB(t *testing.T) {
 		if !ok {
 			t.Fatalf("instance %s missing: %+v", id, topo.Resources)
 		}
-		if in.Type != investigate.TypeEC2 || in.AZ != awstest.AZs[i] || in.Config["instance_type"] != "m5.large" || in.Dims["InstanceId"] != id ||
+		if in.Type != investigate.TypeEC2 || in.AZ != awstest.AZs[i] || in.Config["az_id"] != awstest.AZIDs[i] || in.Config["instance_type"] != "m5.large" || in.Dims["InstanceId"] != id ||
 			in.Config["target_health"] != "healthy" || in.Config["target_group"] != "web-tg" || in.Config["vcpus"] != "2" {
 			t.Errorf("instance = %+v", in)
 		}

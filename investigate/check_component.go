@@ -155,6 +155,11 @@ func checkComponent(ctx context.Context, r *run) result {
 		res.findings = append(res.findings, r.hostMetricOutliers(ctx, hosts, candFor)...)
 		res.findings = append(res.findings, r.quietPeers(ctx, hosts, candFor)...)
 	}
+	// Peers that fail together in one zone, while those of the other
+	// zones do not, are their zone failing.
+	zones, zf := r.zoneCandidates(ctx, cands)
+	res.findings = append(res.findings, zf...)
+	res.candidates = append(res.candidates, zones...)
 	for _, c := range cands {
 		if c.score == 0 {
 			continue

@@ -313,6 +313,9 @@ type candidate struct {
 	// located marks where the graph walk ended: the fault is there, and
 	// what kind of cause it is comes from the typed candidates on it.
 	located bool
+	// members are, for a candidate on an availability zone, the peers in
+	// it that fail together (zones.go).
+	members []string
 }
 
 // run is the state of one investigation.
@@ -497,6 +500,7 @@ func (r *run) scope(ctx context.Context) {
 			})
 		}
 	}
+	queries = append(queries, r.zoneQueries()...)
 	r.metrics = call(ctx, r, r.src.Metrics != nil, func(ctx context.Context) (map[string]Series, error) {
 		series, err := r.src.Metrics.Metrics(ctx, queries, r.telemetry.start, r.telemetry.end)
 		if err != nil {

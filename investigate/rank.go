@@ -98,7 +98,11 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 		c := merged[k]
 		if c.change == nil {
 			// A change's closeness to the alarm is weighed in its check.
-			c.score *= r.g.proximity(c.resource)
+			near := c.resource
+			if len(c.members) > 0 {
+				near = c.members[0] // a zone is as close as its members
+			}
+			c.score *= r.g.proximity(near)
 		}
 		cands = append(cands, c)
 	}

@@ -34,6 +34,11 @@ func (m *candidate) absorb(c *candidate) {
 	m.throttled = m.throttled || c.throttled
 	m.strained = m.strained || c.strained
 	m.apart = m.apart || c.apart
+	for _, h := range c.members {
+		if !slices.Contains(m.members, h) {
+			m.members = append(m.members, h)
+		}
+	}
 }
 
 // mergeSame joins the candidates that typing left with one cause and
@@ -167,6 +172,10 @@ func (r *run) typeLocated(cands []*candidate) {
 			}
 			var share float64
 			switch {
+			case len(x.members) > 0 && unitHasAny(unit, x.members):
+				// The part the walk found runs on the members of a zone
+				// that fail together: the zone is where it fails.
+				share = zoneShare
 			case (x.cause == CauseLimit || x.cause == CauseComponent) && unit[x.resource]:
 				share = 0.8
 			case x.health && unit[x.resource]:
@@ -180,6 +189,35 @@ func (r *run) typeLocated(cands []*candidate) {
 			x.takeFrom(l, share, 1-share)
 		}
 	}
+
+	// A zone whose members fail together stands for what was found on each
+	// of them: one of them failing, AWS Health saying it is impaired, the
+	// walk ending on it. With AWS Health saying so, the zone fails by AWS's
+	// fault, as a part does: a dependency, with the same move.
+	for _, z := range cands {
+		if len(z.members) == 0 {
+			continue
+		}
+		for _, x := range cands {
+			if x != z && x.change == nil && slices.Contains(z.members, x.resource) && (x.cause == CauseComponent || x.cause == CauseDependency) {
+				z.takeFrom(x, zoneShare, zoneKeep)
+				z.health = z.health || x.health
+			}
+		}
+		if z.health {
+			z.cause = CauseDependency
+		}
+	}
+}
+
+// unitHasAny reports whether a part holds any of the ids.
+func unitHasAny(unit map[string]bool, ids []string) bool {
+	for _, id := range ids {
+		if unit[id] {
+			return true
+		}
+	}
+	return false
 }
 
 // hardLimitBelow reports whether a limit that rejects work (not mere

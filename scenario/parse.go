@@ -782,6 +782,63 @@ func orList(types []string) string {
 	return "type " + strings.Join(types[:len(types)-1], ", ") + " or " + types[len(types)-1]
 }
 
+// zone reports whether id names an availability zone rather than a
+// resource: no resource has it as its id, and some resource has it as its
+// az.
+func (p *parser) zone(id string) bool {
+	if _, ok := p.byID[id]; ok || id == "" {
+		return false
+	}
+	for i := range p.s.Resources {
+		if p.s.Resources[i].AZ == id {
+			return true
+		}
+	}
+	return false
+}
+
+// inZone lists the ids of the resources in zone az, in file order: among
+// ids when ids is not nil, and of the given types when types are given.
+func (p *parser) inZone(az string, ids []string, types ...string) []string {
+	var out []string
+	for i := range p.s.Resources {
+		r := &p.s.Resources[i]
+		if r.AZ != az || (ids != nil && !contains(ids, r.ID)) || (len(types) > 0 && !contains(types, string(r.Type))) {
+			continue
+		}
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+// orNone joins ids, or says there are none.
+func orNone(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
+}
+
+// refOrZone reads a reference field that may name an availability zone
+// instead of a resource. A zone must hold a resource of one of the types,
+// when types are given.
+func (p *parser) refOrZone(m *mapNode, k string, required bool, types ...string) (id string, r *Resource, zone string) {
+	v := m.get(k)
+	if d := deref(v); d == nil || d.Kind != yaml.ScalarNode || !p.zone(d.Value) {
+		id, r = p.refField(m, k, required, types...)
+		return id, r, ""
+	}
+	id, ok := p.str(v, m.field(k))
+	if !ok {
+		return "", nil, ""
+	}
+	if len(types) > 0 && len(p.inZone(id, nil, types...)) == 0 {
+		p.errf(v, m.field(k), "zone %s has no resource of %s (its resources: %s)", id, orList(types), orNone(p.inZone(id, nil)))
+		return id, nil, ""
+	}
+	return id, nil, id
+}
+
 // refOpt reads an optional reference field.
 func (p *parser) refField(m *mapNode, k string, required bool, types ...string) (string, *Resource) {
 	var v *yaml.Node
@@ -846,12 +903,15 @@ func (p *parser) metric(n *yaml.Node, field string) {
 		return
 	}
 	it := MetricItem{Line: m.n.Line}
-	it.Resource, _ = p.refField(m, "resource", true)
+	it.Resource, _, it.Zone = p.refOrZone(m, "resource", true)
 	if v := p.req(m, "metric"); v != nil {
 		it.Namespace, it.MetricName, _ = p.metricName(v, m.field("metric"))
 	}
 	if v := m.get("dims"); v != nil {
 		it.Dims, _ = p.stringMap(v, m.field("dims"), false)
+		if it.Zone != "" {
+			p.errf(v, m.field("dims"), "dims do not apply to zone %s: the item changes each resource in it under its own dimensions (name one resource instead)", it.Zone)
+		}
 	}
 	it.Window = p.window(m, false)
 	var given []string
@@ -908,9 +968,14 @@ func (p *parser) log(n *yaml.Node, field string) {
 		it.Group, _ = p.str(v, m.field("group"))
 	}
 	var on *Resource
-	it.On, on = p.refField(m, "on", false, computeType...)
+	it.On, on, it.Zone = p.refOrZone(m, "on", false, computeType...)
 	if on != nil && svc != nil && len(svc.RunsOn) > 0 && !contains(svc.RunsOn, on.ID) {
 		p.errf(m.get("on"), m.field("on"), "%q is not one of the resources service %s runs on (%s)", on.ID, svc.ID, strings.Join(svc.RunsOn, ", "))
+	}
+	if it.Zone != "" && svc != nil && len(svc.RunsOn) > 0 {
+		if hosts := p.inZone(it.Zone, svc.RunsOn); len(hosts) == 0 {
+			p.errf(m.get("on"), m.field("on"), "zone %s has none of the resources service %s runs on (%s)", it.Zone, svc.ID, strings.Join(svc.RunsOn, ", "))
+		}
 	}
 	if v := p.req(m, "level"); v != nil {
 		it.Level, _ = p.oneOf(v, m.field("level"), "level", levels)
@@ -977,10 +1042,24 @@ func (p *parser) trace(n *yaml.Node, field string) {
 		}
 	}
 	var on *Resource
-	it.On, on = p.refField(m, "on", false, computeType...)
+	it.On, on, it.Zone = p.refOrZone(m, "on", false, computeType...)
 	if on != nil && callee != nil && (caller != nil || it.Caller == "client") {
 		if msg := p.traceOn(it.Caller, caller, callee, on.ID); msg != "" {
 			p.errf(m.get("on"), m.field("on"), "%s", msg)
+		}
+	}
+	if it.Zone != "" && callee != nil && (caller != nil || it.Caller == "client") {
+		// A zone covers its hosts that the edge could name: it must hold
+		// at least one.
+		hosts := p.inZone(it.Zone, nil, computeType...)
+		var msg string
+		for _, h := range hosts {
+			if msg = p.traceOn(it.Caller, caller, callee, h); msg == "" {
+				break
+			}
+		}
+		if len(hosts) == 0 || msg != "" {
+			p.errf(m.get("on"), m.field("on"), "zone %s has no instance that serves or makes the calls of edge %s>%s (its hosts: %s)", it.Zone, it.Caller, callee.ID, orNone(hosts))
 		}
 	}
 	share := func(k string) *float64 {
@@ -1283,7 +1362,9 @@ func (p *parser) expect(n *yaml.Node) *Expect {
 				f = fmt.Sprintf("%s[%d]", f, j)
 			}
 			if want == nil {
-				p.ref(x.n, f, x.s)
+				if !p.zone(x.s) {
+					p.ref(x.n, f, x.s)
+				}
 			} else if !contains(want, x.s) {
 				p.errf(x.n, f, "unknown %s %q (want one of %s)", what, x.s, strings.Join(want, ", "))
 				continue

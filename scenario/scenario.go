@@ -141,6 +141,12 @@ type MetricItem struct {
 	Noise    *float64
 	CSV      []Point
 	Line     int // the item's line in the file, for messages
+
+	// Zone is set when Resource names an availability zone (the az of
+	// resources in the file) rather than a resource: the item then
+	// changes the metric of every resource in that zone that publishes it,
+	// under its default dimensions, and Dims is nil.
+	Zone string
 }
 
 // Point is one row of a metric item's CSV file.
@@ -158,6 +164,10 @@ type LogItem struct {
 	Level   string // info, warn or error
 	PerMin  float64
 	Text    string
+
+	// Zone is set when On names an availability zone: every host of the
+	// service in that zone writes the lines, each at the item's rate.
+	Zone string
 }
 
 // TraceItem changes the traced requests of one edge.
@@ -186,6 +196,11 @@ type TraceItem struct {
 	Throttle  *float64
 	Latency   *time.Duration
 	Exception string
+
+	// Zone is set when On names an availability zone instead of a host:
+	// the item covers the requests of every host in that zone, as if it
+	// were repeated with On naming each.
+	Zone string
 }
 
 // ChangeItem is one CloudTrail management event.
@@ -226,7 +241,9 @@ type NoteItem struct {
 	Text   string
 }
 
-// Expect is the sealed answer, read only by evaluation.
+// Expect is the sealed answer, read only by evaluation. Resources are
+// resource ids, or availability zones (the az of resources in the file): a
+// zone is the culprit when the resources in it fail together.
 type Expect struct {
 	Causes      []string
 	Resources   []string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -253,6 +254,13 @@ func (m *Sim) buildLogs() {
 		}
 		var ps []place
 		switch {
+		case it.Zone != "":
+			// Every host of the service in the zone writes the lines.
+			for _, h := range m.nodes {
+				if h.isHost() && h.r.AZ == it.Zone && (svc == nil || slices.Contains(svc.hosts, h)) {
+					ps = append(ps, places(h)...)
+				}
+			}
 		case it.On != "":
 			if h, ok := m.byID[it.On]; ok {
 				ps = places(h)

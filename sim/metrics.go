@@ -131,6 +131,18 @@ func (m *Sim) buildSeries() {
 	}
 	for i := range m.sc.Metrics {
 		it := &m.sc.Metrics[i]
+		if it.Zone != "" {
+			// Every resource in the zone that publishes the metric.
+			for _, n := range m.nodes {
+				if n.r.AZ != it.Zone {
+					continue
+				}
+				if se := m.seriesOf(n, it.Namespace, it.MetricName); se != nil {
+					se.items = append(se.items, it)
+				}
+			}
+			continue
+		}
 		n := m.byID[it.Resource]
 		dims := it.Dims
 		if len(dims) == 0 && n != nil {

@@ -33,7 +33,10 @@
 // downstream in proportion. Per step (CloudWatch's statistic for the metric):
 //
 //   - alb: RequestCount rps×step; Target 5XX 0.1%, 4XX 1%, ELB 5XX 0.02%;
-//     TargetResponseTime 0.04–0.06 s; HealthyHostCount the targets.
+//     TargetResponseTime 0.04–0.06 s; HealthyHostCount the targets. Per
+//     Availability Zone of its targets too (zones.go): the requests its
+//     targets there serve, the 5XX they fail, as with cross-zone load
+//     balancing off.
 //   - apigw: Count, 4XXError 0.5%, 5XXError 0.05%, IntegrationLatency its
 //     function's Duration + 6 ms (else ~40 ms), Latency that + 10–16 ms.
 //   - ec2: CPUUtilization 17–33% (part of it in proportion to traffic),
@@ -189,6 +192,7 @@ func New(s *scenario.Scenario, opts Options) *Sim {
 	m.buildSeries()
 	m.buildLogs()
 	m.buildEdges()
+	m.buildZoneSeries()
 	return m
 }
 

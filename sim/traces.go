@@ -69,19 +69,35 @@ func hostIs(h *node, on string) bool {
 	return h != nil && (h.r.ID == on || h.name == on)
 }
 
+// hostRef is what a traces item's on names: a host, or every host of a zone.
+type hostRef struct{ on, zone string }
+
+func refOf(it *scenario.TraceItem) hostRef { return hostRef{it.On, it.Zone} }
+
+// names reports whether the reference names host h: h itself, or h is in
+// the zone.
+func (ref hostRef) names(h *node) bool {
+	if ref.zone != "" {
+		return h != nil && h.r.AZ == ref.zone
+	}
+	return hostIs(h, ref.on)
+}
+
 // callPart is the share of call edge e's requests that an item with the
 // given on covers: all of them when on is e's caller host; none when on is
 // another host of the caller; the share the callee serves on on otherwise.
-func callPart(e *edge, on string) float64 {
-	if hostIs(e.host, on) {
+// A zone names its hosts alike: the calls made from its hosts of the
+// caller, or else the share its hosts of the callee serve.
+func callPart(e *edge, on hostRef) float64 {
+	if on.names(e.host) {
 		return 1
 	}
 	for _, h := range e.svc.hosts {
-		if hostIs(h, on) {
+		if on.names(h) {
 			return 0
 		}
 	}
-	if e.callee.isHost() && hostIs(e.callee, on) {
+	if e.callee.isHost() && on.names(e.callee) {
 		return 1
 	}
 	if e.callee.r.Type != investigate.TypeService || len(e.callee.hosts) == 0 {
@@ -90,7 +106,7 @@ func callPart(e *edge, on string) float64 {
 	// Calls are spread evenly over the callee's hosts.
 	k := 0
 	for _, h := range e.callee.hosts {
-		if hostIs(h, on) {
+		if on.names(h) {
 			k++
 		}
 	}
@@ -186,16 +202,16 @@ func (m *Sim) buildEdges() {
 				e.items = append(e.items, edgeItem{it, 1})
 			case e.kind == edgeClient:
 				for _, ch := range e.children {
-					if hostIs(ch.host, it.On) {
+					if refOf(it).names(ch.host) {
 						ch.items = append(ch.items, edgeItem{it, 1})
 					}
 				}
 			case e.kind == edgeEntry:
-				if hostIs(e.host, it.On) {
+				if refOf(it).names(e.host) {
 					e.items = append(e.items, edgeItem{it, 1})
 				}
 			default:
-				if part := callPart(e, it.On); part > 0 {
+				if part := callPart(e, refOf(it)); part > 0 {
 					e.items = append(e.items, edgeItem{it, part})
 				}
 			}

@@ -96,8 +96,20 @@ const (
 	Exception  = "open /var/lib/bot-forge/templates/reply.tmpl: no such file or directory"
 )
 
-// AZs are the instances' zones, in order.
-var AZs = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
+// AZs are the instances' zones, in order, and AZIDs the zones' AZ IDs in
+// the world's account (a zone's name maps to a different ID in each
+// account; the ID names the same zone everywhere).
+var (
+	AZs   = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
+	AZIDs = []string{"use1-az4", "use1-az6", "use1-az1"}
+)
+
+// LBDimension and TGDimension are the load balancer's and the target
+// group's CloudWatch dimension values.
+const (
+	LBDimension = "app/web-alb/50dc6c495c0c9188"
+	TGDimension = "targetgroup/web-tg/73e2d6bc24d8a067"
+)
 
 // Install registers every handler of the world on a server.
 func (w *ALBWorld) Install(srv *Server) {
@@ -168,7 +180,7 @@ func (w *ALBWorld) Install(srv *Server) {
 			}
 			items = append(items, map[string]any{
 				"instanceId": id, "instanceType": "m5.large",
-				"placement":     map[string]any{"availabilityZone": AZs[i]},
+				"placement":     map[string]any{"availabilityZone": AZs[i], "availabilityZoneId": AZIDs[i]},
 				"instanceState": map[string]any{"code": 16, "name": "running"},
 				"launchTime":    ts("2024-11-20T09:00:00Z"),
 				"cpuOptions":    map[string]any{"coreCount": 1, "threadsPerCore": 2},
@@ -235,6 +247,9 @@ func (w *ALBWorld) Install(srv *Server) {
 
 // level is a metric's value at t for a resource.
 func (w *ALBWorld) level(ns, name string, dims map[string]string, t time.Time) (float64, bool) {
+	if az, ok := dims["AvailabilityZone"]; ok && ns == "AWS/ApplicationELB" {
+		return w.zoneLevel(name, dims, az, t)
+	}
 	after := !t.Before(w.Onset)
 	wobble := 1 + 0.03*math.Sin(float64(t.Unix()/60)*0.7+float64(len(dims["InstanceId"])+len(name)))
 	inst := dims["InstanceId"]
@@ -279,6 +294,53 @@ func (w *ALBWorld) level(ns, name string, dims map[string]string, t time.Time) (
 		return 4 * wobble, true
 	}
 	if strings.HasPrefix(ns, "AWS/DynamoDB") {
+		return 0, true
+	}
+	return 0, false
+}
+
+// zoneLevel is a load balancer metric in one zone. "AvailabilityZone:
+// Filters the metric data by Availability Zone" (Elastic Load Balancing,
+// CloudWatch metrics for your Application Load Balancer); the load
+// balancer's metrics are published under AvailabilityZone with
+// LoadBalancer, or with TargetGroup and LoadBalancer, for its enabled
+// zones: any other set of dimensions is a metric that does not exist. The
+// world's load balancer has cross-zone load balancing off, so a zone's
+// counts are those of its targets: the bad instance's zone has its 5XX.
+func (w *ALBWorld) zoneLevel(name string, dims map[string]string, az string, t time.Time) (float64, bool) {
+	if dims["LoadBalancer"] != LBDimension || !slices.Contains(AZs, az) {
+		return 0, false
+	}
+	for k, v := range dims {
+		if k != "LoadBalancer" && k != "AvailabilityZone" && (k != "TargetGroup" || v != TGDimension) {
+			return 0, false
+		}
+	}
+	bad := AZs[slices.Index(w.Instances, w.Bad)%len(AZs)]
+	hosts := 0
+	for i := range w.Instances {
+		if AZs[i%len(AZs)] == az {
+			hosts++
+		}
+	}
+	share := float64(hosts) / float64(len(w.Instances))
+	whole := func(n string) float64 {
+		v, _ := w.level("AWS/ApplicationELB", n, map[string]string{"LoadBalancer": LBDimension}, t)
+		return v
+	}
+	switch name {
+	case "HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count":
+		if az == bad && !t.Before(w.Onset) {
+			return whole(name), true
+		}
+		return 0, true
+	case "RequestCount", "HTTPCode_Target_4XX_Count":
+		return math.Round(whole(name) * share), true
+	case "TargetResponseTime":
+		return whole(name), true
+	case "HealthyHostCount":
+		return float64(hosts), true
+	case "UnHealthyHostCount":
 		return 0, true
 	}
 	return 0, false
