@@ -160,6 +160,13 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 	wg.Wait()
 
 	report := r.assemble(ctx, results)
+	// The topology is kept for follow-ups, and the reasoner reads it to
+	// tell a zone from a resource.
+	var kept *Topology
+	if r.topoRead {
+		kept = keptTopology(r.topo)
+	}
+	report.Topology = kept
 	if e.opts.Reasoner != nil {
 		worded, err := e.opts.Reasoner.Reason(ctx, report)
 		if err != nil {
@@ -168,11 +175,7 @@ func (e *Engine) Run(ctx context.Context, req Request, progress func(Event)) (Re
 			report = worded
 		}
 	}
-	// The topology is kept for follow-ups once the reasoner is done: it has
-	// no use for it.
-	if r.topoRead {
-		report.Topology = keptTopology(r.topo)
-	}
+	report.Topology = kept
 	if e.src.Meter != nil {
 		// What the sources counted replaces the engine's count of its
 		// calls, and the parts they could not read join the whole

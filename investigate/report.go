@@ -147,6 +147,23 @@ func (r *Report) Finding(id string) (Finding, bool) {
 	return Finding{}, false
 }
 
+// IsZone reports whether id names an Availability Zone of the report's
+// resources rather than a resource: a zone can be the culprit when its
+// members fail together.
+func (r *Report) IsZone(id string) bool {
+	if r.Topology == nil || id == "" {
+		return false
+	}
+	zone := false
+	for _, res := range r.Topology.Resources {
+		if res.ID == id {
+			return false
+		}
+		zone = zone || res.AZ == id
+	}
+	return zone
+}
+
 // Lead returns the hypothesis the report puts forward as the cause: its
 // first, when its confidence reaches ClearCause. Below, the report says
 // that nothing stands out, and no surface recommends its action.

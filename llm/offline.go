@@ -43,6 +43,23 @@ var causeText = map[investigate.Cause]struct{ title, because string }{
 	},
 }
 
+// zoneText is the words for a hypothesis on an Availability Zone.
+func zoneText(c investigate.Cause, t struct{ title, because string }) struct{ title, because string } {
+	switch c {
+	case investigate.CauseComponent:
+		return struct{ title, because string }{
+			"Availability Zone %s is failing",
+			"Every member in %s fails while their peers in the other zones are healthy, so the fault is in that zone, not in one instance",
+		}
+	case investigate.CauseDependency:
+		return struct{ title, because string }{
+			"Availability Zone %s is impaired (AWS)",
+			"The members in %s fail together and AWS reports an event there",
+		}
+	}
+	return t
+}
+
 // Reason fills the summary, and each hypothesis's title and explanation.
 func (o *Offline) Reason(_ context.Context, r investigate.Report) (investigate.Report, error) {
 	byID := map[string]investigate.Finding{}
@@ -54,6 +71,9 @@ func (o *Offline) Reason(_ context.Context, r investigate.Report) (investigate.R
 		t, ok := causeText[h.Cause]
 		if !ok {
 			t = struct{ title, because string }{"%s is implicated", "%s is implicated by the findings"}
+		}
+		if r.IsZone(h.Resource) {
+			t = zoneText(h.Cause, t)
 		}
 		h.Title = fmt.Sprintf(t.title, h.Resource)
 		var b strings.Builder

@@ -94,3 +94,20 @@ func TestOfflineSaysWhatItCouldNotRead(t *testing.T) {
 		t.Errorf("summary %q", got.Summary)
 	}
 }
+
+// A zone that is the culprit is called a zone, not a part failing by
+// itself.
+func TestOfflineNamesAZone(t *testing.T) {
+	rep := engineReport(t, "tracking-alb-5xx-one-zone")
+	out, err := NewOffline().Reason(context.Background(), rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := out.Hypotheses[0]
+	if !out.IsZone(h.Resource) || h.Title != "Availability Zone "+h.Resource+" is failing" {
+		t.Errorf("top = %q on %q (a zone: %v)", h.Title, h.Resource, out.IsZone(h.Resource))
+	}
+	if strings.Contains(h.Explanation, "by itself") {
+		t.Errorf("explanation %q", h.Explanation)
+	}
+}
