@@ -495,6 +495,15 @@ func (r *run) scope(ctx context.Context) {
 				Stat:   s.Stat,
 				Period: r.step,
 			})
+			if hasTail(s) {
+				// A latency's p99 beside its average (tail.go).
+				queries = append(queries, MetricQuery{
+					ID:     tailKey(id, s),
+					Metric: Metric{Namespace: s.Namespace, Name: s.Name, Dims: res.Dims},
+					Stat:   tailStat,
+					Period: r.step,
+				})
+			}
 		}
 	}
 	r.metrics = call(ctx, r, r.src.Metrics != nil, func(ctx context.Context) (map[string]Series, error) {

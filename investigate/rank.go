@@ -455,7 +455,11 @@ func (r *run) chartSeries(ctx context.Context, hyps []Hypothesis, all []*finding
 			continue
 		}
 		if s, ok := metrics[f.series]; ok && len(s.Values) > 0 {
-			out = append(out, NamedSeries{Resource: f.Resource, Metric: f.spec.Name, Unit: r.unit(f.Resource, f.spec), Series: s})
+			name := f.spec.Name
+			if f.spec.Stat == tailStat {
+				name += " " + tailStat
+			}
+			out = append(out, NamedSeries{Resource: f.Resource, Metric: name, Unit: r.unit(f.Resource, f.spec), Series: s})
 			f.series = "" // once
 		}
 	}
