@@ -454,7 +454,13 @@ func (r *run) chartSeries(ctx context.Context, hyps []Hypothesis, all []*finding
 		if !cited[f.ID] || f.series == "" || len(out) == 3 {
 			continue
 		}
-		if s, ok := metrics[f.series]; ok && len(s.Values) > 0 {
+		s, ok := metrics[f.series]
+		if !ok && r.tailMetrics != nil && f.spec.Stat == tailStat {
+			if tails, err := r.tailMetrics.wait(ctx); err == nil {
+				s, ok = tails[f.series]
+			}
+		}
+		if ok && len(s.Values) > 0 {
 			name := f.spec.Name
 			if f.spec.Stat == tailStat {
 				name += " " + tailStat

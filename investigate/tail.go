@@ -40,10 +40,10 @@ func tailKey(resource string, s metricSpec) string {
 // tailSeries is a resource's latency at p99, where it was read and has
 // readings both before the onset and since: the spec it returns says p99.
 func (r *run) tailSeries(ctx context.Context, resource string, s metricSpec) (Series, metricSpec, bool) {
-	if !hasTail(s) {
+	if !hasTail(s) || r.tailMetrics == nil {
 		return Series{}, s, false
 	}
-	all, ok := get(ctx, r, "metrics", r.metrics)
+	all, ok := get(ctx, r, "metrics "+tailStat, r.tailMetrics)
 	if !ok {
 		return Series{}, s, false
 	}

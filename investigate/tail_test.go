@@ -1,6 +1,8 @@
 package investigate
 
 import (
+	"context"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -112,6 +114,46 @@ func TestTailQueries(t *testing.T) {
 		}
 		if got := hasTail(spec); got != c.want {
 			t.Errorf("%s %s: p99 asked %v, want %v", c.typ, c.name, got, c.want)
+		}
+	}
+}
+
+// noPercentiles is a metric source that refuses percentiles, as an
+// emulator may.
+type noPercentiles struct{ *fake }
+
+func (n noPercentiles) Metrics(ctx context.Context, qs []MetricQuery, start, end time.Time) ([]Series, error) {
+	for _, q := range qs {
+		if q.ID != "alarm" && strings.HasPrefix(q.Stat, "p") {
+			return nil, errors.New("InternalFailure: unknown statistic " + q.Stat)
+		}
+	}
+	return n.fake.Metrics(ctx, qs, start, end)
+}
+
+// TestSourceWithoutPercentiles: a source that fails the p99 queries loses
+// them alone: the report says so, and the averages are read as before.
+func TestSourceWithoutPercentiles(t *testing.T) {
+	f := tailEnv()
+	src := f.sources()
+	src.Metrics = noPercentiles{f}
+	rep, err := New(src, Options{}).Run(context.Background(), Request{Alarm: f.alarm.Name, Now: t0.Add(3 * time.Minute)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, u := range rep.Unavailable {
+		lines = append(lines, u.Source+": "+u.Error)
+	}
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "metrics p99: InternalFailure") {
+		t.Errorf("unavailable = %q, want the p99 metrics only", lines)
+	}
+	if len(rep.Hypotheses) == 0 || rep.Hypotheses[0].Resource != "payments" {
+		t.Errorf("hypotheses %+v: want payments still first, read on the averages and traces", rep.Hypotheses)
+	}
+	for _, fd := range rep.Findings {
+		if strings.Contains(fd.Summary, "p99 rose") {
+			t.Errorf("a p99 finding without p99: %s", fd.Summary)
 		}
 	}
 }
