@@ -337,11 +337,8 @@ type run struct {
 	during     window // from the onset to now
 	symptom    metricSpec
 
-	alarmSeries *pending[[]Series]
-	metrics     *pending[map[string]Series]
-	// tailMetrics are the latencies' p99 (tail.go), by tailKey: a call of
-	// their own, so that a source without percentiles loses only them.
-	tailMetrics  *pending[map[string]Series]
+	alarmSeries  *pending[[]Series]
+	metrics      *pending[map[string]Series]
 	changes      *pending[[]Change]
 	health       *pending[[]HealthEvent]
 	quotas       *pending[[]Quota]
@@ -352,6 +349,9 @@ type run struct {
 	// derived is what several checks need from logs, traces and metrics:
 	// computed once, under the investigation's context.
 	derived *pending[derived]
+	// tailMetrics are the latencies' p99 (tail.go), by tailKey: a call of
+	// their own, so that a source without percentiles loses only them.
+	tailMetrics *pending[map[string]Series]
 
 	umu   sync.Mutex
 	unav  []Unavailable
