@@ -182,7 +182,9 @@ func (r *run) silentFindings(hosts []string, series map[string]Series, spec metr
 		findings = append(findings, f)
 		c := candFor(sp.host)
 		c.evidence = append(c.evidence, f)
-		c.score = noisyOr(c.score, 0.45*strength(sp.z)*r.alignment(sp.since))
+		// The move is the whole of its work, as large as going quiet
+		// gets: what is left to weigh is whether the silence is real.
+		c.score = noisyOr(c.score, 0.45*real(sp.z)*r.alignment(sp.since))
 	}
 	return findings
 }
