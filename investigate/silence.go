@@ -99,7 +99,7 @@ type silentPeer struct {
 // them. series holds the hosts' series that have any datapoint. A silence
 // on most of the group is not one part failing (the source, or the
 // publishing delay of the newest periods, is the same for all).
-func (r *run) silentPeers(hosts []string, series map[string]Series, spec metricSpec) []silentPeer {
+func (r *run) silentPeers(hosts []string, series map[string]Series) []silentPeer {
 	base, during := r.metricBaseline(), r.metricDuring()
 	// The newest period is not yet published for every series at once:
 	// what is judged ends a period before the newest datapoint of any.
@@ -165,7 +165,7 @@ func (r *run) silentPeers(hosts []string, series map[string]Series, spec metricS
 // findings on their component candidates.
 func (r *run) silentFindings(hosts []string, series map[string]Series, spec metricSpec, candFor func(string) *candidate) []*finding {
 	var findings []*finding
-	for _, sp := range r.silentPeers(hosts, series, spec) {
+	for _, sp := range r.silentPeers(hosts, series) {
 		var others []string
 		for _, o := range hosts {
 			if o != sp.host {
