@@ -375,7 +375,7 @@ func unitSuffix(u string) string {
 
 // quietPeers finds the hosts that went quiet while their peers kept working:
 // CPU or traffic far below its own normal since the onset, while the peers'
-// held or rose. A stuck worker, a hung process or a host that lost its
+// held or rose, or no datapoints of it at all where the peers' go on. A stuck worker, a hung process or a host that lost its
 // network does less, not more, and fails the requests sent to it.
 func (r *run) quietPeers(ctx context.Context, hosts []string, candFor func(string) *candidate) []*finding {
 	var findings []*finding
@@ -385,13 +385,17 @@ func (r *run) quietPeers(ctx context.Context, hosts []string, candFor func(strin
 			continue
 		}
 		levels := map[string]anomaly{}
+		series := map[string]Series{}
 		for _, h := range hosts {
 			if s, ok := r.series(ctx, h, spec); ok {
+				series[h] = s
 				if a, ok := seriesAnomaly(s, spec, r.metricBaseline(), r.metricDuring()); ok {
 					levels[h] = a
 				}
 			}
 		}
+		// Quieter still: no datapoints at all since the onset (silence.go).
+		findings = append(findings, r.silentFindings(hosts, series, spec, candFor)...)
 		if len(levels) < 2 {
 			continue
 		}

@@ -355,6 +355,9 @@ type run struct {
 	// derived is what several checks need from logs, traces and metrics:
 	// computed once, under the investigation's context.
 	derived *pending[derived]
+	// tailMetrics are the latencies' p99 (tail.go), by tailKey: a call of
+	// their own, so that a source without percentiles loses only them.
+	tailMetrics *pending[map[string]Series]
 
 	umu   sync.Mutex
 	unav  []Unavailable
@@ -486,7 +489,7 @@ func (r *run) scope(ctx context.Context) {
 		}
 	}
 
-	var queries []MetricQuery
+	var queries, tailQueries []MetricQuery
 	var inScope []Resource
 	for _, id := range r.g.inScope() {
 		res := r.g.byID[id]
@@ -501,20 +504,35 @@ func (r *run) scope(ctx context.Context) {
 				Stat:   s.Stat,
 				Period: r.step,
 			})
+			if hasTail(s) {
+				// A latency's p99 beside its average (tail.go).
+				tailQueries = append(tailQueries, MetricQuery{
+					ID:     tailKey(id, s),
+					Metric: Metric{Namespace: s.Namespace, Name: s.Name, Dims: res.Dims},
+					Stat:   tailStat,
+					Period: r.step,
+				})
+			}
 		}
 	}
 	queries = append(queries, r.zoneQueries()...)
-	r.metrics = call(ctx, r, r.src.Metrics != nil, func(ctx context.Context) (map[string]Series, error) {
-		series, err := r.src.Metrics.Metrics(ctx, queries, r.telemetry.start, r.telemetry.end)
-		if err != nil {
-			return nil, err
+	read := func(queries []MetricQuery) func(ctx context.Context) (map[string]Series, error) {
+		return func(ctx context.Context) (map[string]Series, error) {
+			series, err := r.src.Metrics.Metrics(ctx, queries, r.telemetry.start, r.telemetry.end)
+			if err != nil {
+				return nil, err
+			}
+			byID := make(map[string]Series, len(series))
+			for _, s := range series {
+				byID[s.ID] = s
+			}
+			return byID, nil
 		}
-		byID := make(map[string]Series, len(series))
-		for _, s := range series {
-			byID[s.ID] = s
-		}
-		return byID, nil
-	})
+	}
+	r.metrics = call(ctx, r, r.src.Metrics != nil, read(queries))
+	if len(tailQueries) > 0 {
+		r.tailMetrics = call(ctx, r, r.src.Metrics != nil, read(tailQueries))
+	}
 	r.quotas = call(ctx, r, r.src.Quotas != nil, func(ctx context.Context) ([]Quota, error) {
 		return r.src.Quotas.Quotas(ctx, inScope)
 	})

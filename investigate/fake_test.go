@@ -23,8 +23,9 @@ type fake struct {
 	fail    map[string]error         // by source kind
 	delay   map[string]time.Duration // by source kind
 
-	mu    sync.Mutex
-	calls map[string]int
+	mu      sync.Mutex
+	calls   map[string]int
+	queries []MetricQuery // every metric query asked
 }
 
 var t0 = time.Date(2024, 12, 3, 10, 30, 0, 0, time.UTC)
@@ -82,20 +83,31 @@ func (f *fake) Metrics(ctx context.Context, qs []MetricQuery, start, end time.Ti
 	if err := f.enter(ctx, "metrics"); err != nil {
 		return nil, err
 	}
+	f.mu.Lock()
+	f.queries = append(f.queries, qs...)
+	f.mu.Unlock()
 	var out []Series
 	for _, q := range qs {
 		s := Series{ID: q.ID}
 		fn := f.series[q.ID]
 		if q.ID == "alarm" {
-			fn = f.series[f.alarm.Resource+"|"+q.Metric.Namespace+"|"+q.Metric.Name]
+			key := f.alarm.Resource + "|" + q.Metric.Namespace + "|" + q.Metric.Name
+			fn = f.series[key]
+			if byStat := f.series[key+"|"+q.Stat]; byStat != nil {
+				fn = byStat // an alarm on a percentile reads it
+			}
 		}
 		if fn == nil {
 			fn = f.series["*|"+q.Metric.Namespace+"|"+q.Metric.Name]
 		}
 		if fn != nil {
 			for t := start.Truncate(time.Minute); t.Before(end); t = t.Add(time.Minute) {
+				v := fn(t)
+				if v == noData {
+					continue // a period without data: no timestamp, as CloudWatch answers
+				}
 				s.Times = append(s.Times, t)
-				s.Values = append(s.Values, fn(t))
+				s.Values = append(s.Values, v)
 			}
 		}
 		out = append(out, s)
@@ -136,6 +148,19 @@ func (f *fake) Health(ctx context.Context, start, end time.Time) ([]HealthEvent,
 
 func (f *fake) Quotas(ctx context.Context, _ []Resource) ([]Quota, error) {
 	return f.quotas, f.enter(ctx, "quotas")
+}
+
+// noData is what a series function returns for a period with no datapoint.
+var noData = math.Inf(-1)
+
+// stops is fn until at, and no datapoints from then on.
+func stops(fn func(time.Time) float64, at time.Time) func(time.Time) float64 {
+	return func(t time.Time) float64 {
+		if !t.Before(at) {
+			return noData
+		}
+		return fn(t)
+	}
 }
 
 // jitter is small deterministic noise so that spreads are not zero.

@@ -215,18 +215,37 @@ func (r *run) metricSignals(ctx context.Context, keep func(*signal)) {
 				continue
 			}
 			s, ok := r.series(ctx, id, spec)
+			var a anomaly
+			if ok {
+				a, ok = seriesAnomaly(s, spec, base, during)
+			}
+			avg, haveAvg := a, ok
+			read, key, what := spec, metricKey(id, spec), spec.Name
+			// A latency is judged at its p99 where it was read: a slow
+			// tail shows there while the average barely moves.
+			if ts, tspec, tok := r.tailSeries(ctx, id, spec); tok {
+				if ta, tok := seriesAnomaly(ts, tspec, base, during); tok {
+					s, a, ok = ts, ta, true
+					read, key, what = tspec, tailKey(id, spec), spec.Name+" "+tailStat
+				}
+			}
 			if !ok {
 				continue
 			}
-			a, ok := seriesAnomaly(s, spec, base, during)
-			if !ok {
-				continue
-			}
-			sig := &signal{node: id, class: c, a: a, what: spec.Name, unit: r.unit(id, spec),
-				kind: FindingMetric, series: metricKey(id, spec), spec: spec, link: r.metricLink(id, spec)}
+			sig := &signal{node: id, class: c, a: a, what: what, unit: r.unit(id, spec),
+				kind: FindingMetric, series: key, spec: read, link: r.metricLink(id, read)}
 			sig.mag, sig.magUnit = a.delta(spec.Role.rises()), magCount
 			if c == classLatency {
+				// The move's size is the average's where there is one, so
+				// that it compares with the mean latency of traced calls
+				// and with other averages; a tail compares only with tails.
 				sig.mag, sig.magUnit = toMS(spec, sig.mag), magMS
+				if read.Stat == tailStat {
+					sig.magUnit = magMS + " " + tailStat
+					if haveAvg {
+						sig.mag, sig.magUnit = toMS(spec, avg.delta(true)), magMS
+					}
+				}
 			}
 			sig.throttle = spec.Role == roleThrottles
 			if t, _, found := departure(s, base, window{base.start, r.telemetry.end}, dirOf(spec), a.spread*anomalyZ/2, isCount(spec)); found {

@@ -458,8 +458,18 @@ func (r *run) chartSeries(ctx context.Context, hyps []Hypothesis, all []*finding
 		if !cited[f.ID] || f.series == "" || len(out) == 3 {
 			continue
 		}
-		if s, ok := metrics[f.series]; ok && len(s.Values) > 0 {
-			out = append(out, NamedSeries{Resource: f.Resource, Metric: f.spec.Name, Unit: r.unit(f.Resource, f.spec), Series: s})
+		s, ok := metrics[f.series]
+		if !ok && r.tailMetrics != nil && f.spec.Stat == tailStat {
+			if tails, err := r.tailMetrics.wait(ctx); err == nil {
+				s, ok = tails[f.series]
+			}
+		}
+		if ok && len(s.Values) > 0 {
+			name := f.spec.Name
+			if f.spec.Stat == tailStat {
+				name += " " + tailStat
+			}
+			out = append(out, NamedSeries{Resource: f.Resource, Metric: name, Unit: r.unit(f.Resource, f.spec), Series: s})
 			f.series = "" // once
 		}
 	}

@@ -259,6 +259,54 @@ expect:
 	}
 }
 
+// TestSilentAndPercentileItems: a metric item may stop a series (silent),
+// or every series of its resource when it names no metric, and may move a
+// series' p90 and p99 beside or without its average.
+func TestSilentAndPercentileItems(t *testing.T) {
+	doc := `name: gaps
+title: t
+onset: 2024-12-03T10:30:00Z
+alarm: {name: a, resource: web, metric: AWS/ApplicationELB TargetResponseTime, stat: p99, threshold: 1, fires: +3m}
+resources:
+  - {id: web, type: alb, targets: [i-1, i-2]}
+  - {id: i-1, type: ec2}
+  - {id: i-2, type: ec2}
+metrics:
+  - {resource: i-1, at: +0m, silent: true}
+  - {resource: i-2, metric: AWS/EC2 CPUUtilization, at: +1m, until: +5m, silent: true}
+  - {resource: web, metric: AWS/ApplicationELB TargetResponseTime, at: +0m, ramp: 1m, p99: 2.5}
+  - {resource: web, metric: AWS/ApplicationELB TargetResponseTime, at: +10m, value: 0.2, p90: 0.4, p99: 3}
+`
+	f, err := Parse("g.yaml", []byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.Scenario.Metrics
+	onset := mustTime("2024-12-03T10:30:00Z")
+	f64 := func(p *float64) any {
+		if p == nil {
+			return nil
+		}
+		return *p
+	}
+	cases := []struct {
+		name      string
+		got, want any
+	}{
+		{"whole resource silent", [3]any{m[0].Silent, m[0].Namespace, m[0].MetricName}, [3]any{true, "", ""}},
+		{"silent window", [2]time.Time{m[0].At, m[0].Until}, [2]time.Time{onset, f.Scenario.End()}},
+		{"one series silent", [3]any{m[1].Silent, m[1].MetricName, m[1].Until}, [3]any{true, "CPUUtilization", onset.Add(5 * time.Minute)}},
+		{"not silent", m[2].Silent, false},
+		{"p99 alone", [4]any{f64(m[2].P99), f64(m[2].P90), f64(m[2].Value), m[2].Ramp}, [4]any{2.5, nil, nil, time.Minute}},
+		{"p90 and p99 beside value", [3]any{f64(m[3].Value), f64(m[3].P90), f64(m[3].P99)}, [3]any{0.2, 0.4, 3.0}},
+	}
+	for _, c := range cases {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
 // TestExpectSealed checks that nothing reachable from a Scenario is an Expect.
 func TestExpectSealed(t *testing.T) {
 	target := reflect.TypeFor[Expect]()

@@ -182,6 +182,17 @@ func (p *parser) num(n *yaml.Node, field string) (float64, bool) {
 	return 0, false
 }
 
+// boolean reads true or false.
+func (p *parser) boolean(n *yaml.Node, field string) (bool, bool) {
+	n = deref(n)
+	var b bool
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil {
+		p.errf(n, field, "want true or false, found %s", describe(n))
+		return false, false
+	}
+	return b, true
+}
+
 // numIn reads a number in [lo, hi].
 func (p *parser) numIn(n *yaml.Node, field string, lo, hi float64) (float64, bool) {
 	f, ok := p.num(n, field)

@@ -72,7 +72,7 @@ var (
 		"external": {"url"},
 	}
 	windowFields = []string{"at", "until", "ramp"}
-	metricFields = append([]string{"resource", "metric", "dims", "value", "baseline", "noise", "csv"}, windowFields...)
+	metricFields = append([]string{"resource", "metric", "dims", "value", "baseline", "noise", "csv", "silent", "p90", "p99"}, windowFields...)
 	logFields    = append([]string{"service", "group", "on", "level", "rate", "text"}, windowFields...)
 	traceFields  = append([]string{"edge", "on", "fault", "error", "throttle", "latency", "exception"}, windowFields...)
 	changeFields = []string{"at", "event", "source", "resource", "actor", "error", "params"}
@@ -904,28 +904,50 @@ func (p *parser) metric(n *yaml.Node, field string) {
 	}
 	it := MetricItem{Line: m.n.Line}
 	it.Resource, _, it.Zone = p.refOrZone(m, "resource", true)
-	if v := p.req(m, "metric"); v != nil {
+	if v := m.get("silent"); v != nil {
+		it.Silent, _ = p.boolean(v, m.field("silent"))
+	}
+	if v := m.get("metric"); v != nil {
 		it.Namespace, it.MetricName, _ = p.metricName(v, m.field("metric"))
+	} else if !it.Silent {
+		// Only silence may apply to every metric of the resource.
+		p.req(m, "metric")
 	}
 	if v := m.get("dims"); v != nil {
 		it.Dims, _ = p.stringMap(v, m.field("dims"), false)
-		if it.Zone != "" {
+		switch {
+		case it.Zone != "":
 			p.errf(v, m.field("dims"), "dims do not apply to zone %s: the item changes each resource in it under its own dimensions (name one resource instead)", it.Zone)
+		case !m.has("metric"):
+			p.errf(v, m.field("dims"), "dims need a metric (a silent item without one silences every metric of the resource)")
 		}
 	}
 	it.Window = p.window(m, false)
 	var given []string
 	for _, k := range m.keys {
-		if k == "value" || k == "baseline" || k == "csv" {
+		if k == "value" || k == "baseline" || k == "csv" || (k == "silent" && it.Silent) {
 			given = append(given, k)
 		}
 	}
-	switch len(given) {
-	case 0:
-		p.errf(m.n, field, "want one of value, baseline or csv, found none")
-	case 1:
-	default:
-		p.errf(m.key[given[1]], m.field(given[1]), "%s and %s are exclusive (want one of value, baseline or csv)", given[0], given[1])
+	tails := m.has("p90") || m.has("p99")
+	switch {
+	case len(given) == 0 && !tails:
+		p.errf(m.n, field, "want one of value, baseline, csv, silent or p90/p99, found none")
+	case len(given) > 1:
+		p.errf(m.key[given[1]], m.field(given[1]), "%s and %s are exclusive (want one of value, baseline, csv or silent)", given[0], given[1])
+	case len(given) == 1 && tails && (given[0] == "csv" || given[0] == "silent"):
+		k := "p99"
+		if !m.has(k) {
+			k = "p90"
+		}
+		p.errf(m.key[k], m.field(k), "%s does not combine with %s (a %s series has no percentiles of its own)", k, given[0], given[0])
+	}
+	if it.Silent {
+		for _, k := range []string{"noise", "ramp"} {
+			if v := m.key[k]; v != nil {
+				p.errf(v, m.field(k), "%s does not apply to a silent item: a series has datapoints or none", k)
+			}
+		}
 	}
 	if v := m.get("value"); v != nil {
 		if f, ok := p.num(v, m.field("value")); ok {
@@ -940,6 +962,30 @@ func (p *parser) metric(n *yaml.Node, field string) {
 	if v := m.get("noise"); v != nil {
 		if f, ok := p.numIn(v, m.field("noise"), 0, math.MaxFloat64); ok {
 			it.Noise = &f
+		}
+	}
+	for _, pc := range []struct {
+		k    string
+		into **float64
+	}{{"p90", &it.P90}, {"p99", &it.P99}} {
+		if v := m.get(pc.k); v != nil {
+			if f, ok := p.numIn(v, m.field(pc.k), 0, math.MaxFloat64); ok {
+				*pc.into = &f
+			}
+		}
+	}
+	// Percentiles are ordered: the average (a value) ≤ p90 ≤ p99.
+	if it.P90 != nil && it.P99 != nil && *it.P99 < *it.P90 {
+		p.errf(m.get("p99"), m.field("p99"), "p99 %s is less than p90 %s", fmtNum(*it.P99), fmtNum(*it.P90))
+	}
+	if it.Value != nil {
+		for _, pc := range []struct {
+			k string
+			v *float64
+		}{{"p90", it.P90}, {"p99", it.P99}} {
+			if pc.v != nil && *pc.v < *it.Value {
+				p.errf(m.get(pc.k), m.field(pc.k), "%s %s is less than the value %s (a percentile of a latency is at least its average)", pc.k, fmtNum(*pc.v), fmtNum(*it.Value))
+			}
 		}
 	}
 	if v := m.get("csv"); v != nil {

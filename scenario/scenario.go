@@ -129,17 +129,27 @@ type Window struct {
 }
 
 // MetricItem changes one metric series.
+//
+// An item sets one of Value, Baseline or CSV, or is Silent, or sets only
+// percentiles (P90, P99). P90 and P99 may also stand beside Value or
+// Baseline.
 type MetricItem struct {
 	Window
 	Resource   string
 	Namespace  string
-	MetricName string
+	MetricName string // empty on a Silent item that silences every metric of the resource
 	Dims       map[string]string
-	// Exactly one of Value, Baseline or CSV is set.
-	Value    *float64
-	Baseline *float64
-	Noise    *float64
-	CSV      []Point
+	Value      *float64
+	Baseline   *float64
+	Noise      *float64
+	CSV        []Point
+	// Silent says the series has no datapoints in the item's window: the
+	// resource stopped reporting it (a terminated instance, a consumer
+	// that stopped). Silence is no zero.
+	Silent bool
+	// P90 and P99 are the levels the series' 90th and 99th percentiles
+	// move to, for a series with a distribution (a latency).
+	P90, P99 *float64
 	Line     int // the item's line in the file, for messages
 
 	// Zone is set when Resource names an availability zone (the az of

@@ -2,12 +2,15 @@ package sim
 
 import (
 	"context"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/unstuck/unstuck/investigate"
+	"github.com/unstuck/unstuck/scenario"
 )
 
 // Metrics answers a batch of queries over [start, end). Each query gets the
@@ -16,8 +19,11 @@ import (
 // periods aligned to multiples of the period since the epoch. A datapoint
 // aggregates the scenario steps of its period that lie in telemetry and have
 // ended by Now: Sum adds them, Average averages, Maximum and Minimum take the
-// extremes, pNN is the average scaled up as a latency tail is, SampleCount
-// counts requests for counts and per-request averages and steps otherwise.
+// extremes, pNN is the average scaled up as a latency tail is (through the
+// p90 and p99 that items set, and none for a series a csv file sets),
+// SampleCount counts requests for counts and per-request averages and steps
+// otherwise. A step a silent item covers is no datapoint, and a period with
+// none is absent from the series, as CloudWatch leaves periods without data.
 // An unknown metric or dimension set gets a series with the query's ID and no
 // datapoints, as CloudWatch answers.
 func (m *Sim) Metrics(ctx context.Context, queries []investigate.MetricQuery, start, end time.Time) ([]investigate.Series, error) {
@@ -51,6 +57,8 @@ func (m *Sim) query(q investigate.MetricQuery, start, end time.Time) investigate
 	if q.Stat == "" {
 		stat = se.native()
 	}
+	p, tails := percentile(stat)
+	tails = tails && se.hasTails()
 	n := int(hiT.Sub(lo)/period) + 1
 	out.Times, out.Values = make([]time.Time, 0, n), make([]float64, 0, n)
 	t0, tEnd := m.sc.Start(), m.sc.End()
@@ -68,13 +76,31 @@ func (m *Sim) query(q investigate.MetricQuery, start, end time.Time) investigate
 		}
 		times, vals = times[:0], vals[:0]
 		for t := t0.Add(time.Duration(k) * m.step); t.Before(be) && t.Before(tEnd) && !t.Add(m.step).After(m.now); t = t.Add(m.step) {
+			if se.silentAt(m, t) {
+				continue // no datapoint: silence is no zero
+			}
+			v := se.value(m, t)
+			if math.IsNaN(v) {
+				continue // an aggregate of series that are all silent
+			}
+			if tails {
+				if v, ok = se.quantile(m, t, v, p); !ok {
+					continue
+				}
+			}
 			times = append(times, t)
-			vals = append(vals, se.value(m, t))
+			vals = append(vals, v)
 		}
 		if len(vals) == 0 {
 			continue
 		}
 		out.Times = append(out.Times, b)
+		if tails {
+			// A period's percentile: the mean of its steps' (their
+			// distributions are alike within a period).
+			out.Values = append(out.Values, m.aggregate(se, "Average", times, vals))
+			continue
+		}
 		out.Values = append(out.Values, m.aggregate(se, stat, times, vals))
 	}
 	return out
@@ -124,11 +150,14 @@ func (m *Sim) buildSeries() {
 			value: func(t time.Time) float64 {
 				var sum float64
 				for _, n := range lambdas {
-					sum += m.seriesOf(n, nsLambda, "ConcurrentExecutions").value(m, t)
+					if se := m.seriesOf(n, nsLambda, "ConcurrentExecutions"); !se.silentAt(m, t) {
+						sum += se.value(m, t)
+					}
 				}
 				return sum
 			}})
 	}
+	var everyMetric []*scenario.MetricItem // silent items without a metric
 	for i := range m.sc.Metrics {
 		it := &m.sc.Metrics[i]
 		if it.Zone != "" {
@@ -144,6 +173,10 @@ func (m *Sim) buildSeries() {
 			continue
 		}
 		n := m.byID[it.Resource]
+		if it.MetricName == "" {
+			everyMetric = append(everyMetric, it)
+			continue
+		}
 		dims := it.Dims
 		if len(dims) == 0 && n != nil {
 			dims = n.dims
@@ -166,6 +199,15 @@ func (m *Sim) buildSeries() {
 			m.series[k] = se
 		}
 		se.items = append(se.items, it)
+	}
+	// A resource that stops reporting stops every series of its own.
+	for _, it := range everyMetric {
+		n := m.byID[it.Resource]
+		for _, k := range slices.Sorted(maps.Keys(m.series)) {
+			if se := m.series[k]; se.node != nil && se.node == n {
+				se.items = append(se.items, it)
+			}
+		}
 	}
 	for _, st := range m.streams {
 		if e := st.entry; e != nil {
@@ -331,11 +373,18 @@ func (m *Sim) catalogue(n *node) []*metricDef {
 			over := func(name string, avg bool) func(time.Time) float64 {
 				return func(t time.Time) float64 {
 					var sum float64
+					n := 0
 					for _, mb := range members {
-						sum += m.seriesOf(mb, nsEC2, name).value(m, t)
+						if se := m.seriesOf(mb, nsEC2, name); !se.silentAt(m, t) {
+							sum += se.value(m, t)
+							n++
+						}
+					}
+					if n == 0 {
+						return math.NaN() // no member reports: no datapoint
 					}
 					if avg {
-						sum /= float64(len(members))
+						sum /= float64(n)
 					}
 					return sum
 				}

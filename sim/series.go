@@ -118,22 +118,40 @@ func csvAt(pts []scenario.Point, t time.Time) (float64, bool) {
 	return pts[i-1].Value, true
 }
 
+// reading is a series' state at one step, before noise.
+type reading struct {
+	L        float64 // the level, in the statistic the series is published in
+	nz       noise
+	fromItem bool // an item set the level
+	fromCSV  bool // a csv file set it: its percentiles are unknown
+	// p90 and p99 are the percentile levels items set, zero where none
+	// does: the healthy ones are L × tail(p).
+	p90, p99 float64
+}
+
 // eval is the series' level at t without noise, the noise that applies, and
 // whether an item set the level.
 func (se *series) eval(m *Sim, t time.Time) (float64, noise, bool) {
-	var L float64
-	var nz noise
+	st := se.read(m, t)
+	return st.L, st.nz, st.fromItem
+}
+
+// read is the series' state at t. Items apply in file order. An item that
+// moves only percentiles (a slow tail) lifts the level by the share of
+// requests its tail holds: 1% of p99's rise, 10% of p90's, so that the
+// tail moves far more than the average.
+func (se *series) read(m *Sim, t time.Time) reading {
+	var st reading
 	healthy := noise{noiseRel, 0.03}
 	if d := se.def; d != nil {
 		if d.value != nil {
-			L = d.value(t)
+			st.L = d.value(t)
 		} else {
-			L = d.level(t)
-			nz = d.noise
+			st.L = d.level(t)
+			st.nz = d.noise
 			healthy = d.noise
 		}
 	}
-	fromItem := false
 	for _, it := range se.items {
 		if !m.active(it.Window, t) {
 			continue
@@ -141,23 +159,96 @@ func (se *series) eval(m *Sim, t time.Time) (float64, noise, bool) {
 		switch {
 		case len(it.CSV) > 0:
 			if v, ok := csvAt(it.CSV, t); ok {
-				L, nz, fromItem = v, noise{}, true
+				st.L, st.nz, st.fromItem, st.fromCSV = v, noise{}, true, true
 			}
 		case it.Value != nil:
-			L += (*it.Value - L) * rampAt(it.Window, t)
-			nz, fromItem = noise{noiseRel, 0.03}, true
+			st.L += (*it.Value - st.L) * rampAt(it.Window, t)
+			st.nz, st.fromItem, st.fromCSV = noise{noiseRel, 0.03}, true, false
 			if it.Noise != nil {
-				nz = noise{noiseAbs, *it.Noise}
+				st.nz = noise{noiseAbs, *it.Noise}
 			}
 		case it.Baseline != nil:
-			L += (*it.Baseline - L) * rampAt(it.Window, t)
-			nz, fromItem = healthy, true
+			st.L += (*it.Baseline - st.L) * rampAt(it.Window, t)
+			st.nz, st.fromItem, st.fromCSV = healthy, true, false
 			if it.Noise != nil {
-				nz = noise{noiseAbs, *it.Noise}
+				st.nz = noise{noiseAbs, *it.Noise}
 			}
 		}
+		if it.P90 == nil && it.P99 == nil {
+			continue
+		}
+		var lift float64
+		for _, pc := range []struct {
+			p     float64
+			level *float64
+			into  *float64
+			share float64
+		}{{0.9, it.P90, &st.p90, 0.1}, {0.99, it.P99, &st.p99, 0.01}} {
+			if pc.level == nil {
+				continue
+			}
+			from := *pc.into
+			if from == 0 {
+				from = st.L * tail(pc.p)
+			}
+			*pc.into = from + (*pc.level-from)*rampAt(it.Window, t)
+			lift = math.Max(lift, pc.share*(*pc.into-from))
+		}
+		if it.Value == nil && it.Baseline == nil {
+			st.L += lift
+		}
 	}
-	return L, nz, fromItem
+	return st
+}
+
+// silentAt reports whether the series has no datapoint at step t: an item
+// silences it (or its whole resource) there.
+func (se *series) silentAt(m *Sim, t time.Time) bool {
+	for _, it := range se.items {
+		if it.Silent && m.active(it.Window, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// quantile is the series' pNN at step t, whose value (noise included) is
+// v; false when it has none (a csv series without percentile items). The
+// healthy distribution has its pNN at v × tail(p); where items set p90 or
+// p99 the quantiles run through them (linear in the normal quantile of p
+// between the average, p90 and p99, scaled as a tail beyond p99), with the
+// step's noise, and never below the average or each other.
+func (se *series) quantile(m *Sim, t time.Time, v, p float64) (float64, bool) {
+	st := se.read(m, t)
+	if st.p90 == 0 && st.p99 == 0 {
+		if st.fromCSV {
+			return 0, false
+		}
+		return v * tail(p), true
+	}
+	f := 1.0
+	if st.L > 0 {
+		f = v / st.L
+	}
+	a90, a99 := st.L*tail(0.9), st.L*tail(0.99)
+	if st.p90 > 0 {
+		a90 = st.p90
+	}
+	if st.p99 > 0 {
+		a99 = st.p99
+	}
+	a90 = math.Max(a90*f, v)
+	a99 = math.Max(a99*f, a90)
+	z, z90, z99 := probit(p), probit(0.9), probit(0.99)
+	switch {
+	case p <= 0.5:
+		return v * tail(p), true
+	case p <= 0.9:
+		return v + (a90-v)*z/z90, true
+	case p <= 0.99:
+		return a90 + (a99-a90)*(z-z90)/(z99-z90), true
+	}
+	return a99 * tail(p) / tail(0.99), true
 }
 
 // level is the series' value at t without noise.
@@ -247,6 +338,17 @@ func (m *Sim) aggregate(se *series, stat string, times []time.Time, vals []float
 		return avg * tail(p)
 	}
 	return avg
+}
+
+// hasTails reports whether the series' percentiles are not simply its
+// healthy tail: items set them, or a csv file sets its level.
+func (se *series) hasTails() bool {
+	for _, it := range se.items {
+		if it.P90 != nil || it.P99 != nil || len(it.CSV) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // normStat spells a statistic as CloudWatch does.

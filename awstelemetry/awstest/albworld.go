@@ -39,6 +39,10 @@ type ALBWorld struct {
 	// MetricPageSize, when positive, is GetMetricData's page size in
 	// datapoints for calls that name no MaxDatapoints (AWS: 100,800).
 	MetricPageSize int
+	// Silent are instances that stopped reporting, and when: from then on
+	// GetMetricData has no datapoints of their metrics (it returns only
+	// the periods with data), as for a terminated instance.
+	Silent map[string]time.Time
 	// Tagged are the resources the Tagging API lists (NewALBWorld: the
 	// load balancer, its instances and the table, all of the stack
 	// StackName); TagPageSize, when positive, is GetResources' page size
@@ -347,6 +351,9 @@ func (w *ALBWorld) zoneLevel(name string, dims map[string]string, az string, t t
 }
 
 func (w *ALBWorld) metricData(r *Request) any {
+	if err := MetricDataStats(r); err != nil {
+		return err
+	}
 	start, _ := r.Params["StartTime"].(time.Time)
 	end, _ := r.Params["EndTime"].(time.Time)
 	queries, _ := r.Params["MetricDataQueries"].([]any)
@@ -371,14 +378,31 @@ func (w *ALBWorld) metricData(r *Request) any {
 			if w.BasicMonitoring && m["Namespace"] == "AWS/EC2" && t.Minute()%5 != 0 {
 				continue // published every 5 minutes
 			}
+			if at, ok := w.Silent[dims["InstanceId"]]; ok && !t.Before(at) {
+				continue // no datapoint: the instance reports nothing
+			}
 			if v, ok := w.level(m["Namespace"].(string), m["MetricName"].(string), dims, t); ok {
 				series.Times = append(series.Times, t)
-				series.Values = append(series.Values, v)
+				series.Values = append(series.Values, v*tailOf(m["MetricName"].(string), ms["Stat"].(string)))
 			}
 		}
 		all = append(all, series)
 	}
 	return PageMetricData(r, all, w.MetricPageSize)
+}
+
+// tailOf is how far a statistic of a response time lies above its average:
+// a percentile pNN lies (1 + (NN/100)^4) times it (p99 about twice); every
+// other statistic and metric is answered at its level.
+func tailOf(metric, stat string) float64 {
+	if metric != "TargetResponseTime" || !strings.HasPrefix(stat, "p") {
+		return 1
+	}
+	p, err := strconv.ParseFloat(stat[1:], 64)
+	if err != nil {
+		return 1
+	}
+	return 1 + math.Pow(p/100, 4)
 }
 
 // X-Ray: a sampled view of the traffic. Before the onset every request

@@ -2,7 +2,10 @@ package awstest
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -223,4 +226,59 @@ func PeriodKept(period time.Duration, start, present time.Time) bool {
 		return period%time.Minute == 0
 	}
 	return period > 0
+}
+
+// statistics are CloudWatch's statistics: "SampleCount is the number of
+// data points during the period. Sum is the sum of the values of the all
+// data points collected during the period. Average is the value of
+// Sum/SampleCount during the specified period. Minimum is the lowest value
+// observed during the specified period. Maximum is the highest value
+// observed during the specified period." (CloudWatch statistics
+// definitions)
+var statistics = []string{"SampleCount", "Sum", "Average", "Minimum", "Maximum"}
+
+var (
+	// A percentile "between p0.0 and p100" (GetMetricStatistics,
+	// ExtendedStatistics), and the shorthand trimmed statistics (tm90,
+	// wm99.5, ...), whose numbers lie "between 0 and 100, up to 10 decimal
+	// places" (CloudWatch statistics definitions).
+	percentileStat = regexp.MustCompile(`^(p|tm|wm|tc|ts)([0-9]{1,3}(\.[0-9]{1,10})?)$`)
+	// The trimmed statistics over a range, by percentage or value:
+	// TM(2%:98%), TC(:500), PR(100:2000); and IQM.
+	rangeStat = regexp.MustCompile(`^(TM|WM|TC|TS|PR)\((-?[0-9.]+%?)?:(-?[0-9.]+%?)?\)$`)
+)
+
+// ValidStat reports whether a MetricStat's Stat is one CloudWatch accepts:
+// "The statistic to return. It can include any CloudWatch statistic or
+// extended statistic." (API reference, MetricStat.) So p99 and p99.9 are,
+// and p100.5, P99 (the prefix is lower case) and Avg are not.
+func ValidStat(s string) bool {
+	if slices.Contains(statistics, s) || s == "IQM" || rangeStat.MatchString(s) {
+		return true
+	}
+	m := percentileStat.FindStringSubmatch(s)
+	if m == nil {
+		return false
+	}
+	v, err := strconv.ParseFloat(m[2], 64)
+	return err == nil && v >= 0 && v <= 100
+}
+
+// MetricDataStats checks every MetricStat of a GetMetricData call, and
+// answers the first that is not a statistic as CloudWatch answers a
+// parameter out of its domain: a 400 InvalidParameterValue naming it.
+func MetricDataStats(r *Request) *Error {
+	queries, _ := r.Params["MetricDataQueries"].([]any)
+	for i, q := range queries {
+		qm, _ := q.(map[string]any)
+		ms, ok := qm["MetricStat"].(map[string]any)
+		if !ok {
+			continue
+		}
+		if s, _ := ms["Stat"].(string); !ValidStat(s) {
+			return &Error{Status: 400, Code: "InvalidParameterValue",
+				Message: fmt.Sprintf("The value %s for parameter MetricDataQueries.member.%d.MetricStat.Stat is not a valid statistic.", s, i+1)}
+		}
+	}
+	return nil
 }

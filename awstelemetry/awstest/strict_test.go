@@ -84,3 +84,33 @@ func TestStartQueryLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestValidStat(t *testing.T) {
+	for _, c := range []struct {
+		stat string
+		want bool
+	}{
+		{"Average", true}, {"Sum", true}, {"SampleCount", true}, {"Minimum", true}, {"Maximum", true},
+		{"p99", true}, {"p90", true}, {"p99.9", true}, {"p0", true}, {"p0.0", true}, {"p100", true}, {"p50.0123456789", true},
+		{"tm90", true}, {"wm99.5", true}, {"IQM", true}, {"TM(2%:98%)", true}, {"TC(:500)", true}, {"PR(100:2000)", true},
+		{"p100.5", false}, {"p101", false}, {"p", false}, {"P99", false}, {"p99.", false}, {"p-1", false},
+		{"p50.01234567891", false}, {"Avg", false}, {"average", false}, {"", false}, {"TM(2%98%)", false},
+	} {
+		if got := ValidStat(c.stat); got != c.want {
+			t.Errorf("ValidStat(%q) = %v, want %v", c.stat, got, c.want)
+		}
+	}
+}
+
+func TestMetricDataStats(t *testing.T) {
+	q := func(stat string) any {
+		return map[string]any{"Id": "q0", "MetricStat": map[string]any{"Stat": stat, "Period": 60.0, "Metric": map[string]any{}}}
+	}
+	if err := MetricDataStats(&Request{Params: map[string]any{"MetricDataQueries": []any{q("Sum"), q("p99")}}}); err != nil {
+		t.Errorf("Sum and p99: %v", err)
+	}
+	err := MetricDataStats(&Request{Params: map[string]any{"MetricDataQueries": []any{q("p99"), q("p100.5")}}})
+	if err == nil || err.Status != 400 || err.Code != "InvalidParameterValue" || err.Message != "The value p100.5 for parameter MetricDataQueries.member.2.MetricStat.Stat is not a valid statistic." {
+		t.Errorf("p100.5: %v", err)
+	}
+}
