@@ -24,6 +24,14 @@ var (
 	notRoomRefusal  = regexp.MustCompile(`(?i)missing an attribute|placement constraint|memberof`)
 )
 
+// placing matches the records of AWS placing tasks or launching
+// instances: ECS service events, Auto Scaling activities, and the launch
+// calls CloudTrail records (by the group or the scheduler, or a person).
+// Another call refused for a limit (a person's UpdateService over a
+// quota of services) is that person's failed call, not a group short of
+// room.
+var placing = regexp.MustCompile(`^(ServiceEvent|LaunchInstance|ScalingActivity|RunInstances|RunTask|StartTask|CreateFleet|RequestSpotInstances)$`)
+
 // refusalKind says whether AWS's words refuse a placement or launch for a
 // quota, for capacity, or not for room at all ("").
 func refusalKind(text string) string {
@@ -59,7 +67,7 @@ func (r *run) refusals(changes []Change) map[string]*refusal {
 	for _, ch := range changes {
 		text := strings.TrimSpace(ch.Message + " " + ch.Error)
 		kind := refusalKind(text)
-		if kind == "" || ch.Time.Before(r.onset.Add(-refusalLookback)) || ch.Time.After(r.now) {
+		if kind == "" || !placing.MatchString(ch.Event) || ch.Time.Before(r.onset.Add(-refusalLookback)) || ch.Time.After(r.now) {
 			continue
 		}
 		id := r.resolve(ch.Resource)
@@ -78,12 +86,15 @@ func (r *run) refusals(changes []Change) map[string]*refusal {
 			out[id] = rf
 		}
 		rf.count++
-		if kind == "quota" {
+		if kind == "quota" && rf.kind != kind {
 			// A quota, when AWS names one, says more than a shortage.
-			rf.kind = kind
+			rf.kind, rf.message = kind, or(ch.Message, ch.Error)
 		}
 		if ch.Time.Before(rf.first) {
-			rf.first, rf.message = ch.Time, or(ch.Message, ch.Error)
+			rf.first = ch.Time
+			if refusalKind(rf.message) == kind {
+				rf.message = or(ch.Message, ch.Error)
+			}
 		}
 	}
 	for id, rf := range out {

@@ -92,6 +92,9 @@ func TestRefusedRoomIsALimit(t *testing.T) {
 			"web-asg", []string{"Free room under the limit AWS names", "Request a higher"}},
 		{"a task's own requirement is no room", ecsEnv, []Change{serviceEvent(t0.Add(-2*time.Minute), "orders-svc", attribute)}, nil, "orders-svc", nil},
 		{"a refusal long before the onset", ecsEnv, []Change{serviceEvent(t0.Add(-2*time.Hour), "orders-svc", noInstance)}, nil, "orders-svc", nil},
+		{"a person's call refused for a limit", ecsEnv, []Change{{ID: "u1", Time: t0.Add(-time.Minute), Event: "UpdateService", Source: "ecs.amazonaws.com",
+			Resource: "orders-svc", Actor: "arn:aws:sts::123456789012:assumed-role/admin/kim", Error: "LimitExceededException",
+			Message: "You have reached the limit on the number of services in the cluster."}}, nil, "orders-svc", nil},
 		{"a steady state", ecsEnv, []Change{serviceEvent(t0.Add(-time.Minute), "orders-svc", "(service orders-svc) has reached a steady state.")}, nil, "orders-svc", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
