@@ -68,3 +68,21 @@ func spotReclaimed(t *testing.T, collected bool) {
 		t.Fatalf("top = %s %s %+v, want system-change web-asg, scale as AWS took instances; all %+v", h.Cause, h.Resource, h.Actions, rep.Hypotheses)
 	}
 }
+
+func TestReclaimed(t *testing.T) {
+	for _, tt := range []struct {
+		event, cause string
+		want         bool
+	}{
+		{"TerminateInstance", "At 2024-12-03T10:29:00Z an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped.", true},
+		{"TerminateInstance", "At 2024-12-03T10:29:00Z an instance was taken out of service in response to an EC2 instance rebalance recommendation.", true},
+		{"TerminateInstance", "At 2024-12-03T10:29:00Z an instance was taken out of service in response to EC2 instance status checks failure.", true},
+		{"BidEvictedEvent", "", true},
+		{"TerminateInstance", "At 2024-12-03T10:29:00Z an instance was taken out of service in response to an ELB system health check failure.", false},
+		{"TerminateInstance", "At 2024-12-03T10:29:00Z a scheduled action update of AutoScalingGroup constraints to min: 3, max: 12, desired: 3 changing the desired capacity from 8 to 3.", false},
+	} {
+		if got := reclaimed(Change{Event: tt.event, Params: map[string]string{"cause": tt.cause}}); got != tt.want {
+			t.Errorf("reclaimed(%s, %q) = %v, want %v", tt.event, tt.cause, got, tt.want)
+		}
+	}
+}

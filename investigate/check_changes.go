@@ -83,10 +83,13 @@ func risk(e string) float64 {
 var awsAction = regexp.MustCompile(`Failover|Evict|Interrupt|^RDS(Availability|Maintenance|Recovery|Failure|SecurityPatching)`)
 
 // reclaimedRE matches what says AWS took an instance away: a Spot
-// eviction or interruption, a rebalance, a replacement after a failed
-// health or status check (which is how Auto Scaling records an instance
-// that EC2 stopped or terminated).
-var reclaimedRE = regexp.MustCompile(`(?i)evict|interrupt|rebalance|health.?check|terminated or stopped|status check`)
+// eviction or interruption, a rebalance, an instance EC2 stopped or
+// terminated ("taken out of service in response to an EC2 health check
+// indicating it has been terminated or stopped", as Auto Scaling records
+// a reclaimed Spot instance), one whose EC2 status checks failed. An
+// instance replaced because the load balancer's health check failed is
+// not: the application failed first.
+var reclaimedRE = regexp.MustCompile(`(?i)evict|interrupt|rebalance|terminated or stopped|status checks? fail`)
 
 // reclaimed reports whether a change took an instance away from its group
 // for a reason of AWS's rather than a smaller desired count.

@@ -184,8 +184,7 @@ func checkLimits(ctx context.Context, r *run) result {
 		c.actions, c.prevention = limitActions(r, id, quota)
 		res.candidates = append(res.candidates, c)
 	}
-	grow := r.cannotGrow(ctx, quotas)
-	res.add(grow)
+	res.add(r.cannotGrow(ctx, quotas))
 	// Last, since it waits for the changes: what AWS refused to place or
 	// launch.
 	res.add(r.refusedRoom(ctx, quotas, res.candidates))
