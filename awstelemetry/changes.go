@@ -583,9 +583,9 @@ func arnTail(v string) string {
 }
 
 // systemChanges are the changes the system made to the topology's
-// resources: Auto Scaling activities, ECS deployments, RDS events. They
-// wait for the session's topology when one is being read (the engine reads
-// changes and the topology at the same time).
+// resources: Auto Scaling activities, ECS deployments and service events,
+// RDS events. They wait for the session's topology when one is being read
+// (the engine reads changes and the topology at the same time).
 func (s *Session) systemChanges(ctx context.Context, start, end time.Time) []investigate.Change {
 	ix := s.awaitTopology(ctx, time.Second)
 	if ix == nil {
@@ -620,6 +620,7 @@ func (s *Session) systemChanges(ctx context.Context, start, end time.Time) []inv
 		})
 	}
 	add(ecsDeployments(ix.ecsServices, start, end)...)
+	add(ecsServiceEvents(ix.ecsServices, start, end)...)
 	wg.Wait()
 	return out
 }
@@ -706,16 +707,22 @@ func (s *Session) scalingActivities(ctx context.Context, group string, start, en
 		if m := activityInstance.FindString(desc); m != "" {
 			res = m
 		}
-		chs = append(chs, investigate.Change{
+		ch := investigate.Change{
 			ID: aws.ToString(a.ActivityId), Time: t, Event: event, Source: "autoscaling.amazonaws.com",
 			Resource: res, Actor: "autoscaling.amazonaws.com", ByService: true,
+			Message: investigate.Truncate(aws.ToString(a.StatusMessage), maxParamValue),
 			Params: map[string]string{
 				"autoScalingGroupName": group,
 				"description":          investigate.Truncate(desc, maxParamValue),
 				"cause":                investigate.Truncate(aws.ToString(a.Cause), maxParamValue),
 				"status":               string(a.StatusCode),
 			},
-		})
+		}
+		if a.StatusCode == astypes.ScalingActivityStatusCodeFailed || a.StatusCode == astypes.ScalingActivityStatusCodeCancelled {
+			// It changed nothing; its StatusMessage says why.
+			ch.Error = string(a.StatusCode)
+		}
+		chs = append(chs, ch)
 	}
 	return chs, nil
 }
@@ -772,6 +779,7 @@ func (s *Session) rdsEvents(ctx context.Context, dbs []string, start, end time.T
 			Resource:  id,
 			Actor:     "rds.amazonaws.com",
 			ByService: true,
+			Message:   investigate.Truncate(aws.ToString(e.Message), maxParamValue),
 			Params: map[string]string{
 				"message":    investigate.Truncate(aws.ToString(e.Message), maxParamValue),
 				"categories": strings.Join(e.EventCategories, ","),

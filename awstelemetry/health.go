@@ -3,6 +3,7 @@ package awstelemetry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"time"
 
@@ -69,6 +70,10 @@ func (s *Session) Health(ctx context.Context, start, end time.Time) (events []in
 				End:     aws.ToTime(e.EndTime),
 				Region:  aws.ToString(e.Region),
 				AZ:      aws.ToString(e.AvailabilityZone),
+				// AWS dates an event from when its impact began, which
+				// may be long before it posted it; lastUpdatedTime is
+				// when it was posted or last updated.
+				Posted: aws.ToTime(e.LastUpdatedTime),
 			}
 			events = append(events, ev)
 			if e.EventScopeCode != healthtypes.EventScopeCodePublic {
@@ -102,6 +107,56 @@ func (s *Session) Health(ctx context.Context, start, end time.Time) (events []in
 			}
 		}
 	}
+	s.describeHealth(ctx, events)
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Start.Before(events[j].Start) })
 	return events, nil
+}
+
+// maxHealthDetails is how many events' descriptions are read: one
+// DescribeEventDetails call, which takes at most 10 ARNs.
+const maxHealthDetails = 10
+
+// describeHealth fills in the latest description of the events that
+// started last (DescribeEventDetails): what AWS says the event is, which
+// the investigation matches against the failures' words. An event it
+// could not retrieve, or a call that failed, is a problem; the events
+// stand without their words.
+func (s *Session) describeHealth(ctx context.Context, events []investigate.HealthEvent) {
+	idx := make([]int, len(events))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return events[idx[a]].Start.After(events[idx[b]].Start) })
+	if len(idx) > maxHealthDetails {
+		idx = idx[:maxHealthDetails]
+	}
+	byARN := map[string]int{}
+	var arns []string
+	for _, i := range idx {
+		if a := events[i].ARN; a != "" {
+			if _, dup := byARN[a]; !dup {
+				byARN[a] = i
+				arns = append(arns, a)
+			}
+		}
+	}
+	if len(arns) == 0 {
+		return
+	}
+	out, err := s.c.api.health.DescribeEventDetails(ctx, &health.DescribeEventDetailsInput{EventArns: arns})
+	if err != nil {
+		s.addProblems(healthError("aws health describe event details", err))
+		return
+	}
+	for _, d := range out.SuccessfulSet {
+		if d.Event == nil || d.EventDescription == nil {
+			continue
+		}
+		if i, ok := byARN[aws.ToString(d.Event.Arn)]; ok {
+			events[i].Description = aws.ToString(d.EventDescription.LatestDescription)
+		}
+	}
+	for _, f := range out.FailedSet {
+		s.addProblems(fmt.Errorf("aws health describe event details of %s: %s: %s", aws.ToString(f.EventArn), aws.ToString(f.ErrorName), aws.ToString(f.ErrorMessage)))
+	}
 }

@@ -47,6 +47,7 @@ var Operations = []Operation{
 	{"API Gateway", "GetResources", "apigateway:GET"},
 	{"Health", "DescribeEvents", "health:DescribeEvents"},
 	{"Health", "DescribeAffectedEntities", "health:DescribeAffectedEntities"},
+	{"Health", "DescribeEventDetails", "health:DescribeEventDetails"},
 	{"Service Quotas", "GetServiceQuota", "servicequotas:GetServiceQuota"},
 	{"Service Quotas", "GetAWSDefaultServiceQuota", "servicequotas:GetAWSDefaultServiceQuota"},
 	{"Resource Groups Tagging API", "GetResources", "tag:GetResources"},

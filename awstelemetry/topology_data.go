@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
@@ -102,6 +103,9 @@ func (b *topoBuilder) describeDBInstances(ctx context.Context, ids []string) {
 type ecsServiceInfo struct {
 	cluster, service string
 	deployments      []ecsDeployment
+	// events are the service's latest events (DescribeServices gives
+	// the last 100).
+	events []ecstypes.ServiceEvent
 }
 
 type ecsDeployment struct {
@@ -167,6 +171,7 @@ func (b *topoBuilder) describeECSBatch(ctx context.Context, cluster string, svcs
 				taskDef: aws.ToString(d.TaskDefinition), created: aws.ToTime(d.CreatedAt), updated: aws.ToTime(d.UpdatedAt),
 			})
 		}
+		info.events = svc.Events
 		b.mu.Lock()
 		b.ecsServices = append(b.ecsServices, info)
 		b.mu.Unlock()

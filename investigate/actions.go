@@ -229,6 +229,13 @@ func limitActions(r *run, id string, quota *Quota) ([]Action, []string) {
 func changeActions(r *run, cause Cause, resource string, ch Change) ([]Action, []string) {
 	who := actorName(ch.Actor)
 	if cause == CauseSystemChange {
+		if group := r.g.byID[resource]; group != nil && group.Type == TypeASG && reclaimed(ch) {
+			return []Action{{ActionScale, fmt.Sprintf("Restore the capacity of %s: AWS took instances away (%s at %s); let it launch replacements in other instance types, zones or On-Demand (a mixed instances policy), and raise its desired count meanwhile", resource, ch.Event, Clock(ch.Time))}},
+				[]string{
+					fmt.Sprintf("Spread %s over several instance types and zones, with Capacity Rebalancing for its Spot instances", resource),
+					fmt.Sprintf("Keep enough headroom in %s that losing its largest Spot pool does not overload the rest", resource),
+				}
+		}
 		if group := r.g.byID[resource]; group != nil && group.Type == TypeASG || strings.Contains(ch.Source, "autoscaling") {
 			return []Action{{ActionScale, fmt.Sprintf("Restore the capacity of %s: raise its desired count back, and suspend the scaling action that removed it (%s at %s)", resource, ch.Event, Clock(ch.Time))}},
 				[]string{

@@ -54,6 +54,10 @@ func actorName(actor string) string {
 // risk is how likely a kind of management event is to break what is running.
 func risk(e string) float64 {
 	switch {
+	case awsAction.MatchString(e):
+		// What AWS does to a running resource on its own: a failover, a
+		// Spot instance reclaimed, maintenance applied.
+		return 1
 	case strings.HasPrefix(e, "Tag"), strings.HasPrefix(e, "Untag"),
 		strings.Contains(e, "Dashboard"), strings.Contains(e, "MetricAlarm"), strings.HasPrefix(e, "PutMetric"):
 		return 0.15
@@ -71,6 +75,41 @@ func risk(e string) float64 {
 		return 1
 	}
 	return 0.6
+}
+
+// awsAction matches the events of AWS acting on a running resource: an RDS
+// event of a failover, a restart, maintenance or a recovery, a Spot
+// instance evicted or interrupted.
+var awsAction = regexp.MustCompile(`Failover|Evict|Interrupt|^RDS(Availability|Maintenance|Recovery|Failure|SecurityPatching)`)
+
+// reclaimedRE matches what says AWS took an instance away: a Spot
+// eviction or interruption, a rebalance, an instance EC2 stopped or
+// terminated ("taken out of service in response to an EC2 health check
+// indicating it has been terminated or stopped", as Auto Scaling records
+// a reclaimed Spot instance), one whose EC2 status checks failed. An
+// instance replaced because the load balancer's health check failed is
+// not: the application failed first.
+var reclaimedRE = regexp.MustCompile(`(?i)evict|interrupt|rebalance|terminated or stopped|status checks? fail`)
+
+// reclaimed reports whether a change took an instance away from its group
+// for a reason of AWS's rather than a smaller desired count.
+func reclaimed(ch Change) bool {
+	return reclaimedRE.MatchString(ch.Event + " " + ch.Params["cause"] + " " + ch.Message)
+}
+
+// groupOf is the Auto Scaling group of a change's member: the group the
+// topology puts it in, or the one its record names (an activity on an
+// instance that is gone, which the topology no longer has).
+func (r *run) groupOf(id string, ch Change) string {
+	if g := r.g.group(id); g != "" {
+		return g
+	}
+	if name := ch.Params["autoScalingGroupName"]; name != "" {
+		if g := r.resolve(name); r.g.typeOf(g) == TypeASG {
+			return g
+		}
+	}
+	return ""
 }
 
 // IsDeploy reports whether an event ships new code or a new version.
@@ -155,6 +194,11 @@ func checkChanges(ctx context.Context, r *run) result {
 		culprit := id
 		if culprit == "" {
 			culprit = ch.Resource
+		}
+		if g := r.groupOf(id, ch); g != "" && who == actorService && (reclaimed(ch) || strings.HasPrefix(ch.Event, "Terminate")) {
+			// AWS took a member away: what to act on is its group's
+			// capacity, and the group is weighed.
+			culprit, id = g, g
 		}
 		if culprit == "" {
 			continue // nothing to roll back

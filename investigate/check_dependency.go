@@ -135,10 +135,14 @@ func checkDependency(ctx context.Context, r *run) result {
 			if len(affected) == 0 {
 				continue
 			}
+			// AWS backdates an event's start to when its impact began; it
+			// could be known only once posted. It is weighed, and placed
+			// in time, by when it could be known.
+			known := healthKnown(ev)
 			f := &finding{Finding: Finding{
-				Kind: FindingHealth, Check: CheckDependency, Resource: affected[0], Time: ev.Start,
-				Summary: fmt.Sprintf("AWS Health %s event %s (%s) since %s affects %s: %s",
-					ev.Service, ev.Type, ev.Status, Clock(ev.Start), strings.Join(affected, ", "), firstSentence(ev.Description)),
+				Kind: FindingHealth, Check: CheckDependency, Resource: affected[0], Time: known,
+				Summary: fmt.Sprintf("AWS Health %s event %s (%s) %s affects %s: %s",
+					ev.Service, ev.Type, ev.Status, r.healthWhen(ev.Start, known), strings.Join(affected, ", "), firstSentence(ev.Description)),
 				Link: "https://health.aws.amazon.com/health/home#/account/dashboard/open-issues",
 			}, weight: 0.9, words: ev.Type + " " + ev.Description}
 			res.findings = append(res.findings, f)
@@ -148,8 +152,8 @@ func checkDependency(ctx context.Context, r *run) result {
 					score = 0.8
 				}
 				align := 1.0
-				if ev.Start.Before(r.onset) {
-					align = r.alignment(ev.Start)
+				if known.Before(r.onset) {
+					align = r.alignment(known)
 				}
 				addCand(CauseDependency, id, score*align, f).health = true
 			}
@@ -210,6 +214,39 @@ var ownCompute = map[ResourceType]bool{TypeService: true, TypeLambda: true, Type
 // healthLag is how long after the onset an AWS Health event may open and
 // still be its cause.
 const healthLag = 30 * time.Minute
+
+// healthKnown is when a Health event could be known: when it was posted,
+// or its start when that is later (an event announced ahead, like a
+// scheduled maintenance) or the source cannot tell.
+func healthKnown(ev HealthEvent) time.Time {
+	if ev.Posted.After(ev.Start) {
+		return ev.Posted
+	}
+	return ev.Start
+}
+
+// healthWhen says when a Health event began: since its start, or, when
+// AWS posted it later than the start it gives, both times against the
+// onset.
+func (r *run) healthWhen(start, known time.Time) string {
+	if known.Sub(start) < time.Minute {
+		return "since " + Clock(start)
+	}
+	return fmt.Sprintf("dated by AWS from %s (%s) but posted at %s (%s)",
+		Clock(start), r.relOnset(start), Clock(known), r.relOnset(known))
+}
+
+// relOnset says how far t is from the onset: "12 min before the onset".
+func (r *run) relOnset(t time.Time) string {
+	switch d := t.Sub(r.onset); {
+	case d < 0:
+		return ago(d) + " before the onset"
+	case d == 0:
+		return "at the onset"
+	default:
+		return ago(d) + " after the onset"
+	}
+}
 
 // healthAffected lists the resources in scope a Health event affects: those
 // it names, or else those of its service (in its AZ, when it has one).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -184,6 +185,11 @@ func checkLimits(ctx context.Context, r *run) result {
 		res.candidates = append(res.candidates, c)
 	}
 	res.add(r.cannotGrow(ctx, quotas))
+	// Last, since it waits for the changes: what AWS refused to place or
+	// launch.
+	res.add(r.refusedRoom(ctx, quotas, res.candidates))
+	// What the refusals took in is gone.
+	res.candidates = slices.DeleteFunc(res.candidates, func(c *candidate) bool { return c.score == 0 })
 	sort.SliceStable(res.candidates, func(i, j int) bool { return res.candidates[i].score > res.candidates[j].score })
 	return res
 }

@@ -192,6 +192,9 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 				// One member failing apart from its peers: a change to
 				// anything they share would have failed them all.
 				link = 0
+			case r.g.group(x.resource) == c.resource && changeActor(*c.change) == actorService && reclaimed(*c.change):
+				// A member failing with its peers after AWS took some of
+				// them away: the rest carry their work.
 			case x.via != "" && r.unitOf(x.via)[c.resource]:
 				// Calls from the changed part fail or slow down: a caller's
 				// deploy breaks its own calls (a wrong name, a new query).

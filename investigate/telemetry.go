@@ -241,6 +241,13 @@ type Change struct {
 	// event, a sign-in, a call by software on a host with the host's own
 	// credentials (agents creating log streams, checking in).
 	Routine bool `json:"routine,omitempty"`
+
+	// Message is what AWS wrote about it, in its words: an Auto Scaling
+	// activity's StatusMessage (why a launch failed), an ECS service
+	// event's or an RDS event's message. Empty when there is none. A
+	// failed Auto Scaling activity has its StatusCode (Failed, Cancelled)
+	// in Error, like a CloudTrail call's errorCode: it changed nothing.
+	Message string `json:"message,omitempty"`
 }
 
 // HealthEvent is one AWS Health event.
@@ -255,6 +262,13 @@ type HealthEvent struct {
 	AZ          string    `json:"az,omitempty"`
 	Resources   []string  `json:"resources,omitempty"`
 	Description string    `json:"description,omitempty"`
+
+	// Posted is when the event could be read: when AWS posted it, as far
+	// as the source can tell (AWS Health's lastUpdatedTime: when it was
+	// posted, or last updated). AWS backdates Start: an event posted
+	// minutes into an outage starts when the outage did. Zero when the
+	// source cannot tell; Start then stands for it.
+	Posted time.Time `json:"posted,omitempty"`
 }
 
 // Quota is one Service Quotas value applying to a resource.

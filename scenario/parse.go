@@ -56,7 +56,7 @@ var Comparisons = []string{
 }
 
 var (
-	topFields      = []string{"name", "title", "account", "region", "onset", "history", "step", "seed", "alarm", "resources", "metrics", "logs", "traces", "changes", "health", "quotas", "notes", "expect"}
+	topFields      = []string{"name", "title", "account", "region", "onset", "history", "step", "seed", "alarm", "resources", "metrics", "logs", "traces", "changes", "health", "quotas", "notes", "events", "expect"}
 	alarmFields    = []string{"name", "resource", "metric", "dims", "stat", "period", "threshold", "comparison", "fires"}
 	resourceCommon = []string{"id", "type", "name", "arn", "az", "tags"}
 	typeFields     = map[string][]string{
@@ -76,7 +76,7 @@ var (
 	logFields    = append([]string{"service", "group", "on", "level", "rate", "text"}, windowFields...)
 	traceFields  = append([]string{"edge", "on", "fault", "error", "throttle", "latency", "exception"}, windowFields...)
 	changeFields = []string{"at", "event", "source", "resource", "actor", "error", "params"}
-	healthFields = append([]string{"service", "type", "status", "az", "resources", "description"}, windowFields...)
+	healthFields = append([]string{"service", "type", "status", "az", "resources", "description", "posted_at"}, windowFields...)
 	quotaFields  = []string{"resource", "service", "code", "name", "value"}
 	noteFields   = []string{"at", "author", "text"}
 	expectFields = []string{"cause", "resource", "action", "onset_within"}
@@ -384,6 +384,7 @@ func (p *parser) top(root *yaml.Node) *File {
 	items("health", p.health)
 	items("quotas", p.quota)
 	items("notes", p.note)
+	items("events", p.event)
 
 	if n := m.get("expect"); n != nil {
 		f.Expect = p.expect(n)
@@ -1343,6 +1344,12 @@ func (p *parser) health(n *yaml.Node, field string) {
 	}
 	if v := m.get("description"); v != nil {
 		it.Description, _ = p.str(v, m.field("description"))
+	}
+	it.PostedAt = it.At
+	if v := m.get("posted_at"); v != nil {
+		if w, ok := p.when(v, m.field("posted_at")); ok && p.haveOnset {
+			it.PostedAt = w.at(p.onset)
+		}
 	}
 	p.s.Health = append(p.s.Health, it)
 }

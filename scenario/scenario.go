@@ -45,6 +45,8 @@ type Scenario struct {
 	Health  []HealthItem
 	Quotas  []QuotaItem
 	Notes   []NoteItem
+	// Events are what AWS records about resources outside CloudTrail.
+	Events []EventItem
 }
 
 // Start is when telemetry begins: onset - history.
@@ -233,6 +235,10 @@ type HealthItem struct {
 	AZ          string
 	Resources   []string
 	Description string
+	// PostedAt is when AWS posted the event, when it could first be
+	// read: At unless the file says otherwise. AWS backdates At, the
+	// event's start, to when its impact began.
+	PostedAt time.Time
 }
 
 // QuotaItem is one Service Quotas value.

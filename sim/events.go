@@ -136,6 +136,7 @@ func (m *Sim) Changes(ctx context.Context, start, end time.Time) ([]investigate.
 			Params:   maps.Clone(c.Params),
 		})
 	}
+	out = append(out, m.awsEvents(lo, hiT)...)
 	out = append(out, m.routineEvents(lo, hiT)...)
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Time.Equal(out[j].Time) {
@@ -272,7 +273,7 @@ func (m *Sim) routineEvents(lo, hiT time.Time) []investigate.Change {
 }
 
 // Health returns the scenario's AWS Health events that overlap [start, end)
-// and have begun by Now.
+// and have begun and been posted by Now.
 func (m *Sim) Health(ctx context.Context, start, end time.Time) ([]investigate.HealthEvent, error) {
 	if err := m.call(ctx, KindHealth); err != nil {
 		return nil, err
@@ -290,7 +291,13 @@ func (m *Sim) Health(ctx context.Context, start, end time.Time) ([]investigate.H
 		if until.IsZero() {
 			until = m.sc.End()
 		}
-		if !at.Before(hiT) || !until.After(lo) {
+		posted := h.PostedAt
+		if posted.IsZero() {
+			posted = at
+		}
+		// AWS Health lists an event once it is posted, dated from the
+		// start it gives.
+		if !at.Before(hiT) || !until.After(lo) || posted.After(m.now) {
 			continue
 		}
 		k := m.key("health", strconv.Itoa(i))
@@ -304,6 +311,7 @@ func (m *Sim) Health(ctx context.Context, start, end time.Time) ([]investigate.H
 			AZ:          h.AZ,
 			Resources:   append([]string(nil), h.Resources...),
 			Description: h.Description,
+			Posted:      posted,
 		}
 		if until.Before(m.sc.End()) && !until.After(m.now) {
 			ev.End = until

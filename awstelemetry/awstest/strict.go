@@ -282,3 +282,36 @@ func MetricDataStats(r *Request) *Error {
 	}
 	return nil
 }
+
+// EventDetails answers AWS Health's DescribeEventDetails from the events a
+// test knows (each a map in DescribeEvents' shape, with its arn) and their
+// latest descriptions, by ARN. The API reference: eventArns has "Minimum
+// number of 1 item. Maximum number of 10 items." (outside it, a
+// ValidationException), and "If a specified event can't be retrieved, an
+// error message is returned for that event": it goes in failedSet, the
+// others in successfulSet as {event, eventDescription: {latestDescription}}.
+func EventDetails(r *Request, events []map[string]any, descriptions map[string]string) any {
+	arns, _ := r.Params["eventArns"].([]any)
+	if len(arns) < 1 || len(arns) > 10 {
+		return &Error{Status: 400, Code: "ValidationException",
+			Message: fmt.Sprintf("1 validation error detected: Value at 'eventArns' failed to satisfy constraint: Member must have length less than or equal to 10 and greater than or equal to 1 (got %d)", len(arns))}
+	}
+	byARN := map[string]map[string]any{}
+	for _, e := range events {
+		if a, ok := e["arn"].(string); ok {
+			byARN[a] = e
+		}
+	}
+	ok, failed := []any{}, []any{}
+	for _, a := range arns {
+		arn, _ := a.(string)
+		e, known := byARN[arn]
+		if !known {
+			failed = append(failed, map[string]any{"eventArn": arn, "errorName": "UnsupportedEventException",
+				"errorMessage": "The event " + arn + " could not be found."})
+			continue
+		}
+		ok = append(ok, map[string]any{"event": e, "eventDescription": map[string]any{"latestDescription": descriptions[arn]}, "eventMetadata": map[string]any{}})
+	}
+	return map[string]any{"successfulSet": ok, "failedSet": failed}
+}

@@ -114,3 +114,46 @@ func TestMetricDataStats(t *testing.T) {
 		t.Errorf("p100.5: %v", err)
 	}
 }
+
+// DescribeEventDetails takes 1 to 10 ARNs, and puts an event it cannot
+// retrieve in failedSet.
+func TestEventDetails(t *testing.T) {
+	known := []map[string]any{{"arn": "a1", "service": "EC2"}}
+	arns := func(n int) []any {
+		out := make([]any, n)
+		for i := range out {
+			out[i] = "a1"
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name         string
+		arns         []any
+		code         string
+		ok, failed   int
+		wantDescribe string
+	}{
+		{"none", arns(0), "ValidationException", 0, 0, ""},
+		{"eleven", arns(11), "ValidationException", 0, 0, ""},
+		{"ten", arns(10), "", 10, 0, "words"},
+		{"one unknown", []any{"a1", "a9"}, "", 1, 1, "words"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := EventDetails(&Request{Params: map[string]any{"eventArns": tc.arns}}, known, map[string]string{"a1": "words"})
+			if e, isErr := got.(*Error); isErr || tc.code != "" {
+				if !isErr || e.Code != tc.code {
+					t.Fatalf("got %v, want %s", got, tc.code)
+				}
+				return
+			}
+			m := got.(map[string]any)
+			ok, failed := m["successfulSet"].([]any), m["failedSet"].([]any)
+			if len(ok) != tc.ok || len(failed) != tc.failed {
+				t.Fatalf("%d successful, %d failed; want %d, %d", len(ok), len(failed), tc.ok, tc.failed)
+			}
+			if d := ok[0].(map[string]any)["eventDescription"].(map[string]any)["latestDescription"]; d != tc.wantDescribe {
+				t.Errorf("description %v", d)
+			}
+		})
+	}
+}
