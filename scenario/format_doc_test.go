@@ -32,6 +32,8 @@ func TestFormatDocNamesEveryField(t *testing.T) {
 		"health field":    healthFields,
 		"quotas field":    quotaFields,
 		"notes field":     noteFields,
+		"traffic field":   trafficFields,
+		"client field":    clientFields,
 		"expect field":    expectFields,
 		"resource type":   Types,
 		"cause":           Causes,

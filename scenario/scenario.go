@@ -45,6 +45,7 @@ type Scenario struct {
 	Health  []HealthItem
 	Quotas  []QuotaItem
 	Notes   []NoteItem
+	Traffic []TrafficItem
 }
 
 // Start is when telemetry begins: onset - history.
@@ -93,6 +94,9 @@ type Resource struct {
 	// alb, apigw
 	Targets []string
 	RPS     float64 // default 20 for entry resources
+	// apigw: the log group of its access log, default
+	// /aws/apigateway/<name>/access
+	AccessLog string
 	// ec2
 	InstanceType string // default m5.large
 	ASG          string
