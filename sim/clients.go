@@ -223,16 +223,32 @@ func (m *Sim) writeRequests(al *accessLog) {
 		}
 		return sum / S
 	}
-	// The ordinary clients' requests per second at t, by outcome: what
-	// the entry's metrics count less what the traffic items sent.
-	ordinary := func(t time.Time) (ok, rejectedN, faultedN float64) {
-		total := max(0, level(req, t)-m.itemsRate(al, t, all))
-		rejectedN = max(0, level(rej, t)-m.itemsRate(al, t, rejected))
-		faultedN = max(0, level(flt, t)-m.itemsRate(al, t, faulted))
-		if f := rejectedN + faultedN; f > total && f > 0 {
-			rejectedN, faultedN = rejectedN*total/f, faultedN*total/f
+	// behind is the share of the requests the entry let through that
+	// failed with a 4xx and with a 5xx: what its error metrics count
+	// beyond what it answered itself for the traffic items. Every client
+	// meets them alike.
+	behind := func(t time.Time) (s4, s5 float64) {
+		passed := level(req, t) - m.itemsRate(al, t, answered)
+		if passed <= 0 {
+			return 0, 0
 		}
-		return max(0, total-rejectedN-faultedN), rejectedN, faultedN
+		s4 = max(0, level(rej, t)-m.itemsRate(al, t, rejected)) / passed
+		s5 = max(0, level(flt, t)-m.itemsRate(al, t, faulted)) / passed
+		if s4+s5 > 1 {
+			s4, s5 = s4/(s4+s5), s5/(s4+s5)
+		}
+		return s4, s5
+	}
+	outcome := []func(s4, s5 float64) float64{
+		func(s4, s5 float64) float64 { return 1 - s4 - s5 },
+		func(s4, _ float64) float64 { return s4 },
+		func(_, s5 float64) float64 { return s5 },
+	}
+	statuses := func(ok string) []string {
+		if e.r.Type == investigate.TypeAPIGateway {
+			return []string{ok, "400", "502"}
+		}
+		return []string{ok, "404", "502"}
 	}
 	// A load balancer's clients are X-Ray's sampled requests.
 	sampled := func(t time.Time) float64 { return 1 }
@@ -258,38 +274,18 @@ func (m *Sim) writeRequests(al *accessLog) {
 	}
 	paths := m.entryPaths(e)
 	clients := m.ordinary(e)
-	outcomes := []struct {
-		name   string
-		status func(p entryPath) string
-		pick   func(ok, rej, flt float64) float64
-	}{
-		{"ok", func(p entryPath) string { return p.status }, func(ok, _, _ float64) float64 { return ok }},
-		{"4xx", func(entryPath) string { return rejectStatus(e) }, func(_, rej, _ float64) float64 { return rej }},
-		{"5xx", func(entryPath) string { return faultStatus(e) }, func(_, _, flt float64) float64 { return flt }},
-	}
 	for i, c := range clients {
 		for j, p := range paths {
-			for _, o := range outcomes {
-				share := c.weight * p.share
-				pick := o.pick
-				add(reqFields{c.ip, c.userAgent, c.apiKeyID, p.path, o.status(p)}, p.method, func(t time.Time) float64 {
-					ok, rej, flt := ordinary(t)
-					return share * pick(ok, rej, flt)
-				}, nil, "ordinary", strconv.Itoa(i), strconv.Itoa(j), o.name)
+			for o, status := range statuses(p.status) {
+				share, pick := c.weight*p.share, outcome[o]
+				add(reqFields{c.ip, c.userAgent, c.apiKeyID, p.path, status}, p.method, func(t time.Time) float64 {
+					return share * max(0, level(req, t)-m.itemsRate(al, t, all)) * pick(behind(t))
+				}, nil, "ordinary", strconv.Itoa(i), strconv.Itoa(j), status)
 			}
 		}
 	}
 
 	for k, it := range al.items {
-		outs := []struct {
-			name, status string
-			share        float64
-		}{
-			{"ok", "200", 1 - it.Fault - it.Error - it.Throttle},
-			{"throttle", "429", it.Throttle},
-			{"4xx", rejectStatus(e), it.Error},
-			{"5xx", faultStatus(e), it.Fault},
-		}
 		type part struct {
 			f      reqFields
 			method string
@@ -309,15 +305,31 @@ func (m *Sim) writeRequests(al *accessLog) {
 		default:
 			parts = []part{{reqFields{it.Client.IP, it.Client.UserAgent, it.Client.APIKeyID, it.Path, ""}, "GET", 1}}
 		}
+		perSec := it.PerMin / 60
+		passed := 1 - it.Fault - it.Error - it.Throttle
 		for pi, p := range parts {
-			for _, o := range outs {
+			// What the entry answered itself.
+			for _, o := range []struct {
+				status string
+				share  float64
+			}{{"429", it.Throttle}, {"403", it.Error}, {"503", it.Fault}} {
 				if o.share <= 0 {
 					continue
 				}
 				f := p.f
 				f.status = o.status
-				rate := it.PerMin / 60 * p.share * o.share
-				add(f, p.method, func(time.Time) float64 { return rate }, &it.Window, "item", strconv.Itoa(k), strconv.Itoa(pi), o.name)
+				rate := perSec * p.share * o.share
+				add(f, p.method, func(time.Time) float64 { return rate }, &it.Window, "item", strconv.Itoa(k), strconv.Itoa(pi), o.status)
+			}
+			if passed <= 0 {
+				continue
+			}
+			// What it let through, failing behind it like everyone's.
+			for o, status := range statuses("200") {
+				f := p.f
+				f.status = status
+				rate, pick := perSec*p.share*passed, outcome[o]
+				add(f, p.method, func(t time.Time) float64 { return rate * pick(behind(t)) }, &it.Window, "item", strconv.Itoa(k), strconv.Itoa(pi), status)
 			}
 		}
 	}
@@ -332,20 +344,6 @@ func (m *Sim) writeRequests(al *accessLog) {
 			}
 		}
 	}
-}
-
-func rejectStatus(e *node) string {
-	if e.r.Type == investigate.TypeAPIGateway {
-		return "403"
-	}
-	return "404"
-}
-
-func faultStatus(e *node) string {
-	if e.r.Type == investigate.TypeAPIGateway {
-		return "504"
-	}
-	return "502"
 }
 
 // requestLine is one request as an API's access log writes it, in JSON
