@@ -43,7 +43,7 @@ func (c *clientShift) value(key string) string {
 // onset, and returns the client or path that took them over, or nil.
 func (r *run) clientShift(ctx context.Context, entry string) *clientShift {
 	rs := r.g.byID[entry]
-	if r.src.Clients == nil || rs == nil || r.baseline.end.Sub(r.baseline.start) < min(minBaseline, r.step) || !r.during.end.After(r.during.start) {
+	if r.src.Clients == nil || rs == nil || (rs.Type != TypeALB && rs.Type != TypeAPIGateway) || r.baseline.end.Sub(r.baseline.start) < min(minBaseline, r.step) || !r.during.end.After(r.during.start) {
 		return nil
 	}
 	ask := func(w window) *pending[ClientTraffic] {
