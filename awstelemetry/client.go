@@ -385,6 +385,7 @@ func (s *Session) Sources() investigate.Sources {
 		Changes:  s,
 		Health:   s,
 		Quotas:   s,
+		Clients:  s,
 		Meter:    s,
 	}
 }
@@ -418,6 +419,7 @@ var (
 	_ investigate.ChangeSource   = (*Session)(nil)
 	_ investigate.HealthSource   = (*Session)(nil)
 	_ investigate.QuotaSource    = (*Session)(nil)
+	_ investigate.ClientSource   = (*Session)(nil)
 	_ investigate.Meter          = (*Session)(nil)
 )
 

@@ -45,6 +45,7 @@ var Operations = []Operation{
 	{"DynamoDB", "DescribeTable", "dynamodb:DescribeTable"},
 	{"API Gateway", "GetRestApis", "apigateway:GET"},
 	{"API Gateway", "GetResources", "apigateway:GET"},
+	{"API Gateway", "GetStages", "apigateway:GET"},
 	{"Health", "DescribeEvents", "health:DescribeEvents"},
 	{"Health", "DescribeAffectedEntities", "health:DescribeAffectedEntities"},
 	{"Health", "DescribeEventDetails", "health:DescribeEventDetails"},

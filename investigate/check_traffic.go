@@ -101,11 +101,29 @@ func checkTraffic(ctx context.Context, r *run) result {
 			}
 		}
 		res.findings = append(res.findings, mix...)
-		if surge == nil && len(mix) == 0 {
+		// Who sends the requests: one client or path that took them over.
+		who := r.clientShift(ctx, id)
+		if surge == nil && len(mix) == 0 && who == nil {
 			continue
 		}
 		c := &candidate{cause: CauseSystemChange, resource: id, surge: surge != nil && ratio > 1}
 		switch {
+		case who != nil:
+			res.findings = append(res.findings, who.f)
+			c.score = 0.7
+			if surge != nil && ratio > 1 {
+				c.score = 0.85
+				c.evidence = append(c.evidence, surge)
+			}
+			c.evidence = append(c.evidence, who.f)
+			c.evidence = append(c.evidence, mix...)
+			c.surge = c.surge || who.surge
+			if f := r.entryThrottling(ctx, id); f != nil {
+				res.findings = append(res.findings, f)
+				c.evidence = append(c.evidence, f)
+				c.shed = true
+			}
+			c.actions, c.prevention = clientActions(r, id, who)
 		case len(mix) > 0:
 			c.score = 0.6
 			if surge != nil && ratio > 1 {

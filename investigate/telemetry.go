@@ -350,6 +350,9 @@ type Sources struct {
 	Changes  ChangeSource
 	Health   HealthSource
 	Quotas   QuotaSource
+	// Clients, when set, breaks the requests entering load balancers and
+	// APIs down by client and path.
+	Clients ClientSource
 	// Meter, when set, counts what the reads cost; without one the report
 	// counts each source call the engine makes as one API call.
 	Meter Meter

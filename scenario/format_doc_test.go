@@ -35,6 +35,8 @@ func TestFormatDocNamesEveryField(t *testing.T) {
 		"events field":    eventFields,
 		"activity status": activityStatuses,
 		"RDS category":    rdsCategories,
+		"traffic field":   trafficFields,
+		"client field":    clientFields,
 		"expect field":    expectFields,
 		"resource type":   Types,
 		"cause":           Causes,

@@ -56,12 +56,12 @@ var Comparisons = []string{
 }
 
 var (
-	topFields      = []string{"name", "title", "account", "region", "onset", "history", "step", "seed", "alarm", "resources", "metrics", "logs", "traces", "changes", "health", "quotas", "notes", "events", "expect"}
+	topFields      = []string{"name", "title", "account", "region", "onset", "history", "step", "seed", "alarm", "resources", "metrics", "logs", "traces", "changes", "health", "quotas", "notes", "events", "traffic", "expect"}
 	alarmFields    = []string{"name", "resource", "metric", "dims", "stat", "period", "threshold", "comparison", "fires"}
 	resourceCommon = []string{"id", "type", "name", "arn", "az", "tags"}
 	typeFields     = map[string][]string{
 		"alb":      {"targets", "rps"},
-		"apigw":    {"targets", "rps"},
+		"apigw":    {"targets", "rps", "access_log"},
 		"ec2":      {"instance_type", "asg"},
 		"asg":      {"min", "max", "desired"},
 		"ecs":      {"cluster", "tasks"},
@@ -385,6 +385,7 @@ func (p *parser) top(root *yaml.Node) *File {
 	items("quotas", p.quota)
 	items("notes", p.note)
 	items("events", p.event)
+	items("traffic", p.traffic)
 
 	if n := m.get("expect"); n != nil {
 		f.Expect = p.expect(n)
@@ -611,6 +612,12 @@ func (p *parser) typeFields(m *mapNode, r *Resource, pend *resPending) {
 		}
 		if v := m.get("rps"); v != nil {
 			r.RPS, _ = p.numIn(v, m.field("rps"), 0, math.MaxFloat64)
+		}
+		if r.Type == "apigw" {
+			r.AccessLog = "/aws/apigateway/" + r.Name + "/access"
+			if v := m.get("access_log"); v != nil {
+				r.AccessLog, _ = p.str(v, m.field("access_log"))
+			}
 		}
 	case "ec2":
 		r.InstanceType = DefaultInstance

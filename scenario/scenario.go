@@ -46,7 +46,8 @@ type Scenario struct {
 	Quotas  []QuotaItem
 	Notes   []NoteItem
 	// Events are what AWS records about resources outside CloudTrail.
-	Events []EventItem
+	Events  []EventItem
+	Traffic []TrafficItem
 }
 
 // Start is when telemetry begins: onset - history.
@@ -95,6 +96,9 @@ type Resource struct {
 	// alb, apigw
 	Targets []string
 	RPS     float64 // default 20 for entry resources
+	// apigw: the log group of its access log, default
+	// /aws/apigateway/<name>/access
+	AccessLog string
 	// ec2
 	InstanceType string // default m5.large
 	ASG          string

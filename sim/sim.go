@@ -89,10 +89,11 @@ const (
 	KindChanges  = "changes"
 	KindHealth   = "health"
 	KindQuotas   = "quotas"
+	KindClients  = "clients"
 )
 
 // Kinds lists every call kind.
-var Kinds = []string{KindAlarm, KindTopology, KindMetrics, KindLogs, KindTraces, KindChanges, KindHealth, KindQuotas}
+var Kinds = []string{KindAlarm, KindTopology, KindMetrics, KindLogs, KindTraces, KindChanges, KindHealth, KindQuotas, KindClients}
 
 // Options shape how the simulated backend behaves as a service.
 type Options struct {
@@ -150,6 +151,8 @@ type Sim struct {
 
 	edges []*edge // trace groups, in a fixed order
 
+	access map[string]*accessLog // by entry id
+
 	mu     sync.Mutex
 	calls  map[string]int
 	total  int
@@ -191,6 +194,7 @@ func New(s *scenario.Scenario, opts Options) *Sim {
 	m.buildTraffic()
 	m.buildSeries()
 	m.buildLogs()
+	m.buildClients()
 	m.buildEdges()
 	m.buildZoneSeries()
 	return m
@@ -207,6 +211,7 @@ func (m *Sim) Sources() investigate.Sources {
 		Changes:  m,
 		Health:   m,
 		Quotas:   m,
+		Clients:  m,
 	}
 }
 

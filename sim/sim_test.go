@@ -722,6 +722,7 @@ func TestOptions(t *testing.T) {
 	_, errs[KindChanges] = src.Changes.Changes(bg, albOnset, s.Now())
 	_, errs[KindHealth] = src.Health.Health(bg, albOnset, s.Now())
 	_, errs[KindQuotas] = src.Quotas.Quotas(bg, nil)
+	_, errs[KindClients] = src.Clients.Clients(bg, investigate.ClientQuery{Entry: investigate.Resource{ID: "web-alb"}})
 	for _, k := range Kinds {
 		if err := errs[k]; !errors.Is(err, boom) || err.Error() != "sim "+k+": throttled" {
 			t.Errorf("%s: error %v", k, err)
@@ -746,6 +747,7 @@ func TestCallCountsUnderConcurrency(t *testing.T) {
 			src.Changes.Changes(bg, albOnset.Add(-10*time.Minute), albOnset)
 			src.Health.Health(bg, albOnset.Add(-10*time.Minute), albOnset)
 			src.Quotas.Quotas(bg, nil)
+			src.Clients.Clients(bg, investigate.ClientQuery{Entry: investigate.Resource{ID: "web-alb"}, Start: albOnset.Add(-10 * time.Minute), End: albOnset})
 			_ = s.Calls()
 			_ = s.TotalCalls()
 		}()

@@ -431,6 +431,15 @@ func (m *Sim) minute(c *latCtx, e *edge, recs []minuteRec) minuteRec {
 				byMsg[key] += f.n
 			}
 		}
+		// What the entry answered itself reached none of its edges.
+		for _, f := range m.answeredFailures(e.callee, mm, k) {
+			r.n += f.n
+			key := [2]any{f.kind, f.msg}
+			if _, ok := byMsg[key]; !ok {
+				order = append(order, key)
+			}
+			byMsg[key] += f.n
+		}
 		counts := [3]int{}
 		for _, key := range order {
 			counts[key[0].(int)] += byMsg[key]

@@ -53,19 +53,27 @@ type stream struct {
 	entry *node   // the entry whose request metric scales it; nil for background
 	hosts int     // hosts that share it at its first hop (X-Ray's reservoir is per host)
 	req   *series // the entry's request series, set once series exist
+	// answered, when set, is the requests per second at t that the entry
+	// answers itself (traffic items it throttles or fails): they count in
+	// its request series but go no further.
+	answered func(t time.Time) float64
 }
 
 // rate is the stream's requests per second at t.
 func (m *Sim) rate(i int, t time.Time) float64 {
 	st := m.streams[i]
-	if st.req == nil || len(st.req.items) == 0 {
+	if st.req == nil || (len(st.req.items) == 0 && st.answered == nil) {
 		return st.base
 	}
 	healthy := st.base * m.step.Seconds()
 	if healthy <= 0 {
 		return st.base
 	}
-	return st.base * st.req.level(m, t) / healthy
+	r := st.base * st.req.level(m, t) / healthy
+	if st.answered != nil {
+		r = max(0, r-st.answered(t))
+	}
+	return r
 }
 
 // traffic is the requests per second of combination v at t.

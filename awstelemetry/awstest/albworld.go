@@ -459,7 +459,8 @@ func (w *ALBWorld) summaries(during bool) []any {
 				"EntryPoint":  map[string]any{"Name": "bot-forge", "Type": "AWS::EC2::Instance"},
 				"ServiceIds":  []any{map[string]any{"Name": "bot-forge", "Type": "AWS::EC2::Instance"}, map[string]any{"Name": "forge-templates", "Type": "AWS::DynamoDB::Table"}},
 				"InstanceIds": []any{map[string]any{"Id": in}},
-				"Http":        map[string]any{"HttpMethod": "POST", "HttpStatus": 200, "HttpURL": "https://web.example.com/reply"},
+				"Http": map[string]any{"HttpMethod": "POST", "HttpStatus": 200, "HttpURL": "https://web.example.com/reply",
+					"ClientIp": fmt.Sprintf("198.51.100.%d", 1+n%40), "UserAgent": "Slackbot 1.0 (+https://api.slack.com/robots)"},
 			}
 			if fault {
 				s["Http"].(map[string]any)["HttpStatus"] = 500

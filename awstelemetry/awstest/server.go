@@ -83,6 +83,7 @@ var Services = []Service{
 	{ID: "API Gateway", Signing: "apigateway", Protocol: RESTJSON, Routes: []Route{
 		{"GET", "/restapis", "GetRestApis"},
 		{"GET", "/restapis/{restapi_id}/resources", "GetResources"},
+		{"GET", "/restapis/{restapi_id}/stages", "GetStages"},
 	}},
 	{ID: "Health", Signing: "health", Protocol: JSON11},
 	{ID: "Service Quotas", Signing: "servicequotas", Protocol: JSON11},
