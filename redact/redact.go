@@ -255,7 +255,7 @@ var redactRules = []redactRule{
 	// lower and digits.
 	{kind: "aws-secret-key", re: regexp.MustCompile(`(^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})($|[^A-Za-z0-9/+=])`),
 		repl: func(m []string) string {
-			if !mixed(m[2]) {
+			if !mixed(m[2]) || filePath(m[2]) {
 				return m[0]
 			}
 			return m[1] + tag("aws-secret-key") + m[3]
@@ -272,12 +272,20 @@ var redactRules = []redactRule{
 		}},
 }
 
+// fileRoots are the top directories absolute paths start from on the hosts
+// the bot runs on and is developed on.
+var fileRoots = []string{"/tmp/", "/var/", "/home/", "/etc/", "/usr/", "/opt/", "/srv/", "/data/", "/run/", "/root/", "/mnt/", "/Users/", "/private/", "/workspace/", "/work/"}
+
 // filePath reports whether a run looks like an absolute file path, not a
-// token: it starts with a slash and has at least three segments, none of
-// them long. A long temporary directory's name would pass for a token; a
-// base64 token rarely starts with a slash and has three short segments.
+// token: it starts at a usual top directory and has at least three
+// segments, none of them long. A long temporary directory's name would
+// pass for a token; a base64 token hardly ever starts like that.
 func filePath(run string) bool {
-	if !strings.HasPrefix(run, "/") {
+	root := false
+	for _, r := range fileRoots {
+		root = root || strings.HasPrefix(run, r)
+	}
+	if !root {
 		return false
 	}
 	segs := strings.Split(run[1:], "/")

@@ -162,6 +162,9 @@ func TestFilePathIsNotAToken(t *testing.T) {
 		{"open /var/lib/unstuck/Replica0042/investigations/2024-12-03T10-33-00Z/report.json", false},
 		{"token aGVsbG8gd29ybGQgdGhpcyBpcyBhIHRva2VuIHdpdGggc2xhc2hlcy9hbmQvbW9yZS9zdHVmZg9Xq2", true},
 		{"blob /9j4AAQSkZJRgABAQAAAQABAAD2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHR", true},
+		// 40 characters, as an AWS secret key is.
+		{"/tmp/TestDoctorAllOK18140210/001/unstuck.db: consistent", false},
+		{"key /a9B/cD3e/Fg5hIjK7lMnO9pQrS1tUvW3xYz5AbC", true},
 	} {
 		got := Redact(tt.in) != tt.in
 		if got != tt.want {
