@@ -182,6 +182,11 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 			m := mentioned(textOf[x], *c.change, r.namesFor(*c.change, x))
 			mention[pair{c, x}] = m
 			named[x] = named[x] || m == 1
+			// So does a failure that a change reaches through the
+			// relations that carry no requests: the key that encrypts
+			// the failing table explains its KMS errors, not another key
+			// disabled the same morning.
+			named[x] = named[x] || (c.plausible*risk(c.change.Event) >= 0.3 && r.reachesFailure(c.resource, x))
 		}
 	}
 
