@@ -191,3 +191,32 @@ func dbEdges() []edge {
 	}
 	return es
 }
+
+// TestLaggingReplicaIsTakenOutOfTheReadPath: reads from a replica slow
+// down as its ReplicaLag climbs; the replica is the culprit, and the move
+// names its source.
+func TestLaggingReplicaIsTakenOutOfTheReadPath(t *testing.T) {
+	f := webEnv()
+	f.topo = relTopo()
+	f.topo.Relations = append(f.topo.Relations, Relation{"app", "db-replica", RelCalls})
+	f.alarm.Metric.Name = "TargetResponseTime"
+	f.alarm.Stat, f.alarm.Threshold = "Average", 1
+	f.series["web-alb|AWS/ApplicationELB|HTTPCode_Target_5XX_Count"] = level(2, 2, t0)
+	f.series["web-alb|AWS/ApplicationELB|TargetResponseTime"] = level(0.05, 1.6, t0)
+	f.series["db-replica|AWS/RDS|ReplicaLag"] = level(0.4, 180, t0)
+	es := dbEdges()
+	for _, i := range []string{"i-1", "i-2", "i-3"} {
+		es = append(es, edge{caller: "app", callee: "db-replica", instance: i, perMin: 60, latency: 3 * time.Millisecond})
+	}
+	alter(es, into("db-replica"), func(e *edge) { e.latencyAfter, e.from = 1500*time.Millisecond, t0 })
+	alter(es, func(e edge) bool { return e.caller == "web-alb" }, func(e *edge) { e.latencyAfter, e.from = 1550*time.Millisecond, t0 })
+	f.traces = tracesOf(es...)
+	rep := investigateFake(t, f)
+	h := top(t, rep)
+	if h.Resource != "db-replica" || (h.Cause != CauseDependency && h.Cause != CauseComponent) {
+		t.Fatalf("top = %s %s, want db-replica as a dependency or component; all %+v", h.Cause, h.Resource, rep.Hypotheses)
+	}
+	if a := h.Actions[0]; a.Kind != ActionExclude || !strings.Contains(a.Detail, "its source db") {
+		t.Errorf("first action = %s %q, want exclude sending the reads to its source db", a.Kind, a.Detail)
+	}
+}
