@@ -75,6 +75,9 @@ func (b *topoBuilder) describeLoadBalancer(ctx context.Context, lb elbtypes.Load
 	}
 	r.Config["target_groups"] = strings.Join(tgNames, ",")
 	b.add(r)
+	for _, g := range lb.SecurityGroups {
+		b.attachGroup(g, "", arnAccount(arn), name)
+	}
 
 	var wg sync.WaitGroup
 	for _, tg := range tgs.TargetGroups {
@@ -218,6 +221,9 @@ func (b *topoBuilder) addInstance(in ec2types.Instance, owner string) {
 	if group != "" {
 		b.relate(id, group, investigate.RelMemberOf)
 		b.want(investigate.TypeASG, group)
+	}
+	for _, g := range in.SecurityGroups {
+		b.attachGroup(aws.ToString(g.GroupId), aws.ToString(g.GroupName), owner, id)
 	}
 }
 

@@ -37,6 +37,9 @@ func (b *topoBuilder) describeTables(ctx context.Context, names []string) {
 				r.Config = tableConfig(t)
 			}
 			b.add(r)
+			if t := out.Table; t != nil && t.SSEDescription != nil {
+				b.encryptedBy(aws.ToString(t.SSEDescription.KMSMasterKeyArn), name)
+			}
 		})
 	}
 	wg.Wait()
@@ -83,6 +86,34 @@ func (b *topoBuilder) describeDBInstances(ctx context.Context, ids []string) {
 			ID: id, Type: investigate.TypeRDS, Name: id, ARN: aws.ToString(db.DBInstanceArn),
 			AZ: aws.ToString(db.AvailabilityZone), Dims: map[string]string{"DBInstanceIdentifier": id}, Config: c,
 		})
+		account := arnAccount(aws.ToString(db.DBInstanceArn))
+		for _, g := range db.VpcSecurityGroups {
+			b.attachGroup(aws.ToString(g.VpcSecurityGroupId), "", account, id)
+		}
+		if aws.ToBool(db.StorageEncrypted) {
+			b.encryptedBy(aws.ToString(db.KmsKeyId), id)
+		}
+		// A replica and its source: in another Region the source is an
+		// ARN, described by that Region's endpoint, not this one's.
+		src := aws.ToString(db.ReadReplicaSourceDBInstanceIdentifier)
+		if strings.HasPrefix(src, "arn:") {
+			if region, _ := arnRegionAccount(src); region == b.s.c.region {
+				src = src[strings.LastIndex(src, ":")+1:]
+			} else {
+				src = ""
+			}
+		}
+		if src != "" {
+			b.relate(id, src, investigate.RelReplicaOf)
+			b.want(investigate.TypeRDS, src)
+		}
+		for i, rep := range db.ReadReplicaDBInstanceIdentifiers {
+			if strings.HasPrefix(rep, "arn:") || i >= 5 {
+				continue
+			}
+			b.relate(rep, id, investigate.RelReplicaOf)
+			b.want(investigate.TypeRDS, rep)
+		}
 	}
 	out, err := b.s.c.api.rds.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{
 		Filters: []rdstypes.Filter{{Name: aws.String("db-instance-id"), Values: ids}},
@@ -164,6 +195,11 @@ func (b *topoBuilder) describeECSBatch(ctx context.Context, cluster string, svcs
 		if svc.LaunchType != "" {
 			r.Config["launch_type"] = string(svc.LaunchType)
 		}
+		if nc := svc.NetworkConfiguration; nc != nil && nc.AwsvpcConfiguration != nil {
+			for _, g := range nc.AwsvpcConfiguration.SecurityGroups {
+				b.attachGroup(g, "", arnAccount(aws.ToString(svc.ServiceArn)), name)
+			}
+		}
 		info := ecsServiceInfo{cluster: cluster, service: name}
 		for _, d := range svc.Deployments {
 			info.deployments = append(info.deployments, ecsDeployment{
@@ -178,7 +214,7 @@ func (b *topoBuilder) describeECSBatch(ctx context.Context, cluster string, svcs
 		td := aws.ToString(svc.TaskDefinition)
 		spawn(&wg, b.errs.add, func() {
 			if td != "" {
-				r.LogGroup = b.taskLogGroup(ctx, td)
+				r.LogGroup = b.taskDefinition(ctx, td, name, arnAccount(aws.ToString(svc.ServiceArn)))
 			}
 			b.add(r)
 		})
@@ -186,9 +222,11 @@ func (b *topoBuilder) describeECSBatch(ctx context.Context, cluster string, svcs
 	wg.Wait()
 }
 
-// taskLogGroup is the awslogs group of a task definition's first container
-// that has one.
-func (b *topoBuilder) taskLogGroup(ctx context.Context, td string) string {
+// taskDefinition reads a service's task definition: it returns the
+// awslogs group of its first container that has one, and relates the
+// service to the task role its tasks assume and the parameters and secrets
+// its containers read (secrets[].valueFrom). account is the service's.
+func (b *topoBuilder) taskDefinition(ctx context.Context, td, service, account string) string {
 	out, err := b.s.c.api.ecs.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(td)})
 	if err != nil {
 		b.errs.add(wrap("ecs describe task definition", err))
@@ -197,12 +235,15 @@ func (b *topoBuilder) taskLogGroup(ctx context.Context, td string) string {
 	if out.TaskDefinition == nil {
 		return ""
 	}
+	b.assumedBy(aws.ToString(out.TaskDefinition.TaskRoleArn), service)
+	group := ""
 	for _, c := range out.TaskDefinition.ContainerDefinitions {
-		if c.LogConfiguration != nil {
-			if g := c.LogConfiguration.Options["awslogs-group"]; g != "" {
-				return g
-			}
+		if c.LogConfiguration != nil && group == "" {
+			group = c.LogConfiguration.Options["awslogs-group"]
+		}
+		for _, sec := range c.Secrets {
+			b.readBy(aws.ToString(sec.ValueFrom), account, service)
 		}
 	}
-	return ""
+	return group
 }

@@ -3,6 +3,7 @@ package awstelemetry
 import (
 	"context"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,6 +92,9 @@ func (b *topoBuilder) describeFunction(ctx context.Context, name string) {
 		r.Config["reserved_concurrency"] = strconv.Itoa(int(*conc.ReservedConcurrentExecutions))
 	}
 	b.add(r)
+	if conf != nil {
+		b.functionRelations(conf, name)
+	}
 	for _, m := range mappings {
 		src := aws.ToString(m.EventSourceArn)
 		switch {
@@ -106,6 +110,32 @@ func (b *topoBuilder) describeFunction(ctx context.Context, name string) {
 			id := src[strings.LastIndexAny(src, ":/")+1:]
 			b.add(investigate.Resource{ID: id, Type: investigate.TypeOther, ARN: src})
 			b.relate(id, name, investigate.RelTargets)
+		}
+	}
+}
+
+// functionRelations relates a function to its security groups, the key
+// of its environment, its execution role, and the parameters and secrets
+// its environment names.
+func (b *topoBuilder) functionRelations(conf *lambda.GetFunctionConfigurationOutput, name string) {
+	account := arnAccount(aws.ToString(conf.FunctionArn))
+	if conf.VpcConfig != nil {
+		for _, g := range conf.VpcConfig.SecurityGroupIds {
+			b.attachGroup(g, "", account, name)
+		}
+	}
+	b.encryptedBy(aws.ToString(conf.KMSKeyArn), name)
+	b.assumedBy(aws.ToString(conf.Role), name)
+	if conf.Environment != nil {
+		keys := make([]string, 0, len(conf.Environment.Variables))
+		for k := range conf.Environment.Variables {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if v := conf.Environment.Variables[k]; envParameter(v) {
+				b.readBy(v, account, name)
+			}
 		}
 	}
 }

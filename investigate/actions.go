@@ -151,6 +151,14 @@ func dependencyActions(ctx context.Context, r *run, dep string, health, refused 
 					fmt.Sprintf("Alarm on %s's read and write latency and its disk queue, not only on the callers' errors", dep),
 				}
 		}
+		if src := r.g.related(dep, RelReplicaOf, true); len(src) > 0 && !health {
+			// A replica whose source is known: the reads go there.
+			return []Action{{ActionExclude, fmt.Sprintf("Take %s out of the read path: send the reads of %s to its source %s (or another replica) until it catches up", dep, caller, src[0])}},
+				[]string{
+					fmt.Sprintf("Alarm on %s's ReplicaLag, and let its readers fall back to %s when it lags", dep, src[0]),
+					fmt.Sprintf("Size %s to apply %s's write load (instance class, parallel replication)", dep, src[0]),
+				}
+		}
 		fallthrough
 	case TypeDynamoDB, TypeSQS:
 		follow := ""
@@ -295,9 +303,12 @@ func or(s, fallback string) string {
 	return s
 }
 
-// isReplica reports whether a database reports a replica lag: it copies
-// another one.
+// isReplica reports whether a database is a replica of another: the
+// topology says so, or it reports a replica lag.
 func (r *run) isReplica(ctx context.Context, id string) bool {
+	if len(r.g.related(id, RelReplicaOf, true)) > 0 {
+		return true
+	}
 	for _, spec := range catalog[r.g.typeOf(id)] {
 		if spec.Role == roleLag {
 			if _, ok := r.series(ctx, id, spec); ok {

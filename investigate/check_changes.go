@@ -232,6 +232,12 @@ func checkChanges(ctx context.Context, r *run) result {
 		if _, bad := fails[id]; bad {
 			ws = 1
 		}
+		// What the changed resource serves fails: the rule of its
+		// security group, the key of its table, a parameter it reads.
+		through := r.failingThrough(id, fails)
+		if through != "" {
+			ws = 1
+		}
 		ws = math.Min(1, ws+0.5*mention)
 		plaus := r.plausibility(ctx, ch, changes[:i])
 		score := 0.9 * wt * ws * risk(ch.Event) * plaus
@@ -246,6 +252,9 @@ func checkChanges(ctx context.Context, r *run) result {
 		summary := fmt.Sprintf("%s on %s by %s (%s) at %s, %s", what, culprit, actorName(ch.Actor), who, Clock(ch.Time), when)
 		if p := paramsText(ch.Params); p != "" {
 			summary += "; " + p
+		}
+		if through != "" {
+			summary += "; " + through
 		}
 		if mention == 1 {
 			summary += "; the errors since the onset name it"
@@ -264,6 +273,54 @@ func checkChanges(ctx context.Context, r *run) result {
 		res.candidates = append(res.candidates, c)
 	}
 	return res
+}
+
+// failingThrough says how a change to id reaches a failing resource
+// through the relations that carry no requests ("it is attached to
+// billing-db, which fails since the onset"), or the caller whose calls into
+// a failing resource fail (a role its host assumes); "" when it reaches
+// none.
+func (r *run) failingThrough(id string, fails map[string]string) string {
+	if id == "" || r.g.reach[id] == nil {
+		return ""
+	}
+	failing := sortedKeys(fails)
+	for _, f := range failing {
+		if h, ok := r.g.reaches(id, f); ok {
+			if h.Next == f {
+				return relationWords(h.Kind, h.Next) + ", which fails since the onset"
+			}
+			return relationWords(h.Kind, h.Next) + ", and " + f + " fails since the onset"
+		}
+	}
+	for _, f := range failing {
+		if fails[f] != "traces" {
+			continue
+		}
+		for _, caller := range r.g.related(f, RelCalls, false) {
+			if h, ok := r.g.reaches(id, caller); ok {
+				return relationWords(h.Kind, h.Next) + ", and calls from " + caller + " to " + f + " fail since the onset"
+			}
+		}
+	}
+	return ""
+}
+
+// relationWords says how a changed resource relates to what it reaches.
+func relationWords(kind, next string) string {
+	switch kind {
+	case RelAttachedTo:
+		return "it is attached to " + next
+	case RelEncrypts:
+		return "it encrypts " + next
+	case RelReadBy:
+		return "it is read by " + next
+	case RelAssumedBy:
+		return "it is assumed by " + next
+	case RelReplicaOf:
+		return next + " is a read replica of it"
+	}
+	return "it reaches " + next
 }
 
 // routineEvents are the writes that services and agents make all the time:

@@ -29,6 +29,16 @@ type graph struct {
 	below, above map[string][]string
 	// peers are the peer groups, computed once with the scope.
 	peers [][]string
+	// reach holds, for each resource a change can act through by the
+	// relations that carry no requests, what it reaches (see reachOf).
+	reach map[string]map[string]hop
+}
+
+// hop is how a change to one resource reaches another: the first
+// relation of the path, from the changed resource to Next.
+type hop struct {
+	Kind string
+	Next string
 }
 
 func newGraph(t Topology, root string) *graph {
@@ -57,6 +67,12 @@ func newGraph(t Topology, root string) *graph {
 	for id := range g.byID {
 		g.below[id] = g.dependenciesOf(id)
 		g.above[id] = g.dependentsOf(id)
+	}
+	g.reach = map[string]map[string]hop{}
+	for id := range g.byID {
+		if rs := g.reachOf(id); len(rs) > 0 {
+			g.reach[id] = rs
+		}
 	}
 	if _, ok := g.byID[root]; !ok {
 		return g
@@ -88,10 +104,12 @@ func newGraph(t Topology, root string) *graph {
 
 // neighbours are the resources one relation away from id, but for
 // RelSameApp: sharing a tag says nothing of how close two resources are.
+// From a security group, key, parameter or role the walk does not go on to
+// the other resources it serves.
 func (g *graph) neighbours(id string) []string {
 	var ns []string
 	for _, r := range g.out[id] {
-		if r.Kind != RelSameApp {
+		if r.Kind != RelSameApp && !servesFrom(r.Kind) {
 			ns = append(ns, r.To)
 		}
 	}
@@ -215,7 +233,7 @@ func (g *graph) downstream(entry string) map[string]bool {
 		queue = queue[1:]
 		var next []string
 		for _, r := range g.out[id] {
-			if r.Kind != RelSameApp {
+			if r.Kind != RelSameApp && !carriesNoRequests(r.Kind) {
 				next = append(next, r.To) // targets, calls, runs-on
 			}
 		}
@@ -229,6 +247,79 @@ func (g *graph) downstream(entry string) map[string]bool {
 		}
 	}
 	return seen
+}
+
+// reachOf is what a change to id can break through the relations that
+// carry no requests: what a security group is attached to, what a key
+// encrypts, what reads a parameter, what assumes a role, the replicas of
+// a database changed; and on through them (a key that encrypts a parameter
+// reaches what reads the parameter). A host reached brings the services
+// running on it, a service reached the hosts it runs on (but not the
+// other hosts of a service reached through one of them). Each resource
+// reached comes with the first relation of its path.
+func (g *graph) reachOf(id string) map[string]hop {
+	next := func(x string) []hop {
+		var out []hop
+		for _, r := range g.out[x] {
+			if servesFrom(r.Kind) {
+				out = append(out, hop{r.Kind, r.To})
+			}
+		}
+		// A change to a database reaches its replicas; what reaches the
+		// database (its security group) is not the replicas' own.
+		for _, r := range g.in[x] {
+			if r.Kind == RelReplicaOf && x == id {
+				out = append(out, hop{RelReplicaOf, r.From})
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Next < out[j].Next })
+		return out
+	}
+	out := map[string]hop{}
+	var queue []string
+	for _, h := range next(id) {
+		if _, seen := out[h.Next]; !seen && h.Next != id {
+			out[h.Next] = h
+			queue = append(queue, h.Next)
+		}
+	}
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		for _, h := range next(x) {
+			if _, seen := out[h.Next]; !seen && h.Next != id {
+				out[h.Next] = out[x]
+				queue = append(queue, h.Next)
+			}
+		}
+	}
+	for _, x := range sortedKeys(out) {
+		for _, n := range append(g.servicesOn(x), g.hosts(x)...) {
+			if _, seen := out[n]; !seen && n != id {
+				out[n] = out[x]
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// reaches reports whether a change to changed can break id through the
+// relations that carry no requests, and by which first relation.
+func (g *graph) reaches(changed, id string) (hop, bool) {
+	h, ok := g.reach[changed][id]
+	return h, ok
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // peerGroups are the sets of hosts that do the same work: the targets of an

@@ -56,6 +56,38 @@ func (r *run) linked(changed, affected string) bool {
 	return false
 }
 
+// reachesFailure reports whether a change to changed reaches a failure
+// through the relations that carry no requests: the failing part itself,
+// or the caller whose calls into it fail (a role its host assumes, a
+// security group on its host). Throttling is the callee holding its own
+// limit, which none of these reach.
+func (r *run) reachesFailure(changed string, x *candidate) bool {
+	if _, ok := r.g.reaches(changed, x.resource); ok {
+		return true
+	}
+	if x.via == "" || x.throttled {
+		return false
+	}
+	_, ok := r.g.reaches(changed, x.via)
+	return ok
+}
+
+// reachesApart reports whether a change to changed reaches id and none of
+// its peers.
+func (r *run) reachesApart(changed, id string) bool {
+	for _, grp := range r.g.peerGroups() {
+		if !slices.Contains(grp, id) {
+			continue
+		}
+		for _, p := range grp {
+			if _, ok := r.g.reaches(changed, p); ok && p != id {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // rank merges the checks' candidates and weighs them against each other.
 //
 // said is the new error text of each resource's logs, for the changes that
@@ -154,6 +186,11 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 			m := mentioned(textOf[x], *c.change, r.namesFor(*c.change, x))
 			mention[pair{c, x}] = m
 			named[x] = named[x] || m == 1
+			// So does a failure that a change reaches through the
+			// relations that carry no requests: the key that encrypts
+			// the failing table explains its KMS errors, not another key
+			// disabled the same morning.
+			named[x] = named[x] || (c.plausible*risk(c.change.Event) >= 0.3 && r.reachesFailure(c.resource, x))
 		}
 	}
 
@@ -188,6 +225,11 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 			link := 1.0
 			switch {
 			case r.linked(c.resource, x.resource):
+			case r.reachesFailure(c.resource, x) && (!x.apart || r.reachesApart(c.resource, x.resource)):
+				// The changed security group, key, parameter or role is
+				// one the failing part (or the caller whose calls into it
+				// fail) works through; for one member failing apart from
+				// its peers, one that is not theirs too.
 			case x.apart:
 				// One member failing apart from its peers: a change to
 				// anything they share would have failed them all.

@@ -74,7 +74,50 @@ const (
 	// and a resource reached only through it is in scope but weighed as
 	// one not connected to the alarm's resource.
 	RelSameApp = "same-app"
+
+	// The relations below carry no requests: From is something To needs
+	// in order to work, or To copies From's data, and a change to one
+	// can break the other (see reach in graph.go). The walks that follow
+	// requests (dependencies, dependents, what the alarm's requests
+	// reach) do not follow them. The scope reaches a security group, key,
+	// parameter or role from what it serves, but does not go on from it to
+	// the other resources it serves: one security group on a hundred
+	// instances does not bring them all into scope.
+
+	// RelAttachedTo: a security group (From) is attached to To: an
+	// instance, an ECS service's tasks, a function's VPC configuration, a
+	// database.
+	RelAttachedTo = "attached-to"
+	// RelEncrypts: a KMS key (From) encrypts To: a table, a queue, a
+	// database, a function's environment, a parameter or secret.
+	RelEncrypts = "encrypts"
+	// RelReadBy: a parameter or secret (From) is read by To: a service, a
+	// function, an ECS service's tasks, an instance.
+	RelReadBy = "read-by"
+	// RelAssumedBy: an IAM role (From) is assumed by To: a function, an
+	// ECS service's tasks, an instance through its instance profile.
+	RelAssumedBy = "assumed-by"
+	// RelReplicaOf: a database (From) is a read replica of To. A change
+	// to the source reaches its replicas.
+	RelReplicaOf = "replica-of"
 )
+
+// carriesNoRequests reports whether a relation kind is one of those that
+// carry no requests.
+func carriesNoRequests(kind string) bool {
+	switch kind {
+	case RelAttachedTo, RelEncrypts, RelReadBy, RelAssumedBy, RelReplicaOf:
+		return true
+	}
+	return false
+}
+
+// servesFrom reports whether a relation kind says From is something To
+// needs to work (a security group, a key, a parameter, a role), so that
+// the scope stops there.
+func servesFrom(kind string) bool {
+	return carriesNoRequests(kind) && kind != RelReplicaOf
+}
 
 // Relation is a directed edge of the topology.
 type Relation struct {

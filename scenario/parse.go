@@ -67,9 +67,15 @@ var (
 		"ecs":      {"cluster", "tasks"},
 		"lambda":   {"memory", "timeout", "reserved_concurrency"},
 		"dynamodb": {"mode", "rcu", "wcu"},
-		"rds":      {"engine", "instance_class", "max_connections"},
+		"rds":      {"engine", "instance_class", "max_connections", "replica_of"},
+		"sqs":      {"triggers"},
 		"service":  {"runs_on", "calls", "log_group"},
 		"external": {"url"},
+		// What a resource that carries no requests serves.
+		"security-group": {"attached_to"},
+		"kms-key":        {"encrypts"},
+		"parameter":      {"read_by"},
+		"iam-role":       {"assumed_by"},
 	}
 	windowFields = []string{"at", "until", "ramp"}
 	metricFields = append([]string{"resource", "metric", "dims", "value", "baseline", "noise", "csv", "silent", "p90", "p99"}, windowFields...)
@@ -85,7 +91,13 @@ var (
 	statuses    = []string{"open", "closed"}
 	modes       = []string{"on-demand", "provisioned"}
 	computeType = []string{"ec2", "ecs", "lambda"}
-	entryTypes  = []string{"alb", "apigw"}
+	// What each relation that carries no requests may name.
+	attachedTypes  = []string{"alb", "ec2", "ecs", "lambda", "rds"}
+	encryptedTypes = []string{"dynamodb", "sqs", "rds", "lambda", "parameter"}
+	readerTypes    = []string{"service", "ec2", "ecs", "lambda"}
+	assumerTypes   = []string{"ec2", "ecs", "lambda"}
+	triggeredTypes = []string{"lambda"}
+	entryTypes     = []string{"alb", "apigw"}
 
 	nameRE     = regexp.MustCompile(`^[a-z0-9-]+$`)
 	idRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -600,6 +612,13 @@ type resPending struct {
 	asg     *strNode
 	runsOn  []strNode
 	calls   []strNode
+	// the relations that carry no requests
+	attachedTo []strNode
+	encrypts   []strNode
+	readBy     []strNode
+	assumedBy  []strNode
+	replicaOf  *strNode
+	triggers   []strNode
 }
 
 // typeFields reads the fields of r's type and fills its defaults.
@@ -704,6 +723,28 @@ func (p *parser) typeFields(m *mapNode, r *Resource, pend *resPending) {
 		if v := m.get("max_connections"); v != nil {
 			r.MaxConnections, _ = p.integer(v, m.field("max_connections"), 1, math.MaxInt32)
 		}
+		if v := m.get("replica_of"); v != nil {
+			if s, ok := p.str(v, m.field("replica_of")); ok {
+				pend.replicaOf = &strNode{s, deref(v)}
+			}
+		}
+	case "sqs":
+		if v := m.get("triggers"); v != nil {
+			pend.triggers, _ = p.list(v, m.field("triggers"))
+		}
+	case "security-group", "kms-key", "parameter", "iam-role":
+		k, dst := "attached_to", &pend.attachedTo
+		switch r.Type {
+		case "kms-key":
+			k, dst = "encrypts", &pend.encrypts
+		case "parameter":
+			k, dst = "read_by", &pend.readBy
+		case "iam-role":
+			k, dst = "assumed_by", &pend.assumedBy
+		}
+		if v := m.get(k); v != nil {
+			*dst, _ = p.list(v, m.field(k))
+		}
 	case "service":
 		r.LogGroup = "/app/" + r.ID
 		if v := m.get("runs_on"); v != nil {
@@ -753,6 +794,19 @@ func (p *parser) resourceRefs() {
 		if pend.asg != nil {
 			p.ref(pend.asg.n, pend.field+".asg", pend.asg.s, "asg")
 			r.ASG = pend.asg.s
+		}
+		r.AttachedTo = ids(pend.attachedTo, "attached_to", attachedTypes...)
+		r.Encrypts = ids(pend.encrypts, "encrypts", encryptedTypes...)
+		r.ReadBy = ids(pend.readBy, "read_by", readerTypes...)
+		r.AssumedBy = ids(pend.assumedBy, "assumed_by", assumerTypes...)
+		r.Triggers = ids(pend.triggers, "triggers", triggeredTypes...)
+		if pend.replicaOf != nil {
+			if pend.replicaOf.s == r.ID {
+				p.errf(pend.replicaOf.n, pend.field+".replica_of", "%q is the resource itself", r.ID)
+			} else {
+				p.ref(pend.replicaOf.n, pend.field+".replica_of", pend.replicaOf.s, "rds")
+				r.ReplicaOf = pend.replicaOf.s
+			}
 		}
 	}
 }

@@ -124,6 +124,21 @@ type Resource struct {
 	LogGroup string // default /app/<id> for a service
 	// external
 	URL string
+
+	// The relations that carry no requests: what a change to this
+	// resource can break without being called.
+	// rds: the database this one is a read replica of.
+	ReplicaOf string
+	// security-group: what it is attached to (alb, ec2, ecs, lambda, rds).
+	AttachedTo []string
+	// kms-key: what it encrypts (dynamodb, sqs, rds, lambda, parameter).
+	Encrypts []string
+	// parameter: what reads it (service, ec2, ecs, lambda).
+	ReadBy []string
+	// iam-role: what assumes it (ec2, ecs, lambda).
+	AssumedBy []string
+	// sqs: the functions it triggers (through event source mappings).
+	Triggers []string
 }
 
 // Window is when an item is active and how it moves there. At and Until are

@@ -462,6 +462,10 @@ func (m *Sim) catalogue(n *node) []*metricDef {
 		gauge(nsRDS, "WriteLatency", rel(0.08), konst(0.002+0.0015*u("wl")))
 		gauge(nsRDS, "ReadIOPS", rel(0.08), func(t time.Time) float64 { return tr(t)*0.5 + 20 })
 		gauge(nsRDS, "WriteIOPS", rel(0.08), func(t time.Time) float64 { return tr(t)*0.3 + 15 })
+		if n.r.ReplicaOf != "" {
+			// A read replica keeps up within a second.
+			gauge(nsRDS, "ReplicaLag", rel(0.3), konst(0.2+0.4*u("lag")))
+		}
 
 	case investigate.TypeSQS:
 		count(nsSQS, "NumberOfMessagesSent", traf, perReq(1))

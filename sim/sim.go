@@ -54,7 +54,7 @@
 //     errors 0.01%, latency 4.5–6 ms.
 //   - rds: CPU ~25%, connections 20–30% of max_connections (else ~30),
 //     freeable memory and free storage by instance class, read/write latency
-//     ~2–3 ms (in seconds).
+//     ~2–3 ms (in seconds); a replica (replica_of) ReplicaLag 0.2–0.6 s.
 //   - sqs: sent = received = deleted = traffic, visible ~0.5 s of traffic,
 //     oldest message 2–5 s.
 //

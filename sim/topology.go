@@ -397,6 +397,25 @@ func (m *Sim) Topology(ctx context.Context, alarm investigate.Alarm) (investigat
 				rel(r.ID, r.ASG, investigate.RelMemberOf)
 			}
 		}
+		// The relations that carry no requests. A queue's event source
+		// mappings are targets, as AWS discovery reads them.
+		for _, l := range []struct {
+			ids  []string
+			kind string
+		}{
+			{r.AttachedTo, investigate.RelAttachedTo},
+			{r.Encrypts, investigate.RelEncrypts},
+			{r.ReadBy, investigate.RelReadBy},
+			{r.AssumedBy, investigate.RelAssumedBy},
+			{r.Triggers, investigate.RelTargets},
+			{[]string{r.ReplicaOf}, investigate.RelReplicaOf},
+		} {
+			for _, id := range l.ids {
+				if _, ok := m.byID[id]; ok && id != r.ID {
+					rel(r.ID, id, l.kind)
+				}
+			}
+		}
 	}
 	return t, nil
 }
