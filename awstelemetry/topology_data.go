@@ -182,6 +182,9 @@ func (b *topoBuilder) describeECSBatch(ctx context.Context, cluster string, svcs
 			}
 			b.add(r)
 		})
+		spawn(&wg, b.errs.add, func() {
+			b.describeTasks(ctx, cluster, name)
+		})
 	}
 	wg.Wait()
 }
