@@ -110,6 +110,27 @@ func TestTasksInTheTopology(t *testing.T) {
 			t.Errorf("a service given as a count has a task of its own: %+v", r)
 		}
 	}
+	// Before a task starts, ListTasks does not list it.
+	sc := m.sc
+	early := New(sc, Options{Now: sc.Onset.Add(30 * time.Second)})
+	topo, err = early.Topology(bg, investigate.Alarm{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, r := range topo.Resources {
+		if r.Type == investigate.TypeECSTask {
+			listed = append(listed, r.ID)
+		}
+	}
+	for _, rel := range topo.Relations {
+		if rel.From == "t-d" || rel.To == "t-d" {
+			t.Errorf("relation %+v of a task not started yet", rel)
+		}
+	}
+	if strings.Join(listed, ",") != "t-a,t-b,t-c" {
+		t.Errorf("tasks listed 30 s after the onset: %v, want t-a, t-b, t-c (t-d starts a minute after it)", listed)
+	}
 }
 
 func TestTaskMetrics(t *testing.T) {

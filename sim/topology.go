@@ -400,6 +400,9 @@ func (m *Sim) Topology(ctx context.Context, alarm investigate.Alarm) (investigat
 	var t investigate.Topology
 	for _, n := range m.nodes {
 		r := n.r
+		if notStarted(n, m.now) {
+			continue // ListTasks does not list it yet
+		}
 		t.Resources = append(t.Resources, investigate.Resource{
 			ID:       r.ID,
 			Type:     r.Type,
@@ -432,7 +435,7 @@ func (m *Sim) Topology(ctx context.Context, alarm investigate.Alarm) (investigat
 				rel(r.ID, r.ASG, investigate.RelMemberOf)
 			}
 		}
-		if n.svc != nil {
+		if n.svc != nil && !notStarted(n, m.now) {
 			rel(r.ID, n.svc.r.ID, investigate.RelMemberOf)
 		}
 	}
