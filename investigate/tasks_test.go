@@ -199,6 +199,16 @@ func TestTaskMemoryLeak(t *testing.T) {
 	if !memory {
 		t.Errorf("the task's hypothesis does not cite its memory: %v", h.Evidence)
 	}
+	// Its metrics are read as Container Insights publishes them per task.
+	asked := false
+	for _, q := range f.queries {
+		d := q.Metric.Dims
+		asked = asked || (q.Metric.Namespace == "ECS/ContainerInsights" && q.Metric.Name == "TaskMemoryUtilization" &&
+			d["ClusterName"] == "shop" && d["ServiceName"] == "checkout" && d["TaskId"] == taskIDs[1] && len(d) == 3)
+	}
+	if !asked {
+		t.Errorf("no query of %s's TaskMemoryUtilization under ClusterName, ServiceName and TaskId", taskIDs[1])
+	}
 }
 
 func TestParseTaskDef(t *testing.T) {
