@@ -40,6 +40,8 @@ var Operations = []Operation{
 	{"Lambda", "ListEventSourceMappings", "lambda:ListEventSourceMappings"},
 	{"ECS", "DescribeServices", "ecs:DescribeServices"},
 	{"ECS", "DescribeTaskDefinition", "ecs:DescribeTaskDefinition"},
+	{"ECS", "ListTasks", "ecs:ListTasks"},
+	{"ECS", "DescribeTasks", "ecs:DescribeTasks"},
 	{"RDS", "DescribeDBInstances", "rds:DescribeDBInstances"},
 	{"RDS", "DescribeEvents", "rds:DescribeEvents"},
 	{"DynamoDB", "DescribeTable", "dynamodb:DescribeTable"},

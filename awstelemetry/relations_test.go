@@ -91,6 +91,9 @@ func installRelations(srv *awstest.Server) {
 			"SSEDescription":     map[string]any{"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": relTableKey},
 		}}
 	})
+	// The services' tasks, which this world does not look into.
+	srv.Handle("ECS.ListTasks", func(r *awstest.Request) any { return awstest.ListTasks(r, nil) })
+	srv.Handle("ECS.DescribeTasks", func(r *awstest.Request) any { return awstest.DescribeTasks(r, nil) })
 	srv.Reply("RDS.DescribeEvents", map[string]any{"Events": awstest.List{Member: "Event", Items: []any{}}})
 	srv.Reply("CloudTrail.LookupEvents", map[string]any{"Events": []any{}})
 	srv.Handle("Resource Groups Tagging API.GetResources", func(r *awstest.Request) any { return awstest.GetResources(r, nil, 0) })

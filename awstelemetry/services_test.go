@@ -193,6 +193,9 @@ func installContainers(srv *awstest.Server, onset time.Time) {
 				"awslogs-group": "/ecs/checkout", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "checkout"}}},
 		},
 	}})
+	tasks := containerTasks(onset)
+	srv.Handle("ECS.ListTasks", func(r *awstest.Request) any { return awstest.ListTasks(r, tasks) })
+	srv.Handle("ECS.DescribeTasks", func(r *awstest.Request) any { return awstest.DescribeTasks(r, tasks) })
 	srv.Reply("XRay.GetServiceGraph", map[string]any{"Services": []any{
 		map[string]any{"ReferenceId": 1, "Name": "checkout", "Type": "AWS::ECS::Container", "Edges": []any{awstest.Edge(2, 500, 25, 0.02)}},
 		map[string]any{"ReferenceId": 2, "Name": "orders-db", "Type": "AWS::RDS::DBInstance", "Edges": []any{}},

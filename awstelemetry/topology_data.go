@@ -218,6 +218,9 @@ func (b *topoBuilder) describeECSBatch(ctx context.Context, cluster string, svcs
 			}
 			b.add(r)
 		})
+		spawn(&wg, b.errs.add, func() {
+			b.describeTasks(ctx, cluster, name)
+		})
 	}
 	wg.Wait()
 }

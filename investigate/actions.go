@@ -32,6 +32,10 @@ func componentActions(r *run, host string, exhausted bool) ([]Action, []string) 
 	if exhausted {
 		actions = []Action{restart, exclude}
 	}
+	if r.g.typeOf(host) == TypeECSTask {
+		// A task is replaced by stopping it: its service starts another.
+		actions = taskActions(r, host)
+	}
 	prevention := []string{
 		"Make the load balancer's health check exercise the path that failed (a deep health check), so a failing instance leaves rotation by itself",
 		fmt.Sprintf("Alarm on errors per instance (logs or traces by %s), not only on the load balancer total", dimFor(r.g.typeOf(host))),
@@ -91,7 +95,7 @@ func dimFor(typ ResourceType) string {
 	switch typ {
 	case TypeEC2:
 		return "instance"
-	case TypeECS:
+	case TypeECS, TypeECSTask:
 		return "task"
 	case TypeLambda:
 		return "function"
@@ -260,6 +264,10 @@ func changeActions(r *run, cause Cause, resource string, ch Change) ([]Action, [
 		step = fmt.Sprintf("Roll %s back to the previous version: point its alias at the last good version, or redeploy the previous build", resource)
 	case strings.Contains(ch.Event, "UpdateService"), strings.Contains(ch.Event, "Deployment"):
 		step = fmt.Sprintf("Roll back %s to its previous task definition or release (the deploy by %s at %s)", resource, who, Clock(ch.Time))
+		if prev, cmd, ok := r.previousRevision(resource, ch); ok {
+			// Its tasks say which revision ran before (tasks.go).
+			step = fmt.Sprintf("Roll %s back to %s, the revision before the deploy by %s at %s: %s", resource, prev, who, Clock(ch.Time), cmd)
+		}
 	case strings.Contains(ch.Event, "Concurrency"):
 		step = fmt.Sprintf("Restore %s's concurrency setting as it was before %s by %s at %s", resource, ch.Event, who, Clock(ch.Time))
 	case strings.Contains(ch.Event, "Policy"):

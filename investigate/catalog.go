@@ -93,6 +93,13 @@ var catalog = map[ResourceType][]metricSpec{
 		{"ECS/ContainerInsights", "RunningTaskCount", "Average", roleCapacity, "tasks"},
 		{"ECS/ContainerInsights", "DesiredTaskCount", "Average", roleCapacity, "tasks"},
 	},
+	// A task's own metrics: Container Insights with enhanced observability
+	// publishes them per task, under ClusterName, ServiceName and TaskId
+	// (plain Container Insights stops at the service).
+	TypeECSTask: {
+		{"ECS/ContainerInsights", "TaskCpuUtilization", "Average", roleUtilisation, "%"},
+		{"ECS/ContainerInsights", "TaskMemoryUtilization", "Average", roleMemory, "%"},
+	},
 	TypeLambda: {
 		{"AWS/Lambda", "Invocations", "Sum", roleRequests, "invocations/min"},
 		{"AWS/Lambda", "Errors", "Sum", roleErrors, "errors/min"},

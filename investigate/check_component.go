@@ -155,6 +155,11 @@ func checkComponent(ctx context.Context, r *run) result {
 		res.findings = append(res.findings, r.hostMetricOutliers(ctx, hosts, candFor)...)
 		res.findings = append(res.findings, r.quietPeers(ctx, hosts, candFor)...)
 	}
+	// Tasks of one revision that fail together, while those of the
+	// revision before do not, are that revision failing (tasks.go).
+	revs, rvf := r.revisionCandidates(cands)
+	res.findings = append(res.findings, rvf...)
+	res.candidates = append(res.candidates, revs...)
 	// Peers that fail together in one zone, while those of the other
 	// zones do not, are their zone failing.
 	zones, zf := r.zoneCandidates(ctx, cands)
@@ -253,19 +258,21 @@ func (r *run) errorLinesByStream(ctx context.Context) streamErrors {
 			if !isErrorLine(ps.pattern.Pattern) {
 				continue
 			}
+			// A task's stream counts as the task's (tasks.go).
 			if ps.before == 0 && len(ps.pattern.ByStream) > 0 {
-				se.fresh = append(se.fresh, freshError{group: group, pattern: ps.pattern.Pattern, byStream: ps.pattern.ByStream})
+				se.fresh = append(se.fresh, freshError{group: group, pattern: ps.pattern.Pattern, byStream: r.g.byOwner(ps.pattern.ByStream)})
 			}
-			for s, v := range ps.byStream {
+			for raw, v := range ps.byStream {
+				s := r.g.streamOwner(raw)
 				se.during[s] += v
-				if v > topRate[s] && grew(ps.streamBefore[s], v, 1) {
+				if v > topRate[s] && grew(ps.streamBefore[raw], v, 1) {
 					topRate[s] = v
 					se.top[s] = ps.pattern.Pattern
 					se.group[s] = group
 				}
 			}
 			for s, v := range ps.streamBefore {
-				se.before[s] += v
+				se.before[r.g.streamOwner(s)] += v
 			}
 		}
 		// Error patterns seen only before the onset still count there.
@@ -278,7 +285,7 @@ func (r *run) errorLinesByStream(ctx context.Context) streamErrors {
 				continue
 			}
 			for s, n := range p.ByStream {
-				se.before[s] += perMinute(n, r.baseline)
+				se.before[r.g.streamOwner(s)] += perMinute(n, r.baseline)
 			}
 		}
 	}

@@ -199,7 +199,8 @@ func (g *graph) entriesOf(host string) []string { return g.related(host, RelTarg
 // callees are what a service calls.
 func (g *graph) callees(service string) []string { return g.related(service, RelCalls, true) }
 
-// group is the Auto Scaling group of an instance, if any.
+// group is the Auto Scaling group of an instance, or the ECS service of a
+// task, if any.
 func (g *graph) group(instance string) string {
 	if gs := g.related(instance, RelMemberOf, true); len(gs) > 0 {
 		return gs[0]
@@ -324,7 +325,8 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // peerGroups are the sets of hosts that do the same work: the targets of an
 // entry resource, the hosts of a service, the members of an Auto Scaling
-// group. Only groups of two or more in scope count.
+// group, the tasks of an ECS service. Only groups of two or more in scope
+// count.
 func (g *graph) peerGroups() [][]string { return g.peers }
 
 func (g *graph) findPeerGroups() [][]string {
@@ -357,7 +359,8 @@ func (g *graph) findPeerGroups() [][]string {
 			add(g.targets(id))
 		case TypeService:
 			add(g.hosts(id))
-		case TypeASG:
+		case TypeASG, TypeECS:
+			// A group's instances, a service's tasks.
 			add(g.related(id, RelMemberOf, false))
 		}
 	}

@@ -34,6 +34,10 @@ const (
 	TypeOther         ResourceType = "other"
 )
 
+// TypeECSTask is one task of an ECS service: a member of the service
+// (RelMemberOf), as an instance is a member of its Auto Scaling group.
+const TypeECSTask ResourceType = "ecs-task"
+
 // Resource is one thing in the environment: an AWS resource, an application
 // service as traces and logs see it, or an external dependency.
 type Resource struct {
@@ -64,7 +68,8 @@ const (
 	RelRunsOn = "runs-on"
 	// RelCalls: a service calls To.
 	RelCalls = "calls"
-	// RelMemberOf: an instance belongs to To (an Auto Scaling group).
+	// RelMemberOf: an instance belongs to To (an Auto Scaling group), a
+	// task to its ECS service.
 	RelMemberOf = "member-of"
 	// RelSameApp: To shares From's application tags (the same
 	// CloudFormation stack, or the same app, application or service tag)

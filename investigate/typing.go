@@ -93,7 +93,8 @@ func restsOn(higher []*candidate, c *candidate) bool {
 // resources that send it traffic, with their targets.
 func (r *run) unitOf(id string) map[string]bool {
 	unit := map[string]bool{id: true}
-	for _, h := range r.g.hosts(id) {
+	// The hosts it runs on, and an ECS service's tasks (tasks.go).
+	for _, h := range r.g.withTasks(append([]string{id}, r.g.hosts(id)...)) {
 		unit[h] = true
 	}
 	for _, s := range r.g.servicesOn(id) {
@@ -204,7 +205,7 @@ func (r *run) typeLocated(cands []*candidate) {
 				z.health = z.health || x.health
 			}
 		}
-		if z.health {
+		if z.health && z.cause == CauseComponent {
 			z.cause = CauseDependency
 		}
 	}

@@ -72,6 +72,12 @@ func defaultARN(typ, id, name, account, region string) string {
 	return ""
 }
 
+// taskARN is the ARN of an ECS task in the long form AWS uses since 2018,
+// with the cluster's name.
+func taskARN(cluster, id, account, region string) string {
+	return fmt.Sprintf("arn:%s:ecs:%s:%s:task/%s/%s", partition(region), region, account, cluster, id)
+}
+
 func ecsARN(cluster, name, account, region string) string {
 	return fmt.Sprintf("arn:%s:ecs:%s:%s:service/%s/%s", partition(region), region, account, cluster, name)
 }

@@ -47,6 +47,7 @@ func TestFormatDocNamesEveryField(t *testing.T) {
 		"dynamodb mode":   modes,
 		"entry type":      entryTypes,
 		"compute type":    computeType,
+		"task field":      taskFields,
 	}
 	for typ, fields := range typeFields {
 		lists["field of type "+typ] = fields

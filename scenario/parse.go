@@ -86,6 +86,7 @@ var (
 	quotaFields  = []string{"resource", "service", "code", "name", "value"}
 	noteFields   = []string{"at", "author", "text"}
 	expectFields = []string{"cause", "resource", "action", "onset_within"}
+	taskFields   = []string{"id", "az", "revision", "started"}
 
 	levels      = []string{"info", "warn", "error"}
 	statuses    = []string{"open", "closed"}
@@ -602,7 +603,79 @@ func (p *parser) resources(n *yaml.Node) {
 		}
 		p.s.Resources = append(p.s.Resources, r)
 		p.pending = append(p.pending, pend)
+		for _, tp := range pend.tasks {
+			t := tp.r
+			dupID := false
+			if t.ID != "" {
+				if line, dup := firstID[t.ID]; dup {
+					p.errf(tp.id, tp.field+".id", "duplicate id %q (first at line %d)", t.ID, line)
+					dupID = true
+				} else {
+					firstID[t.ID] = deref(tp.id).Line
+				}
+			}
+			if t.ID != "" && !dupID {
+				t.ARN = taskARN(r.Cluster, t.ID, p.s.Account, p.s.Region)
+				if other, dup := firstARN[t.ARN]; dup {
+					p.errf(tp.id, tp.field+".id", "arn %q is also the arn of %s", t.ARN, other)
+				} else {
+					firstARN[t.ARN] = tp.field
+				}
+			}
+			p.s.Resources = append(p.s.Resources, t)
+			p.pending = append(p.pending, resPending{field: tp.field})
+		}
 	}
+}
+
+// tasks reads an ecs service's tasks given as a list: each has an id, and
+// may have its zone (the service's by default), the revision of the task
+// definition it runs (1 by default) and when it started.
+func (p *parser) tasks(n *yaml.Node, field string, svc *Resource) []taskPending {
+	p.tick(1 + len(n.Content))
+	out := make([]taskPending, 0, len(n.Content))
+	for i, e := range n.Content {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		m := p.mapping(e, f, taskFields)
+		if m == nil {
+			continue
+		}
+		t := Resource{Type: investigate.TypeECSTask, Service: svc.ID, AZ: svc.AZ, Revision: 1}
+		tp := taskPending{field: f, id: m.n}
+		if v := p.req(m, "id"); v != nil {
+			tp.id = v
+			if id, ok := p.str(v, m.field("id")); ok {
+				switch {
+				case id == "client":
+					p.errf(v, m.field("id"), "id %q is reserved for the callers of entry resources in traces (edge: client>ID)", id)
+				case !idRE.MatchString(id):
+					p.errf(v, m.field("id"), "bad task id %q (want letters, digits, '.', '_' and '-', like ECS's 32 hex digits)", id)
+				}
+				t.ID, t.Name = id, id
+			}
+		}
+		if v := m.get("az"); v != nil {
+			t.AZ, _ = p.str(v, m.field("az"))
+		}
+		if v := m.get("revision"); v != nil {
+			t.Revision, _ = p.integer(v, m.field("revision"), 1, math.MaxInt32)
+		}
+		if v := m.get("started"); v != nil {
+			if w, ok := p.when(v, m.field("started")); ok && p.haveOnset {
+				t.Started = w.at(p.onset)
+				switch {
+				case p.haveStart && !t.Started.After(p.start):
+					t.Started = time.Time{} // running since before the telemetry
+				case p.haveEnd && !t.Started.Before(p.end):
+					p.errf(v, m.field("started"), "started %q is not before the end of telemetry (alarm.fires + 30m = %s)", w.raw, p.rel(p.end))
+				}
+			}
+		}
+		svc.TaskIDs = append(svc.TaskIDs, t.ID)
+		tp.r = t
+		out = append(out, tp)
+	}
+	return out
 }
 
 // resPending holds a resource's references, checked once all ids are known.
@@ -619,6 +692,15 @@ type resPending struct {
 	assumedBy  []strNode
 	replicaOf  *strNode
 	triggers   []strNode
+	// tasks are an ecs service's listed tasks, each a resource of its own.
+	tasks []taskPending
+}
+
+// taskPending is one listed task of an ecs service, and the node of its id.
+type taskPending struct {
+	r     Resource
+	field string
+	id    *yaml.Node
 }
 
 // typeFields reads the fields of r's type and fills its defaults.
@@ -675,7 +757,12 @@ func (p *parser) typeFields(m *mapNode, r *Resource, pend *resPending) {
 			r.Cluster, _ = p.str(v, m.field("cluster"))
 		}
 		if v := m.get("tasks"); v != nil {
-			r.Tasks, _ = p.integer(v, m.field("tasks"), 0, math.MaxInt32)
+			if d := deref(v); d != nil && d.Kind == yaml.SequenceNode {
+				pend.tasks = p.tasks(d, m.field("tasks"), r)
+				r.Tasks = len(pend.tasks)
+			} else {
+				r.Tasks, _ = p.integer(v, m.field("tasks"), 0, math.MaxInt32)
+			}
 		}
 	case "lambda":
 		if v := m.get("memory"); v != nil {
@@ -1076,13 +1163,16 @@ func (p *parser) log(n *yaml.Node, field string) {
 		it.Group, _ = p.str(v, m.field("group"))
 	}
 	var on *Resource
-	it.On, on, it.Zone = p.refOrZone(m, "on", false, computeType...)
-	if on != nil && svc != nil && len(svc.RunsOn) > 0 && !contains(svc.RunsOn, on.ID) {
+	it.On, on, it.Zone = p.refOrZone(m, "on", false, append([]string{string(investigate.TypeECSTask)}, computeType...)...)
+	switch {
+	case on != nil && on.Type == investigate.TypeECSTask && svc != nil && len(svc.RunsOn) > 0 && !contains(svc.RunsOn, on.Service):
+		p.errf(m.get("on"), m.field("on"), "%q is a task of %s, not of a resource service %s runs on (%s)", on.ID, on.Service, svc.ID, strings.Join(svc.RunsOn, ", "))
+	case on != nil && on.Type != investigate.TypeECSTask && svc != nil && len(svc.RunsOn) > 0 && !contains(svc.RunsOn, on.ID):
 		p.errf(m.get("on"), m.field("on"), "%q is not one of the resources service %s runs on (%s)", on.ID, svc.ID, strings.Join(svc.RunsOn, ", "))
 	}
 	if it.Zone != "" && svc != nil && len(svc.RunsOn) > 0 {
-		if hosts := p.inZone(it.Zone, svc.RunsOn); len(hosts) == 0 {
-			p.errf(m.get("on"), m.field("on"), "zone %s has none of the resources service %s runs on (%s)", it.Zone, svc.ID, strings.Join(svc.RunsOn, ", "))
+		if hosts := p.inZone(it.Zone, p.withTasks(svc.RunsOn)); len(hosts) == 0 {
+			p.errf(m.get("on"), m.field("on"), "zone %s has none of the resources service %s runs on (%s), nor any of their tasks", it.Zone, svc.ID, strings.Join(svc.RunsOn, ", "))
 		}
 	}
 	if v := p.req(m, "level"); v != nil {
@@ -1096,6 +1186,17 @@ func (p *parser) log(n *yaml.Node, field string) {
 	}
 	it.Window = p.window(m, false)
 	p.s.Logs = append(p.s.Logs, it)
+}
+
+// withTasks is ids with the listed tasks of the ecs services among them.
+func (p *parser) withTasks(ids []string) []string {
+	out := append([]string(nil), ids...)
+	for _, id := range ids {
+		if r, ok := p.byID[id]; ok {
+			out = append(out, r.TaskIDs...)
+		}
+	}
+	return out
 }
 
 // rate reads N/m or N/s, returning the rate per minute.

@@ -107,6 +107,18 @@ type Resource struct {
 	// ecs
 	Cluster string
 	Tasks   int
+	// TaskIDs are the ids of the tasks the file lists for an ecs service
+	// (its tasks given as a list rather than a count); each is a resource
+	// of type ecs-task of its own, after the service in Resources.
+	TaskIDs []string
+	// ecs-task: a task of an ecs service, listed under the service's tasks
+	Service string // the ecs service's id
+	// Revision is the revision of the service's task definition the task
+	// runs (default 1).
+	Revision int
+	// Started is when the task started; zero when it runs since before
+	// the telemetry. Before it the task has no telemetry.
+	Started time.Time
 	// lambda
 	Memory              int // MB
 	Timeout             int // seconds

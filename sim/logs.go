@@ -81,17 +81,27 @@ type place struct {
 	host   *node
 	stream string
 	share  float64
+	// win, when set, is when the stream is written: a task's from its
+	// start on, the task it replaced's until then.
+	win *scenario.Window
 }
 
-// places are the log streams of host h.
-func places(h *node) []place {
+// places are the log streams of host h: an instance's, a function's, an
+// ecs service's tasks', or one task's (tasks.go).
+func (m *Sim) places(h *node) []place {
+	switch {
+	case h.svc != nil:
+		return []place{{host: h.svc, stream: taskStream(h), share: 1, win: taskWindow(h)}}
+	case len(h.listed) > 0:
+		return m.taskPlaces(h)
+	}
 	streams := h.streams
 	if len(streams) == 0 {
 		streams = []string{h.name}
 	}
 	out := make([]place, len(streams))
 	for i, s := range streams {
-		out[i] = place{h, s, 1 / float64(len(streams))}
+		out[i] = place{host: h, stream: s, share: 1 / float64(len(streams))}
 	}
 	return out
 }
@@ -187,20 +197,21 @@ func (m *Sim) buildLogs() {
 		}
 	}
 	// pseudo is the stream of a service with no host.
-	pseudo := func(id string) place { return place{nil, id + "/" + hex(m.key("stream", id), 16), 1} }
+	pseudo := func(id string) place { return place{stream: id + "/" + hex(m.key("stream", id), 16), share: 1} }
 	placesOf := map[*node][]place{}
 	for _, n := range m.nodes {
 		switch {
 		case n.r.Type == investigate.TypeService:
 			var ps []place
 			for _, h := range n.hosts {
-				for _, p := range places(h) {
+				for _, p := range m.places(h) {
 					ps = append(ps, p)
 					v := n.onHost[h]
 					share := p.share
 					rps := func(t time.Time) float64 { return share * m.traffic(v, t) }
 					srcs := m.serviceSources(n.r.ID, n.calls, p, rps, checked[h] && h.is(investigate.TypeEC2, investigate.TypeECS))
 					for _, src := range srcs {
+						src.win = p.win
 						m.addSource(n.logGroup, src)
 						if g := h.hostGroup(); g != "" && g != n.logGroup {
 							m.addSource(g, src)
@@ -224,10 +235,11 @@ func (m *Sim) buildLogs() {
 			placesOf[n] = ps
 		case n.is(investigate.TypeLambda, investigate.TypeECS) && len(n.services) == 0:
 			v := n.flow
-			for _, p := range places(n) {
+			for _, p := range m.places(n) {
 				share := p.share
 				rps := func(t time.Time) float64 { return share * m.traffic(v, t) }
 				for _, src := range m.serviceSources(n.r.ID, nil, p, rps, checked[n] && n.r.Type == investigate.TypeECS) {
+					src.win = p.win
 					m.addSource(n.hostGroup(), src)
 				}
 				if n.r.Type == investigate.TypeLambda {
@@ -257,19 +269,25 @@ func (m *Sim) buildLogs() {
 		case it.Zone != "":
 			// Every host of the service in the zone writes the lines.
 			for _, h := range m.nodes {
-				if h.isHost() && h.r.AZ == it.Zone && (svc == nil || slices.Contains(svc.hosts, h)) {
-					ps = append(ps, places(h)...)
+				if svc != nil && !slices.Contains(svc.hosts, h) && (h.svc == nil || !slices.Contains(svc.hosts, h.svc)) {
+					continue
+				}
+				switch {
+				case h.svc != nil && h.r.AZ == it.Zone:
+					ps = append(ps, m.places(h)...) // a listed task there
+				case h.isHost() && len(h.listed) == 0 && h.r.AZ == it.Zone:
+					ps = append(ps, m.places(h)...)
 				}
 			}
 		case it.On != "":
 			if h, ok := m.byID[it.On]; ok {
-				ps = places(h)
+				ps = m.places(h)
 			} else {
-				ps = []place{{nil, it.On, 1}}
+				ps = []place{{stream: it.On, share: 1}}
 				for _, n := range m.nodes { // a task id names its stream
 					for _, s := range n.streams {
 						if s == it.On || strings.HasSuffix(s, "/"+it.On) {
-							ps = []place{{n, s, 1}}
+							ps = []place{{host: n, stream: s, share: 1}}
 						}
 					}
 				}
@@ -291,7 +309,7 @@ func (m *Sim) buildLogs() {
 		for _, p := range ps {
 			rate := it.PerMin * p.share
 			src := m.newSource(p.stream, text, func(time.Time) float64 { return rate }, "item", strconv.Itoa(i))
-			src.win = &it.Window
+			src.win = clip(it.Window, p.win)
 			m.addSource(group, src)
 			if svc != nil && group == svc.logGroup && p.host != nil {
 				if g := p.host.hostGroup(); g != "" && g != group {

@@ -398,13 +398,26 @@ func (m *Sim) catalogue(n *node) []*metricDef {
 		}
 
 	case investigate.TypeECS:
-		idle, busy := 6+6*u("idle"), 12+10*u("busy")
-		pct(nsECS, "CPUUtilization", 0.06, func(t time.Time) float64 { return idle + busy*ratio(t) })
-		pct(nsECS, "MemoryUtilization", 0.02, konst(40+20*u("mem")))
+		cpu, mem := m.ecsHealthy(n)
+		if len(n.listed) > 0 {
+			// The average of its tasks' (tasks.go).
+			for _, x := range []struct{ name, task string }{{"CPUUtilization", "TaskCpuUtilization"}, {"MemoryUtilization", "TaskMemoryUtilization"}} {
+				defs = append(defs, &metricDef{ns: nsECS, name: x.name, stat: "Average", max: 100, value: m.taskAverage(n, x.task)})
+			}
+		} else {
+			pct(nsECS, "CPUUtilization", 0.06, cpu)
+			pct(nsECS, "MemoryUtilization", 0.02, mem)
+		}
 		tasks := float64(n.tasks())
 		gauge(nsECSInsite, "RunningTaskCount", flat, konst(tasks))
 		gauge(nsECSInsite, "DesiredTaskCount", flat, konst(tasks))
 		gauge(nsECSInsite, "PendingTaskCount", flat, konst(0))
+
+	case investigate.TypeECSTask:
+		if n.svc != nil {
+			cpu, mem := m.ecsHealthy(n.svc)
+			defs = append(defs, m.taskCatalogue(n, cpu, mem)...)
+		}
 
 	case investigate.TypeLambda:
 		count(nsLambda, "Invocations", traf, perReq(1))

@@ -204,6 +204,9 @@ func (se *series) read(m *Sim, t time.Time) reading {
 // silentAt reports whether the series has no datapoint at step t: an item
 // silences it (or its whole resource) there.
 func (se *series) silentAt(m *Sim, t time.Time) bool {
+	if notStarted(se.node, t) {
+		return true // a task reports from its start on (tasks.go)
+	}
 	for _, it := range se.items {
 		if it.Silent && m.active(it.Window, t) {
 			return true

@@ -30,6 +30,10 @@ type node struct {
 	services []*node // host: services running on it
 	members  []*node // asg: its instances
 	targets  []*node // entry: its targets
+	// listed are an ecs service's listed tasks (tasks.go); svc is a task's
+	// service.
+	listed []*node
+	svc    *node
 
 	// flow is the traffic the resource receives, in requests per second, as a
 	// combination of the traffic streams.
@@ -59,6 +63,10 @@ func (n *node) hostGroup() string {
 		return "/aws/lambda/" + n.name
 	case investigate.TypeECS:
 		return "/ecs/" + n.name
+	case investigate.TypeECSTask:
+		if n.svc != nil {
+			return n.svc.hostGroup()
+		}
 	}
 	return ""
 }
@@ -156,6 +164,14 @@ func (m *Sim) buildNodes() {
 		m.byID[r.ID] = n
 	}
 	for _, n := range m.nodes {
+		// A task's service first: its dimensions and streams name it.
+		if r := n.r; r.Type == investigate.TypeECSTask {
+			if svc, ok := m.byID[r.Service]; ok {
+				n.svc = svc
+			}
+		}
+	}
+	for _, n := range m.nodes {
 		r := n.r
 		n.arn = r.ARN
 		if n.arn == "" {
@@ -186,6 +202,10 @@ func (m *Sim) buildNodes() {
 			if a, ok := m.byID[r.ASG]; ok && r.ASG != "" {
 				a.members = append(a.members, n)
 			}
+		case investigate.TypeECSTask:
+			if n.svc != nil {
+				n.svc.listed = append(n.svc.listed, n)
+			}
 		case investigate.TypeALB, investigate.TypeAPIGateway:
 			for _, id := range r.Targets {
 				if t, ok := m.byID[id]; ok {
@@ -197,10 +217,15 @@ func (m *Sim) buildNodes() {
 		case investigate.TypeEC2, investigate.TypeLambda:
 			n.streams = []string{n.name}
 		case investigate.TypeECS:
+			if len(r.TaskIDs) > 0 {
+				break // its listed tasks' streams (tasks.go)
+			}
 			for i := 0; i < n.tasks(); i++ {
 				k := m.key("task", r.ID, strconv.Itoa(i))
 				n.streams = append(n.streams, "ecs/app/"+hex(k, 16)+hex(mix64(k), 16))
 			}
+		case investigate.TypeECSTask:
+			n.streams = []string{taskStream(n)}
 		}
 	}
 }
@@ -219,6 +244,10 @@ func defaultDims(n *node) map[string]string {
 		return map[string]string{"AutoScalingGroupName": n.name}
 	case investigate.TypeECS:
 		return map[string]string{"ClusterName": n.cluster(), "ServiceName": n.name}
+	case investigate.TypeECSTask:
+		if n.svc != nil {
+			return map[string]string{"ClusterName": n.svc.cluster(), "ServiceName": n.svc.name, "TaskId": n.name}
+		}
 	case investigate.TypeLambda:
 		return map[string]string{"FunctionName": n.name}
 	case investigate.TypeDynamoDB:
@@ -286,6 +315,10 @@ func deriveARN(n *node, account, region string) string {
 		return fmt.Sprintf("arn:aws:autoscaling:%s:%s:autoScalingGroup:%s:autoScalingGroupName/%s", region, account, uuid(a, b), name)
 	case investigate.TypeECS:
 		return fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", region, account, n.cluster(), name)
+	case investigate.TypeECSTask:
+		if n.svc != nil {
+			return fmt.Sprintf("arn:aws:ecs:%s:%s:task/%s/%s", region, account, n.svc.cluster(), name)
+		}
 	case investigate.TypeLambda:
 		return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, account, name)
 	case investigate.TypeDynamoDB:
@@ -309,7 +342,7 @@ func deriveARN(n *node, account, region string) string {
 }
 
 // config is a resource's settings as strings.
-func (n *node) config() map[string]string {
+func (m *Sim) config(n *node) map[string]string {
 	r := n.r
 	c := map[string]string{}
 	set := func(k, v string) {
@@ -336,6 +369,8 @@ func (n *node) config() map[string]string {
 	case investigate.TypeECS:
 		set("cluster", n.cluster())
 		set("tasks", strconv.Itoa(n.tasks()))
+	case investigate.TypeECSTask:
+		m.taskConfig(n, set)
 	case investigate.TypeLambda:
 		set("memory", strconv.Itoa(n.memory()))
 		set("timeout", strconv.Itoa(n.timeout()))
@@ -365,6 +400,9 @@ func (m *Sim) Topology(ctx context.Context, alarm investigate.Alarm) (investigat
 	var t investigate.Topology
 	for _, n := range m.nodes {
 		r := n.r
+		if notStarted(n, m.now) {
+			continue // ListTasks does not list it yet
+		}
 		t.Resources = append(t.Resources, investigate.Resource{
 			ID:       r.ID,
 			Type:     r.Type,
@@ -375,7 +413,7 @@ func (m *Sim) Topology(ctx context.Context, alarm investigate.Alarm) (investigat
 			Dims:     maps.Clone(n.dims),
 			LogGroup: n.logGroup,
 			URL:      r.URL,
-			Config:   n.config(),
+			Config:   m.config(n),
 		})
 	}
 	rel := func(from, to, kind string) {
@@ -415,6 +453,9 @@ func (m *Sim) Topology(ctx context.Context, alarm investigate.Alarm) (investigat
 					rel(r.ID, id, l.kind)
 				}
 			}
+		}
+		if n.svc != nil && !notStarted(n, m.now) {
+			rel(r.ID, n.svc.r.ID, investigate.RelMemberOf)
 		}
 	}
 	return t, nil

@@ -268,6 +268,7 @@ func (m *Sim) buildTraffic() {
 			n.flow = unitVec(m.addStream(&stream{base: m.background(n), hosts: reservoirs(hostSet([]*node{n}))}))
 		}
 	}
+	m.taskFlows()
 	for _, a := range m.nodes {
 		if a.r.Type == investigate.TypeASG {
 			var v vec
