@@ -3,6 +3,7 @@ package investigate
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -255,6 +256,26 @@ func changeActions(r *run, cause Cause, resource string, ch Change) ([]Action, [
 					"Scale in on a metric that reflects load with a cooldown, not on a fixed schedule",
 				}
 		}
+		if r.g.typeOf(resource) == TypeRDS && dbMoved(ch) {
+			// After a failover or a restart the database answers at its
+			// new primary, cold; clients that keep pooled connections or
+			// a cached address of the old one fail until they reconnect.
+			callers := r.g.related(resource, RelCalls, false)
+			who := "the services that connect to " + resource
+			if len(callers) > 0 {
+				who = strings.Join(callers, ", ")
+			}
+			// A change the system made is scaled for (the method's
+			// first move); the reconnecting follows at once.
+			return []Action{
+					{ActionScale, fmt.Sprintf("Give %s room while it settles on its new primary after %s at %s (a larger class, or shed the heaviest reads), and watch its connections come back", resource, ch.Event, Clock(ch.Time))},
+					{ActionRestart, fmt.Sprintf("Recycle the database connections of %s (restart them one at a time): their pooled connections or cached DNS may still point at %s's old primary", who, resource)},
+				},
+				[]string{
+					"Keep DNS caching short in the clients (a JVM's networkaddress.cache.ttl of a few seconds) and make their pools validate connections, so a failover heals itself",
+					fmt.Sprintf("Put RDS Proxy in front of %s: it holds the clients' connections across a failover", resource),
+				}
+		}
 		return []Action{{ActionScale, fmt.Sprintf("Add capacity to absorb what AWS changed on %s (%s at %s)", resource, ch.Event, Clock(ch.Time))}},
 			[]string{fmt.Sprintf("Subscribe to AWS Health and scheduled events for %s", resource)}
 	}
@@ -325,4 +346,14 @@ func (r *run) isReplica(ctx context.Context, id string) bool {
 		}
 	}
 	return false
+}
+
+// dbMovedRE matches what says a database moved to another host or
+// restarted: a failover, a reboot, a recovery, maintenance applied.
+var dbMovedRE = regexp.MustCompile(`(?i)failover|fail over|reboot|restart|recover|maintenance|patching`)
+
+// dbMoved reports whether an AWS action on a database moved it or
+// restarted it.
+func dbMoved(ch Change) bool {
+	return dbMovedRE.MatchString(ch.Event + " " + ch.Message)
 }

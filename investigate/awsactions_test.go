@@ -33,6 +33,12 @@ func TestAWSActionsAreSystemChanges(t *testing.T) {
 		if h.Cause != CauseSystemChange || h.Resource != "db" {
 			t.Fatalf("top = %s %s, want system-change db; all %+v", h.Cause, h.Resource, rep.Hypotheses)
 		}
+		// Scaled for first (the method's move for a change the system
+		// made), then the callers reconnect: after a failover their
+		// pooled connections and cached address point at the old primary.
+		if len(h.Actions) < 2 || h.Actions[0].Kind != ActionScale || h.Actions[1].Kind != ActionRestart || !strings.Contains(h.Actions[1].Detail, "old primary") {
+			t.Errorf("actions %+v: want scale, then the callers' connections recycled", h.Actions)
+		}
 	})
 }
 

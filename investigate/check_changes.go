@@ -51,6 +51,46 @@ func actorName(actor string) string {
 	return actor
 }
 
+// harmlessSettings are settings whose change does not touch the traffic a
+// resource serves: what it reports, how it is backed up, when it is
+// maintained, what protects it from deletion. Lower case.
+var harmlessSettings = map[string]bool{
+	"monitoringinterval": true, "monitoringrolearn": true, "enableperformanceinsights": true,
+	"performanceinsightsretentionperiod": true, "performanceinsightskmskeyid": true,
+	"cloudwatchlogsexportconfiguration": true, "backupretentionperiod": true, "preferredbackupwindow": true,
+	"preferredmaintenancewindow": true, "copytagstosnapshot": true, "deletionprotection": true,
+	"automaticbackupreplicationretentionperiod": true, "pointintimerecoveryspecification": true,
+	"contributorinsightsspecification": true, "tracingconfig": true, "loggingconfig": true,
+	"tags": true, "description": true,
+}
+
+// changeRisk is risk, lowered for a modification whose parameters only
+// touch harmless settings (a monitoring interval, a backup window): it
+// names the resource that fails and still cannot have broken it.
+func changeRisk(ch Change) float64 {
+	r := risk(ch.Event)
+	if len(ch.Params) == 0 || !(strings.HasPrefix(ch.Event, "Modify") || strings.HasPrefix(ch.Event, "Update")) {
+		return r
+	}
+	settings := 0
+	for k := range ch.Params {
+		l := strings.ToLower(k)
+		switch {
+		case l == "applyimmediately", strings.HasSuffix(l, "identifier"), strings.HasSuffix(l, "name"),
+			strings.HasSuffix(l, "arn") && l != "monitoringrolearn", strings.HasSuffix(l, "id"):
+			// Which resource, not what changed in it.
+			continue
+		case !harmlessSettings[l]:
+			return r
+		}
+		settings++
+	}
+	if settings == 0 {
+		return r
+	}
+	return math.Min(r, 0.2)
+}
+
 // risk is how likely a kind of management event is to break what is running.
 func risk(e string) float64 {
 	switch {
@@ -240,7 +280,7 @@ func checkChanges(ctx context.Context, r *run) result {
 		}
 		ws = math.Min(1, ws+0.5*mention)
 		plaus := r.plausibility(ctx, ch, changes[:i])
-		score := 0.9 * wt * ws * risk(ch.Event) * plaus
+		score := 0.9 * wt * ws * changeRisk(ch) * plaus
 		if score < 0.02 {
 			continue
 		}

@@ -118,6 +118,7 @@ func checkTraffic(ctx context.Context, r *run) result {
 			c.evidence = append(c.evidence, who.f)
 			c.evidence = append(c.evidence, mix...)
 			c.surge = c.surge || who.surge
+			c.client = true
 			if f := r.entryThrottling(ctx, id); f != nil {
 				res.findings = append(res.findings, f)
 				c.evidence = append(c.evidence, f)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/unstuck/unstuck/investigate"
 	"github.com/unstuck/unstuck/scenario"
@@ -56,5 +57,45 @@ func TestClientNamedInFirstAction(t *testing.T) {
 	blind := run(src)
 	if h := blind.Hypotheses[0]; h.Cause == investigate.CauseSystemChange || strings.Contains(h.Actions[0].Detail, "w8f3kq1zpn") {
 		t.Errorf("without the breakdown by client: %s %s %q; the test no longer shows what the breakdown adds", h.Cause, h.Resource, h.Actions[0].Detail)
+	}
+}
+
+// withChange adds one change to what a change source reads.
+type withChange struct {
+	investigate.ChangeSource
+	ch investigate.Change
+}
+
+func (w withChange) Changes(ctx context.Context, start, end time.Time) ([]investigate.Change, error) {
+	chs, err := w.ChangeSource.Changes(ctx, start, end)
+	if err == nil && !w.ch.Time.Before(start) && w.ch.Time.Before(end) {
+		chs = append(chs, w.ch)
+	}
+	return chs, err
+}
+
+// A person's change to the entry shortly before one client took it over
+// does not explain the client's surge: a change does not make an outside
+// client send more, so the surge stays the cause and the client is named.
+func TestClientSurgeIsNotAChangeOnItsEntry(t *testing.T) {
+	f, err := scenario.Load(scenarios.FS, "listings-search-5xx-frankfurt.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Scenario
+	backend := sim.New(s, sim.Options{})
+	src := backend.Sources()
+	src.Changes = withChange{ChangeSource: src.Changes, ch: investigate.Change{
+		ID: "stage-1", Time: s.Onset.Add(-6 * time.Minute), Event: "UpdateStage", Source: "apigateway.amazonaws.com",
+		Resource: "listings-api", Actor: "arn:aws:sts::1:assumed-role/Admin/tom", Params: map[string]string{"stageName": "prod"},
+	}}
+	e := investigate.New(src, investigate.Options{Lookback: backend.Now().Sub(s.Start())})
+	rep, err := e.Run(context.Background(), investigate.Request{Alarm: s.Alarm.Name, Now: backend.Now()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := rep.Hypotheses[0]
+	if h.Cause != investigate.CauseSystemChange || h.Actions[0].Kind != investigate.ActionBlock || !strings.Contains(h.Actions[0].Detail, "w8f3kq1zpn") {
+		t.Errorf("first hypothesis %s %s %q; want the client's surge, blocked", h.Cause, h.Resource, h.Actions[0].Detail)
 	}
 }

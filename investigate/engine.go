@@ -306,6 +306,9 @@ type candidate struct {
 	apart bool
 	// shed marks a surge that its entry throttles: load it cannot take.
 	shed bool
+	// client marks a system change that rests on one client's (or one
+	// path's) traffic taking over its entry.
+	client bool
 	// strained marks a location the walk found slower, not only failing:
 	// the sign that load, rather than a defect, is at work.
 	strained bool

@@ -205,7 +205,9 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 		atOnset := closeness(r.onset.Sub(c.change.Time))
 		linkedAny, faultBelow := false, false
 		for _, x := range cands {
-			if x.change != nil || (x.cause == CauseSystemChange && x.resource != c.resource) {
+			// A change to a resource does not make an outside client send
+			// it more: one client's surge stays the change in the inputs.
+			if x.change != nil || (x.cause == CauseSystemChange && x.resource != c.resource) || x.client {
 				continue
 			}
 			if x.located && x.resource != c.resource && r.g.downstream(c.resource)[x.resource] {
