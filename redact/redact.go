@@ -141,6 +141,13 @@ func sensitiveName(name string) (bool, int) {
 		}
 	}
 	n := b.String()
+	// AWS API parameters named like tokens that are not secrets: request
+	// and idempotency tokens, and pagination markers.
+	for _, suffix := range []string{"requesttoken", "clienttoken", "idempotencytoken", "nexttoken", "paginationtoken", "continuationtoken"} {
+		if strings.HasSuffix(n, suffix) {
+			return false, 0
+		}
+	}
 	for _, suffix := range []string{"password", "passwd", "pwd", "passphrase"} {
 		if strings.HasSuffix(n, suffix) {
 			return true, 1

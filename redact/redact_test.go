@@ -190,6 +190,10 @@ func TestOrdinaryWordsAfterSecretNames(t *testing.T) {
 		{`run "--token=abc123def456"`, true},
 		{"api_key: k3y0rders2024abc", true},
 		{"token: abcdefghijklmnopqrstu", true},
+		// AWS's request and pagination tokens are not secrets.
+		{"clientRequestToken: 9f2c7a1e-4b3d-4e8a-b6c5-0d1e2f3a4b5c", false},
+		{"nextToken=eyJ2IjoxfQ", false},
+		{"sessionToken: FQoGZXIvYXdzEJr//////////wEaDH", true},
 	} {
 		if got := Redact(tt.in) != tt.in; got != tt.want {
 			t.Errorf("Redact(%q) = %q: redacted %v, want %v", tt.in, Redact(tt.in), got, tt.want)
