@@ -15,15 +15,20 @@ type ResourceType string
 
 // Resource types.
 const (
-	TypeALB           ResourceType = "alb"
-	TypeAPIGateway    ResourceType = "apigw"
-	TypeEC2           ResourceType = "ec2"
-	TypeASG           ResourceType = "asg"
-	TypeECS           ResourceType = "ecs"
-	TypeLambda        ResourceType = "lambda"
-	TypeDynamoDB      ResourceType = "dynamodb"
-	TypeRDS           ResourceType = "rds"
-	TypeSQS           ResourceType = "sqs"
+	TypeALB        ResourceType = "alb"
+	TypeAPIGateway ResourceType = "apigw"
+	TypeEC2        ResourceType = "ec2"
+	TypeASG        ResourceType = "asg"
+	TypeECS        ResourceType = "ecs"
+	TypeLambda     ResourceType = "lambda"
+	TypeDynamoDB   ResourceType = "dynamodb"
+	TypeRDS        ResourceType = "rds"
+	TypeSQS        ResourceType = "sqs"
+	// TypeNATGateway is a NAT gateway: the way out to the internet of the
+	// hosts in the subnets that route through it.
+	TypeNATGateway ResourceType = "nat"
+	// TypeEBS is an EBS volume attached to an instance.
+	TypeEBS           ResourceType = "ebs"
 	TypeService       ResourceType = "service"
 	TypeExternal      ResourceType = "external"
 	TypeIAMRole       ResourceType = "iam-role"
@@ -74,6 +79,10 @@ const (
 	// and a resource reached only through it is in scope but weighed as
 	// one not connected to the alarm's resource.
 	RelSameApp = "same-app"
+	// RelUses: a host's work passes through To, which it does not call by
+	// name: the EBS volume attached to an instance, the NAT gateway its
+	// subnet routes its traffic out to the internet through.
+	RelUses = "uses"
 )
 
 // Relation is a directed edge of the topology.

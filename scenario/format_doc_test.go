@@ -45,6 +45,8 @@ func TestFormatDocNamesEveryField(t *testing.T) {
 		"dynamodb mode":   modes,
 		"entry type":      entryTypes,
 		"compute type":    computeType,
+		"volume type":     VolumeTypes,
+		"served type":     servedTypes,
 	}
 	for typ, fields := range typeFields {
 		lists["field of type "+typ] = fields

@@ -41,7 +41,7 @@ const (
 const MaxSteps = 1_000_000
 
 // Types are the resource types, in FORMAT.md's order.
-var Types = []string{"alb", "apigw", "ec2", "asg", "ecs", "lambda", "dynamodb", "rds", "sqs", "service", "external", "iam-role", "iam-policy", "security-group", "kms-key", "parameter", "other"}
+var Types = []string{"alb", "apigw", "ec2", "asg", "ecs", "lambda", "dynamodb", "rds", "sqs", "nat", "ebs", "service", "external", "iam-role", "iam-policy", "security-group", "kms-key", "parameter", "other"}
 
 // Causes and Actions are the values expect may name.
 var (
@@ -70,6 +70,8 @@ var (
 		"rds":      {"engine", "instance_class", "max_connections"},
 		"service":  {"runs_on", "calls", "log_group"},
 		"external": {"url"},
+		"nat":      {"serves"},
+		"ebs":      {"instance", "volume_type", "size", "iops"},
 	}
 	windowFields = []string{"at", "until", "ramp"}
 	metricFields = append([]string{"resource", "metric", "dims", "value", "baseline", "noise", "csv", "silent", "p90", "p99"}, windowFields...)
@@ -599,6 +601,8 @@ type resPending struct {
 	asg     *strNode
 	runsOn  []strNode
 	calls   []strNode
+	serves  []strNode
+	attach  *strNode
 }
 
 // typeFields reads the fields of r's type and fills its defaults.
@@ -717,6 +721,8 @@ func (p *parser) typeFields(m *mapNode, r *Resource, pend *resPending) {
 				r.URL = s
 			}
 		}
+	default:
+		p.infraFields(m, r, pend)
 	}
 }
 
@@ -746,6 +752,11 @@ func (p *parser) resourceRefs() {
 		if pend.asg != nil {
 			p.ref(pend.asg.n, pend.field+".asg", pend.asg.s, "asg")
 			r.ASG = pend.asg.s
+		}
+		r.Serves = ids(pend.serves, "serves", servedTypes...)
+		if pend.attach != nil {
+			p.ref(pend.attach.n, pend.field+".instance", pend.attach.s, "ec2")
+			r.Instance = pend.attach.s
 		}
 	}
 }

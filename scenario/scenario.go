@@ -120,6 +120,14 @@ type Resource struct {
 	LogGroup string // default /app/<id> for a service
 	// external
 	URL string
+	// nat: the hosts (ec2, ecs, lambda, asg) whose traffic out to the
+	// internet it carries
+	Serves []string
+	// ebs
+	Instance   string // the ec2 instance it is attached to
+	VolumeType string // gp2 (default), gp3, io1, io2, st1 or sc1
+	Size       int    // GiB, default 100
+	IOPS       int    // provisioned IOPS of gp3, io1 and io2
 }
 
 // Window is when an item is active and how it moves there. At and Until are

@@ -57,6 +57,16 @@
 //     ~2–3 ms (in seconds).
 //   - sqs: sent = received = deleted = traffic, visible ~0.5 s of traffic,
 //     oldest message 2–5 s.
+//   - nat: carries the calls to external APIs from the hosts it serves;
+//     connection attempts a quarter of them plus 0.5–1.5/s of the hosts'
+//     own, established = attempts − ErrorPortAllocation (0), active
+//     connections 40–60 + 6 per request/s, packets dropped 0.
+//   - ebs: its instance's requests, 0.5 reads and 1 write each plus a few
+//     per second; 0.6 ms per operation (io1/io2 0.35, st1/sc1 6), queue
+//     length ~0.05, BurstBalance 100% (gp2 under 1,000 GiB, st1, sc1). With
+//     BurstBalance near 0 the volume is held to its baseline IOPS: each
+//     operation takes up to 41 times longer, the queue grows by up to 30
+//     and VolumeIOPSExceededCheck is 1.
 //
 // Counts get Poisson noise (request counts at least 2%), gauges a few percent.
 // Services log one INFO request line per request over a few paths, ALB

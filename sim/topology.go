@@ -227,6 +227,10 @@ func defaultDims(n *node) map[string]string {
 		return map[string]string{"DBInstanceIdentifier": n.name}
 	case investigate.TypeSQS:
 		return map[string]string{"QueueName": n.name}
+	case investigate.TypeNATGateway:
+		return map[string]string{"NatGatewayId": n.name}
+	case investigate.TypeEBS:
+		return map[string]string{"VolumeId": n.name}
 	}
 	return nil
 }
@@ -294,6 +298,10 @@ func deriveARN(n *node, account, region string) string {
 		return fmt.Sprintf("arn:aws:rds:%s:%s:db:%s", region, account, name)
 	case investigate.TypeSQS:
 		return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", region, account, name)
+	case investigate.TypeNATGateway:
+		return fmt.Sprintf("arn:aws:ec2:%s:%s:natgateway/%s", region, account, name)
+	case investigate.TypeEBS:
+		return fmt.Sprintf("arn:aws:ec2:%s:%s:volume/%s", region, account, name)
 	case investigate.TypeIAMRole:
 		return fmt.Sprintf("arn:aws:iam::%s:role/%s", account, strings.TrimPrefix(name, "/"))
 	case investigate.TypeIAMPolicy:
@@ -350,6 +358,8 @@ func (n *node) config() map[string]string {
 		set("engine", r.Engine)
 		set("instance_class", n.dbClass())
 		set("max_connections", itoa(r.MaxConnections))
+	default:
+		n.infraConfig(set)
 	}
 	if len(c) == 0 {
 		return nil
@@ -397,6 +407,7 @@ func (m *Sim) Topology(ctx context.Context, alarm investigate.Alarm) (investigat
 				rel(r.ID, r.ASG, investigate.RelMemberOf)
 			}
 		}
+		t.Relations = append(t.Relations, m.infraRelations(n)...)
 	}
 	return t, nil
 }

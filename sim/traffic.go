@@ -269,6 +269,7 @@ func (m *Sim) buildTraffic() {
 			a.flow = v
 		}
 	}
+	m.infraTraffic()
 }
 
 func hostSet(list []*node) map[*node]bool {

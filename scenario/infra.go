@@ -1,0 +1,56 @@
+package scenario
+
+import (
+	"math"
+)
+
+// The fields of the resource types that other resources stand on: NAT
+// gateways, EBS volumes.
+
+var (
+	// servedTypes are what a NAT gateway carries the traffic of.
+	servedTypes = []string{"ec2", "ecs", "lambda", "asg"}
+	// VolumeTypes are the EBS volume types; the first is the default.
+	VolumeTypes = []string{"gp2", "gp3", "io1", "io2", "st1", "sc1"}
+)
+
+// Defaults of the infrastructure types.
+const (
+	DefaultVolumeType = "gp2"
+	DefaultVolumeSize = 100  // GiB
+	DefaultGP3IOPS    = 3000 // gp3's baseline, included in its price
+)
+
+// infraFields reads the fields of the types that other resources stand on.
+func (p *parser) infraFields(m *mapNode, r *Resource, pend *resPending) {
+	switch r.Type {
+	case "nat":
+		if v := m.get("serves"); v != nil {
+			pend.serves, _ = p.list(v, m.field("serves"))
+		}
+	case "ebs":
+		if v := m.get("instance"); v != nil {
+			if s, ok := p.str(v, m.field("instance")); ok {
+				pend.attach = &strNode{s, deref(v)}
+			}
+		}
+		r.VolumeType = DefaultVolumeType
+		if v := m.get("volume_type"); v != nil {
+			r.VolumeType, _ = p.oneOf(v, m.field("volume_type"), "volume type", VolumeTypes)
+		}
+		r.Size = DefaultVolumeSize
+		if v := m.get("size"); v != nil {
+			r.Size, _ = p.integer(v, m.field("size"), 1, 65536)
+		}
+		provisioned := r.VolumeType == "gp3" || r.VolumeType == "io1" || r.VolumeType == "io2"
+		if v := m.get("iops"); v != nil {
+			if !provisioned {
+				p.errf(v, m.field("iops"), "iops applies to volume types gp3, io1 and io2 (this volume is %s, whose IOPS follow its size)", r.VolumeType)
+			} else {
+				r.IOPS, _ = p.integer(v, m.field("iops"), 100, math.MaxInt32)
+			}
+		} else if provisioned {
+			r.IOPS = DefaultGP3IOPS
+		}
+	}
+}
