@@ -171,6 +171,9 @@ func dependencyActions(ctx context.Context, r *run, dep string, health, refused 
 }
 
 func limitActions(r *run, id string, quota *Quota) ([]Action, []string) {
+	if actions, prevention, ok := infraLimitActions(r, id); ok {
+		return actions, prevention
+	}
 	rs := r.g.byID[id]
 	conf := map[string]string{}
 	if rs != nil {

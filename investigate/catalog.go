@@ -30,6 +30,13 @@ const (
 	roleCapacity           // desired or in-service capacity
 	roleBacklog            // queue depth or age
 	roleLag                // how far a replica is behind its source
+	// roleLimitHit counts the times a limit turned work away or dropped
+	// it: a NAT gateway's port allocation errors, a cache's evictions, a
+	// volume asked for more IOPS than it has. Any rise is the limit.
+	roleLimitHit
+	// roleQueue is work waiting inside a resource that its users wait on:
+	// a volume's I/O queue.
+	roleQueue
 )
 
 // rises reports whether a rise of the metric is the bad direction.
@@ -124,6 +131,21 @@ var catalog = map[ResourceType][]metricSpec{
 		{"AWS/SQS", "NumberOfMessagesSent", "Sum", roleRequests, "messages/min"},
 		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", roleBacklog, "messages"},
 		{"AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum", roleBacklog, "s"},
+	},
+	TypeNATGateway: {
+		{"AWS/NATGateway", "ErrorPortAllocation", "Sum", roleLimitHit, "errors/min"},
+		{"AWS/NATGateway", "PacketsDropCount", "Sum", roleErrors, "packets/min"},
+		{"AWS/NATGateway", "ActiveConnectionCount", "Maximum", roleOther, "connections"},
+		{"AWS/NATGateway", "ConnectionAttemptCount", "Sum", roleOther, "connections/min"},
+		{"AWS/NATGateway", "BytesOutToDestination", "Sum", roleOther, "bytes/min"},
+	},
+	TypeEBS: {
+		{"AWS/EBS", "BurstBalance", "Average", roleCredits, "%"},
+		{"AWS/EBS", "VolumeIOPSExceededCheck", "Maximum", roleLimitHit, ""},
+		{"AWS/EBS", "VolumeQueueLength", "Average", roleQueue, "operations"},
+		{"AWS/EBS", "VolumeReadOps", "Sum", roleOther, "operations/min"},
+		{"AWS/EBS", "VolumeWriteOps", "Sum", roleOther, "operations/min"},
+		{"AWS/EBS", "VolumeTotalReadTime", "Sum", roleOther, "s/min"},
 	},
 }
 

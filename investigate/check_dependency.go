@@ -21,6 +21,8 @@ var healthServiceTypes = map[string]ResourceType{
 	"SQS":                  TypeSQS,
 	"ECS":                  TypeECS,
 	"AUTOSCALING":          TypeASG,
+	"EBS":                  TypeEBS,
+	"NATGATEWAY":           TypeNATGateway,
 }
 
 // checkDependency localizes the fault: the deepest anomalous resource below

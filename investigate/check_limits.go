@@ -95,6 +95,13 @@ func checkLimits(ctx context.Context, r *run) result {
 				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s rose to %s%s since %s (%s before)",
 					id, spec.Name, num(sh.during), unitSuffix(r.unit(id, spec)), Clock(startOr(sh.start, r.onset)), num(sh.before)))
 				sc = 0.55
+			case roleLimitHit:
+				if !sh.moved {
+					continue
+				}
+				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s rose to %s%s since %s (%s before)%s",
+					id, spec.Name, num(sh.peak), unitSuffix(r.unit(id, spec)), Clock(startOr(sh.start, r.onset)), num(sh.before), r.limitHitMeaning(ctx, rs, spec)))
+				sc = 0.6
 			case roleConcurrency, roleConnections, roleConsumedRead, roleConsumedWrite, roleUtilisation, roleMemory, roleDisk:
 				limit, what := r.limitOf(rs, spec, quotas)
 				// What reaches a ceiling may fall back just before the
@@ -139,8 +146,8 @@ func checkLimits(ctx context.Context, r *run) result {
 				if t := crossedAt(s, window{r.telemetry.start, r.telemetry.end}, 1, false); !t.IsZero() {
 					sh.start = t
 				}
-				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s ran out: %s (%s before); the instance is held to its baseline CPU",
-					id, spec.Name, num(sh.peak), num(sh.before)))
+				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s ran out: %s (%s before); %s",
+					id, spec.Name, num(sh.peak), num(sh.before), creditsMeaning(rs)))
 				sc = 0.65
 			case roleFreeStorage, roleFreeMemory:
 				if sh.before <= 0 || sh.peak > 0.05*sh.before {
