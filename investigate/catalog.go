@@ -141,7 +141,8 @@ var catalog = map[ResourceType][]metricSpec{
 	},
 	TypeEBS: {
 		{"AWS/EBS", "BurstBalance", "Average", roleCredits, "%"},
-		{"AWS/EBS", "VolumeIOPSExceededCheck", "Maximum", roleLimitHit, ""},
+		// A 0 or 1 each minute: its Sum counts the minutes over the limit.
+		{"AWS/EBS", "VolumeIOPSExceededCheck", "Sum", roleLimitHit, ""},
 		{"AWS/EBS", "VolumeQueueLength", "Average", roleQueue, "operations"},
 		{"AWS/EBS", "VolumeReadOps", "Sum", roleOther, "operations/min"},
 		{"AWS/EBS", "VolumeWriteOps", "Sum", roleOther, "operations/min"},
