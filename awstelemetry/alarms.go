@@ -337,6 +337,12 @@ func resourceFromDims(d map[string]string) (id string, typ investigate.ResourceT
 	if v := d["AutoScalingGroupName"]; v != "" {
 		return v, investigate.TypeASG
 	}
+	if v := d["NatGatewayId"]; v != "" {
+		return v, investigate.TypeNATGateway
+	}
+	if v := d["VolumeId"]; v != "" {
+		return v, investigate.TypeEBS
+	}
 	return "", ""
 }
 

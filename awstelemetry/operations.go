@@ -33,6 +33,8 @@ var Operations = []Operation{
 	{"Elastic Load Balancing v2", "DescribeTargetGroups", "elasticloadbalancing:DescribeTargetGroups"},
 	{"Elastic Load Balancing v2", "DescribeTargetHealth", "elasticloadbalancing:DescribeTargetHealth"},
 	{"EC2", "DescribeInstances", "ec2:DescribeInstances"},
+	{"EC2", "DescribeNatGateways", "ec2:DescribeNatGateways"},
+	{"EC2", "DescribeVolumes", "ec2:DescribeVolumes"},
 	{"Auto Scaling", "DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingGroups"},
 	{"Auto Scaling", "DescribeScalingActivities", "autoscaling:DescribeScalingActivities"},
 	{"Lambda", "GetFunctionConfiguration", "lambda:GetFunctionConfiguration"},

@@ -182,6 +182,12 @@ func resourceFromARN(arn string) (typ investigate.ResourceType, id, want string,
 		if v, ok := strings.CutPrefix(rest, "instance/"); ok && v != "" {
 			return investigate.TypeEC2, v, v, true
 		}
+		if v, ok := strings.CutPrefix(rest, "natgateway/"); ok && v != "" {
+			return investigate.TypeNATGateway, v, v, true
+		}
+		if v, ok := strings.CutPrefix(rest, "volume/"); ok && v != "" {
+			return investigate.TypeEBS, v, v, true
+		}
 	case "elasticloadbalancing":
 		if v, ok := strings.CutPrefix(rest, "loadbalancer/app/"); ok && v != "" {
 			dim := "app/" + v

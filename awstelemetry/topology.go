@@ -77,6 +77,10 @@ func typeFromID(id string) investigate.ResourceType {
 	switch {
 	case strings.HasPrefix(id, "i-"):
 		return investigate.TypeEC2
+	case strings.HasPrefix(id, "nat-"):
+		return investigate.TypeNATGateway
+	case strings.HasPrefix(id, "vol-"):
+		return investigate.TypeEBS
 	case strings.HasPrefix(id, "arn:") && strings.Contains(id, ":function:"):
 		return investigate.TypeLambda
 	}
@@ -318,6 +322,10 @@ func (b *topoBuilder) describer(typ investigate.ResourceType) func(context.Conte
 		return b.describeECSServices
 	case investigate.TypeAPIGateway:
 		return b.describeRestAPIs
+	case investigate.TypeNATGateway:
+		return b.describeNatGateways
+	case investigate.TypeEBS:
+		return b.describeVolumes
 	}
 	return nil
 }
