@@ -18,7 +18,11 @@ const natPortsPerDestination = 55000
 func (r *run) limitHitMeaning(ctx context.Context, rs *Resource, spec metricSpec) string {
 	switch rs.Type {
 	case TypeNATGateway:
-		s := fmt.Sprintf(": new connections out found no free port (a NAT gateway holds at most %s connections to one destination at once)", num(natPortsPerDestination))
+		per := fmt.Sprintf("a NAT gateway holds at most %s connections to one destination at once for each of its addresses", num(natPortsPerDestination))
+		if v := rs.Config["connections_per_destination"]; v != "" {
+			per = fmt.Sprintf("%s holds at most %s connections to one destination at once", rs.ID, v)
+		}
+		s := fmt.Sprintf(": new connections out found no free port (%s)", per)
 		for _, o := range catalog[rs.Type] {
 			if o.Name != "ActiveConnectionCount" {
 				continue
@@ -60,8 +64,14 @@ func infraLimitActions(r *run, id string) ([]Action, []string, bool) {
 	}
 	switch r.g.typeOf(id) {
 	case TypeNATGateway:
+		// A public gateway's ports are per Elastic IP address, a private
+		// one's per private address.
+		more := "associate secondary Elastic IP addresses with it (aws ec2 associate-nat-gateway-address)"
+		if conf["connectivity_type"] == "private" {
+			more = "assign it secondary private IPv4 addresses (aws ec2 assign-private-nat-gateway-address)"
+		}
 		return []Action{
-				{ActionScale, fmt.Sprintf("Give %s more ports: assign it secondary private IPv4 addresses (aws ec2 assign-private-nat-gateway-address; each adds %s connections per destination), add a NAT gateway per Availability Zone for the subnets behind it, and spread the calls across the destination's addresses", id, num(natPortsPerDestination))},
+				{ActionScale, fmt.Sprintf("Give %s more ports: %s, each adding %s connections per destination; add a NAT gateway per Availability Zone for the subnets behind it, and spread the calls across the destination's addresses", id, more, num(natPortsPerDestination))},
 				{ActionScale, fmt.Sprintf("Meanwhile make the hosts behind %s reuse their connections (keep-alive, a bounded connection pool) instead of opening one per call", id)},
 			},
 			[]string{

@@ -35,7 +35,7 @@ func TestNATGatewayOutOfPorts(t *testing.T) {
 		action     ActionKind
 		detail     string
 	}{
-		{"ports run out", 900, CauseLimit, "nat-1", ActionScale, "secondary private IPv4 addresses"},
+		{"ports run out", 900, CauseLimit, "nat-1", ActionScale, "secondary Elastic IP addresses"},
 		{"ports to spare", 0, CauseDependency, "payments", ActionExclude, "Fail away from payments"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
