@@ -15,20 +15,15 @@ type ResourceType string
 
 // Resource types.
 const (
-	TypeALB        ResourceType = "alb"
-	TypeAPIGateway ResourceType = "apigw"
-	TypeEC2        ResourceType = "ec2"
-	TypeASG        ResourceType = "asg"
-	TypeECS        ResourceType = "ecs"
-	TypeLambda     ResourceType = "lambda"
-	TypeDynamoDB   ResourceType = "dynamodb"
-	TypeRDS        ResourceType = "rds"
-	TypeSQS        ResourceType = "sqs"
-	// TypeNATGateway is a NAT gateway: the way out to the internet of the
-	// hosts in the subnets that route through it.
-	TypeNATGateway ResourceType = "nat"
-	// TypeEBS is an EBS volume attached to an instance.
-	TypeEBS           ResourceType = "ebs"
+	TypeALB           ResourceType = "alb"
+	TypeAPIGateway    ResourceType = "apigw"
+	TypeEC2           ResourceType = "ec2"
+	TypeASG           ResourceType = "asg"
+	TypeECS           ResourceType = "ecs"
+	TypeLambda        ResourceType = "lambda"
+	TypeDynamoDB      ResourceType = "dynamodb"
+	TypeRDS           ResourceType = "rds"
+	TypeSQS           ResourceType = "sqs"
 	TypeService       ResourceType = "service"
 	TypeExternal      ResourceType = "external"
 	TypeIAMRole       ResourceType = "iam-role"
@@ -37,6 +32,18 @@ const (
 	TypeKMSKey        ResourceType = "kms-key"
 	TypeParameter     ResourceType = "parameter"
 	TypeOther         ResourceType = "other"
+)
+
+// Resource types of what other resources stand on or keep their data in.
+const (
+	// TypeNATGateway is a NAT gateway: the way out to the internet of the
+	// hosts in the subnets that route through it.
+	TypeNATGateway ResourceType = "nat"
+	// TypeEBS is an EBS volume attached to an instance.
+	TypeEBS ResourceType = "ebs"
+	// TypeElastiCache is an ElastiCache cluster (Redis OSS, Valkey or
+	// Memcached).
+	TypeElastiCache ResourceType = "elasticache"
 )
 
 // Resource is one thing in the environment: an AWS resource, an application

@@ -47,6 +47,7 @@ func TestFormatDocNamesEveryField(t *testing.T) {
 		"compute type":    computeType,
 		"volume type":     VolumeTypes,
 		"served type":     servedTypes,
+		"cache engine":    CacheEngines,
 	}
 	for typ, fields := range typeFields {
 		lists["field of type "+typ] = fields

@@ -2,16 +2,20 @@ package scenario
 
 import (
 	"math"
+	"regexp"
 )
 
-// The fields of the resource types that other resources stand on: NAT
-// gateways, EBS volumes.
+// The fields of the resource types that other resources stand on or keep
+// their data in: NAT gateways, EBS volumes, ElastiCache clusters.
 
 var (
 	// servedTypes are what a NAT gateway carries the traffic of.
 	servedTypes = []string{"ec2", "ecs", "lambda", "asg"}
 	// VolumeTypes are the EBS volume types; the first is the default.
 	VolumeTypes = []string{"gp2", "gp3", "io1", "io2", "st1", "sc1"}
+	// CacheEngines are ElastiCache's engines; the first is the default.
+	CacheEngines = []string{"redis", "valkey", "memcached"}
+	nodeTypeRE   = regexp.MustCompile(`^cache\.[a-z0-9-]+\.[a-z0-9]+$`)
 )
 
 // Defaults of the infrastructure types.
@@ -19,6 +23,10 @@ const (
 	DefaultVolumeType = "gp2"
 	DefaultVolumeSize = 100  // GiB
 	DefaultGP3IOPS    = 3000 // gp3's baseline, included in its price
+	DefaultNodeType   = "cache.r6g.large"
+	// DefaultCacheConnections is ElastiCache's maxclients, which cannot be
+	// changed.
+	DefaultCacheConnections = 65000
 )
 
 // infraFields reads the fields of the types that other resources stand on.
@@ -51,6 +59,28 @@ func (p *parser) infraFields(m *mapNode, r *Resource, pend *resPending) {
 			}
 		} else if provisioned {
 			r.IOPS = DefaultGP3IOPS
+		}
+	case "elasticache":
+		r.Engine = CacheEngines[0]
+		if v := m.get("engine"); v != nil {
+			r.Engine, _ = p.oneOf(v, m.field("engine"), "engine", CacheEngines)
+		}
+		r.NodeType = DefaultNodeType
+		if v := m.get("node_type"); v != nil {
+			if s, ok := p.str(v, m.field("node_type")); ok {
+				if !nodeTypeRE.MatchString(s) {
+					p.errf(v, m.field("node_type"), "bad node type %q (want cache.FAMILY.SIZE, like cache.r6g.large)", s)
+				}
+				r.NodeType = s
+			}
+		}
+		r.Nodes = 1
+		if v := m.get("nodes"); v != nil {
+			r.Nodes, _ = p.integer(v, m.field("nodes"), 1, 500)
+		}
+		r.MaxConnections = DefaultCacheConnections
+		if v := m.get("max_connections"); v != nil {
+			r.MaxConnections, _ = p.integer(v, m.field("max_connections"), 1, math.MaxInt32)
 		}
 	}
 }

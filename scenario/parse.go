@@ -41,7 +41,7 @@ const (
 const MaxSteps = 1_000_000
 
 // Types are the resource types, in FORMAT.md's order.
-var Types = []string{"alb", "apigw", "ec2", "asg", "ecs", "lambda", "dynamodb", "rds", "sqs", "nat", "ebs", "service", "external", "iam-role", "iam-policy", "security-group", "kms-key", "parameter", "other"}
+var Types = []string{"alb", "apigw", "ec2", "asg", "ecs", "lambda", "dynamodb", "rds", "sqs", "nat", "ebs", "elasticache", "service", "external", "iam-role", "iam-policy", "security-group", "kms-key", "parameter", "other"}
 
 // Causes and Actions are the values expect may name.
 var (
@@ -70,8 +70,11 @@ var (
 		"rds":      {"engine", "instance_class", "max_connections"},
 		"service":  {"runs_on", "calls", "log_group"},
 		"external": {"url"},
-		"nat":      {"serves"},
-		"ebs":      {"instance", "volume_type", "size", "iops"},
+
+		// what other resources stand on or keep their data in
+		"nat":         {"serves"},
+		"ebs":         {"instance", "volume_type", "size", "iops"},
+		"elasticache": {"engine", "node_type", "nodes", "max_connections"},
 	}
 	windowFields = []string{"at", "until", "ramp"}
 	metricFields = append([]string{"resource", "metric", "dims", "value", "baseline", "noise", "csv", "silent", "p90", "p99"}, windowFields...)

@@ -128,6 +128,9 @@ type Resource struct {
 	VolumeType string // gp2 (default), gp3, io1, io2, st1 or sc1
 	Size       int    // GiB, default 100
 	IOPS       int    // provisioned IOPS of gp3, io1 and io2
+	// elasticache (and Engine, MaxConnections)
+	NodeType string // default cache.r6g.large
+	Nodes    int    // default 1
 }
 
 // Window is when an item is active and how it moves there. At and Until are

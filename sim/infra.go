@@ -56,6 +56,8 @@ func (m *Sim) infraCatalogue(n *node) []*metricDef {
 	var b defs
 
 	switch n.r.Type {
+	case investigate.TypeElastiCache:
+		return m.cacheCatalogue(n)
 	case investigate.TypeNATGateway:
 		// Calls out reuse pooled connections: a quarter of them opens one,
 		// and the hosts' own traffic out (updates, agents) adds a few.
@@ -195,6 +197,8 @@ func (n *node) infraConfig(set func(k, v string)) {
 			set("iops", strconv.Itoa(n.r.IOPS))
 		}
 		set("instance", n.r.Instance)
+	case investigate.TypeElastiCache:
+		n.cacheConfig(set)
 	}
 }
 
@@ -256,6 +260,8 @@ func (m *Sim) infraTraffic() {
 			if h, ok := m.byID[n.r.Instance]; ok && n.r.Instance != "" {
 				v = h.flow
 			}
+		case investigate.TypeElastiCache:
+			v = n.flow // what its callers send
 		default:
 			continue
 		}

@@ -18,7 +18,8 @@ alarm: {name: a, resource: web-alb, metric: AWS/ApplicationELB TargetResponseTim
 resources:
   - {id: web-alb, type: alb, rps: 40, targets: [i-1]}
   - {id: i-1, type: ec2}
-  - {id: web, type: service, runs_on: [i-1], calls: [payments, orders]}
+  - {id: web, type: service, runs_on: [i-1], calls: [payments, orders, sessions]}
+  - {id: sessions, type: elasticache, node_type: cache.m6g.large}
   - {id: payments, type: external, url: https://pay.example.com}
   - {id: orders, type: dynamodb}
   - {id: vol-1, type: ebs, instance: i-1, size: 100}
@@ -27,6 +28,7 @@ resources:
 metrics:
   - {resource: vol-1, metric: AWS/EBS BurstBalance, at: +0m, value: 0, noise: 0}
   - {resource: nat-1, metric: AWS/NATGateway ErrorPortAllocation, at: +0m, value: 300}
+  - {resource: sessions, metric: AWS/ElastiCache DatabaseMemoryUsagePercentage, at: +0m, value: 100, noise: 0}
 `
 
 func infraSim(t *testing.T) *Sim {
@@ -63,6 +65,9 @@ func TestInfraTopology(t *testing.T) {
 		{"vol-1", "volume_type", "gp2"},
 		{"vol-2", "baseline_iops", "6000"},
 		{"nat-1", "connections_per_destination", "55000"},
+		{"sessions", "max_connections", "65000"},
+		{"sessions", "node_type", "cache.m6g.large"},
+		{"sessions", "memory_gib", "6.38"},
 	} {
 		if got := res[c.id].Config[c.key]; got != c.want {
 			t.Errorf("%s config %s = %q, want %q", c.id, c.key, got, c.want)
@@ -86,8 +91,11 @@ func TestInfraMetrics(t *testing.T) {
 	q := func(res, ns, name, stat string) (before, during float64) {
 		t.Helper()
 		dims := map[string]string{"VolumeId": res}
-		if ns == nsNAT {
+		switch ns {
+		case nsNAT:
 			dims = map[string]string{"NatGatewayId": res}
+		case nsElastiCache:
+			dims = map[string]string{"CacheClusterId": res}
 		}
 		s := metrics(t, m, investigate.MetricQuery{ID: "q", Metric: investigate.Metric{Namespace: ns, Name: name, Dims: dims}, Stat: stat, Period: time.Minute}, start, end)
 		b, d := valuesIn(s, start, onset), valuesIn(s, onset, end)
@@ -109,6 +117,12 @@ func TestInfraMetrics(t *testing.T) {
 		{"nat-1", nsNAT, "ConnectionAttemptCount", "Sum", [2]float64{600, 800}, [2]float64{600, 800}},
 		{"nat-1", nsNAT, "ConnectionEstablishedCount", "Sum", [2]float64{600, 800}, [2]float64{300, 500}},
 		{"nat-1", nsNAT, "PacketsDropCount", "Sum", [2]float64{0, 0}, [2]float64{0, 0}},
+		// a cache with its memory full evicts, and its reads miss
+		{"sessions", nsElastiCache, "DatabaseMemoryUsagePercentage", "Average", [2]float64{55, 70}, [2]float64{100, 100}},
+		{"sessions", nsElastiCache, "Evictions", "Sum", [2]float64{0, 0}, [2]float64{300, 900}},
+		{"sessions", nsElastiCache, "CacheHitRate", "Average", [2]float64{92, 97}, [2]float64{35, 40}},
+		{"sessions", nsElastiCache, "CacheMisses", "Sum", [2]float64{50, 200}, [2]float64{1000, 1400}},
+		{"sessions", nsElastiCache, "CurrConnections", "Maximum", [2]float64{80, 120}, [2]float64{80, 120}},
 	} {
 		b, d := q(c.res, c.ns, c.name, c.stat)
 		if b < c.before[0] || b > c.before[1] || d < c.during[0] || d > c.during[1] {

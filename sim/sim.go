@@ -67,6 +67,12 @@
 //     BurstBalance near 0 the volume is held to its baseline IOPS: each
 //     operation takes up to 41 times longer, the queue grows by up to 30
 //     and VolumeIOPSExceededCheck is 1.
+//   - elasticache: what its callers send, 0.8 reads per request (92–97%
+//     hits) and 0.2 writes plus one per miss; memory 55–70%, engine CPU
+//     ~10%, host CPU ~5%, connections 30–50 + 1.5 per request/s (never
+//     above max_connections), evictions 0. With its memory past 95% it
+//     evicts, up to half the writes at 100%, and up to 60% of the hits
+//     turn into misses.
 //
 // Counts get Poisson noise (request counts at least 2%), gauges a few percent.
 // Services log one INFO request line per request over a few paths, ALB

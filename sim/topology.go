@@ -231,6 +231,8 @@ func defaultDims(n *node) map[string]string {
 		return map[string]string{"NatGatewayId": n.name}
 	case investigate.TypeEBS:
 		return map[string]string{"VolumeId": n.name}
+	case investigate.TypeElastiCache:
+		return map[string]string{"CacheClusterId": n.name}
 	}
 	return nil
 }
@@ -302,6 +304,8 @@ func deriveARN(n *node, account, region string) string {
 		return fmt.Sprintf("arn:aws:ec2:%s:%s:natgateway/%s", region, account, name)
 	case investigate.TypeEBS:
 		return fmt.Sprintf("arn:aws:ec2:%s:%s:volume/%s", region, account, name)
+	case investigate.TypeElastiCache:
+		return fmt.Sprintf("arn:aws:elasticache:%s:%s:cluster:%s", region, account, name)
 	case investigate.TypeIAMRole:
 		return fmt.Sprintf("arn:aws:iam::%s:role/%s", account, strings.TrimPrefix(name, "/"))
 	case investigate.TypeIAMPolicy:

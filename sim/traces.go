@@ -319,6 +319,8 @@ func (m *Sim) typeLatency(n *node) float64 {
 		return 6 * v
 	case investigate.TypeRDS:
 		return 4 * v
+	case investigate.TypeElastiCache:
+		return 0.8 * v
 	case investigate.TypeSQS:
 		return 8 * v
 	case investigate.TypeExternal:
