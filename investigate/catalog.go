@@ -148,6 +148,15 @@ var catalog = map[ResourceType][]metricSpec{
 		{"AWS/EBS", "VolumeWriteOps", "Sum", roleOther, "operations/min"},
 		{"AWS/EBS", "VolumeTotalReadTime", "Sum", roleOther, "s/min"},
 	},
+	TypeElastiCache: {
+		{"AWS/ElastiCache", "EngineCPUUtilization", "Average", roleUtilisation, "%"},
+		{"AWS/ElastiCache", "CPUUtilization", "Average", roleUtilisation, "%"},
+		{"AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "Average", roleMemory, "%"},
+		{"AWS/ElastiCache", "Evictions", "Sum", roleLimitHit, "evictions/min"},
+		{"AWS/ElastiCache", "CurrConnections", "Maximum", roleConnections, "connections"},
+		{"AWS/ElastiCache", "CacheHits", "Sum", roleOther, "hits/min"},
+		{"AWS/ElastiCache", "CacheMisses", "Sum", roleOther, "misses/min"},
+	},
 }
 
 // specFor finds the catalogue entry for a metric, or a guess from its name.

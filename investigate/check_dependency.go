@@ -23,6 +23,7 @@ var healthServiceTypes = map[string]ResourceType{
 	"AUTOSCALING":          TypeASG,
 	"EBS":                  TypeEBS,
 	"NATGATEWAY":           TypeNATGateway,
+	"ELASTICACHE":          TypeElastiCache,
 }
 
 // checkDependency localizes the fault: the deepest anomalous resource below

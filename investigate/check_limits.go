@@ -167,6 +167,13 @@ func checkLimits(ctx context.Context, r *run) result {
 				saturation = false
 			}
 			busy = busy && (spec.Role == roleUtilisation || spec.Role == roleMemory)
+			if rs.Type == TypeElastiCache {
+				// A cache's memory holds its data and its CPU runs its
+				// callers' commands: full, it refuses or evicts, and a
+				// restart would lose the data and fix neither.
+				saturation = saturation && spec.Role != roleMemory
+				busy = false
+			}
 			evidence = append(evidence, f)
 			score = noisyOr(score, sc)
 		}

@@ -63,6 +63,9 @@ func infraLimitActions(r *run, id string) ([]Action, []string, bool) {
 		conf = rs.Config
 	}
 	switch r.g.typeOf(id) {
+	case TypeElastiCache:
+		actions, prevention := cacheLimitActions(r, id, conf)
+		return actions, prevention, true
 	case TypeNATGateway:
 		// A public gateway's ports are per Elastic IP address, a private
 		// one's per private address.

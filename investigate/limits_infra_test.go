@@ -143,3 +143,79 @@ func TestEBSBurstBalanceRunsOut(t *testing.T) {
 		}
 	}
 }
+
+// cacheEnv is webEnv with app keeping its sessions in an ElastiCache
+// cluster, and the requests slow since t0. cache sets the cluster's series;
+// refused fails a third of app's calls to it since t0, as a full cache
+// without eviction refuses writes.
+func cacheEnv(cache map[string]func(time.Time) float64, refused bool) *fake {
+	f := webEnv()
+	f.alarm.Metric.Name, f.alarm.Stat, f.alarm.Threshold = "TargetResponseTime", "Average", 1
+	f.series["web-alb|AWS/ApplicationELB|HTTPCode_Target_5XX_Count"] = level(2, 2, t0)
+	f.series["web-alb|AWS/ApplicationELB|TargetResponseTime"] = level(0.05, 1.2, t0)
+	f.topo.Resources = append(f.topo.Resources, Resource{ID: "sessions", Type: TypeElastiCache,
+		Dims:   map[string]string{"CacheClusterId": "sessions"},
+		Config: map[string]string{"node_type": "cache.r6g.large", "memory_gib": "13.07", "max_connections": "65000"}})
+	f.topo.Relations = append(f.topo.Relations, Relation{"app", "sessions", RelCalls})
+	f.series["sessions|AWS/ElastiCache|EngineCPUUtilization"] = level(12, 14, t0)
+	f.series["sessions|AWS/ElastiCache|DatabaseMemoryUsagePercentage"] = level(62, 62, t0)
+	f.series["sessions|AWS/ElastiCache|Evictions"] = level(0, 0, t0)
+	f.series["sessions|AWS/ElastiCache|CurrConnections"] = level(300, 300, t0)
+	for k, fn := range cache {
+		f.series["sessions|AWS/ElastiCache|"+k] = fn
+	}
+	var es []edge
+	for _, i := range []string{"i-1", "i-2", "i-3"} {
+		es = append(es,
+			edge{caller: "web-alb", callee: "app", instance: i, perMin: 60, latency: 40 * time.Millisecond, latencyAfter: 1200 * time.Millisecond, from: t0},
+			edge{caller: "app", callee: "sessions", instance: i, perMin: 60, latency: time.Millisecond},
+			edge{caller: "app", callee: "table", instance: i, perMin: 60, latency: 6 * time.Millisecond})
+	}
+	if refused {
+		es = alter(es, into("sessions"), failing(0.3, "OOM command not allowed when used memory > 'maxmemory'."))
+	}
+	f.traces = tracesOf(es...)
+	return f
+}
+
+// TestElastiCacheLimits: a cache at the limit it reached is the limit to
+// act on, with the move for that limit; a cache with room is no suspect.
+func TestElastiCacheLimits(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		cache   map[string]func(time.Time) float64
+		refused bool
+		detail  string // in the first action; "" when the cache is no suspect
+	}{
+		{"memory full, evicting", map[string]func(time.Time) float64{
+			"DatabaseMemoryUsagePercentage": level(62, 100, t0), "Evictions": level(0, 900, t0),
+		}, false, "more memory"},
+		// noeviction: writes are refused, no key is evicted
+		{"memory full, refusing writes", map[string]func(time.Time) float64{
+			"DatabaseMemoryUsagePercentage": level(62, 100, t0),
+		}, true, "more memory"},
+		{"out of connections", map[string]func(time.Time) float64{
+			"CurrConnections": level(300, 65000, t0),
+		}, false, "maxclients (65000) cannot be raised"},
+		{"room to spare", nil, false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep := investigateFake(t, cacheEnv(c.cache, c.refused))
+			if c.detail == "" {
+				for _, h := range rep.Hypotheses {
+					if h.Resource == "sessions" && h.Confidence >= ClearCause {
+						t.Errorf("a cache with room is a suspect: %+v", h)
+					}
+				}
+				return
+			}
+			h := top(t, rep)
+			if h.Cause != CauseLimit || h.Resource != "sessions" {
+				t.Fatalf("top is %s %s (%.2f), want limit sessions; all: %+v", h.Cause, h.Resource, h.Confidence, rep.Hypotheses)
+			}
+			if a := h.Actions[0]; a.Kind != ActionScale || !strings.Contains(a.Detail, c.detail) {
+				t.Errorf("first action %s %q, want scale containing %q", a.Kind, a.Detail, c.detail)
+			}
+		})
+	}
+}
