@@ -343,6 +343,9 @@ func resourceFromDims(d map[string]string) (id string, typ investigate.ResourceT
 	if v := d["VolumeId"]; v != "" {
 		return v, investigate.TypeEBS
 	}
+	if v := d["CacheClusterId"]; v != "" {
+		return v, investigate.TypeElastiCache
+	}
 	return "", ""
 }
 

@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/health"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -169,6 +170,7 @@ type apis struct {
 	ecs    ecsAPI
 	rds    rdsAPI
 	ddb    dynamodbAPI
+	cache  elasticacheAPI
 	apigw  apigatewayAPI
 	health healthAPI
 	quotas quotasAPI
@@ -239,6 +241,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		ecs:    ecs.NewFromConfig(cfg),
 		rds:    rds.NewFromConfig(cfg),
 		ddb:    dynamodb.NewFromConfig(cfg),
+		cache:  elasticache.NewFromConfig(cfg),
 		apigw:  apigateway.NewFromConfig(cfg),
 		// AWS Health's global endpoint lives in the partition's first
 		// region; an explicit endpoint still wins.

@@ -45,6 +45,7 @@ var Operations = []Operation{
 	{"RDS", "DescribeDBInstances", "rds:DescribeDBInstances"},
 	{"RDS", "DescribeEvents", "rds:DescribeEvents"},
 	{"DynamoDB", "DescribeTable", "dynamodb:DescribeTable"},
+	{"ElastiCache", "DescribeCacheClusters", "elasticache:DescribeCacheClusters"},
 	{"API Gateway", "GetRestApis", "apigateway:GET"},
 	{"API Gateway", "GetResources", "apigateway:GET"},
 	{"Health", "DescribeEvents", "health:DescribeEvents"},

@@ -25,6 +25,7 @@ var apiInterfaces = map[string]reflect.Type{
 	"ECS":                         reflect.TypeFor[ecsAPI](),
 	"RDS":                         reflect.TypeFor[rdsAPI](),
 	"DynamoDB":                    reflect.TypeFor[dynamodbAPI](),
+	"ElastiCache":                 reflect.TypeFor[elasticacheAPI](),
 	"API Gateway":                 reflect.TypeFor[apigatewayAPI](),
 	"Health":                      reflect.TypeFor[healthAPI](),
 	"Service Quotas":              reflect.TypeFor[quotasAPI](),

@@ -188,6 +188,10 @@ func resourceFromARN(arn string) (typ investigate.ResourceType, id, want string,
 		if v, ok := strings.CutPrefix(rest, "volume/"); ok && v != "" {
 			return investigate.TypeEBS, v, v, true
 		}
+	case "elasticache":
+		if v, ok := strings.CutPrefix(rest, "cluster:"); ok && v != "" {
+			return investigate.TypeElastiCache, v, v, true
+		}
 	case "elasticloadbalancing":
 		if v, ok := strings.CutPrefix(rest, "loadbalancer/app/"); ok && v != "" {
 			dim := "app/" + v

@@ -326,6 +326,8 @@ func (b *topoBuilder) describer(typ investigate.ResourceType) func(context.Conte
 		return b.describeNatGateways
 	case investigate.TypeEBS:
 		return b.describeVolumes
+	case investigate.TypeElastiCache:
+		return b.describeCacheClusters
 	}
 	return nil
 }

@@ -3,16 +3,18 @@ package awstelemetry
 import (
 	"context"
 	"strconv"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 
 	"github.com/unstuck/unstuck/investigate"
 )
 
-// What hosts stand on without calling it by name: NAT gateways and EBS
-// volumes.
+// What hosts stand on without calling it by name, NAT gateways and EBS
+// volumes, and the caches they keep data in.
 
 // natPortsPerDestination is how many connections a NAT gateway holds to one
 // destination at once for each of its addresses.
@@ -146,3 +148,47 @@ func (b *topoBuilder) instanceVolumes(in ec2types.Instance) {
 		}
 	}
 }
+
+// describeCacheClusters describes ElastiCache clusters, one call each (the
+// API takes one id): engine, node type, nodes, replication group. A
+// cluster's maxclients is 65,000 and cannot be changed.
+func (b *topoBuilder) describeCacheClusters(ctx context.Context, ids []string) {
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		spawn(&wg, b.errs.add, func() {
+			r := investigate.Resource{ID: id, Type: investigate.TypeElastiCache, Dims: map[string]string{"CacheClusterId": id}}
+			out, err := b.s.c.api.cache.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id)})
+			if err != nil {
+				b.errs.add(wrap("elasticache describe cache clusters", err))
+				b.add(r)
+				return
+			}
+			for _, cc := range out.CacheClusters {
+				if aws.ToString(cc.CacheClusterId) != id {
+					continue
+				}
+				r.ARN = aws.ToString(cc.ARN)
+				r.AZ = aws.ToString(cc.PreferredAvailabilityZone)
+				r.Config = map[string]string{
+					"engine":          aws.ToString(cc.Engine),
+					"engine_version":  aws.ToString(cc.EngineVersion),
+					"node_type":       aws.ToString(cc.CacheNodeType),
+					"status":          aws.ToString(cc.CacheClusterStatus),
+					"max_connections": strconv.Itoa(cacheMaxClients),
+				}
+				if n := aws.ToInt32(cc.NumCacheNodes); n > 0 {
+					r.Config["nodes"] = strconv.Itoa(int(n))
+				}
+				if g := aws.ToString(cc.ReplicationGroupId); g != "" {
+					r.Config["replication_group"] = g
+				}
+			}
+			b.add(r)
+		})
+	}
+	wg.Wait()
+}
+
+// cacheMaxClients is ElastiCache's maxclients for Redis OSS and Valkey,
+// and its Memcached max_simultaneous_connections default.
+const cacheMaxClients = 65000

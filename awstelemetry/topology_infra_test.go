@@ -185,3 +185,38 @@ func byID(t investigate.Topology) map[string]investigate.Resource {
 	}
 	return m
 }
+
+// TestTopologyCacheClusterAlarm: an alarm on a cache cluster's node names
+// it by CacheClusterId; DescribeCacheClusters, answered in the ElastiCache
+// API reference's shape (CacheClusters of CacheCluster), gives its engine,
+// node type and replication group.
+func TestTopologyCacheClusterAlarm(t *testing.T) {
+	srv, c := newServerClient(t)
+	installInfra(srv, nil)
+	srv.Handle("ElastiCache.DescribeCacheClusters", func(r *awstest.Request) any {
+		if id := r.String("CacheClusterId"); id != "sessions-001" {
+			return &awstest.Error{Status: 404, Code: "CacheClusterNotFound", Message: "CacheCluster " + id + " not found."}
+		}
+		return map[string]any{"CacheClusters": awstest.List{Member: "CacheCluster", Items: []any{map[string]any{
+			"CacheClusterId": "sessions-001", "CacheNodeType": "cache.r6g.large", "Engine": "redis", "EngineVersion": "7.1.0",
+			"CacheClusterStatus": "available", "NumCacheNodes": 1, "PreferredAvailabilityZone": "us-east-1b",
+			"ReplicationGroupId": "sessions", "ARN": "arn:aws:elasticache:us-east-1:123456789012:cluster:sessions-001",
+			"CacheClusterCreateTime": ts("2024-01-10T08:00:00Z"),
+		}}}}
+	})
+	s := c.NewSession()
+	topo, err := s.Topology(ctxTimeout(t, 10*time.Second), investigate.Alarm{Name: "sessions-memory",
+		Metric: investigate.Metric{Namespace: "AWS/ElastiCache", Name: "DatabaseMemoryUsagePercentage", Dims: map[string]string{"CacheClusterId": "sessions-001"}}})
+	if err != nil || len(s.Problems()) > 0 {
+		t.Fatalf("err %v, problems %v", err, s.Problems())
+	}
+	cc, ok := byID(topo)["sessions-001"]
+	if !ok || cc.Type != investigate.TypeElastiCache || cc.AZ != "us-east-1b" || cc.ARN != "arn:aws:elasticache:us-east-1:123456789012:cluster:sessions-001" {
+		t.Fatalf("cluster = %+v (found %v)", cc, ok)
+	}
+	for k, want := range map[string]string{"engine": "redis", "node_type": "cache.r6g.large", "nodes": "1", "replication_group": "sessions", "max_connections": "65000"} {
+		if got := cc.Config[k]; got != want {
+			t.Errorf("config %s = %q, want %q", k, got, want)
+		}
+	}
+}
