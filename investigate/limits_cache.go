@@ -2,6 +2,7 @@ package investigate
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -92,4 +93,45 @@ func cacheDependencyActions(id, caller, follow string) ([]Action, []string) {
 			fmt.Sprintf("Run %s with replicas in other zones and automatic failover (Multi-AZ), and rehearse a failover", id),
 			fmt.Sprintf("Give the calls from %s to %s a short timeout and a fallback that skips the cache", caller, id),
 		}
+}
+
+// cacheFallbacks lets an ElastiCache cluster at its limit take the failures
+// of what its callers fall back to: a cache that evicts misses, and each
+// miss is a read of the source of truth, so the database its callers also
+// call slows down or fails because of the cache. It applies when the cache
+// evicted from before the onset.
+func (r *run) cacheFallbacks(cands []*candidate) {
+	for _, l := range cands {
+		if l.cause != CauseLimit || r.g.typeOf(l.resource) != TypeElastiCache || !r.evictedByOnset(l) {
+			continue
+		}
+		callers := r.g.related(l.resource, RelCalls, false)
+		for _, d := range cands {
+			if d == l || d.change != nil || d.resource == l.resource || !(d.cause == CauseDependency || d.cause == CauseLimit) {
+				continue
+			}
+			switch r.g.typeOf(d.resource) {
+			case TypeExternal, TypeService, TypeElastiCache:
+				// not a source of truth the cache stands for
+				continue
+			}
+			for _, c := range callers {
+				if slices.Contains(r.g.callees(c), d.resource) {
+					l.takeFrom(d, 0.8, 0.5)
+					break
+				}
+			}
+		}
+	}
+}
+
+// evictedByOnset reports whether a candidate rests on evictions that began
+// by the onset.
+func (r *run) evictedByOnset(c *candidate) bool {
+	for _, f := range c.evidence {
+		if f.spec.Role == roleLimitHit && !f.Time.After(r.onset.Add(2*r.step)) {
+			return true
+		}
+	}
+	return false
 }

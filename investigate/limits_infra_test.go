@@ -164,6 +164,17 @@ func cacheEnv(cache map[string]func(time.Time) float64, refused bool) *fake {
 	for k, fn := range cache {
 		f.series["sessions|AWS/ElastiCache|"+k] = fn
 	}
+	es := cacheEdges()
+	if refused {
+		es = alter(es, into("sessions"), failing(0.3, "OOM command not allowed when used memory > 'maxmemory'."))
+	}
+	f.traces = tracesOf(es...)
+	return f
+}
+
+// cacheEdges are cacheEnv's traced calls: the requests into app slow since
+// t0, its calls to the cache and the table as usual.
+func cacheEdges() []edge {
 	var es []edge
 	for _, i := range []string{"i-1", "i-2", "i-3"} {
 		es = append(es,
@@ -171,11 +182,7 @@ func cacheEnv(cache map[string]func(time.Time) float64, refused bool) *fake {
 			edge{caller: "app", callee: "sessions", instance: i, perMin: 60, latency: time.Millisecond},
 			edge{caller: "app", callee: "table", instance: i, perMin: 60, latency: 6 * time.Millisecond})
 	}
-	if refused {
-		es = alter(es, into("sessions"), failing(0.3, "OOM command not allowed when used memory > 'maxmemory'."))
-	}
-	f.traces = tracesOf(es...)
-	return f
+	return es
 }
 
 // TestElastiCacheLimits: a cache at the limit it reached is the limit to
@@ -215,6 +222,40 @@ func TestElastiCacheLimits(t *testing.T) {
 			}
 			if a := h.Actions[0]; a.Kind != ActionScale || !strings.Contains(a.Detail, c.detail) {
 				t.Errorf("first action %s %q, want scale containing %q", a.Kind, a.Detail, c.detail)
+			}
+		})
+	}
+}
+
+// TestCacheMissesLoadTheDatabase: the table app also calls slows down
+// since the onset; when the cache has been evicting for half an hour by
+// then, its misses are what load the table and the cache is the limit to
+// act on; when it has not, the table is the failing dependency.
+func TestCacheMissesLoadTheDatabase(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		evicting bool
+		cause    Cause
+		resource string
+	}{
+		{"the cache evicts", true, CauseLimit, "sessions"},
+		{"the cache holds", false, CauseDependency, "table"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cache := map[string]func(time.Time) float64{}
+			if c.evicting {
+				cache["DatabaseMemoryUsagePercentage"] = level(70, 100, t0.Add(-40*time.Minute))
+				cache["Evictions"] = level(0, 900, t0.Add(-30*time.Minute))
+			}
+			f := cacheEnv(cache, false)
+			f.series["table|AWS/DynamoDB|SuccessfulRequestLatency"] = level(5, 180, t0)
+			f.traces = tracesOf(alter(cacheEdges(), into("table"), func(e *edge) {
+				e.latencyAfter, e.from = 900*time.Millisecond, t0
+			})...)
+			rep := investigateFake(t, f)
+			h := top(t, rep)
+			if h.Cause != c.cause || h.Resource != c.resource {
+				t.Fatalf("top is %s %s (%.2f), want %s %s; all: %+v", h.Cause, h.Resource, h.Confidence, c.cause, c.resource, rep.Hypotheses)
 			}
 		})
 	}
