@@ -44,6 +44,9 @@ const (
 	// TypeElastiCache is an ElastiCache cluster (Redis OSS, Valkey or
 	// Memcached).
 	TypeElastiCache ResourceType = "elasticache"
+	// TypeAurora is an Aurora DB cluster; its DB instances (TypeRDS) are
+	// members of it (RelMemberOf), each a writer or a reader.
+	TypeAurora ResourceType = "aurora"
 )
 
 // Resource is one thing in the environment: an AWS resource, an application
@@ -76,7 +79,8 @@ const (
 	RelRunsOn = "runs-on"
 	// RelCalls: a service calls To.
 	RelCalls = "calls"
-	// RelMemberOf: an instance belongs to To (an Auto Scaling group).
+	// RelMemberOf: an instance belongs to To (an Auto Scaling group), or
+	// a DB instance to its Aurora cluster.
 	RelMemberOf = "member-of"
 	// RelSameApp: To shares From's application tags (the same
 	// CloudFormation stack, or the same app, application or service tag)

@@ -60,6 +60,8 @@ func defaultARN(typ, id, name, account, region string) string {
 		return fmt.Sprintf("arn:%s:ec2:%s:%s:natgateway/%s", pt, region, account, name)
 	case "ebs":
 		return fmt.Sprintf("arn:%s:ec2:%s:%s:volume/%s", pt, region, account, name)
+	case "aurora":
+		return fmt.Sprintf("arn:%s:rds:%s:%s:cluster:%s", pt, region, account, name)
 	case "elasticache":
 		return fmt.Sprintf("arn:%s:elasticache:%s:%s:cluster:%s", pt, region, account, name)
 	case "iam-role":

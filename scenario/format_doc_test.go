@@ -48,6 +48,8 @@ func TestFormatDocNamesEveryField(t *testing.T) {
 		"volume type":     VolumeTypes,
 		"served type":     servedTypes,
 		"cache engine":    CacheEngines,
+		"aurora engine":   AuroraEngines,
+		"cluster role":    ClusterRoles,
 	}
 	for typ, fields := range typeFields {
 		lists["field of type "+typ] = fields

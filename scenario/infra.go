@@ -60,6 +60,8 @@ func (p *parser) infraFields(m *mapNode, r *Resource, pend *resPending) {
 		} else if provisioned {
 			r.IOPS = DefaultGP3IOPS
 		}
+	case "aurora":
+		p.auroraFields(m, r)
 	case "elasticache":
 		r.Engine = CacheEngines[0]
 		if v := m.get("engine"); v != nil {

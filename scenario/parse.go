@@ -41,7 +41,7 @@ const (
 const MaxSteps = 1_000_000
 
 // Types are the resource types, in FORMAT.md's order.
-var Types = []string{"alb", "apigw", "ec2", "asg", "ecs", "lambda", "dynamodb", "rds", "sqs", "nat", "ebs", "elasticache", "service", "external", "iam-role", "iam-policy", "security-group", "kms-key", "parameter", "other"}
+var Types = []string{"alb", "apigw", "ec2", "asg", "ecs", "lambda", "dynamodb", "rds", "sqs", "nat", "ebs", "elasticache", "aurora", "service", "external", "iam-role", "iam-policy", "security-group", "kms-key", "parameter", "other"}
 
 // Causes and Actions are the values expect may name.
 var (
@@ -75,6 +75,7 @@ var (
 		"nat":         {"serves"},
 		"ebs":         {"instance", "volume_type", "size", "iops"},
 		"elasticache": {"engine", "node_type", "nodes", "max_connections"},
+		"aurora":      {"engine", "max_connections"},
 	}
 	windowFields = []string{"at", "until", "ramp"}
 	metricFields = append([]string{"resource", "metric", "dims", "value", "baseline", "noise", "csv", "silent", "p90", "p99"}, windowFields...)
@@ -606,6 +607,7 @@ type resPending struct {
 	calls   []strNode
 	serves  []strNode
 	attach  *strNode
+	cluster *strNode // an rds instance's aurora cluster
 }
 
 // typeFields reads the fields of r's type and fills its defaults.
@@ -727,6 +729,9 @@ func (p *parser) typeFields(m *mapNode, r *Resource, pend *resPending) {
 	default:
 		p.infraFields(m, r, pend)
 	}
+	if r.Type == "rds" {
+		p.memberFields(m, r, pend)
+	}
 }
 
 // resourceRefs checks the references between resources and fills the lists.
@@ -761,7 +766,11 @@ func (p *parser) resourceRefs() {
 			p.ref(pend.attach.n, pend.field+".instance", pend.attach.s, "ec2")
 			r.Instance = pend.attach.s
 		}
+		if pend.cluster != nil && p.ref(pend.cluster.n, pend.field+".db_cluster", pend.cluster.s, "aurora") != nil {
+			r.DBCluster = pend.cluster.s
+		}
 	}
+	p.clusterMembers()
 }
 
 // ref checks that id names a resource, of one of types when given. It

@@ -131,6 +131,10 @@ type Resource struct {
 	// elasticache (and Engine, MaxConnections)
 	NodeType string // default cache.r6g.large
 	Nodes    int    // default 1
+	// rds: the aurora cluster it is a member of, and its role there
+	// (writer or reader; the cluster's first member listed writes)
+	DBCluster   string
+	ClusterRole string
 }
 
 // Window is when an item is active and how it moves there. At and Until are

@@ -58,6 +58,8 @@ func (m *Sim) infraCatalogue(n *node) []*metricDef {
 	switch n.r.Type {
 	case investigate.TypeElastiCache:
 		return m.cacheCatalogue(n)
+	case investigate.TypeAurora:
+		return m.auroraCatalogue(n)
 	case investigate.TypeNATGateway:
 		// Calls out reuse pooled connections: a quarter of them opens one,
 		// and the hosts' own traffic out (updates, agents) adds a few.
@@ -199,12 +201,15 @@ func (n *node) infraConfig(set func(k, v string)) {
 		set("instance", n.r.Instance)
 	case investigate.TypeElastiCache:
 		n.cacheConfig(set)
+	case investigate.TypeAurora:
+		n.auroraConfig(set)
 	}
 }
 
-// infraRelations are what stands on a NAT gateway or an EBS volume: the
-// hosts a gateway serves (an Auto Scaling group's instances, or the group
-// when it lists none), the instance a volume is attached to.
+// infraRelations are what stands on a NAT gateway or an EBS volume, and
+// an Aurora cluster's instances: the hosts a gateway serves (an Auto
+// Scaling group's instances, or the group when it lists none), the
+// instance a volume is attached to, the cluster's members.
 func (m *Sim) infraRelations(n *node) []investigate.Relation {
 	var out []investigate.Relation
 	uses := func(from string) {
@@ -218,6 +223,10 @@ func (m *Sim) infraRelations(n *node) []investigate.Relation {
 	case investigate.TypeEBS:
 		if _, ok := m.byID[n.r.Instance]; ok && n.r.Instance != "" {
 			uses(n.r.Instance)
+		}
+	case investigate.TypeAurora:
+		for _, mb := range n.members {
+			out = append(out, investigate.Relation{From: mb.r.ID, To: n.r.ID, Kind: investigate.RelMemberOf})
 		}
 	}
 	return out
@@ -262,6 +271,8 @@ func (m *Sim) infraTraffic() {
 			}
 		case investigate.TypeElastiCache:
 			v = n.flow // what its callers send
+		case investigate.TypeAurora:
+			v = m.auroraTraffic(n)
 		default:
 			continue
 		}

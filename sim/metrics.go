@@ -480,6 +480,7 @@ func (m *Sim) catalogue(n *node) []*metricDef {
 	default:
 		defs = append(defs, m.infraCatalogue(n)...)
 	}
+	defs = append(defs, m.auroraMemberMetrics(n)...)
 	return defs
 }
 

@@ -73,6 +73,11 @@
 //     above max_connections), evictions 0. With its memory past 95% it
 //     evicts, up to half the writes at 100%, and up to 60% of the hits
 //     turn into misses.
+//   - aurora: its callers' traffic, 40% on its writer and the rest shared by
+//     its readers (all on the writer without readers); its CPU and
+//     connections are its instances' average and sum, commit latency
+//     1.6–2.8 ms (growing as the writer's CPU passes 85%), deadlocks 0,
+//     each reader's AuroraReplicaLag 10–25 ms.
 //
 // Counts get Poisson noise (request counts at least 2%), gauges a few percent.
 // Services log one INFO request line per request over a few paths, ALB
@@ -204,6 +209,7 @@ func New(s *scenario.Scenario, opts Options) *Sim {
 		m.now = s.Start()
 	}
 	m.buildNodes()
+	m.auroraMembers()
 	m.buildTraffic()
 	m.buildSeries()
 	m.buildLogs()

@@ -233,6 +233,8 @@ func defaultDims(n *node) map[string]string {
 		return map[string]string{"VolumeId": n.name}
 	case investigate.TypeElastiCache:
 		return map[string]string{"CacheClusterId": n.name}
+	case investigate.TypeAurora:
+		return map[string]string{"DBClusterIdentifier": n.name}
 	}
 	return nil
 }
@@ -306,6 +308,8 @@ func deriveARN(n *node, account, region string) string {
 		return fmt.Sprintf("arn:aws:ec2:%s:%s:volume/%s", region, account, name)
 	case investigate.TypeElastiCache:
 		return fmt.Sprintf("arn:aws:elasticache:%s:%s:cluster:%s", region, account, name)
+	case investigate.TypeAurora:
+		return fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", region, account, name)
 	case investigate.TypeIAMRole:
 		return fmt.Sprintf("arn:aws:iam::%s:role/%s", account, strings.TrimPrefix(name, "/"))
 	case investigate.TypeIAMPolicy:
@@ -364,6 +368,9 @@ func (n *node) config() map[string]string {
 		set("max_connections", itoa(r.MaxConnections))
 	default:
 		n.infraConfig(set)
+	}
+	if r.Type == investigate.TypeRDS {
+		n.auroraConfig(set)
 	}
 	if len(c) == 0 {
 		return nil
