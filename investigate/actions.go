@@ -168,6 +168,8 @@ func dependencyActions(ctx context.Context, r *run, dep string, health, refused 
 			follow = ", and follow the AWS Health event"
 		}
 		return cacheDependencyActions(dep, caller, follow)
+	case TypeAurora:
+		return auroraDependencyActions(dep, caller, health)
 	case TypeService:
 		return []Action{{ActionExclude, fmt.Sprintf("Fail away from %s: turn off the feature that needs it in %s, or route to a healthy version of it", dep, caller)}},
 			[]string{fmt.Sprintf("Give the calls from %s to %s a timeout and a circuit breaker, and alarm on that edge's fault rate", caller, dep)}

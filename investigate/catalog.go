@@ -126,6 +126,7 @@ var catalog = map[ResourceType][]metricSpec{
 		{"AWS/RDS", "ReadLatency", "Average", roleLatency, "s"},
 		{"AWS/RDS", "WriteLatency", "Average", roleLatency, "s"},
 		{"AWS/RDS", "ReplicaLag", "Average", roleLag, "s"},
+		{"AWS/RDS", "AuroraReplicaLag", "Average", roleLag, "ms"},
 	},
 	TypeSQS: {
 		{"AWS/SQS", "NumberOfMessagesSent", "Sum", roleRequests, "messages/min"},
@@ -147,6 +148,13 @@ var catalog = map[ResourceType][]metricSpec{
 		{"AWS/EBS", "VolumeReadOps", "Sum", roleOther, "operations/min"},
 		{"AWS/EBS", "VolumeWriteOps", "Sum", roleOther, "operations/min"},
 		{"AWS/EBS", "VolumeTotalReadTime", "Sum", roleOther, "s/min"},
+	},
+	TypeAurora: {
+		{"AWS/RDS", "CPUUtilization", "Average", roleUtilisation, "%"},
+		{"AWS/RDS", "DatabaseConnections", "Maximum", roleConnections, "connections"},
+		{"AWS/RDS", "CommitLatency", "Average", roleLatency, "ms"},
+		{"AWS/RDS", "Deadlocks", "Sum", roleErrors, "deadlocks/min"},
+		{"AWS/RDS", "AuroraReplicaLagMaximum", "Maximum", roleLag, "ms"},
 	},
 	TypeElastiCache: {
 		{"AWS/ElastiCache", "EngineCPUUtilization", "Average", roleUtilisation, "%"},

@@ -181,10 +181,13 @@ func (g *graph) entriesOf(host string) []string { return g.related(host, RelTarg
 // callees are what a service calls.
 func (g *graph) callees(service string) []string { return g.related(service, RelCalls, true) }
 
-// group is the Auto Scaling group of an instance, if any.
+// group is the Auto Scaling group of an instance, if any (not the Aurora
+// cluster a database instance is a member of: see clusterOf).
 func (g *graph) group(instance string) string {
-	if gs := g.related(instance, RelMemberOf, true); len(gs) > 0 {
-		return gs[0]
+	for _, x := range g.related(instance, RelMemberOf, true) {
+		if g.typeOf(x) != TypeAurora {
+			return x
+		}
 	}
 	return ""
 }

@@ -63,6 +63,15 @@ func infraLimitActions(r *run, id string) ([]Action, []string, bool) {
 		conf = rs.Config
 	}
 	switch r.g.typeOf(id) {
+	case TypeAurora:
+		actions, prevention := auroraLimitActions(r, id, conf)
+		return actions, prevention, true
+	case TypeRDS:
+		if conf["db_cluster"] == "" {
+			return nil, nil, false
+		}
+		actions, prevention := auroraMemberLimitActions(r, id, conf)
+		return actions, prevention, true
 	case TypeElastiCache:
 		actions, prevention := cacheLimitActions(r, id, conf)
 		return actions, prevention, true

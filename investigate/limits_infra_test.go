@@ -260,3 +260,57 @@ func TestCacheMissesLoadTheDatabase(t *testing.T) {
 		})
 	}
 }
+
+// auroraEnv is webEnv with app's orders in an Aurora cluster of a writer
+// and a reader, the writer's connections going to conns since t0 and the
+// calls to the cluster failing with too many connections.
+func auroraEnv(conns float64) *fake {
+	f := webEnv()
+	f.topo.Resources = append(f.topo.Resources,
+		Resource{ID: "orders", Type: TypeAurora, Dims: map[string]string{"DBClusterIdentifier": "orders"},
+			Config: map[string]string{"writer": "orders-a", "max_connections": "2000", "instance_max_connections": "1000"}},
+		Resource{ID: "orders-a", Type: TypeRDS, Dims: map[string]string{"DBInstanceIdentifier": "orders-a"},
+			Config: map[string]string{"db_cluster": "orders", "cluster_role": "writer", "max_connections": "1000", "instance_class": "db.r6g.large"}},
+		Resource{ID: "orders-b", Type: TypeRDS, Dims: map[string]string{"DBInstanceIdentifier": "orders-b"},
+			Config: map[string]string{"db_cluster": "orders", "cluster_role": "reader", "max_connections": "1000"}})
+	f.topo.Relations = append(f.topo.Relations, Relation{"app", "orders", RelCalls},
+		Relation{"orders-a", "orders", RelMemberOf}, Relation{"orders-b", "orders", RelMemberOf})
+	f.series["orders-a|AWS/RDS|DatabaseConnections"] = level(300, conns, t0)
+	f.series["orders-b|AWS/RDS|DatabaseConnections"] = level(200, 200, t0)
+	f.series["orders|AWS/RDS|DatabaseConnections"] = level(500, conns+200, t0)
+	f.series["*|AWS/RDS|CPUUtilization"] = level(30, 32, t0)
+	var es []edge
+	for _, i := range []string{"i-1", "i-2", "i-3"} {
+		es = append(es, edge{caller: "app", callee: "orders", instance: i, perMin: 60, latency: 4 * time.Millisecond})
+	}
+	f.traces = tracesOf(append(webEdges(), alter(es, into("orders"), failing(0.4, "FATAL: sorry, too many clients already"))...)...)
+	return f
+}
+
+// TestAuroraWriterOutOfConnections: calls to an Aurora cluster fail while
+// its writer's connections reach max_connections: the writer is the limit,
+// relieved by RDS Proxy and the reader endpoint first. Below its maximum,
+// the cluster is the failing dependency, failed over to a reader.
+func TestAuroraWriterOutOfConnections(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		conns    float64
+		cause    Cause
+		resource string
+		detail   string
+	}{
+		{"at max_connections", 1000, CauseLimit, "orders-a", "RDS Proxy"},
+		{"room to spare", 300, CauseDependency, "orders", "failover-db-cluster"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep := investigateFake(t, auroraEnv(c.conns))
+			h := top(t, rep)
+			if h.Cause != c.cause || h.Resource != c.resource {
+				t.Fatalf("top is %s %s (%.2f), want %s %s; all: %+v", h.Cause, h.Resource, h.Confidence, c.cause, c.resource, rep.Hypotheses)
+			}
+			if !strings.Contains(h.Actions[0].Detail, c.detail) {
+				t.Errorf("first action %q, want it to name %q", h.Actions[0].Detail, c.detail)
+			}
+		})
+	}
+}
