@@ -346,6 +346,9 @@ func resourceFromDims(d map[string]string) (id string, typ investigate.ResourceT
 	if v := d["CacheClusterId"]; v != "" {
 		return v, investigate.TypeElastiCache
 	}
+	if v := d["DBClusterIdentifier"]; v != "" {
+		return v, investigate.TypeAurora
+	}
 	return "", ""
 }
 

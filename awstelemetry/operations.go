@@ -43,6 +43,7 @@ var Operations = []Operation{
 	{"ECS", "DescribeServices", "ecs:DescribeServices"},
 	{"ECS", "DescribeTaskDefinition", "ecs:DescribeTaskDefinition"},
 	{"RDS", "DescribeDBInstances", "rds:DescribeDBInstances"},
+	{"RDS", "DescribeDBClusters", "rds:DescribeDBClusters"},
 	{"RDS", "DescribeEvents", "rds:DescribeEvents"},
 	{"DynamoDB", "DescribeTable", "dynamodb:DescribeTable"},
 	{"ElastiCache", "DescribeCacheClusters", "elasticache:DescribeCacheClusters"},

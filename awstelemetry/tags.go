@@ -211,6 +211,9 @@ func resourceFromARN(arn string) (typ investigate.ResourceType, id, want string,
 		if v, ok := strings.CutPrefix(rest, "db:"); ok && v != "" {
 			return investigate.TypeRDS, v, v, true
 		}
+		if v, ok := strings.CutPrefix(rest, "cluster:"); ok && v != "" {
+			return investigate.TypeAurora, v, v, true
+		}
 	case "ecs":
 		// The long ARN format names the cluster: service/CLUSTER/NAME.
 		if v, ok := strings.CutPrefix(rest, "service/"); ok {

@@ -328,6 +328,8 @@ func (b *topoBuilder) describer(typ investigate.ResourceType) func(context.Conte
 		return b.describeVolumes
 	case investigate.TypeElastiCache:
 		return b.describeCacheClusters
+	case investigate.TypeAurora:
+		return b.describeDBClusters
 	}
 	return nil
 }

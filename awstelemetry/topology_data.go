@@ -83,6 +83,7 @@ func (b *topoBuilder) describeDBInstances(ctx context.Context, ids []string) {
 			ID: id, Type: investigate.TypeRDS, Name: id, ARN: aws.ToString(db.DBInstanceArn),
 			AZ: aws.ToString(db.AvailabilityZone), Dims: map[string]string{"DBInstanceIdentifier": id}, Config: c,
 		})
+		b.clusterOfInstance(id, aws.ToString(db.DBClusterIdentifier))
 	}
 	out, err := b.s.c.api.rds.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{
 		Filters: []rdstypes.Filter{{Name: aws.String("db-instance-id"), Values: ids}},

@@ -220,3 +220,83 @@ func TestTopologyCacheClusterAlarm(t *testing.T) {
 		}
 	}
 }
+
+// installAurora answers for the Aurora cluster orders of a writer and a
+// reader, in the RDS API reference's shapes: DescribeDBClusters (DBClusters
+// of DBCluster, DBClusterMembers of DBClusterMember) and DescribeDBInstances
+// (DBInstances of DBInstance, with its DBClusterIdentifier).
+func installAurora(srv *awstest.Server) {
+	srv.Reply("XRay.GetServiceGraph", map[string]any{"Services": []any{}})
+	srv.Reply("XRay.GetTraceSummaries", map[string]any{"TraceSummaries": []any{}})
+	srv.Handle("Resource Groups Tagging API.GetResources", func(r *awstest.Request) any { return awstest.GetResources(r, nil, 0) })
+	srv.Handle("RDS.DescribeDBClusters", func(r *awstest.Request) any {
+		if r.String("Filters.Filter.1.Name") != "db-cluster-id" || r.String("Filters.Filter.1.Values.Value.1") != "orders" {
+			return map[string]any{"DBClusters": awstest.List{Member: "DBCluster"}}
+		}
+		return map[string]any{"DBClusters": awstest.List{Member: "DBCluster", Items: []any{map[string]any{
+			"DBClusterIdentifier": "orders", "DBClusterArn": "arn:aws:rds:us-east-1:123456789012:cluster:orders",
+			"Engine": "aurora-postgresql", "EngineVersion": "16.4", "Status": "available", "MultiAZ": true,
+			"Endpoint":       "orders.cluster-c1a2b3.us-east-1.rds.amazonaws.com",
+			"ReaderEndpoint": "orders.cluster-ro-c1a2b3.us-east-1.rds.amazonaws.com",
+			"DBClusterMembers": awstest.List{Member: "DBClusterMember", Items: []any{
+				map[string]any{"DBInstanceIdentifier": "orders-a", "IsClusterWriter": true, "PromotionTier": 1},
+				map[string]any{"DBInstanceIdentifier": "orders-b", "IsClusterWriter": false, "PromotionTier": 1},
+			}},
+		}}}}
+	})
+	srv.Handle("RDS.DescribeDBInstances", func(r *awstest.Request) any {
+		var items []any
+		for n := 1; ; n++ {
+			id := r.String(fmt.Sprintf("Filters.Filter.1.Values.Value.%d", n))
+			if id == "" {
+				break
+			}
+			if id != "orders-a" && id != "orders-b" {
+				continue
+			}
+			items = append(items, map[string]any{
+				"DBInstanceIdentifier": id, "DBInstanceClass": "db.r6g.large", "Engine": "aurora-postgresql", "EngineVersion": "16.4",
+				"DBInstanceArn": "arn:aws:rds:us-east-1:123456789012:db:" + id, "AvailabilityZone": "us-east-1a",
+				"DBInstanceStatus": "available", "DBClusterIdentifier": "orders",
+			})
+		}
+		return map[string]any{"DBInstances": awstest.List{Member: "DBInstance", Items: items}}
+	})
+}
+
+// TestTopologyAuroraCluster: an alarm on a cluster (DBClusterIdentifier)
+// or on one of its instances finds the cluster and its members, each with
+// its role.
+func TestTopologyAuroraCluster(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		dims map[string]string
+	}{
+		{"on the cluster", map[string]string{"DBClusterIdentifier": "orders"}},
+		{"on its reader", map[string]string{"DBInstanceIdentifier": "orders-b"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv, cl := newServerClient(t)
+			installAurora(srv)
+			s := cl.NewSession()
+			topo, err := s.Topology(ctxTimeout(t, 10*time.Second), investigate.Alarm{Name: "orders-cpu",
+				Metric: investigate.Metric{Namespace: "AWS/RDS", Name: "CPUUtilization", Dims: c.dims}})
+			if err != nil || len(s.Problems()) > 0 {
+				t.Fatalf("err %v, problems %v", err, s.Problems())
+			}
+			res := byID(topo)
+			if o := res["orders"]; o.Type != investigate.TypeAurora || o.Config["writer"] != "orders-a" || o.Config["engine"] != "aurora-postgresql" || o.Dims["DBClusterIdentifier"] != "orders" {
+				t.Errorf("cluster = %+v", o)
+			}
+			for id, role := range map[string]string{"orders-a": "writer", "orders-b": "reader"} {
+				m := res[id]
+				if m.Type != investigate.TypeRDS || m.Config["cluster_role"] != role || m.Config["db_cluster"] != "orders" || m.Config["instance_class"] != "db.r6g.large" {
+					t.Errorf("%s = %+v", id, m)
+				}
+				if want := (investigate.Relation{From: id, To: "orders", Kind: investigate.RelMemberOf}); !slices.Contains(topo.Relations, want) {
+					t.Errorf("relations lack %+v", want)
+				}
+			}
+		})
+	}
+}
