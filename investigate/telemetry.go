@@ -47,6 +47,12 @@ const (
 	// TypeAurora is an Aurora DB cluster; its DB instances (TypeRDS) are
 	// members of it (RelMemberOf), each a writer or a reader.
 	TypeAurora ResourceType = "aurora"
+	// TypeSNS is an SNS topic; it delivers what is published to its
+	// subscribers (RelCalls).
+	TypeSNS ResourceType = "sns"
+	// TypeStepFunctions is a Step Functions state machine; its tasks call
+	// what it invokes (RelCalls).
+	TypeStepFunctions ResourceType = "sfn"
 )
 
 // Resource is one thing in the environment: an AWS resource, an application

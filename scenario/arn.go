@@ -60,6 +60,10 @@ func defaultARN(typ, id, name, account, region string) string {
 		return fmt.Sprintf("arn:%s:ec2:%s:%s:natgateway/%s", pt, region, account, name)
 	case "ebs":
 		return fmt.Sprintf("arn:%s:ec2:%s:%s:volume/%s", pt, region, account, name)
+	case "sns":
+		return fmt.Sprintf("arn:%s:sns:%s:%s:%s", pt, region, account, name)
+	case "sfn":
+		return fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", pt, region, account, name)
 	case "aurora":
 		return fmt.Sprintf("arn:%s:rds:%s:%s:cluster:%s", pt, region, account, name)
 	case "elasticache":

@@ -50,6 +50,9 @@ func TestFormatDocNamesEveryField(t *testing.T) {
 		"cache engine":    CacheEngines,
 		"aurora engine":   AuroraEngines,
 		"cluster role":    ClusterRoles,
+		"workflow":        Workflows,
+		"subscriber type": subscriberTypes,
+		"invoked type":    invokedTypes,
 	}
 	for typ, fields := range typeFields {
 		lists["field of type "+typ] = fields

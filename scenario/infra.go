@@ -13,6 +13,13 @@ var (
 	servedTypes = []string{"ec2", "ecs", "lambda", "asg"}
 	// VolumeTypes are the EBS volume types; the first is the default.
 	VolumeTypes = []string{"gp2", "gp3", "io1", "io2", "st1", "sc1"}
+	// subscriberTypes are what an SNS topic delivers to.
+	subscriberTypes = []string{"lambda", "sqs", "service", "external"}
+	// invokedTypes are what a state machine's tasks call.
+	invokedTypes = []string{"lambda", "ecs", "service", "dynamodb", "sqs", "sns", "sfn", "external"}
+	// Workflows are Step Functions' workflow types; the first is the
+	// default.
+	Workflows = []string{"standard", "express"}
 	// CacheEngines are ElastiCache's engines; the first is the default.
 	CacheEngines = []string{"redis", "valkey", "memcached"}
 	nodeTypeRE   = regexp.MustCompile(`^cache\.[a-z0-9-]+\.[a-z0-9]+$`)
@@ -62,6 +69,18 @@ func (p *parser) infraFields(m *mapNode, r *Resource, pend *resPending) {
 		}
 	case "aurora":
 		p.auroraFields(m, r)
+	case "sns":
+		if v := m.get("subscribers"); v != nil {
+			pend.subs, _ = p.list(v, m.field("subscribers"))
+		}
+	case "sfn":
+		r.Workflow = Workflows[0]
+		if v := m.get("workflow"); v != nil {
+			r.Workflow, _ = p.oneOf(v, m.field("workflow"), "workflow", Workflows)
+		}
+		if v := m.get("invokes"); v != nil {
+			pend.invokes, _ = p.list(v, m.field("invokes"))
+		}
 	case "elasticache":
 		r.Engine = CacheEngines[0]
 		if v := m.get("engine"); v != nil {

@@ -41,7 +41,7 @@ const (
 const MaxSteps = 1_000_000
 
 // Types are the resource types, in FORMAT.md's order.
-var Types = []string{"alb", "apigw", "ec2", "asg", "ecs", "lambda", "dynamodb", "rds", "sqs", "nat", "ebs", "elasticache", "aurora", "service", "external", "iam-role", "iam-policy", "security-group", "kms-key", "parameter", "other"}
+var Types = []string{"alb", "apigw", "ec2", "asg", "ecs", "lambda", "dynamodb", "rds", "sqs", "nat", "ebs", "elasticache", "aurora", "sns", "sfn", "service", "external", "iam-role", "iam-policy", "security-group", "kms-key", "parameter", "other"}
 
 // Causes and Actions are the values expect may name.
 var (
@@ -76,6 +76,8 @@ var (
 		"ebs":         {"instance", "volume_type", "size", "iops"},
 		"elasticache": {"engine", "node_type", "nodes", "max_connections"},
 		"aurora":      {"engine", "max_connections"},
+		"sns":         {"subscribers"},
+		"sfn":         {"workflow", "invokes"},
 	}
 	windowFields = []string{"at", "until", "ramp"}
 	metricFields = append([]string{"resource", "metric", "dims", "value", "baseline", "noise", "csv", "silent", "p90", "p99"}, windowFields...)
@@ -608,6 +610,8 @@ type resPending struct {
 	serves  []strNode
 	attach  *strNode
 	cluster *strNode // an rds instance's aurora cluster
+	subs    []strNode
+	invokes []strNode
 }
 
 // typeFields reads the fields of r's type and fills its defaults.
@@ -769,6 +773,8 @@ func (p *parser) resourceRefs() {
 		if pend.cluster != nil && p.ref(pend.cluster.n, pend.field+".db_cluster", pend.cluster.s, "aurora") != nil {
 			r.DBCluster = pend.cluster.s
 		}
+		r.Subscribers = ids(pend.subs, "subscribers", subscriberTypes...)
+		r.Invokes = ids(pend.invokes, "invokes", invokedTypes...)
 	}
 	p.clusterMembers()
 }

@@ -135,6 +135,11 @@ type Resource struct {
 	// (writer or reader; the cluster's first member listed writes)
 	DBCluster   string
 	ClusterRole string
+	// sns: what it delivers to
+	Subscribers []string
+	// sfn: its workflow type (standard or express) and what its tasks call
+	Workflow string
+	Invokes  []string
 }
 
 // Window is when an item is active and how it moves there. At and Until are

@@ -60,6 +60,8 @@ func (m *Sim) infraCatalogue(n *node) []*metricDef {
 		return m.cacheCatalogue(n)
 	case investigate.TypeAurora:
 		return m.auroraCatalogue(n)
+	case investigate.TypeSNS, investigate.TypeStepFunctions:
+		return m.handoffCatalogue(n)
 	case investigate.TypeNATGateway:
 		// Calls out reuse pooled connections: a quarter of them opens one,
 		// and the hosts' own traffic out (updates, agents) adds a few.
@@ -203,6 +205,8 @@ func (n *node) infraConfig(set func(k, v string)) {
 		n.cacheConfig(set)
 	case investigate.TypeAurora:
 		n.auroraConfig(set)
+	case investigate.TypeSNS, investigate.TypeStepFunctions:
+		n.handoffConfig(set)
 	}
 }
 
@@ -228,6 +232,8 @@ func (m *Sim) infraRelations(n *node) []investigate.Relation {
 		for _, mb := range n.members {
 			out = append(out, investigate.Relation{From: mb.r.ID, To: n.r.ID, Kind: investigate.RelMemberOf})
 		}
+	case investigate.TypeSNS, investigate.TypeStepFunctions:
+		out = m.handoffRelations(n)
 	}
 	return out
 }
@@ -273,6 +279,8 @@ func (m *Sim) infraTraffic() {
 			v = n.flow // what its callers send
 		case investigate.TypeAurora:
 			v = m.auroraTraffic(n)
+		case investigate.TypeSNS, investigate.TypeStepFunctions:
+			v = m.handoffTraffic(n)
 		default:
 			continue
 		}

@@ -78,6 +78,11 @@
 //     connections are its instances' average and sum, commit latency
 //     1.6–2.8 ms (growing as the writer's CPU passes 85%), deadlocks 0,
 //     each reader's AuroraReplicaLag 10–25 ms.
+//   - sns: published = what its callers send, delivered = that times its
+//     subscribers (each of which receives it), failed 0.02%.
+//   - sfn: an execution per start, 0.1% failing, none throttled or timed
+//     out; ExecutionTime its tasks' latency in a row plus 40–70 ms; each
+//     invoked resource receives its starts.
 //
 // Counts get Poisson noise (request counts at least 2%), gauges a few percent.
 // Services log one INFO request line per request over a few paths, ALB

@@ -235,6 +235,10 @@ func defaultDims(n *node) map[string]string {
 		return map[string]string{"CacheClusterId": n.name}
 	case investigate.TypeAurora:
 		return map[string]string{"DBClusterIdentifier": n.name}
+	case investigate.TypeSNS:
+		return map[string]string{"TopicName": n.name}
+	case investigate.TypeStepFunctions:
+		return map[string]string{"StateMachineArn": n.arn}
 	}
 	return nil
 }
@@ -310,6 +314,10 @@ func deriveARN(n *node, account, region string) string {
 		return fmt.Sprintf("arn:aws:elasticache:%s:%s:cluster:%s", region, account, name)
 	case investigate.TypeAurora:
 		return fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", region, account, name)
+	case investigate.TypeSNS:
+		return fmt.Sprintf("arn:aws:sns:%s:%s:%s", region, account, name)
+	case investigate.TypeStepFunctions:
+		return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", region, account, name)
 	case investigate.TypeIAMRole:
 		return fmt.Sprintf("arn:aws:iam::%s:role/%s", account, strings.TrimPrefix(name, "/"))
 	case investigate.TypeIAMPolicy:

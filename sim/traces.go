@@ -321,6 +321,8 @@ func (m *Sim) typeLatency(n *node) float64 {
 		return 4 * v
 	case investigate.TypeElastiCache:
 		return 0.8 * v
+	case investigate.TypeSNS:
+		return 15 * v
 	case investigate.TypeSQS:
 		return 8 * v
 	case investigate.TypeExternal:
