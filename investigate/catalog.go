@@ -156,6 +156,18 @@ var catalog = map[ResourceType][]metricSpec{
 		{"AWS/RDS", "Deadlocks", "Sum", roleErrors, "deadlocks/min"},
 		{"AWS/RDS", "AuroraReplicaLagMaximum", "Maximum", roleLag, "ms"},
 	},
+	TypeSNS: {
+		{"AWS/SNS", "NumberOfMessagesPublished", "Sum", roleRequests, "messages/min"},
+		{"AWS/SNS", "NumberOfNotificationsFailed", "Sum", roleErrors, "notifications/min"},
+		{"AWS/SNS", "NumberOfNotificationsDelivered", "Sum", roleOther, "notifications/min"},
+	},
+	TypeStepFunctions: {
+		{"AWS/States", "ExecutionsStarted", "Sum", roleRequests, "executions/min"},
+		{"AWS/States", "ExecutionsFailed", "Sum", roleErrors, "executions/min"},
+		{"AWS/States", "ExecutionsTimedOut", "Sum", roleErrors, "executions/min"},
+		{"AWS/States", "ExecutionThrottled", "Sum", roleThrottles, "throttled/min"},
+		{"AWS/States", "ExecutionTime", "Average", roleLatency, "ms"},
+	},
 	TypeElastiCache: {
 		{"AWS/ElastiCache", "EngineCPUUtilization", "Average", roleUtilisation, "%"},
 		{"AWS/ElastiCache", "CPUUtilization", "Average", roleUtilisation, "%"},

@@ -24,6 +24,8 @@ var healthServiceTypes = map[string]ResourceType{
 	"EBS":                  TypeEBS,
 	"NATGATEWAY":           TypeNATGateway,
 	"ELASTICACHE":          TypeElastiCache,
+	"SNS":                  TypeSNS,
+	"STATES":               TypeStepFunctions,
 }
 
 // checkDependency localizes the fault: the deepest anomalous resource below

@@ -44,6 +44,9 @@ func (r *run) limitOf(res *Resource, spec metricSpec, quotas []Quota) (limit flo
 		}
 	case roleUtilisation, roleMemory, roleDisk:
 		return 100, "100%"
+	case roleRequests:
+		// Only a rate that a quota caps per second: a topic's publishes.
+		return publishLimit(res, quotas, secondsPerPeriod)
 	}
 	// Any other quota on the resource whose name matches the metric.
 	for _, q := range quotas {
@@ -102,7 +105,7 @@ func checkLimits(ctx context.Context, r *run) result {
 				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s rose to %s%s since %s (%s before)%s",
 					id, spec.Name, num(sh.peak), unitSuffix(r.unit(id, spec)), Clock(startOr(sh.start, r.onset)), num(sh.before), r.limitHitMeaning(ctx, rs, spec)))
 				sc = 0.6
-			case roleConcurrency, roleConnections, roleConsumedRead, roleConsumedWrite, roleUtilisation, roleMemory, roleDisk:
+			case roleConcurrency, roleConnections, roleConsumedRead, roleConsumedWrite, roleUtilisation, roleMemory, roleDisk, roleRequests:
 				limit, what := r.limitOf(rs, spec, quotas)
 				// What reaches a ceiling may fall back just before the
 				// onset (a process killed at the top restarts empty): the

@@ -63,6 +63,9 @@ func infraLimitActions(r *run, id string) ([]Action, []string, bool) {
 		conf = rs.Config
 	}
 	switch r.g.typeOf(id) {
+	case TypeSNS, TypeStepFunctions:
+		actions, prevention := handoffLimitActions(r, id)
+		return actions, prevention, true
 	case TypeAurora:
 		actions, prevention := auroraLimitActions(r, id, conf)
 		return actions, prevention, true

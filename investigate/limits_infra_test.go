@@ -314,3 +314,67 @@ func TestAuroraWriterOutOfConnections(t *testing.T) {
 		})
 	}
 }
+
+// handoffEnv is webEnv with app publishing to a topic and starting a state
+// machine whose task is a function.
+func handoffEnv() *fake {
+	f := webEnv()
+	arn := "arn:aws:states:us-east-1:123456789012:stateMachine:fulfil"
+	f.topo.Resources = append(f.topo.Resources,
+		Resource{ID: "events", Type: TypeSNS, Dims: map[string]string{"TopicName": "events"}},
+		Resource{ID: "fulfil", Type: TypeStepFunctions, ARN: arn, Dims: map[string]string{"StateMachineArn": arn}},
+		Resource{ID: "pick-fn", Type: TypeLambda, Dims: map[string]string{"FunctionName": "pick-fn"}})
+	f.topo.Relations = append(f.topo.Relations, Relation{"app", "events", RelCalls}, Relation{"app", "fulfil", RelCalls}, Relation{"fulfil", "pick-fn", RelCalls})
+	f.series["events|AWS/SNS|NumberOfMessagesPublished"] = level(9000, 9000, t0)
+	f.series["fulfil|AWS/States|ExecutionsStarted"] = level(600, 600, t0)
+	f.series["fulfil|AWS/States|ExecutionThrottled"] = level(0, 0, t0)
+	f.series["pick-fn|AWS/Lambda|Invocations"] = level(600, 600, t0)
+	f.series["pick-fn|AWS/Lambda|Errors"] = level(0, 0, t0)
+	var es []edge
+	for _, i := range []string{"i-1", "i-2", "i-3"} {
+		es = append(es, edge{caller: "app", callee: "events", instance: i, perMin: 60, latency: 15 * time.Millisecond},
+			edge{caller: "app", callee: "fulfil", instance: i, perMin: 60, latency: 20 * time.Millisecond})
+	}
+	f.traces = tracesOf(append(webEdges(), es...)...)
+	return f
+}
+
+// TestHandoffLimits: a state machine whose transitions are throttled, and
+// a topic published to at its Publish quota, are limits with their moves.
+func TestHandoffLimits(t *testing.T) {
+	t.Run("state transitions throttled", func(t *testing.T) {
+		f := handoffEnv()
+		f.alarm.Metric = Metric{Namespace: "AWS/States", Name: "ExecutionsTimedOut", Dims: map[string]string{"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:fulfil"}}
+		f.alarm.Resource = "fulfil"
+		f.series["fulfil|AWS/States|ExecutionsTimedOut"] = level(0, 120, t0)
+		f.series["fulfil|AWS/States|ExecutionThrottled"] = level(0, 4000, t0)
+		rep := investigateFake(t, f)
+		h := top(t, rep)
+		if h.Cause != CauseLimit || h.Resource != "fulfil" || !strings.Contains(h.Actions[0].Detail, "MaxConcurrency") {
+			t.Fatalf("top is %s %s (%.2f) %q, want limit fulfil spreading its executions; all: %+v", h.Cause, h.Resource, h.Confidence, h.Actions[0].Detail, rep.Hypotheses)
+		}
+	})
+	t.Run("publishes at the quota", func(t *testing.T) {
+		f := handoffEnv()
+		f.quotas = []Quota{{Resource: "events", Service: "sns", Code: "L-5A7A6B0A", Name: "Publish API requests per second", Value: 300}}
+		f.series["events|AWS/SNS|NumberOfMessagesPublished"] = level(9000, 18000, t0)
+		var es []edge
+		for _, i := range []string{"i-1", "i-2", "i-3"} {
+			es = append(es, edge{caller: "app", callee: "events", instance: i, perMin: 60, latency: 15 * time.Millisecond})
+		}
+		es = alter(es, into("events"), failing(0.5, "Throttling: Rate exceeded"))
+		f.traces = tracesOf(append(webEdges(), es...)...)
+		rep := investigateFake(t, f)
+		h := top(t, rep)
+		if h.Cause != CauseLimit || h.Resource != "events" || !strings.Contains(h.Actions[0].Detail, "PublishBatch") {
+			t.Fatalf("top is %s %s (%.2f) %q, want limit events publishing in batches; all: %+v", h.Cause, h.Resource, h.Confidence, h.Actions[0].Detail, rep.Hypotheses)
+		}
+		found := false
+		for _, fd := range rep.Findings {
+			found = found || strings.Contains(fd.Summary, "NumberOfMessagesPublished reached")
+		}
+		if !found {
+			t.Errorf("no finding that the publishes reached the quota: %+v", rep.Findings)
+		}
+	})
+}
