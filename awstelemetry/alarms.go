@@ -349,6 +349,12 @@ func resourceFromDims(d map[string]string) (id string, typ investigate.ResourceT
 	if v := d["DBClusterIdentifier"]; v != "" {
 		return v, investigate.TypeAurora
 	}
+	if v := d["TopicName"]; v != "" {
+		return v, investigate.TypeSNS
+	}
+	if v := d["StateMachineArn"]; v != "" {
+		return stateMachineName(v), investigate.TypeStepFunctions
+	}
 	return "", ""
 }
 

@@ -42,6 +42,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/xray"
 	"github.com/aws/smithy-go/middleware"
@@ -171,6 +173,8 @@ type apis struct {
 	rds    rdsAPI
 	ddb    dynamodbAPI
 	cache  elasticacheAPI
+	sns    snsAPI
+	sfn    sfnAPI
 	apigw  apigatewayAPI
 	health healthAPI
 	quotas quotasAPI
@@ -242,6 +246,8 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		rds:    rds.NewFromConfig(cfg),
 		ddb:    dynamodb.NewFromConfig(cfg),
 		cache:  elasticache.NewFromConfig(cfg),
+		sns:    sns.NewFromConfig(cfg),
+		sfn:    sfn.NewFromConfig(cfg),
 		apigw:  apigateway.NewFromConfig(cfg),
 		// AWS Health's global endpoint lives in the partition's first
 		// region; an explicit endpoint still wins.

@@ -49,6 +49,8 @@ var Operations = []Operation{
 	{"ElastiCache", "DescribeCacheClusters", "elasticache:DescribeCacheClusters"},
 	{"API Gateway", "GetRestApis", "apigateway:GET"},
 	{"API Gateway", "GetResources", "apigateway:GET"},
+	{"SNS", "GetTopicAttributes", "sns:GetTopicAttributes"},
+	{"SFN", "DescribeStateMachine", "states:DescribeStateMachine"},
 	{"Health", "DescribeEvents", "health:DescribeEvents"},
 	{"Health", "DescribeAffectedEntities", "health:DescribeAffectedEntities"},
 	{"Health", "DescribeEventDetails", "health:DescribeEventDetails"},

@@ -26,6 +26,8 @@ var apiInterfaces = map[string]reflect.Type{
 	"RDS":                         reflect.TypeFor[rdsAPI](),
 	"DynamoDB":                    reflect.TypeFor[dynamodbAPI](),
 	"ElastiCache":                 reflect.TypeFor[elasticacheAPI](),
+	"SNS":                         reflect.TypeFor[snsAPI](),
+	"SFN":                         reflect.TypeFor[sfnAPI](),
 	"API Gateway":                 reflect.TypeFor[apigatewayAPI](),
 	"Health":                      reflect.TypeFor[healthAPI](),
 	"Service Quotas":              reflect.TypeFor[quotasAPI](),

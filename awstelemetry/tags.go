@@ -225,6 +225,14 @@ func resourceFromARN(arn string) (typ investigate.ResourceType, id, want string,
 		if rest != "" && !strings.Contains(rest, "/") {
 			return investigate.TypeSQS, rest, rest, true
 		}
+	case "sns":
+		if rest != "" && !strings.Contains(rest, ":") {
+			return investigate.TypeSNS, rest, rest, true
+		}
+	case "states":
+		if strings.HasPrefix(rest, "stateMachine:") {
+			return investigate.TypeStepFunctions, stateMachineName(arn), arn, true
+		}
 	}
 	return "", "", "", false
 }

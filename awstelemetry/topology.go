@@ -30,6 +30,7 @@ func (s *Session) Topology(ctx context.Context, alarm investigate.Alarm) (t inve
 	ctx = s.ctx(ctx)
 
 	b := newTopoBuilder(s)
+	b.account = alarm.Account
 	rootID, rootType := resourceFromDims(alarm.Metric.Dims)
 	if alarm.Resource != "" && alarm.Resource != rootID {
 		// The alarm names its resource otherwise (a metric-math alarm's
@@ -125,6 +126,8 @@ type topoBuilder struct {
 	ecsServices []ecsServiceInfo
 	entryOfSvc  map[string]string
 	xrayIDs     map[string]string // X-Ray node "type|name" → resource id
+	// account is the alarm's account, for the ARNs the describers build.
+	account string
 }
 
 func newTopoBuilder(s *Session) *topoBuilder {
@@ -240,6 +243,9 @@ func (b *topoBuilder) wantFromDims(typ investigate.ResourceType, id string, dims
 		b.want(typ, dims["ClusterName"]+"/"+dims["ServiceName"])
 	case investigate.TypeSQS:
 		b.add(sqsResource(id, b.s.c.region, ""))
+	case investigate.TypeStepFunctions:
+		// Described by its ARN, the one dimension AWS/States has.
+		b.want(typ, dims["StateMachineArn"])
 	case "":
 		if id != "" {
 			b.add(investigate.Resource{ID: id, Type: investigate.TypeOther, Dims: dims})
@@ -330,6 +336,10 @@ func (b *topoBuilder) describer(typ investigate.ResourceType) func(context.Conte
 		return b.describeCacheClusters
 	case investigate.TypeAurora:
 		return b.describeDBClusters
+	case investigate.TypeSNS:
+		return b.describeTopics
+	case investigate.TypeStepFunctions:
+		return b.describeStateMachines
 	}
 	return nil
 }

@@ -300,3 +300,76 @@ func TestTopologyAuroraCluster(t *testing.T) {
 		})
 	}
 }
+
+// installHandoff answers for the topic order-events and the state machine
+// fulfil, in the SNS API reference's shape for GetTopicAttributes (an
+// Attributes map of entry key/value) and the Step Functions API
+// reference's for DescribeStateMachine.
+func installHandoff(srv *awstest.Server) {
+	srv.Reply("XRay.GetServiceGraph", map[string]any{"Services": []any{}})
+	srv.Reply("XRay.GetTraceSummaries", map[string]any{"TraceSummaries": []any{}})
+	srv.Handle("Resource Groups Tagging API.GetResources", func(r *awstest.Request) any { return awstest.GetResources(r, nil, 0) })
+	srv.Reply("STS.GetCallerIdentity", awstest.CallerIdentity("123456789012", "test"))
+	const topic = "arn:aws:sns:us-east-1:123456789012:order-events"
+	srv.Handle("SNS.GetTopicAttributes", func(r *awstest.Request) any {
+		if r.String("TopicArn") != topic {
+			return &awstest.Error{Status: 404, Code: "NotFound", Message: "Topic does not exist"}
+		}
+		entry := func(k, v string) any { return map[string]any{"key": k, "value": v} }
+		return map[string]any{"Attributes": awstest.List{Member: "entry", Items: []any{
+			entry("TopicArn", topic), entry("SubscriptionsConfirmed", "3"), entry("SubscriptionsPending", "0"),
+			entry("DisplayName", "order events"), entry("KmsMasterKeyId", "alias/aws/sns"),
+		}}}
+	})
+	const machine = "arn:aws:states:us-east-1:123456789012:stateMachine:fulfil"
+	srv.Handle("SFN.DescribeStateMachine", func(r *awstest.Request) any {
+		if r.String("stateMachineArn") != machine {
+			return &awstest.Error{Status: 400, Code: "StateMachineDoesNotExist", Message: "State Machine Does Not Exist: '" + r.String("stateMachineArn") + "'"}
+		}
+		return map[string]any{
+			"stateMachineArn": machine, "name": "fulfil", "status": "ACTIVE", "type": "STANDARD",
+			"definition":   `{"StartAt":"Pick","States":{"Pick":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:pick","End":true}}}`,
+			"roleArn":      "arn:aws:iam::123456789012:role/fulfil-sfn",
+			"creationDate": ts("2024-05-01T09:00:00Z"),
+			"loggingConfiguration": map[string]any{"level": "ERROR", "includeExecutionData": false, "destinations": []any{
+				map[string]any{"cloudWatchLogsLogGroup": map[string]any{"logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/fulfil:*"}},
+			}},
+		}
+	})
+}
+
+// TestTopologyTopicAndStateMachine: an alarm names a topic by TopicName
+// and a state machine by StateMachineArn; one describe call each.
+func TestTopologyTopicAndStateMachine(t *testing.T) {
+	for _, c := range []struct {
+		name, id string
+		dims     map[string]string
+		op       string
+		check    func(investigate.Resource) bool
+	}{
+		{"topic", "order-events", map[string]string{"TopicName": "order-events"}, "SNS.GetTopicAttributes", func(r investigate.Resource) bool {
+			return r.Type == investigate.TypeSNS && r.ARN == "arn:aws:sns:us-east-1:123456789012:order-events" && r.Config["subscribers"] == "3" && r.Config["kms_key"] == "alias/aws/sns"
+		}},
+		{"state machine", "fulfil", map[string]string{"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:fulfil"}, "SFN.DescribeStateMachine", func(r investigate.Resource) bool {
+			return r.Type == investigate.TypeStepFunctions && r.Config["workflow"] == "standard" && r.LogGroup == "/aws/vendedlogs/states/fulfil" &&
+				r.Dims["StateMachineArn"] == "arn:aws:states:us-east-1:123456789012:stateMachine:fulfil"
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv, cl := newServerClient(t)
+			installHandoff(srv)
+			s := cl.NewSession()
+			topo, err := s.Topology(ctxTimeout(t, 10*time.Second), investigate.Alarm{Name: "a", Account: "123456789012",
+				Metric: investigate.Metric{Namespace: "AWS/X", Name: "Y", Dims: c.dims}})
+			if err != nil || len(s.Problems()) > 0 {
+				t.Fatalf("err %v, problems %v", err, s.Problems())
+			}
+			if r, ok := byID(topo)[c.id]; !ok || !c.check(r) {
+				t.Errorf("%s = %+v (found %v)", c.id, r, ok)
+			}
+			if n := srv.Count(c.op); n != 1 {
+				t.Errorf("%d %s calls, want 1", n, c.op)
+			}
+		})
+	}
+}
