@@ -337,6 +337,24 @@ func resourceFromDims(d map[string]string) (id string, typ investigate.ResourceT
 	if v := d["AutoScalingGroupName"]; v != "" {
 		return v, investigate.TypeASG
 	}
+	if v := d["NatGatewayId"]; v != "" {
+		return v, investigate.TypeNATGateway
+	}
+	if v := d["VolumeId"]; v != "" {
+		return v, investigate.TypeEBS
+	}
+	if v := d["CacheClusterId"]; v != "" {
+		return v, investigate.TypeElastiCache
+	}
+	if v := d["DBClusterIdentifier"]; v != "" {
+		return v, investigate.TypeAurora
+	}
+	if v := d["TopicName"]; v != "" {
+		return v, investigate.TypeSNS
+	}
+	if v := d["StateMachineArn"]; v != "" {
+		return stateMachineName(v), investigate.TypeStepFunctions
+	}
 	return "", ""
 }
 

@@ -35,12 +35,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/health"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/xray"
 	"github.com/aws/smithy-go/middleware"
@@ -169,6 +172,9 @@ type apis struct {
 	ecs    ecsAPI
 	rds    rdsAPI
 	ddb    dynamodbAPI
+	cache  elasticacheAPI
+	sns    snsAPI
+	sfn    sfnAPI
 	apigw  apigatewayAPI
 	health healthAPI
 	quotas quotasAPI
@@ -239,6 +245,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		ecs:    ecs.NewFromConfig(cfg),
 		rds:    rds.NewFromConfig(cfg),
 		ddb:    dynamodb.NewFromConfig(cfg),
+		cache:  elasticache.NewFromConfig(cfg),
+		sns:    sns.NewFromConfig(cfg),
+		sfn:    sfn.NewFromConfig(cfg),
 		apigw:  apigateway.NewFromConfig(cfg),
 		// AWS Health's global endpoint lives in the partition's first
 		// region; an explicit endpoint still wins.

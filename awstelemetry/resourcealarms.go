@@ -119,6 +119,12 @@ func candidates(ref string) []candidate {
 	if strings.HasPrefix(ref, "i-") {
 		return []candidate{{investigate.TypeEC2, ref, ref}}
 	}
+	if strings.HasPrefix(ref, "nat-") {
+		return []candidate{{investigate.TypeNATGateway, ref, ref}}
+	}
+	if strings.HasPrefix(ref, "vol-") {
+		return []candidate{{investigate.TypeEBS, ref, ref}}
+	}
 	if cluster, svc, ok := strings.Cut(ref, "/"); ok && cluster != "" && svc != "" && !strings.Contains(svc, "/") {
 		return []candidate{{investigate.TypeECS, svc, ref}}
 	}

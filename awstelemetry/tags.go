@@ -182,6 +182,16 @@ func resourceFromARN(arn string) (typ investigate.ResourceType, id, want string,
 		if v, ok := strings.CutPrefix(rest, "instance/"); ok && v != "" {
 			return investigate.TypeEC2, v, v, true
 		}
+		if v, ok := strings.CutPrefix(rest, "natgateway/"); ok && v != "" {
+			return investigate.TypeNATGateway, v, v, true
+		}
+		if v, ok := strings.CutPrefix(rest, "volume/"); ok && v != "" {
+			return investigate.TypeEBS, v, v, true
+		}
+	case "elasticache":
+		if v, ok := strings.CutPrefix(rest, "cluster:"); ok && v != "" {
+			return investigate.TypeElastiCache, v, v, true
+		}
 	case "elasticloadbalancing":
 		if v, ok := strings.CutPrefix(rest, "loadbalancer/app/"); ok && v != "" {
 			dim := "app/" + v
@@ -201,6 +211,9 @@ func resourceFromARN(arn string) (typ investigate.ResourceType, id, want string,
 		if v, ok := strings.CutPrefix(rest, "db:"); ok && v != "" {
 			return investigate.TypeRDS, v, v, true
 		}
+		if v, ok := strings.CutPrefix(rest, "cluster:"); ok && v != "" {
+			return investigate.TypeAurora, v, v, true
+		}
 	case "ecs":
 		// The long ARN format names the cluster: service/CLUSTER/NAME.
 		if v, ok := strings.CutPrefix(rest, "service/"); ok {
@@ -211,6 +224,14 @@ func resourceFromARN(arn string) (typ investigate.ResourceType, id, want string,
 	case "sqs":
 		if rest != "" && !strings.Contains(rest, "/") {
 			return investigate.TypeSQS, rest, rest, true
+		}
+	case "sns":
+		if rest != "" && !strings.Contains(rest, ":") {
+			return investigate.TypeSNS, rest, rest, true
+		}
+	case "states":
+		if strings.HasPrefix(rest, "stateMachine:") {
+			return investigate.TypeStepFunctions, stateMachineName(arn), arn, true
 		}
 	}
 	return "", "", "", false

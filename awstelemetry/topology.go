@@ -30,6 +30,7 @@ func (s *Session) Topology(ctx context.Context, alarm investigate.Alarm) (t inve
 	ctx = s.ctx(ctx)
 
 	b := newTopoBuilder(s)
+	b.account = alarm.Account
 	rootID, rootType := resourceFromDims(alarm.Metric.Dims)
 	if alarm.Resource != "" && alarm.Resource != rootID {
 		// The alarm names its resource otherwise (a metric-math alarm's
@@ -77,6 +78,10 @@ func typeFromID(id string) investigate.ResourceType {
 	switch {
 	case strings.HasPrefix(id, "i-"):
 		return investigate.TypeEC2
+	case strings.HasPrefix(id, "nat-"):
+		return investigate.TypeNATGateway
+	case strings.HasPrefix(id, "vol-"):
+		return investigate.TypeEBS
 	case strings.HasPrefix(id, "arn:") && strings.Contains(id, ":function:"):
 		return investigate.TypeLambda
 	}
@@ -121,6 +126,8 @@ type topoBuilder struct {
 	ecsServices []ecsServiceInfo
 	entryOfSvc  map[string]string
 	xrayIDs     map[string]string // X-Ray node "type|name" → resource id
+	// account is the alarm's account, for the ARNs the describers build.
+	account string
 }
 
 func newTopoBuilder(s *Session) *topoBuilder {
@@ -236,6 +243,9 @@ func (b *topoBuilder) wantFromDims(typ investigate.ResourceType, id string, dims
 		b.want(typ, dims["ClusterName"]+"/"+dims["ServiceName"])
 	case investigate.TypeSQS:
 		b.add(sqsResource(id, b.s.c.region, ""))
+	case investigate.TypeStepFunctions:
+		// Described by its ARN, the one dimension AWS/States has.
+		b.want(typ, dims["StateMachineArn"])
 	case "":
 		if id != "" {
 			b.add(investigate.Resource{ID: id, Type: investigate.TypeOther, Dims: dims})
@@ -318,6 +328,18 @@ func (b *topoBuilder) describer(typ investigate.ResourceType) func(context.Conte
 		return b.describeECSServices
 	case investigate.TypeAPIGateway:
 		return b.describeRestAPIs
+	case investigate.TypeNATGateway:
+		return b.describeNatGateways
+	case investigate.TypeEBS:
+		return b.describeVolumes
+	case investigate.TypeElastiCache:
+		return b.describeCacheClusters
+	case investigate.TypeAurora:
+		return b.describeDBClusters
+	case investigate.TypeSNS:
+		return b.describeTopics
+	case investigate.TypeStepFunctions:
+		return b.describeStateMachines
 	}
 	return nil
 }

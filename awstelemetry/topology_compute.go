@@ -218,6 +218,7 @@ func (b *topoBuilder) addInstance(in ec2types.Instance, owner string) {
 		}
 	}
 	b.add(r)
+	b.instanceVolumes(in)
 	if group != "" {
 		b.relate(id, group, investigate.RelMemberOf)
 		b.want(investigate.TypeASG, group)

@@ -114,6 +114,7 @@ func (b *topoBuilder) describeDBInstances(ctx context.Context, ids []string) {
 			b.relate(rep, id, investigate.RelReplicaOf)
 			b.want(investigate.TypeRDS, rep)
 		}
+		b.clusterOfInstance(id, aws.ToString(db.DBClusterIdentifier))
 	}
 	out, err := b.s.c.api.rds.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{
 		Filters: []rdstypes.Filter{{Name: aws.String("db-instance-id"), Values: ids}},

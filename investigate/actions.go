@@ -175,6 +175,14 @@ func dependencyActions(ctx context.Context, r *run, dep string, health, refused 
 				fmt.Sprintf("Plan a failover for %s (global table, read replica, Multi-AZ) and rehearse it", dep),
 				"Subscribe the team to AWS Health events for the account (EventBridge rule to the incident channel)",
 			}
+	case TypeElastiCache:
+		follow := ""
+		if health {
+			follow = ", and follow the AWS Health event"
+		}
+		return cacheDependencyActions(dep, caller, follow)
+	case TypeAurora:
+		return auroraDependencyActions(dep, caller, health)
 	case TypeService:
 		return []Action{{ActionExclude, fmt.Sprintf("Fail away from %s: turn off the feature that needs it in %s, or route to a healthy version of it", dep, caller)}},
 			[]string{fmt.Sprintf("Give the calls from %s to %s a timeout and a circuit breaker, and alarm on that edge's fault rate", caller, dep)}
@@ -184,6 +192,9 @@ func dependencyActions(ctx context.Context, r *run, dep string, health, refused 
 }
 
 func limitActions(r *run, id string, quota *Quota) ([]Action, []string) {
+	if actions, prevention, ok := infraLimitActions(r, id); ok {
+		return actions, prevention
+	}
 	rs := r.g.byID[id]
 	conf := map[string]string{}
 	if rs != nil {

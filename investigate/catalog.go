@@ -30,6 +30,13 @@ const (
 	roleCapacity           // desired or in-service capacity
 	roleBacklog            // queue depth or age
 	roleLag                // how far a replica is behind its source
+	// roleLimitHit counts the times a limit turned work away or dropped
+	// it: a NAT gateway's port allocation errors, a cache's evictions, a
+	// volume asked for more IOPS than it has. Any rise is the limit.
+	roleLimitHit
+	// roleQueue is work waiting inside a resource that its users wait on:
+	// a volume's I/O queue.
+	roleQueue
 )
 
 // rises reports whether a rise of the metric is the bad direction.
@@ -126,11 +133,56 @@ var catalog = map[ResourceType][]metricSpec{
 		{"AWS/RDS", "ReadLatency", "Average", roleLatency, "s"},
 		{"AWS/RDS", "WriteLatency", "Average", roleLatency, "s"},
 		{"AWS/RDS", "ReplicaLag", "Average", roleLag, "s"},
+		{"AWS/RDS", "AuroraReplicaLag", "Average", roleLag, "ms"},
 	},
 	TypeSQS: {
 		{"AWS/SQS", "NumberOfMessagesSent", "Sum", roleRequests, "messages/min"},
 		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", roleBacklog, "messages"},
 		{"AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum", roleBacklog, "s"},
+	},
+	TypeNATGateway: {
+		{"AWS/NATGateway", "ErrorPortAllocation", "Sum", roleLimitHit, "errors/min"},
+		{"AWS/NATGateway", "PacketsDropCount", "Sum", roleErrors, "packets/min"},
+		{"AWS/NATGateway", "ActiveConnectionCount", "Maximum", roleOther, "connections"},
+		{"AWS/NATGateway", "ConnectionAttemptCount", "Sum", roleOther, "connections/min"},
+		{"AWS/NATGateway", "BytesOutToDestination", "Sum", roleOther, "bytes/min"},
+	},
+	TypeEBS: {
+		{"AWS/EBS", "BurstBalance", "Average", roleCredits, "%"},
+		// A 0 or 1 each minute: its Sum counts the minutes over the limit.
+		{"AWS/EBS", "VolumeIOPSExceededCheck", "Sum", roleLimitHit, ""},
+		{"AWS/EBS", "VolumeQueueLength", "Average", roleQueue, "operations"},
+		{"AWS/EBS", "VolumeReadOps", "Sum", roleOther, "operations/min"},
+		{"AWS/EBS", "VolumeWriteOps", "Sum", roleOther, "operations/min"},
+		{"AWS/EBS", "VolumeTotalReadTime", "Sum", roleOther, "s/min"},
+	},
+	TypeAurora: {
+		{"AWS/RDS", "CPUUtilization", "Average", roleUtilisation, "%"},
+		{"AWS/RDS", "DatabaseConnections", "Maximum", roleConnections, "connections"},
+		{"AWS/RDS", "CommitLatency", "Average", roleLatency, "ms"},
+		{"AWS/RDS", "Deadlocks", "Sum", roleErrors, "deadlocks/min"},
+		{"AWS/RDS", "AuroraReplicaLagMaximum", "Maximum", roleLag, "ms"},
+	},
+	TypeSNS: {
+		{"AWS/SNS", "NumberOfMessagesPublished", "Sum", roleRequests, "messages/min"},
+		{"AWS/SNS", "NumberOfNotificationsFailed", "Sum", roleErrors, "notifications/min"},
+		{"AWS/SNS", "NumberOfNotificationsDelivered", "Sum", roleOther, "notifications/min"},
+	},
+	TypeStepFunctions: {
+		{"AWS/States", "ExecutionsStarted", "Sum", roleRequests, "executions/min"},
+		{"AWS/States", "ExecutionsFailed", "Sum", roleErrors, "executions/min"},
+		{"AWS/States", "ExecutionsTimedOut", "Sum", roleErrors, "executions/min"},
+		{"AWS/States", "ExecutionThrottled", "Sum", roleThrottles, "throttled/min"},
+		{"AWS/States", "ExecutionTime", "Average", roleLatency, "ms"},
+	},
+	TypeElastiCache: {
+		{"AWS/ElastiCache", "EngineCPUUtilization", "Average", roleUtilisation, "%"},
+		{"AWS/ElastiCache", "CPUUtilization", "Average", roleUtilisation, "%"},
+		{"AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "Average", roleMemory, "%"},
+		{"AWS/ElastiCache", "Evictions", "Sum", roleLimitHit, "evictions/min"},
+		{"AWS/ElastiCache", "CurrConnections", "Maximum", roleConnections, "connections"},
+		{"AWS/ElastiCache", "CacheHits", "Sum", roleOther, "hits/min"},
+		{"AWS/ElastiCache", "CacheMisses", "Sum", roleOther, "misses/min"},
 	},
 }
 

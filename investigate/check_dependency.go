@@ -21,6 +21,11 @@ var healthServiceTypes = map[string]ResourceType{
 	"SQS":                  TypeSQS,
 	"ECS":                  TypeECS,
 	"AUTOSCALING":          TypeASG,
+	"EBS":                  TypeEBS,
+	"NATGATEWAY":           TypeNATGateway,
+	"ELASTICACHE":          TypeElastiCache,
+	"SNS":                  TypeSNS,
+	"STATES":               TypeStepFunctions,
 }
 
 // checkDependency localizes the fault: the deepest anomalous resource below

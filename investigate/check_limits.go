@@ -44,6 +44,9 @@ func (r *run) limitOf(res *Resource, spec metricSpec, quotas []Quota) (limit flo
 		}
 	case roleUtilisation, roleMemory, roleDisk:
 		return 100, "100%"
+	case roleRequests:
+		// Only a rate that a quota caps per second: a topic's publishes.
+		return publishLimit(res, quotas, secondsPerPeriod)
 	}
 	// Any other quota on the resource whose name matches the metric.
 	for _, q := range quotas {
@@ -95,7 +98,14 @@ func checkLimits(ctx context.Context, r *run) result {
 				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s rose to %s%s since %s (%s before)",
 					id, spec.Name, num(sh.during), unitSuffix(r.unit(id, spec)), Clock(startOr(sh.start, r.onset)), num(sh.before)))
 				sc = 0.55
-			case roleConcurrency, roleConnections, roleConsumedRead, roleConsumedWrite, roleUtilisation, roleMemory, roleDisk:
+			case roleLimitHit:
+				if !sh.moved {
+					continue
+				}
+				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s rose to %s%s since %s (%s before)%s",
+					id, spec.Name, num(sh.peak), unitSuffix(r.unit(id, spec)), Clock(startOr(sh.start, r.onset)), num(sh.before), r.limitHitMeaning(ctx, rs, spec)))
+				sc = 0.6
+			case roleConcurrency, roleConnections, roleConsumedRead, roleConsumedWrite, roleUtilisation, roleMemory, roleDisk, roleRequests:
 				limit, what := r.limitOf(rs, spec, quotas)
 				// What reaches a ceiling may fall back just before the
 				// onset (a process killed at the top restarts empty): the
@@ -139,8 +149,8 @@ func checkLimits(ctx context.Context, r *run) result {
 				if t := crossedAt(s, window{r.telemetry.start, r.telemetry.end}, 1, false); !t.IsZero() {
 					sh.start = t
 				}
-				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s ran out: %s (%s before); the instance is held to its baseline CPU",
-					id, spec.Name, num(sh.peak), num(sh.before)))
+				f = r.metricFinding(id, spec, sh, fmt.Sprintf("%s %s ran out: %s (%s before); %s",
+					id, spec.Name, num(sh.peak), num(sh.before), creditsMeaning(rs)))
 				sc = 0.65
 			case roleFreeStorage, roleFreeMemory:
 				if sh.before <= 0 || sh.peak > 0.05*sh.before {
@@ -160,6 +170,13 @@ func checkLimits(ctx context.Context, r *run) result {
 				saturation = false
 			}
 			busy = busy && (spec.Role == roleUtilisation || spec.Role == roleMemory)
+			if rs.Type == TypeElastiCache {
+				// A cache's memory holds its data and its CPU runs its
+				// callers' commands: full, it refuses or evicts, and a
+				// restart would lose the data and fix neither.
+				saturation = saturation && spec.Role != roleMemory
+				busy = false
+			}
 			evidence = append(evidence, f)
 			score = noisyOr(score, sc)
 		}

@@ -200,10 +200,13 @@ func (g *graph) entriesOf(host string) []string { return g.related(host, RelTarg
 func (g *graph) callees(service string) []string { return g.related(service, RelCalls, true) }
 
 // group is the Auto Scaling group of an instance, or the ECS service of a
-// task, if any.
+// task, if any (not the Aurora cluster a database instance is a member
+// of: see clusterOf).
 func (g *graph) group(instance string) string {
-	if gs := g.related(instance, RelMemberOf, true); len(gs) > 0 {
-		return gs[0]
+	for _, x := range g.related(instance, RelMemberOf, true) {
+		if g.typeOf(x) != TypeAurora {
+			return x
+		}
 	}
 	return ""
 }
@@ -398,14 +401,14 @@ func (g *graph) serviceOfGroup(owner string) string {
 }
 
 // dependencies are what a resource's work depends on: what it targets, runs
-// on or calls, a group's members, and the services on a host with what they
+// on, calls or uses (its volume, its NAT gateway), a group's members, and the services on a host with what they
 // call (a function's duration includes the table it waits on).
 func (g *graph) dependencies(id string) []string { return g.below[id] }
 
 func (g *graph) dependenciesOf(id string) []string {
 	var out []string
 	for _, rel := range g.out[id] {
-		if rel.Kind == RelTargets || rel.Kind == RelRunsOn || rel.Kind == RelCalls {
+		if rel.Kind == RelTargets || rel.Kind == RelRunsOn || rel.Kind == RelCalls || rel.Kind == RelUses {
 			out = append(out, rel.To)
 		}
 	}
@@ -425,7 +428,7 @@ func (g *graph) dependentsOf(id string) []string {
 	var out []string
 	for _, rel := range g.in[id] {
 		switch rel.Kind {
-		case RelTargets, RelRunsOn:
+		case RelTargets, RelRunsOn, RelUses:
 			out = append(out, rel.From)
 		case RelCalls:
 			out = append(out, rel.From)

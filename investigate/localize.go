@@ -56,7 +56,7 @@ func classOf(ro role) (class, bool) {
 		return classErrors, true
 	case roleRequests, roleConsumedRead, roleConsumedWrite:
 		return classTraffic, true
-	case roleHealth, roleLag:
+	case roleHealth, roleLag, roleLimitHit, roleQueue:
 		// A backlog is not here: a queue's depth grows with what is sent
 		// to it, and its senders do not wait on it.
 		return classState, true
@@ -923,7 +923,7 @@ func (r *run) outsideTraffic(ctx context.Context, sigs map[class]*nodeSignals) [
 			continue
 		}
 		for _, d := range r.g.dependents(used) {
-			if path[d] {
+			if path[d] || !r.competes(d, used, path) {
 				continue
 			}
 			s := traffic.best[d]

@@ -153,6 +153,9 @@ func (r *run) rank(results map[string]result, said map[string]string) []*candida
 			}
 		}
 	}
+	r.gatewayFailures(cands)
+	r.cacheFallbacks(cands)
+	r.memberLimits(cands)
 
 	// What each located or typed failure said, and how it names each change:
 	// the failing part's own words and its caller's logs count as its own.

@@ -28,6 +28,8 @@ func minMove(ro role) float64 {
 		return 5
 	case roleThrottles:
 		return 1
+	case roleLimitHit:
+		return 0.5
 	case roleUtilisation, roleMemory, roleDisk:
 		return 15
 	case roleHealth:

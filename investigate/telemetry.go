@@ -38,6 +38,27 @@ const (
 // (RelMemberOf), as an instance is a member of its Auto Scaling group.
 const TypeECSTask ResourceType = "ecs-task"
 
+// Resource types of what other resources stand on or keep their data in.
+const (
+	// TypeNATGateway is a NAT gateway: the way out to the internet of the
+	// hosts in the subnets that route through it.
+	TypeNATGateway ResourceType = "nat"
+	// TypeEBS is an EBS volume attached to an instance.
+	TypeEBS ResourceType = "ebs"
+	// TypeElastiCache is an ElastiCache cluster (Redis OSS, Valkey or
+	// Memcached).
+	TypeElastiCache ResourceType = "elasticache"
+	// TypeAurora is an Aurora DB cluster; its DB instances (TypeRDS) are
+	// members of it (RelMemberOf), each a writer or a reader.
+	TypeAurora ResourceType = "aurora"
+	// TypeSNS is an SNS topic; it delivers what is published to its
+	// subscribers (RelCalls).
+	TypeSNS ResourceType = "sns"
+	// TypeStepFunctions is a Step Functions state machine; its tasks call
+	// what it invokes (RelCalls).
+	TypeStepFunctions ResourceType = "sfn"
+)
+
 // Resource is one thing in the environment: an AWS resource, an application
 // service as traces and logs see it, or an external dependency.
 type Resource struct {
@@ -69,7 +90,7 @@ const (
 	// RelCalls: a service calls To.
 	RelCalls = "calls"
 	// RelMemberOf: an instance belongs to To (an Auto Scaling group), a
-	// task to its ECS service.
+	// task to its ECS service, or a DB instance to its Aurora cluster.
 	RelMemberOf = "member-of"
 	// RelSameApp: To shares From's application tags (the same
 	// CloudFormation stack, or the same app, application or service tag)
@@ -105,6 +126,10 @@ const (
 	// RelReplicaOf: a database (From) is a read replica of To. A change
 	// to the source reaches its replicas.
 	RelReplicaOf = "replica-of"
+	// RelUses: a host's work passes through To, which it does not call by
+	// name: the EBS volume attached to an instance, the NAT gateway its
+	// subnet routes its traffic out to the internet through.
+	RelUses = "uses"
 )
 
 // carriesNoRequests reports whether a relation kind is one of those that

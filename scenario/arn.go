@@ -56,6 +56,18 @@ func defaultARN(typ, id, name, account, region string) string {
 		return fmt.Sprintf("arn:%s:rds:%s:%s:db:%s", pt, region, account, name)
 	case "sqs":
 		return fmt.Sprintf("arn:%s:sqs:%s:%s:%s", pt, region, account, name)
+	case "nat":
+		return fmt.Sprintf("arn:%s:ec2:%s:%s:natgateway/%s", pt, region, account, name)
+	case "ebs":
+		return fmt.Sprintf("arn:%s:ec2:%s:%s:volume/%s", pt, region, account, name)
+	case "sns":
+		return fmt.Sprintf("arn:%s:sns:%s:%s:%s", pt, region, account, name)
+	case "sfn":
+		return fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", pt, region, account, name)
+	case "aurora":
+		return fmt.Sprintf("arn:%s:rds:%s:%s:cluster:%s", pt, region, account, name)
+	case "elasticache":
+		return fmt.Sprintf("arn:%s:elasticache:%s:%s:cluster:%s", pt, region, account, name)
 	case "iam-role":
 		return fmt.Sprintf("arn:%s:iam::%s:role/%s", pt, account, strings.TrimPrefix(name, "/"))
 	case "iam-policy":

@@ -135,6 +135,15 @@ func TestErrors(t *testing.T) {
 		{"rcu on demand", "{id: table, type: dynamodb}", "{id: table, type: dynamodb, rcu: 5}", 24, "resources[3].rcu", `rcu applies to mode provisioned only`},
 		{"bad arn", "{id: table, type: dynamodb}", "{id: table, type: dynamodb, arn: table/x}", 24, "resources[3].arn", `bad arn "table/x"`},
 		{"same arn", "{id: table, type: dynamodb}", "{id: table, type: lambda, name: fn}", 24, "resources[3].arn", `is also the arn of resources[1]`},
+		{"nat serves a service", "{id: web, type: alb, targets: [i-1]}", "{id: web, type: nat, serves: [svc]}", 25, "resources[4].serves[0]", `"svc" is a resource of type service (want type ec2, ecs, lambda or asg)`},
+		{"ebs on a function", "{id: web, type: alb, targets: [i-1]}", "{id: web, type: ebs, instance: fn}", 25, "resources[4].instance", `"fn" is a resource of type lambda (want type ec2)`},
+		{"iops of gp2", "{id: web, type: alb, targets: [i-1]}", "{id: web, type: ebs, iops: 6000}", 25, "resources[4].iops", `iops applies to volume types gp3, io1 and io2 (this volume is gp2`},
+		{"bad volume type", "{id: web, type: alb, targets: [i-1]}", "{id: web, type: ebs, volume_type: gp4}", 25, "resources[4].volume_type", `"gp4"`},
+		{"bad node type", "{id: web, type: alb, targets: [i-1]}", "{id: web, type: elasticache, node_type: r6g.large}", 25, "resources[4].node_type", `bad node type "r6g.large" (want cache.FAMILY.SIZE`},
+		{"bad cache engine", "{id: web, type: alb, targets: [i-1]}", "{id: web, type: elasticache, engine: mysql}", 25, "resources[4].engine", `"mysql"`},
+		{"db_cluster not aurora", "{id: web, type: alb, targets: [i-1]}", "{id: web, type: rds, db_cluster: fn}", 25, "resources[4].db_cluster", `"fn" is a resource of type lambda (want type aurora)`},
+		{"role without cluster", "{id: web, type: alb, targets: [i-1]}", "{id: web, type: rds, cluster_role: reader}", 25, "resources[4].cluster_role", `cluster_role applies to a member of an aurora cluster`},
+		{"two writers", "{id: web, type: alb, targets: [i-1]}", "{id: web, type: aurora}\n  - {id: db1, type: rds, db_cluster: web, cluster_role: writer}\n  - {id: db2, type: rds, db_cluster: web, cluster_role: writer}", 27, "resources[6].cluster_role", `web has a writer already`},
 
 		// metrics
 		{"metric unknown resource", "{resource: fn, metric: AWS/Lambda Errors", "{resource: fm, metric: AWS/Lambda Errors", 29, "metrics[0].resource", `unknown resource id "fm"`},

@@ -48,6 +48,14 @@ func TestFormatDocNamesEveryField(t *testing.T) {
 		"entry type":      entryTypes,
 		"compute type":    computeType,
 		"task field":      taskFields,
+		"volume type":     VolumeTypes,
+		"served type":     servedTypes,
+		"cache engine":    CacheEngines,
+		"aurora engine":   AuroraEngines,
+		"cluster role":    ClusterRoles,
+		"workflow":        Workflows,
+		"subscriber type": subscriberTypes,
+		"invoked type":    invokedTypes,
 	}
 	for typ, fields := range typeFields {
 		lists["field of type "+typ] = fields

@@ -41,7 +41,7 @@ const (
 const MaxSteps = 1_000_000
 
 // Types are the resource types, in FORMAT.md's order.
-var Types = []string{"alb", "apigw", "ec2", "asg", "ecs", "lambda", "dynamodb", "rds", "sqs", "service", "external", "iam-role", "iam-policy", "security-group", "kms-key", "parameter", "other"}
+var Types = []string{"alb", "apigw", "ec2", "asg", "ecs", "lambda", "dynamodb", "rds", "sqs", "nat", "ebs", "elasticache", "aurora", "sns", "sfn", "service", "external", "iam-role", "iam-policy", "security-group", "kms-key", "parameter", "other"}
 
 // Causes and Actions are the values expect may name.
 var (
@@ -76,6 +76,14 @@ var (
 		"kms-key":        {"encrypts"},
 		"parameter":      {"read_by"},
 		"iam-role":       {"assumed_by"},
+
+		// what other resources stand on or keep their data in
+		"nat":         {"serves"},
+		"ebs":         {"instance", "volume_type", "size", "iops"},
+		"elasticache": {"engine", "node_type", "nodes", "max_connections"},
+		"aurora":      {"engine", "max_connections"},
+		"sns":         {"subscribers"},
+		"sfn":         {"workflow", "invokes"},
 	}
 	windowFields = []string{"at", "until", "ramp"}
 	metricFields = append([]string{"resource", "metric", "dims", "value", "baseline", "noise", "csv", "silent", "p90", "p99"}, windowFields...)
@@ -692,6 +700,11 @@ type resPending struct {
 	assumedBy  []strNode
 	replicaOf  *strNode
 	triggers   []strNode
+	serves     []strNode
+	attach     *strNode
+	cluster    *strNode // an rds instance's aurora cluster
+	subs       []strNode
+	invokes    []strNode
 	// tasks are an ecs service's listed tasks, each a resource of its own.
 	tasks []taskPending
 }
@@ -852,6 +865,11 @@ func (p *parser) typeFields(m *mapNode, r *Resource, pend *resPending) {
 				r.URL = s
 			}
 		}
+	default:
+		p.infraFields(m, r, pend)
+	}
+	if r.Type == "rds" {
+		p.memberFields(m, r, pend)
 	}
 }
 
@@ -895,7 +913,18 @@ func (p *parser) resourceRefs() {
 				r.ReplicaOf = pend.replicaOf.s
 			}
 		}
+		r.Serves = ids(pend.serves, "serves", servedTypes...)
+		if pend.attach != nil {
+			p.ref(pend.attach.n, pend.field+".instance", pend.attach.s, "ec2")
+			r.Instance = pend.attach.s
+		}
+		if pend.cluster != nil && p.ref(pend.cluster.n, pend.field+".db_cluster", pend.cluster.s, "aurora") != nil {
+			r.DBCluster = pend.cluster.s
+		}
+		r.Subscribers = ids(pend.subs, "subscribers", subscriberTypes...)
+		r.Invokes = ids(pend.invokes, "invokes", invokedTypes...)
 	}
+	p.clusterMembers()
 }
 
 // ref checks that id names a resource, of one of types when given. It

@@ -151,6 +151,26 @@ type Resource struct {
 	AssumedBy []string
 	// sqs: the functions it triggers (through event source mappings).
 	Triggers []string
+	// nat: the hosts (ec2, ecs, lambda, asg) whose traffic out to the
+	// internet it carries
+	Serves []string
+	// ebs
+	Instance   string // the ec2 instance it is attached to
+	VolumeType string // gp2 (default), gp3, io1, io2, st1 or sc1
+	Size       int    // GiB, default 100
+	IOPS       int    // provisioned IOPS of gp3, io1 and io2
+	// elasticache (and Engine, MaxConnections)
+	NodeType string // default cache.r6g.large
+	Nodes    int    // default 1
+	// rds: the aurora cluster it is a member of, and its role there
+	// (writer or reader; the cluster's first member listed writes)
+	DBCluster   string
+	ClusterRole string
+	// sns: what it delivers to
+	Subscribers []string
+	// sfn: its workflow type (standard or express) and what its tasks call
+	Workflow string
+	Invokes  []string
 }
 
 // Window is when an item is active and how it moves there. At and Until are

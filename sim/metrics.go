@@ -493,7 +493,11 @@ func (m *Sim) catalogue(n *node) []*metricDef {
 		d = gauge(nsSQS, "ApproximateAgeOfOldestMessage", rel(0.3), konst(2+3*u("age")))
 		d.stat, d.integer = "Maximum", true
 		gauge(nsSQS, "SentMessageSize", rel(0.1), konst(900+400*u("size")))
+
+	default:
+		defs = append(defs, m.infraCatalogue(n)...)
 	}
+	defs = append(defs, m.auroraMemberMetrics(n)...)
 	return defs
 }
 

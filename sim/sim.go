@@ -57,6 +57,32 @@
 //     ~2–3 ms (in seconds); a replica (replica_of) ReplicaLag 0.2–0.6 s.
 //   - sqs: sent = received = deleted = traffic, visible ~0.5 s of traffic,
 //     oldest message 2–5 s.
+//   - nat: carries the calls to external APIs from the hosts it serves;
+//     connection attempts a quarter of them plus 0.5–1.5/s of the hosts'
+//     own, established = attempts − ErrorPortAllocation (0), active
+//     connections 40–60 + 6 per request/s, packets dropped 0.
+//   - ebs: its instance's requests, 0.5 reads and 1 write each plus a few
+//     per second; 0.6 ms per operation (io1/io2 0.35, st1/sc1 6), queue
+//     length ~0.05, BurstBalance 100% (gp2 under 1,000 GiB, st1, sc1). With
+//     BurstBalance near 0 the volume is held to its baseline IOPS: each
+//     operation takes up to 41 times longer, the queue grows by up to 30
+//     and VolumeIOPSExceededCheck is 1.
+//   - elasticache: what its callers send, 0.8 reads per request (92–97%
+//     hits) and 0.2 writes plus one per miss; memory 55–70%, engine CPU
+//     ~10%, host CPU ~5%, connections 30–50 + 1.5 per request/s (never
+//     above max_connections), evictions 0. With its memory past 95% it
+//     evicts, up to half the writes at 100%, and up to 60% of the hits
+//     turn into misses.
+//   - aurora: its callers' traffic, 40% on its writer and the rest shared by
+//     its readers (all on the writer without readers); its CPU and
+//     connections are its instances' average and sum, commit latency
+//     1.6–2.8 ms (growing as the writer's CPU passes 85%), deadlocks 0,
+//     each reader's AuroraReplicaLag 10–25 ms.
+//   - sns: published = what its callers send, delivered = that times its
+//     subscribers (each of which receives it), failed 0.02%.
+//   - sfn: an execution per start, 0.1% failing, none throttled or timed
+//     out; ExecutionTime its tasks' latency in a row plus 40–70 ms; each
+//     invoked resource receives its starts.
 //
 // Counts get Poisson noise (request counts at least 2%), gauges a few percent.
 // Services log one INFO request line per request over a few paths, ALB
@@ -191,6 +217,7 @@ func New(s *scenario.Scenario, opts Options) *Sim {
 		m.now = s.Start()
 	}
 	m.buildNodes()
+	m.auroraMembers()
 	m.buildTraffic()
 	m.buildSeries()
 	m.buildLogs()

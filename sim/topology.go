@@ -256,6 +256,18 @@ func defaultDims(n *node) map[string]string {
 		return map[string]string{"DBInstanceIdentifier": n.name}
 	case investigate.TypeSQS:
 		return map[string]string{"QueueName": n.name}
+	case investigate.TypeNATGateway:
+		return map[string]string{"NatGatewayId": n.name}
+	case investigate.TypeEBS:
+		return map[string]string{"VolumeId": n.name}
+	case investigate.TypeElastiCache:
+		return map[string]string{"CacheClusterId": n.name}
+	case investigate.TypeAurora:
+		return map[string]string{"DBClusterIdentifier": n.name}
+	case investigate.TypeSNS:
+		return map[string]string{"TopicName": n.name}
+	case investigate.TypeStepFunctions:
+		return map[string]string{"StateMachineArn": n.arn}
 	}
 	return nil
 }
@@ -327,6 +339,18 @@ func deriveARN(n *node, account, region string) string {
 		return fmt.Sprintf("arn:aws:rds:%s:%s:db:%s", region, account, name)
 	case investigate.TypeSQS:
 		return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", region, account, name)
+	case investigate.TypeNATGateway:
+		return fmt.Sprintf("arn:aws:ec2:%s:%s:natgateway/%s", region, account, name)
+	case investigate.TypeEBS:
+		return fmt.Sprintf("arn:aws:ec2:%s:%s:volume/%s", region, account, name)
+	case investigate.TypeElastiCache:
+		return fmt.Sprintf("arn:aws:elasticache:%s:%s:cluster:%s", region, account, name)
+	case investigate.TypeAurora:
+		return fmt.Sprintf("arn:aws:rds:%s:%s:cluster:%s", region, account, name)
+	case investigate.TypeSNS:
+		return fmt.Sprintf("arn:aws:sns:%s:%s:%s", region, account, name)
+	case investigate.TypeStepFunctions:
+		return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", region, account, name)
 	case investigate.TypeIAMRole:
 		return fmt.Sprintf("arn:aws:iam::%s:role/%s", account, strings.TrimPrefix(name, "/"))
 	case investigate.TypeIAMPolicy:
@@ -385,6 +409,11 @@ func (m *Sim) config(n *node) map[string]string {
 		set("engine", r.Engine)
 		set("instance_class", n.dbClass())
 		set("max_connections", itoa(r.MaxConnections))
+	default:
+		n.infraConfig(set)
+	}
+	if r.Type == investigate.TypeRDS {
+		n.auroraConfig(set)
 	}
 	if len(c) == 0 {
 		return nil
@@ -457,6 +486,7 @@ func (m *Sim) Topology(ctx context.Context, alarm investigate.Alarm) (investigat
 		if n.svc != nil && !notStarted(n, m.now) {
 			rel(r.ID, n.svc.r.ID, investigate.RelMemberOf)
 		}
+		t.Relations = append(t.Relations, m.infraRelations(n)...)
 	}
 	return t, nil
 }

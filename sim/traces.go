@@ -317,8 +317,12 @@ func (m *Sim) typeLatency(n *node) float64 {
 	switch n.r.Type {
 	case investigate.TypeDynamoDB:
 		return 6 * v
-	case investigate.TypeRDS:
+	case investigate.TypeRDS, investigate.TypeAurora:
 		return 4 * v
+	case investigate.TypeElastiCache:
+		return 0.8 * v
+	case investigate.TypeSNS:
+		return 15 * v
 	case investigate.TypeSQS:
 		return 8 * v
 	case investigate.TypeExternal:

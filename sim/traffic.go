@@ -278,6 +278,7 @@ func (m *Sim) buildTraffic() {
 			a.flow = v
 		}
 	}
+	m.infraTraffic()
 }
 
 func hostSet(list []*node) map[*node]bool {

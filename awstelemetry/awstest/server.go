@@ -80,6 +80,9 @@ var Services = []Service{
 	{ID: "ECS", Signing: "ecs", Protocol: JSON11},
 	{ID: "RDS", Signing: "rds", Protocol: Query, XMLNS: "http://rds.amazonaws.com/doc/2014-10-31/"},
 	{ID: "DynamoDB", Signing: "dynamodb", Protocol: JSON10},
+	{ID: "ElastiCache", Signing: "elasticache", Protocol: Query, XMLNS: "http://elasticache.amazonaws.com/doc/2015-02-02/"},
+	{ID: "SNS", Signing: "sns", Protocol: Query, XMLNS: "http://sns.amazonaws.com/doc/2010-03-31/"},
+	{ID: "SFN", Signing: "states", Protocol: JSON10},
 	{ID: "API Gateway", Signing: "apigateway", Protocol: RESTJSON, Routes: []Route{
 		{"GET", "/restapis", "GetRestApis"},
 		{"GET", "/restapis/{restapi_id}/resources", "GetResources"},
