@@ -729,11 +729,15 @@ func TestE2ESocketDrop(t *testing.T) {
 // never sees it.
 func TestE2EDeliveryWhileDown(t *testing.T) {
 	h := newHarness(t, setup{})
+	// Slack unreachable: the bot cannot reconnect before the command is
+	// sent.
+	h.srv.Pause()
 	h.srv.Drop()
 	cmd := h.srv.Send(slacktest.TypeSlash, slacktest.SlashCommand("/investigate", channel, user, "help"))
 	text := "<@" + slacktest.BotUserID + "> help"
 	ts := h.srv.Post(slacktest.Message{Channel: channel, User: user, Text: text})
 	ev := h.srv.Send(slacktest.TypeEvents, slacktest.EventCallback("", slacktest.Mention(channel, user, text, ts, "")))
+	h.srv.Resume()
 	if _, ok := h.srv.WaitAck(ev, 10*time.Second); !ok {
 		t.Fatal("the event was not delivered after the reconnect")
 	}

@@ -242,6 +242,8 @@ type Server struct {
 	outside   map[string]bool // channels the bot is not a member of
 	responses []Response
 	closed    bool
+	// paused refuses new websockets (Pause).
+	paused bool
 	// members are the channels' members, for the channels that have them
 	// set (SetMembers); anyone is a member of the other channels.
 	members map[string]map[string]bool
@@ -693,6 +695,21 @@ func (s *Server) redeliver() {
 	}
 }
 
+// Pause refuses new websockets (Slack unreachable) until Resume; the open
+// ones stay up until Drop.
+func (s *Server) Pause() {
+	s.mu.Lock()
+	s.paused = true
+	s.mu.Unlock()
+}
+
+// Resume accepts websockets again.
+func (s *Server) Resume() {
+	s.mu.Lock()
+	s.paused = false
+	s.mu.Unlock()
+}
+
 // Drop closes the websockets abruptly, as a network failure would.
 func (s *Server) Drop() {
 	s.mu.Lock()
@@ -779,6 +796,13 @@ func (s *Server) Pings() int {
 }
 
 func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	paused := s.paused
+	s.mu.Unlock()
+	if paused {
+		http.Error(w, "unreachable", http.StatusServiceUnavailable)
+		return
+	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
