@@ -509,3 +509,20 @@ func TestIntentAnswersEscape(t *testing.T) {
 		t.Errorf("errors: not escaped:\n%s", got)
 	}
 }
+
+// The kinds of the newer resource types stand for them in a question:
+// "is it the cache?" is about the ElastiCache cluster.
+func TestIntentKindWordsOfNewTypes(t *testing.T) {
+	inv, q, b := scenarioInvestigation(t, "menu-latency-cache-evictions")
+	var cache string
+	for _, r := range inv.Report.Topology.Resources {
+		if r.Type == investigate.TypeElastiCache {
+			cache = r.ID
+		}
+	}
+	if cache == "" {
+		t.Fatal("the scenario has no ElastiCache cluster")
+	}
+	got := ask(t, b, q, inv, "is it the cache?")
+	wantAll(t, "is it the cache?", got, "*"+cache+"* (elasticache)")
+}
