@@ -303,20 +303,11 @@ func (s *Session) clientsFromTraces(ctx context.Context, q investigate.ClientQue
 			c.Failed += f
 		}
 	}
-	byKey := map[string][]investigate.ClientCount{}
+	all := make([]investigate.ClientCount, 0, len(counts))
 	for _, c := range counts {
-		byKey[c.Key] = append(byKey[c.Key], *c)
+		all = append(all, *c)
 	}
-	for _, key := range investigate.ClientKeys {
-		list := byKey[key]
-		sort.Slice(list, func(i, j int) bool {
-			if list[i].Requests != list[j].Requests {
-				return list[i].Requests > list[j].Requests
-			}
-			return list[i].Value < list[j].Value
-		})
-		ct.By = append(ct.By, list[:min(len(list), investigate.ClientTopN+5)]...)
-	}
+	ct.By = append(ct.By, investigate.RankClients(all, investigate.ClientTopN+5)...)
 	return ct, nil
 }
 

@@ -2,6 +2,7 @@ package investigate
 
 import (
 	"context"
+	"sort"
 	"time"
 )
 
@@ -56,6 +57,28 @@ type ClientCount struct {
 	Value    string `json:"value"`
 	Requests int    `json:"requests"`
 	Failed   int    `json:"failed"`
+}
+
+// RankClients orders counts as ClientTraffic.By holds them: by key, in
+// ClientKeys' order, and within a key by requests, most first (then by
+// value), keeping at most keep values of each key.
+func RankClients(counts []ClientCount, keep int) []ClientCount {
+	byKey := map[string][]ClientCount{}
+	for _, c := range counts {
+		byKey[c.Key] = append(byKey[c.Key], c)
+	}
+	var out []ClientCount
+	for _, key := range ClientKeys {
+		list := byKey[key]
+		sort.Slice(list, func(i, j int) bool {
+			if list[i].Requests != list[j].Requests {
+				return list[i].Requests > list[j].Requests
+			}
+			return list[i].Value < list[j].Value
+		})
+		out = append(out, list[:min(len(list), keep)]...)
+	}
+	return out
 }
 
 // ClientSource breaks the requests entering an entry resource down by

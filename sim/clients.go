@@ -481,20 +481,11 @@ func (m *Sim) Clients(ctx context.Context, q investigate.ClientQuery) (investiga
 			c.Failed += failed
 		}
 	}
-	byKey := map[string][]investigate.ClientCount{}
+	all := make([]investigate.ClientCount, 0, len(counts))
 	for _, c := range counts {
-		byKey[c.Key] = append(byKey[c.Key], *c)
+		all = append(all, *c)
 	}
-	for _, key := range investigate.ClientKeys {
-		list := byKey[key]
-		sort.Slice(list, func(i, j int) bool {
-			if list[i].Requests != list[j].Requests {
-				return list[i].Requests > list[j].Requests
-			}
-			return list[i].Value < list[j].Value
-		})
-		out.By = append(out.By, list[:min(len(list), 2*investigate.ClientTopN)]...)
-	}
+	out.By = append(out.By, investigate.RankClients(all, 2*investigate.ClientTopN)...)
 	return out, nil
 }
 
