@@ -671,13 +671,7 @@ func (b *Bot) cloudTrailCheck(ctx context.Context, q Querier, rep investigate.Re
 			lines = append(lines, fmt.Sprintf("…and %d more", len(changes)-maxListed))
 			break
 		}
-		line := fmt.Sprintf("• %s *%s*", investigate.Clock(c.Time), mrkdwn.EscapeLine(c.Event))
-		if c.Resource != "" {
-			line += " on " + mrkdwn.Truncate(mrkdwn.EscapeLine(c.Resource), 120)
-		}
-		if c.Actor != "" {
-			line += " by " + mrkdwn.EscapeLine(actorName(c.Actor))
-		}
+		line := changeHead(c, mrkdwn.Truncate(mrkdwn.EscapeLine(c.Resource), 120))
 		lines = append(lines, line+relative(c.Time, w.Onset))
 	}
 	return strings.Join(lines, "\n"), nil

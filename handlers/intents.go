@@ -364,13 +364,7 @@ func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investi
 			lines = append(lines, fmt.Sprintf("…and %d more", len(changes)-maxChanges))
 			break
 		}
-		line := fmt.Sprintf("• %s *%s*", investigate.Clock(c.Time), mrkdwn.EscapeLine(c.Event))
-		if c.Resource != "" {
-			line += " on " + mrkdwn.EscapeLine(c.Resource)
-		}
-		if c.Actor != "" {
-			line += " by " + mrkdwn.EscapeLine(actorName(c.Actor))
-		}
+		line := changeHead(c, mrkdwn.EscapeLine(c.Resource))
 		if c.ByService {
 			line += " (made by AWS)"
 		}
@@ -384,6 +378,19 @@ func (b *Bot) changesAnswer(ctx context.Context, q Querier, inv incident.Investi
 		lines = append(lines, line)
 	}
 	return strings.Join(lines, "\n"), nil
+}
+
+// changeHead is a change's line in an answer: when, the event, on what
+// (resource, already escaped) and by whom.
+func changeHead(c investigate.Change, resource string) string {
+	line := fmt.Sprintf("• %s *%s*", investigate.Clock(c.Time), mrkdwn.EscapeLine(c.Event))
+	if resource != "" {
+		line += " on " + resource
+	}
+	if c.Actor != "" {
+		line += " by " + mrkdwn.EscapeLine(actorName(c.Actor))
+	}
+	return line
 }
 
 func scopeAnswer(topo investigate.Topology) string {
