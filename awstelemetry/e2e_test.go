@@ -2,6 +2,8 @@ package awstelemetry
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,7 +75,7 @@ func TestInvestigateALBIncidentEndToEnd(t *testing.T) {
 	}
 	byOp := s.CallsByOperation()
 	var ops []string
-	for _, op := range sortedKeys(byOp) {
+	for _, op := range slices.Sorted(maps.Keys(byOp)) {
 		ops = append(ops, op+"="+strconv.FormatInt(byOp[op], 10))
 	}
 	t.Logf("AWS API calls: %d (%s); %d series in %d GetMetricData calls (a naive adapter: %d GetMetricStatistics calls); Logs Insights scanned %d bytes",

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -149,7 +151,7 @@ func parseMetricQueryID(id string) (int, bool) {
 }
 
 func dimensions(d map[string]string) []cwtypes.Dimension {
-	keys := sortedKeys(d)
+	keys := slices.Sorted(maps.Keys(d))
 	out := make([]cwtypes.Dimension, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, cwtypes.Dimension{Name: aws.String(k), Value: aws.String(d[k])})
@@ -233,7 +235,7 @@ func statOrDefault(s string) string {
 func metricName(m investigate.Metric) string {
 	var b strings.Builder
 	b.WriteString(m.Namespace + " " + m.Name)
-	for _, k := range sortedKeys(m.Dims) {
+	for _, k := range slices.Sorted(maps.Keys(m.Dims)) {
 		b.WriteString(" " + k + "=" + m.Dims[k])
 	}
 	return b.String()

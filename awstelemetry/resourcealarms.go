@@ -2,6 +2,8 @@ package awstelemetry
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -80,7 +82,7 @@ func (s *Session) AlarmForResource(ctx context.Context, ref string) (a investiga
 // bestAlarm picks the alarm in ALARM, then the one whose state changed
 // last, then by name.
 func bestAlarm(alarms map[string]cwtypes.MetricAlarm) string {
-	names := sortedKeys(alarms)
+	names := slices.Sorted(maps.Keys(alarms))
 	changed := func(a cwtypes.MetricAlarm) time.Time {
 		if a.StateTransitionedTimestamp != nil {
 			return *a.StateTransitionedTimestamp

@@ -2,6 +2,8 @@ package awstelemetry
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -391,7 +393,7 @@ func (b *topoBuilder) index(t investigate.Topology) *topoIndex {
 		ix.byID[r.ID] = r
 	}
 	for svc, hosts := range b.runsOn {
-		ix.runsOn[svc] = sortedKeys(hosts)
+		ix.runsOn[svc] = slices.Sorted(maps.Keys(hosts))
 	}
 	for k, v := range b.entryOfSvc {
 		ix.entryOf[k] = v

@@ -3,6 +3,8 @@ package awstelemetry
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -316,7 +318,7 @@ func segmentFacts(traces []xtypes.Trace) (hosts map[string][]string, logGroups m
 // findLogGroups looks for the log group of services that segments did not
 // name: a group whose name ends with "/<service>" or is the service's name.
 func (b *topoBuilder) findLogGroups(ctx context.Context, services map[string]bool) {
-	names := sortedKeys(services)
+	names := slices.Sorted(maps.Keys(services))
 	asked := 0
 	for _, name := range names {
 		b.mu.Lock()

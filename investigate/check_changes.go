@@ -3,8 +3,10 @@ package investigate
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -324,7 +326,7 @@ func (r *run) failingThrough(id string, fails map[string]string) string {
 	if id == "" || r.g.reach[id] == nil {
 		return ""
 	}
-	failing := sortedKeys(fails)
+	failing := slices.Sorted(maps.Keys(fails))
 	for _, f := range failing {
 		if h, ok := r.g.reaches(id, f); ok {
 			if h.Next == f {

@@ -1,6 +1,7 @@
 package investigate
 
 import (
+	"maps"
 	"slices"
 	"sort"
 )
@@ -297,7 +298,7 @@ func (g *graph) reachOf(id string) map[string]hop {
 			}
 		}
 	}
-	for _, x := range sortedKeys(out) {
+	for _, x := range slices.Sorted(maps.Keys(out)) {
 		for _, n := range append(g.servicesOn(x), g.hosts(x)...) {
 			if _, seen := out[n]; !seen && n != id {
 				out[n] = out[x]
@@ -315,15 +316,6 @@ func (g *graph) reachOf(id string) map[string]hop {
 func (g *graph) reaches(changed, id string) (hop, bool) {
 	h, ok := g.reach[changed][id]
 	return h, ok
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // peerGroups are the sets of hosts that do the same work: the targets of an

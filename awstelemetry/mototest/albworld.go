@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -589,7 +591,7 @@ func (w *ALBWorld) putMetrics(ctx context.Context) error {
 			})
 		}
 	}
-	for _, ns := range sortedKeys(byNS) {
+	for _, ns := range slices.Sorted(maps.Keys(byNS)) {
 		data := byNS[ns]
 		for len(data) > 0 {
 			n := min(len(data), 1000) // PutMetricData takes up to 1,000 metrics a call
@@ -800,15 +802,6 @@ func (w *ALBWorld) signed(ctx context.Context, service, contentType, target stri
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // TagStack tags the load balancer, the database and the ECS service with a

@@ -60,6 +60,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -140,18 +141,9 @@ func logReport(t *testing.T, rep investigate.Report, calls []mototest.Call) {
 	for _, c := range calls {
 		n[c.String()]++
 	}
-	for _, k := range sortedKeys(n) {
+	for _, k := range slices.Sorted(maps.Keys(n)) {
 		t.Logf("call %s ×%d", k, n[k])
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // TestMotoInvestigate builds the ALB world in moto and investigates its
