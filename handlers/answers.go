@@ -220,7 +220,7 @@ func confidenceAnswer(rep investigate.Report) string {
 		return "*How sure*: I have no hypothesis to be sure of — nothing stands out. " + scale
 	}
 	h := rep.Hypotheses[0]
-	lines := []string{fmt.Sprintf("*How sure*: %s that it is %s, resting on %s.", confidenceText(h.Confidence), hypothesisText(h), countText(len(h.Evidence), "finding"))}
+	lines := []string{fmt.Sprintf("*How sure*: %s that it is %s, resting on %s.", confidenceText(h.Confidence), hypothesisText(h), investigate.Count(len(h.Evidence), "finding"))}
 	if len(h.Evidence) > 0 {
 		lines[0] = strings.TrimSuffix(lines[0], ".") + " (" + strings.Join(escapeAll(h.Evidence), ", ") + ")."
 	}
@@ -238,13 +238,6 @@ func confidenceAnswer(rep investigate.Report) string {
 		lines = append(lines, l)
 	}
 	return strings.Join(append(lines, scale), "\n")
-}
-
-func countText(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // windowText is the report's window: "11:00–14:04 UTC".
@@ -266,7 +259,7 @@ func checksAnswer(rep investigate.Report) string {
 		var line string
 		switch s.Name {
 		case investigate.CheckScope:
-			line = fmt.Sprintf("• %s: %s around the alarm", s.Label, countText(len(rep.Scope.Resources), "resource"))
+			line = fmt.Sprintf("• %s: %s around the alarm", s.Label, investigate.Count(len(rep.Scope.Resources), "resource"))
 		case investigate.CheckOnset:
 			line = fmt.Sprintf("• %s: none found", s.Label)
 			if !rep.Onset.IsZero() {
@@ -281,15 +274,15 @@ func checksAnswer(rep investigate.Report) string {
 			}
 			line = fmt.Sprintf("• %s: nothing found", s.Label)
 			if len(ids) > 0 {
-				line = fmt.Sprintf("• %s: %s (%s)", s.Label, countText(len(ids), "finding"), strings.Join(ids, ", "))
+				line = fmt.Sprintf("• %s: %s (%s)", s.Label, investigate.Count(len(ids), "finding"), strings.Join(ids, ", "))
 			}
 		}
 		lines = append(lines, line)
 	}
 	if notes := findingsOf(rep, func(f investigate.Finding) bool { return f.Check == investigate.CheckNotes }); len(notes) > 0 {
-		lines = append(lines, fmt.Sprintf("• notes from the thread: %s", countText(len(notes), "finding")))
+		lines = append(lines, fmt.Sprintf("• notes from the thread: %s", investigate.Count(len(notes), "finding")))
 	}
-	cost := fmt.Sprintf("That took %s", countText(rep.Stats.APICalls, "API call"))
+	cost := fmt.Sprintf("That took %s", investigate.Count(rep.Stats.APICalls, "API call"))
 	if rep.Stats.BytesScanned > 0 {
 		cost += " and " + sizeText(rep.Stats.BytesScanned) + " of logs scanned"
 	}
@@ -665,7 +658,7 @@ func (b *Bot) cloudTrailCheck(ctx context.Context, q Querier, rep investigate.Re
 	if len(changes) == 0 {
 		return fmt.Sprintf("*No.* CloudTrail shows no %s %s.", strings.TrimPrefix(noun, "a "), between), nil
 	}
-	lines := []string{fmt.Sprintf("*Probably not.* CloudTrail has %s %s, but the report ties none of them to the alarm:", countText(len(changes), "such change"), between)}
+	lines := []string{fmt.Sprintf("*Probably not.* CloudTrail has %s %s, but the report ties none of them to the alarm:", investigate.Count(len(changes), "such change"), between)}
 	for i, c := range changes {
 		if i == maxListed {
 			lines = append(lines, fmt.Sprintf("…and %d more", len(changes)-maxListed))

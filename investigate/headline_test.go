@@ -30,3 +30,18 @@ func TestHeadline(t *testing.T) {
 		})
 	}
 }
+
+func TestCount(t *testing.T) {
+	for _, tt := range []struct {
+		n    int
+		word string
+		want string
+	}{
+		{1, "finding", "1 finding"}, {0, "finding", "0 findings"}, {3, "API call", "3 API calls"},
+		{1, "other hypothesis", "1 other hypothesis"}, {2, "other hypothesis", "2 other hypotheses"},
+	} {
+		if got := Count(tt.n, tt.word); got != tt.want {
+			t.Errorf("Count(%d, %q) = %q, want %q", tt.n, tt.word, got, tt.want)
+		}
+	}
+}

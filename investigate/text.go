@@ -1,6 +1,8 @@
 package investigate
 
 import (
+	"fmt"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -45,4 +47,17 @@ func Hidden(r rune) bool {
 		return true
 	}
 	return false
+}
+
+// Count says n things in words: "1 finding", "3 findings", "2 other
+// hypotheses".
+func Count(n int, word string) string {
+	if n != 1 {
+		if stem, ok := strings.CutSuffix(word, "is"); ok {
+			word = stem + "es"
+		} else {
+			word += "s"
+		}
+	}
+	return fmt.Sprintf("%d %s", n, word)
 }

@@ -110,7 +110,7 @@ func summary(r investigate.Report) string {
 		// The same sentence as every other surface's.
 		b.WriteString(r.Headline())
 	default:
-		fmt.Fprintf(&b, "%s It is %s, resting on %s.", r.Headline(), causeWords[h.Cause], plural(len(h.Evidence), "finding"))
+		fmt.Fprintf(&b, "%s It is %s, resting on %s.", r.Headline(), causeWords[h.Cause], investigate.Count(len(h.Evidence), "finding"))
 		if len(h.Actions) > 0 {
 			fmt.Fprintf(&b, " First action (%s): %s.", h.Actions[0].Kind, strings.TrimSuffix(h.Actions[0].Detail, "."))
 		}
@@ -141,13 +141,6 @@ var causeWords = map[investigate.Cause]string{
 	investigate.CauseLimit:        "a limit reached (limit)",
 	investigate.CauseComponent:    "one part failing (component)",
 	investigate.CauseDependency:   "a dependency failing (dependency)",
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // lowerFirst lower-cases a leading capital, but not a resource id that

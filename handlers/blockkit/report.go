@@ -171,7 +171,7 @@ func firstScreen(rep investigate.Report, v ReportView) []slack.Block {
 		}
 		if len(ev) > 0 {
 			if n := len(top.Evidence) - len(ev); n > 0 {
-				ev = append(ev, fmt.Sprintf("…and %s in the details", plural(n, "more finding")))
+				ev = append(ev, fmt.Sprintf("…and %s in the details", investigate.Count(n, "more finding")))
 			}
 			blocks = append(blocks, Sections(heading+"\n"+strings.Join(ev, "\n"))...)
 		}
@@ -249,13 +249,13 @@ func scopeContext(rep investigate.Report) []string {
 func detailsLine(rep investigate.Report) string {
 	var parts []string
 	if n := len(rep.Hypotheses) - 1; n > 0 {
-		parts = append(parts, plural(n, "other hypothesis"))
+		parts = append(parts, investigate.Count(n, "other hypothesis"))
 	}
 	if n := len(rep.Findings); n > 0 {
-		parts = append(parts, plural(n, "finding"))
+		parts = append(parts, investigate.Count(n, "finding"))
 	}
 	if n := len(rep.Notes); n > 0 {
-		parts = append(parts, plural(n, "note")+" from the thread")
+		parts = append(parts, investigate.Count(n, "note")+" from the thread")
 	}
 	if len(rep.Unavailable) > 0 {
 		var srcs []string
@@ -270,18 +270,6 @@ func detailsLine(rep investigate.Report) string {
 		return ""
 	}
 	return "In the details: " + strings.Join(parts, " · ")
-}
-
-// plural says n things, "hypothesis" and "finding" alike.
-func plural(n int, word string) string {
-	if n != 1 {
-		if strings.HasSuffix(word, "hypothesis") {
-			word = strings.TrimSuffix(word, "is") + "es"
-		} else {
-			word += "s"
-		}
-	}
-	return fmt.Sprintf("%d %s", n, word)
 }
 
 // verdictBlock is a hypothesis's Accept and Discard buttons, or the
