@@ -624,7 +624,7 @@ func (b *Bot) changeCheckAnswer(ctx context.Context, q Querier, inv incident.Inv
 		}
 	case rank > 0:
 		h, top := rep.Hypotheses[rank], rep.Hypotheses[0]
-		lines = append(lines, fmt.Sprintf("*Probably not the main cause.* %s is candidate %d, %s — %s:", capitalize(noun), rank+1, hypothesisText(h), confidenceText(h.Confidence)))
+		lines = append(lines, fmt.Sprintf("*Probably not the main cause.* %s is candidate %d, %s — %s:", investigate.UpperFirst(noun), rank+1, hypothesisText(h), confidenceText(h.Confidence)))
 		lines = appendFindings(lines, findingsOf(*rep, func(f investigate.Finding) bool {
 			return slices.Contains(h.Evidence, f.ID) && slices.Contains(matches, f)
 		}), 3)
@@ -668,13 +668,6 @@ func (b *Bot) cloudTrailCheck(ctx context.Context, q Querier, rep investigate.Re
 		lines = append(lines, line+relative(c.Time, w.Onset))
 	}
 	return strings.Join(lines, "\n"), nil
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // aboutAnswer answers "what about X?": the hypotheses and findings on it,

@@ -179,31 +179,13 @@ func (r *Report) Lead() (Hypothesis, bool) {
 // (and the strongest lead, named as weak).
 func (r *Report) Headline() string {
 	if h, ok := r.Lead(); ok {
-		return fmt.Sprintf("%s (%.0f%%): %s.", upperFirst(ConfidenceWord(h.Confidence)), 100*h.Confidence, strings.TrimSuffix(h.Title, "."))
+		return fmt.Sprintf("%s (%.0f%%): %s.", UpperFirst(ConfidenceWord(h.Confidence)), 100*h.Confidence, strings.TrimSuffix(h.Title, "."))
 	}
 	if len(r.Hypotheses) == 0 {
 		return "Nothing in the telemetry explains the alarm."
 	}
 	h := r.Hypotheses[0]
-	return fmt.Sprintf("Nothing stands out clearly: the strongest lead, %s (%.0f%%), is weak — a place to look, not an answer.", lowerArticle(strings.TrimSuffix(h.Title, ".")), 100*h.Confidence)
-}
-
-func upperFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// lowerArticle lower-cases a leading "A " or "The ", never a resource
-// id that starts the sentence.
-func lowerArticle(s string) string {
-	for _, a := range []string{"A ", "An ", "The "} {
-		if strings.HasPrefix(s, a) {
-			return strings.ToLower(a[:1]) + s[1:]
-		}
-	}
-	return s
+	return fmt.Sprintf("Nothing stands out clearly: the strongest lead, %s (%.0f%%), is weak — a place to look, not an answer.", LowerArticle(strings.TrimSuffix(h.Title, ".")), 100*h.Confidence)
 }
 
 // NamedSeries is a series with what it measures.

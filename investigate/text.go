@@ -61,3 +61,22 @@ func Count(n int, word string) string {
 	}
 	return fmt.Sprintf("%d %s", n, word)
 }
+
+// UpperFirst upper-cases the first letter of a sentence's first word.
+func UpperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// LowerArticle lower-cases a leading "A ", "An " or "The ", for a title
+// that goes on inside a sentence; never a resource id that starts it.
+func LowerArticle(s string) string {
+	for _, a := range []string{"A ", "An ", "The "} {
+		if strings.HasPrefix(s, a) {
+			return strings.ToLower(a[:1]) + s[1:]
+		}
+	}
+	return s
+}

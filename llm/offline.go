@@ -116,7 +116,7 @@ func summary(r investigate.Report) string {
 		}
 		if len(r.Hypotheses) > 1 {
 			next := r.Hypotheses[1]
-			fmt.Fprintf(&b, " Next: %s (%.0f%%).", lowerFirst(next.Title), 100*next.Confidence)
+			fmt.Fprintf(&b, " Next: %s (%.0f%%).", investigate.LowerArticle(next.Title), 100*next.Confidence)
 		}
 	}
 	if len(r.Unavailable) > 0 {
@@ -141,13 +141,4 @@ var causeWords = map[investigate.Cause]string{
 	investigate.CauseLimit:        "a limit reached (limit)",
 	investigate.CauseComponent:    "one part failing (component)",
 	investigate.CauseDependency:   "a dependency failing (dependency)",
-}
-
-// lowerFirst lower-cases a leading capital, but not a resource id that
-// starts the sentence.
-func lowerFirst(s string) string {
-	if s == "" || !strings.HasPrefix(s, "A ") {
-		return s
-	}
-	return "a " + s[2:]
 }
