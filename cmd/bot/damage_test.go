@@ -40,6 +40,8 @@ func filledStore(t *testing.T) string {
 	return path
 }
 
+// slackEnvFor points bot serve (and bot doctor) at the fake Slack srv, with
+// the tokens it takes.
 func slackEnvFor(t *testing.T, srv *slacktest.Server) {
 	t.Setenv("SLACK_APP_TOKEN", slacktest.AppToken)
 	t.Setenv("SLACK_BOT_TOKEN", slacktest.BotToken)

@@ -288,10 +288,7 @@ func (t *scopesTransport) of(method string) (string, bool) {
 func slackChecks(ctx context.Context) []check {
 	appToken := strings.TrimSpace(os.Getenv("SLACK_APP_TOKEN"))
 	botToken := strings.TrimSpace(os.Getenv("SLACK_BOT_TOKEN"))
-	apiURL := strings.TrimSpace(os.Getenv("SLACK_API_URL"))
-	if apiURL != "" && !strings.HasSuffix(apiURL, "/") {
-		apiURL += "/"
-	}
+	apiURL := slackAPIURL()
 	where := "Slack"
 	if apiURL != "" {
 		where = "Slack at " + apiURL + " (SLACK_API_URL)"

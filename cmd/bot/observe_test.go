@@ -31,9 +31,7 @@ const (
 func TestServeObservability(t *testing.T) {
 	srv := slacktest.NewServer()
 	defer srv.Close()
-	t.Setenv("SLACK_APP_TOKEN", slacktest.AppToken)
-	t.Setenv("SLACK_BOT_TOKEN", slacktest.BotToken)
-	t.Setenv("SLACK_API_URL", strings.TrimSuffix(srv.URL, "/"))
+	slackEnvFor(t, srv)
 	t.Setenv("OPENAI_API_KEY", testOpenAIKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", testAWSSecret)
 

@@ -181,11 +181,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// slackAPIURL is SLACK_API_URL, the Web API base of a Slack other than
+// Slack's own (a test's), ending in a slash as slack-go wants it; "" for
+// Slack's.
+func slackAPIURL() string {
+	u := strings.TrimSpace(os.Getenv("SLACK_API_URL"))
+	if u != "" && !strings.HasSuffix(u, "/") {
+		u += "/"
+	}
+	return u
+}
+
 // slackEnv reads the Slack tokens and the optional API base.
 func slackEnv() (appToken, botToken, apiURL string, err error) {
 	appToken = strings.TrimSpace(os.Getenv("SLACK_APP_TOKEN"))
 	botToken = strings.TrimSpace(os.Getenv("SLACK_BOT_TOKEN"))
-	apiURL = strings.TrimSpace(os.Getenv("SLACK_API_URL"))
+	apiURL = slackAPIURL()
 	switch {
 	case appToken == "" || botToken == "":
 		return "", "", "", usageError{"set SLACK_APP_TOKEN (xapp-…, with connections:write) and SLACK_BOT_TOKEN (xoxb-…); see slack/README.md"}
@@ -193,9 +204,6 @@ func slackEnv() (appToken, botToken, apiURL string, err error) {
 		return "", "", "", usageError{"SLACK_APP_TOKEN must be an app-level token (xapp-…)"}
 	case !strings.HasPrefix(botToken, "xoxb-"):
 		return "", "", "", usageError{"SLACK_BOT_TOKEN must be a bot token (xoxb-…)"}
-	}
-	if apiURL != "" && !strings.HasSuffix(apiURL, "/") {
-		apiURL += "/"
 	}
 	return appToken, botToken, apiURL, nil
 }

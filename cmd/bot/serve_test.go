@@ -41,9 +41,7 @@ func (s *syncBuffer) String() string {
 func TestServeScenario(t *testing.T) {
 	srv := slacktest.NewServer()
 	defer srv.Close()
-	t.Setenv("SLACK_APP_TOKEN", slacktest.AppToken)
-	t.Setenv("SLACK_BOT_TOKEN", slacktest.BotToken)
-	t.Setenv("SLACK_API_URL", strings.TrimSuffix(srv.URL, "/"))
+	slackEnvFor(t, srv)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -165,9 +163,7 @@ func TestServeNeedsAWS(t *testing.T) {
 			}
 			srv := slacktest.NewServer()
 			defer srv.Close()
-			t.Setenv("SLACK_APP_TOKEN", slacktest.AppToken)
-			t.Setenv("SLACK_BOT_TOKEN", slacktest.BotToken)
-			t.Setenv("SLACK_API_URL", strings.TrimSuffix(srv.URL, "/"))
+			slackEnvFor(t, srv)
 			args := append([]string{"--store", filepath.Join(t.TempDir(), "unstuck.db"), "--grace", "5s"}, tt.args...)
 			if tt.code != 0 {
 				code, _, stderr := serveUntil(t, args...)
@@ -287,9 +283,7 @@ func TestServeReadyzIncludesAWS(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	srv := slacktest.NewServer()
 	defer srv.Close()
-	t.Setenv("SLACK_APP_TOKEN", slacktest.AppToken)
-	t.Setenv("SLACK_BOT_TOKEN", slacktest.BotToken)
-	t.Setenv("SLACK_API_URL", strings.TrimSuffix(srv.URL, "/"))
+	slackEnvFor(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer

@@ -278,9 +278,7 @@ func TestServeStoreDynamoDB(t *testing.T) {
 	}
 	srv := slacktest.NewServer()
 	defer srv.Close()
-	t.Setenv("SLACK_APP_TOKEN", slacktest.AppToken)
-	t.Setenv("SLACK_BOT_TOKEN", slacktest.BotToken)
-	t.Setenv("SLACK_API_URL", srv.URL)
+	slackEnvFor(t, srv)
 	table := fmt.Sprintf("serve-%d", time.Now().UnixNano())
 
 	var stdout, stderr syncBuffer
